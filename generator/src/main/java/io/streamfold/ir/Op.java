@@ -1,0 +1,435 @@
+package io.streamfold.ir;
+
+import java.util.List;
+
+/**
+ * The operators of the graph IR. Each is an immutable record holding its float64 parameters and
+ * knows its own output shape. Layout is channels-first without the batch dimension (see
+ * {@link Shape}).
+ *
+ * <p>Shape functions throw {@link ModelException} with {@link Diagnostic#SF_SHAPE_MISMATCH}
+ * naming the node; {@link #validate} rejects NaN/Inf weights and invalid BN statistics.
+ */
+public sealed interface Op {
+
+    /** Short operator name used in reports and errors, e.g. {@code Conv}. */
+    String kind();
+
+    /** Number of graph inputs (activations) the op consumes. */
+    default int arity() {
+        return 1;
+    }
+
+    /** Output shape for the given input shapes, or a {@link ModelException} naming {@code node}. */
+    Shape outputShape(String node, List<Shape> in);
+
+    /** Checks the op's constant parameters; throws {@link ModelException} naming {@code node}. */
+    default void validate(String node) {
+    }
+
+    // ---------------------------------------------------------------------------------------------
+
+    /** Fully connected layer {@code y = W x + b}, W of shape (out, in). */
+    record Dense(Tensor weight, Tensor bias) implements Op {
+        public Dense {
+            if (weight.shape().rank() != 2 || bias.shape().rank() != 1 || bias.size() != weight.shape().dim(0)) {
+                throw new IllegalArgumentException("Dense needs weight (out,in) and bias (out): " + weight.shape() + ", " + bias.shape());
+            }
+        }
+
+        public int inFeatures() {
+            return weight.shape().dim(1);
+        }
+
+        public int outFeatures() {
+            return weight.shape().dim(0);
+        }
+
+        @Override
+        public String kind() {
+            return "Dense";
+        }
+
+        @Override
+        public Shape outputShape(String node, List<Shape> in) {
+            Shape x = in.get(0);
+            if (x.rank() != 1 || x.dim(0) != inFeatures()) {
+                throw Shapes.mismatch(node, "Dense expects a vector of " + inFeatures() + " features, got " + x,
+                        "insert a Flatten before it");
+            }
+            return Shape.of(outFeatures());
+        }
+
+        @Override
+        public void validate(String node) {
+            Shapes.finite(node, "weight", weight);
+            Shapes.finite(node, "bias", bias);
+        }
+    }
+
+    /**
+     * 1D or 2D convolution. Weight shape (out, in/group, k...) ; {@code group == in} with
+     * {@code out} a multiple of it is a depthwise convolution.
+     */
+    record Conv(Tensor weight, Tensor bias, Window window, int group) implements Op {
+        public Conv {
+            int r = weight.shape().rank();
+            if (r != window.rank() + 2 || bias.shape().rank() != 1 || bias.size() != weight.shape().dim(0)) {
+                throw new IllegalArgumentException("Conv weight " + weight.shape() + " / bias " + bias.shape() + " / window " + window + " disagree");
+            }
+            for (int i = 0; i < window.rank(); i++) {
+                if (weight.shape().dim(2 + i) != window.kernel(i)) {
+                    throw new IllegalArgumentException("Conv kernel " + window + " disagrees with weight " + weight.shape());
+                }
+            }
+            if (group < 1 || weight.shape().dim(0) % group != 0) {
+                throw new IllegalArgumentException("Conv group " + group + " does not divide " + weight.shape().dim(0) + " output channels");
+            }
+        }
+
+        public int outChannels() {
+            return weight.shape().dim(0);
+        }
+
+        /** Input channels seen by one output channel. */
+        public int inChannelsPerGroup() {
+            return weight.shape().dim(1);
+        }
+
+        public int inChannels() {
+            return inChannelsPerGroup() * group;
+        }
+
+        @Override
+        public String kind() {
+            return "Conv";
+        }
+
+        @Override
+        public Shape outputShape(String node, List<Shape> in) {
+            Shape x = in.get(0);
+            if (x.rank() != window.rank() + 1) {
+                throw Shapes.mismatch(node, "Conv" + window.rank() + "D expects a rank-" + (window.rank() + 1) + " input (C,...), got " + x, null);
+            }
+            if (x.channels() != inChannels()) {
+                throw Shapes.mismatch(node, "Conv expects " + inChannels() + " input channels, got " + x.channels() + " (input " + x + ")", null);
+            }
+            return Shapes.windowed(node, "Conv", x, outChannels(), window);
+        }
+
+        @Override
+        public void validate(String node) {
+            Shapes.finite(node, "weight", weight);
+            Shapes.finite(node, "bias", bias);
+        }
+    }
+
+    /**
+     * Inference BatchNormalization over axis 0 (channels):
+     * {@code y = gamma (x - mean) / sqrt(var + eps) + beta}.
+     */
+    record BatchNorm(Tensor gamma, Tensor beta, Tensor mean, Tensor var, double eps) implements Op {
+        public BatchNorm {
+            int c = gamma.size();
+            if (beta.size() != c || mean.size() != c || var.size() != c) {
+                throw new IllegalArgumentException("BatchNorm parameters have different lengths");
+            }
+        }
+
+        public int channels() {
+            return gamma.size();
+        }
+
+        /** Per-channel scale {@code a = gamma / sqrt(var + eps)}. */
+        public double[] scale() {
+            double[] a = new double[channels()];
+            for (int c = 0; c < a.length; c++) {
+                a[c] = gamma.at(c) / Math.sqrt(var.at(c) + eps);
+            }
+            return a;
+        }
+
+        /** Per-channel shift {@code b = beta - a * mean}. */
+        public double[] shift() {
+            double[] a = scale();
+            double[] b = new double[channels()];
+            for (int c = 0; c < b.length; c++) {
+                b[c] = beta.at(c) - a[c] * mean.at(c);
+            }
+            return b;
+        }
+
+        /** The equivalent per-channel affine {@code a*x+b}. */
+        public Affine toAffine() {
+            return new Affine(Tensor.of(Shape.of(channels()), scale()), Tensor.of(Shape.of(channels()), shift()));
+        }
+
+        @Override
+        public String kind() {
+            return "BatchNormalization";
+        }
+
+        @Override
+        public Shape outputShape(String node, List<Shape> in) {
+            return Shapes.perChannel(node, kind(), in.get(0), channels());
+        }
+
+        @Override
+        public void validate(String node) {
+            String[] names = {"scale (gamma)", "bias (beta)", "mean", "variance"};
+            Tensor[] ts = {gamma, beta, mean, var};
+            for (int i = 0; i < ts.length; i++) {
+                int bad = ts[i].firstNonFinite();
+                if (bad >= 0) {
+                    throw new ModelException(Diagnostic.SF_BAD_BATCHNORM, node,
+                            names[i] + "[" + bad + "] is " + ts[i].at(bad), "BatchNormalization statistics must be finite");
+                }
+            }
+            if (!(eps >= 0) || !Double.isFinite(eps)) {
+                throw new ModelException(Diagnostic.SF_BAD_BATCHNORM, node, "epsilon is " + eps, "epsilon must be finite and >= 0");
+            }
+            for (int c = 0; c < channels(); c++) {
+                if (var.at(c) < 0) {
+                    throw new ModelException(Diagnostic.SF_BAD_BATCHNORM, node,
+                            "variance[" + c + "] is negative (" + var.at(c) + ")", "a variance can never be negative; the model file is corrupt");
+                }
+                if (var.at(c) + eps == 0) {
+                    throw new ModelException(Diagnostic.SF_BAD_BATCHNORM, node,
+                            "variance[" + c + "] + epsilon is 0", "zero variance needs a positive epsilon");
+                }
+            }
+        }
+    }
+
+    /** Per-channel affine {@code y = scale[c] * x + shift[c]}: a BatchNorm that could not be folded. */
+    record Affine(Tensor scale, Tensor shift) implements Op {
+        public Affine {
+            if (scale.size() != shift.size()) {
+                throw new IllegalArgumentException("Affine scale and shift have different lengths");
+            }
+        }
+
+        public int channels() {
+            return scale.size();
+        }
+
+        @Override
+        public String kind() {
+            return "Affine";
+        }
+
+        @Override
+        public Shape outputShape(String node, List<Shape> in) {
+            return Shapes.perChannel(node, kind(), in.get(0), channels());
+        }
+
+        @Override
+        public void validate(String node) {
+            Shapes.finite(node, "scale", scale);
+            Shapes.finite(node, "shift", shift);
+        }
+    }
+
+    /** {@code max(x, 0)}. */
+    record Relu() implements Op {
+        @Override
+        public String kind() {
+            return "Relu";
+        }
+
+        @Override
+        public Shape outputShape(String node, List<Shape> in) {
+            return in.get(0);
+        }
+    }
+
+    /** {@code x >= 0 ? x : alpha * x}. */
+    record LeakyRelu(double alpha) implements Op {
+        @Override
+        public String kind() {
+            return "LeakyRelu";
+        }
+
+        @Override
+        public Shape outputShape(String node, List<Shape> in) {
+            return in.get(0);
+        }
+
+        @Override
+        public void validate(String node) {
+            if (!Double.isFinite(alpha)) {
+                throw new ModelException(Diagnostic.SF_BAD_ATTRIBUTE, node, "alpha is " + alpha, null);
+            }
+        }
+    }
+
+    /** {@code min(max(x, min), max)}; ReLU6 is {@code Clip(0, 6)}. */
+    record Clip(double min, double max) implements Op {
+        @Override
+        public String kind() {
+            return "Clip";
+        }
+
+        @Override
+        public Shape outputShape(String node, List<Shape> in) {
+            return in.get(0);
+        }
+
+        @Override
+        public void validate(String node) {
+            if (Double.isNaN(min) || Double.isNaN(max) || min > max) {
+                throw new ModelException(Diagnostic.SF_BAD_ATTRIBUTE, node, "Clip bounds [" + min + ", " + max + "] are invalid", null);
+            }
+        }
+    }
+
+    /** Logistic sigmoid; in hardware a lookup table. */
+    record Sigmoid() implements Op {
+        @Override
+        public String kind() {
+            return "Sigmoid";
+        }
+
+        @Override
+        public Shape outputShape(String node, List<Shape> in) {
+            return in.get(0);
+        }
+    }
+
+    /** Hyperbolic tangent; in hardware a lookup table. */
+    record Tanh() implements Op {
+        @Override
+        public String kind() {
+            return "Tanh";
+        }
+
+        @Override
+        public Shape outputShape(String node, List<Shape> in) {
+            return in.get(0);
+        }
+    }
+
+    /** Softmax along one axis (in IR coordinates, i.e. without the batch dimension). */
+    record Softmax(int axis) implements Op {
+        @Override
+        public String kind() {
+            return "Softmax";
+        }
+
+        @Override
+        public Shape outputShape(String node, List<Shape> in) {
+            Shape x = in.get(0);
+            if (axis < 0 || axis >= x.rank()) {
+                throw Shapes.mismatch(node, "Softmax axis " + axis + " is outside input " + x, null);
+            }
+            return x;
+        }
+    }
+
+    /** Max pooling; padding counts as -infinity. */
+    record MaxPool(Window window) implements Op {
+        @Override
+        public String kind() {
+            return "MaxPool";
+        }
+
+        @Override
+        public Shape outputShape(String node, List<Shape> in) {
+            Shape x = in.get(0);
+            if (x.rank() != window.rank() + 1) {
+                throw Shapes.mismatch(node, "MaxPool" + window.rank() + "D expects a rank-" + (window.rank() + 1) + " input, got " + x, null);
+            }
+            return Shapes.windowed(node, kind(), x, x.channels(), window);
+        }
+    }
+
+    /**
+     * Average pooling. With {@code countIncludePad} the divisor is always the kernel size;
+     * otherwise only the elements inside the input are counted (ONNX's default).
+     */
+    record AvgPool(Window window, boolean countIncludePad) implements Op {
+        @Override
+        public String kind() {
+            return "AveragePool";
+        }
+
+        @Override
+        public Shape outputShape(String node, List<Shape> in) {
+            Shape x = in.get(0);
+            if (x.rank() != window.rank() + 1) {
+                throw Shapes.mismatch(node, "AveragePool" + window.rank() + "D expects a rank-" + (window.rank() + 1) + " input, got " + x, null);
+            }
+            return Shapes.windowed(node, kind(), x, x.channels(), window);
+        }
+    }
+
+    /** Mean over all spatial positions of each channel: (C, ...) to (C, 1, ...). */
+    record GlobalAvgPool() implements Op {
+        @Override
+        public String kind() {
+            return "GlobalAveragePool";
+        }
+
+        @Override
+        public Shape outputShape(String node, List<Shape> in) {
+            Shape x = in.get(0);
+            if (x.rank() < 2) {
+                throw Shapes.mismatch(node, "GlobalAveragePool needs spatial axes, got " + x, null);
+            }
+            int[] d = new int[x.rank()];
+            java.util.Arrays.fill(d, 1);
+            d[0] = x.channels();
+            return new Shape(d);
+        }
+    }
+
+    /** Flattens everything to one vector, in channels-first (C, H, W) order. */
+    record Flatten() implements Op {
+        @Override
+        public String kind() {
+            return "Flatten";
+        }
+
+        @Override
+        public Shape outputShape(String node, List<Shape> in) {
+            return Shape.of(in.get(0).size());
+        }
+    }
+
+    /** Reinterprets the (channels-first, row-major) elements with a new shape. */
+    record Reshape(Shape target) implements Op {
+        @Override
+        public String kind() {
+            return "Reshape";
+        }
+
+        @Override
+        public Shape outputShape(String node, List<Shape> in) {
+            if (in.get(0).size() != target.size()) {
+                throw Shapes.mismatch(node, "cannot reshape " + in.get(0) + " to " + target, null);
+            }
+            return target;
+        }
+    }
+
+    /** Elementwise sum of two tensors of the same shape (residual connections). */
+    record Add() implements Op {
+        @Override
+        public String kind() {
+            return "Add";
+        }
+
+        @Override
+        public int arity() {
+            return 2;
+        }
+
+        @Override
+        public Shape outputShape(String node, List<Shape> in) {
+            if (!in.get(0).equals(in.get(1))) {
+                throw Shapes.mismatch(node, "Add operands have shapes " + in.get(0) + " and " + in.get(1), "broadcasting is not supported");
+            }
+            return in.get(0);
+        }
+    }
+}

@@ -1,0 +1,229 @@
+package io.streamfold.reference;
+
+import io.streamfold.ir.Graph;
+import io.streamfold.ir.Node;
+import io.streamfold.ir.Op;
+import io.streamfold.ir.Shape;
+import io.streamfold.ir.Window;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Runs a graph in float64, one sample at a time: the reference every other result is measured
+ * against. BatchNormalization is computed with its original formula, not as a folded affine, so
+ * that the reference of the original graph is independent of the folding pass.
+ */
+public final class FloatInterpreter {
+
+    private FloatInterpreter() {
+    }
+
+    /** The graph output for one input sample (flat, channels-first). */
+    public static double[] run(Graph g, double[] input) {
+        return runAll(g, input).get(g.output());
+    }
+
+    /** Every value of the graph (input first, then each node's output in order) for one sample. */
+    public static Map<String, double[]> runAll(Graph g, double[] input) {
+        if (input.length != g.inputShape().size()) {
+            throw new IllegalArgumentException("input has " + input.length + " values, graph " + g.name() + " expects " + g.inputShape());
+        }
+        Map<String, double[]> values = new LinkedHashMap<>();
+        values.put(g.input(), input);
+        for (Node n : g.nodes()) {
+            List<double[]> ins = new ArrayList<>();
+            for (String v : n.inputs()) {
+                ins.add(values.get(v));
+            }
+            values.put(n.output(), eval(n.op(), g.shape(n.input()), ins, g.shape(n.output())));
+        }
+        return values;
+    }
+
+    /** Applies one op; {@code x} is the shape of the first input, {@code y} the output shape. */
+    public static double[] eval(Op op, Shape x, List<double[]> ins, Shape y) {
+        double[] in = ins.get(0);
+        double[] out = new double[y.size()];
+        if (op instanceof Op.Dense d) {
+            int nIn = d.inFeatures();
+            for (int o = 0; o < d.outFeatures(); o++) {
+                double acc = d.bias().at(o);
+                for (int i = 0; i < nIn; i++) {
+                    acc += d.weight().at(o * nIn + i) * in[i];
+                }
+                out[o] = acc;
+            }
+        } else if (op instanceof Op.Conv c) {
+            conv(c, x, in, y, out);
+        } else if (op instanceof Op.BatchNorm bn) {
+            int per = x.perChannel();
+            for (int ch = 0; ch < bn.channels(); ch++) {
+                double sd = Math.sqrt(bn.var().at(ch) + bn.eps());
+                for (int i = ch * per; i < (ch + 1) * per; i++) {
+                    out[i] = bn.gamma().at(ch) * (in[i] - bn.mean().at(ch)) / sd + bn.beta().at(ch);
+                }
+            }
+        } else if (op instanceof Op.Affine a) {
+            int per = x.perChannel();
+            for (int ch = 0; ch < a.channels(); ch++) {
+                for (int i = ch * per; i < (ch + 1) * per; i++) {
+                    out[i] = a.scale().at(ch) * in[i] + a.shift().at(ch);
+                }
+            }
+        } else if (op instanceof Op.Relu r) {
+            for (int i = 0; i < out.length; i++) {
+                out[i] = Math.max(in[i], 0.0);
+            }
+        } else if (op instanceof Op.LeakyRelu l) {
+            for (int i = 0; i < out.length; i++) {
+                out[i] = in[i] >= 0 ? in[i] : l.alpha() * in[i];
+            }
+        } else if (op instanceof Op.Clip c) {
+            for (int i = 0; i < out.length; i++) {
+                out[i] = Math.min(Math.max(in[i], c.min()), c.max());
+            }
+        } else if (op instanceof Op.Sigmoid s) {
+            for (int i = 0; i < out.length; i++) {
+                out[i] = 1.0 / (1.0 + Math.exp(-in[i]));
+            }
+        } else if (op instanceof Op.Tanh t) {
+            for (int i = 0; i < out.length; i++) {
+                out[i] = Math.tanh(in[i]);
+            }
+        } else if (op instanceof Op.Softmax s) {
+            softmax(s.axis(), x, in, out);
+        } else if (op instanceof Op.MaxPool p) {
+            pool(p.window(), true, false, x, in, y, out);
+        } else if (op instanceof Op.AvgPool p) {
+            pool(p.window(), false, p.countIncludePad(), x, in, y, out);
+        } else if (op instanceof Op.GlobalAvgPool gp) {
+            int per = x.perChannel();
+            for (int ch = 0; ch < x.channels(); ch++) {
+                double s = 0;
+                for (int i = ch * per; i < (ch + 1) * per; i++) {
+                    s += in[i];
+                }
+                out[ch] = s / per;
+            }
+        } else if (op instanceof Op.Flatten f) {
+            System.arraycopy(in, 0, out, 0, out.length);
+        } else if (op instanceof Op.Reshape r) {
+            System.arraycopy(in, 0, out, 0, out.length);
+        } else if (op instanceof Op.Add a) {
+            double[] other = ins.get(1);
+            for (int i = 0; i < out.length; i++) {
+                out[i] = in[i] + other[i];
+            }
+        } else {
+            throw new IllegalStateException("no float semantics for " + op.kind());
+        }
+
+        return out;
+    }
+
+    /** Spatial view of a channels-first shape as (C, H, W); a 1D (C, L) shape is (C, 1, L). */
+    static int[] chw(Shape s) {
+        return s.rank() == 3 ? new int[] {s.dim(0), s.dim(1), s.dim(2)} : new int[] {s.dim(0), 1, s.dim(1)};
+    }
+
+    /** Window geometry as (kh, kw, sh, sw, padTop, padLeft); a 1D window has kh = 1. */
+    static int[] geometry(Window w) {
+        if (w.rank() == 2) {
+            return new int[] {w.kernel(0), w.kernel(1), w.stride(0), w.stride(1), w.padBegin(0), w.padBegin(1)};
+        }
+        return new int[] {1, w.kernel(0), 1, w.stride(0), 0, w.padBegin(0)};
+    }
+
+    private static void conv(Op.Conv c, Shape x, double[] in, Shape y, double[] out) {
+        int[] xs = chw(x);
+        int[] ys = chw(y);
+        int[] g = geometry(c.window());
+        int kh = g[0], kw = g[1], sh = g[2], sw = g[3], pt = g[4], pl = g[5];
+        int cinG = c.inChannelsPerGroup();
+        int coutG = c.outChannels() / c.group();
+        double[] w = c.weight().data();
+        for (int o = 0; o < ys[0]; o++) {
+            int grp = o / coutG;
+            for (int oy = 0; oy < ys[1]; oy++) {
+                for (int ox = 0; ox < ys[2]; ox++) {
+                    double acc = c.bias().at(o);
+                    for (int ci = 0; ci < cinG; ci++) {
+                        int ic = grp * cinG + ci;
+                        for (int ky = 0; ky < kh; ky++) {
+                            int iy = oy * sh - pt + ky;
+                            if (iy < 0 || iy >= xs[1]) {
+                                continue;
+                            }
+                            for (int kx = 0; kx < kw; kx++) {
+                                int ix = ox * sw - pl + kx;
+                                if (ix < 0 || ix >= xs[2]) {
+                                    continue;
+                                }
+                                acc += w[((o * cinG + ci) * kh + ky) * kw + kx] * in[(ic * xs[1] + iy) * xs[2] + ix];
+                            }
+                        }
+                    }
+                    out[(o * ys[1] + oy) * ys[2] + ox] = acc;
+                }
+            }
+        }
+    }
+
+    private static void pool(Window win, boolean max, boolean countPad, Shape x, double[] in, Shape y, double[] out) {
+        int[] xs = chw(x);
+        int[] ys = chw(y);
+        int[] g = geometry(win);
+        int kh = g[0], kw = g[1], sh = g[2], sw = g[3], pt = g[4], pl = g[5];
+        for (int ch = 0; ch < ys[0]; ch++) {
+            for (int oy = 0; oy < ys[1]; oy++) {
+                for (int ox = 0; ox < ys[2]; ox++) {
+                    double acc = max ? Double.NEGATIVE_INFINITY : 0;
+                    int count = 0;
+                    for (int ky = 0; ky < kh; ky++) {
+                        int iy = oy * sh - pt + ky;
+                        for (int kx = 0; kx < kw; kx++) {
+                            int ix = ox * sw - pl + kx;
+                            if (iy < 0 || iy >= xs[1] || ix < 0 || ix >= xs[2]) {
+                                continue;
+                            }
+                            double v = in[(ch * xs[1] + iy) * xs[2] + ix];
+                            acc = max ? Math.max(acc, v) : acc + v;
+                            count++;
+                        }
+                    }
+                    out[(ch * ys[1] + oy) * ys[2] + ox] = max ? acc : acc / (countPad ? kh * kw : count);
+                }
+            }
+        }
+    }
+
+    private static void softmax(int axis, Shape x, double[] in, double[] out) {
+        int n = x.dim(axis);
+        int inner = 1;
+        for (int i = axis + 1; i < x.rank(); i++) {
+            inner *= x.dim(i);
+        }
+        int outer = x.size() / (n * inner);
+        for (int o = 0; o < outer; o++) {
+            for (int j = 0; j < inner; j++) {
+                int base = o * n * inner + j;
+                double m = Double.NEGATIVE_INFINITY;
+                for (int k = 0; k < n; k++) {
+                    m = Math.max(m, in[base + k * inner]);
+                }
+                double s = 0;
+                for (int k = 0; k < n; k++) {
+                    double e = Math.exp(in[base + k * inner] - m);
+                    out[base + k * inner] = e;
+                    s += e;
+                }
+                for (int k = 0; k < n; k++) {
+                    out[base + k * inner] /= s;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,210 @@
+package io.streamfold.quant;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.streamfold.ir.Diagnostic;
+import io.streamfold.ir.ModelException;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Settings of the {@link Quantize} pass: default widths, how weight formats and activation ranges
+ * are chosen, and per-layer overrides.
+ *
+ * @param weightBits   width of weights and affine scales (default 8)
+ * @param actBits      width of activations, i.e. of every value between nodes (default 8)
+ * @param perChannel   one weight frac per output channel instead of one per tensor (default off:
+ *                     a per-tensor format keeps one requantization shift per layer in hardware)
+ * @param calibration  how a value's range is estimated from the calibration samples
+ * @param percentile   the percentile of |value| used by {@link CalibrationMethod#PERCENTILE} (e.g. 99.99)
+ * @param lutIndexBits largest LUT index width (default 10: tables of at most 1024 entries)
+ * @param constBits    width of scalar constants: LeakyRelu slopes and average-pooling reciprocals
+ *                     (default 16)
+ * @param layers       overrides by node name
+ * @param input        override of the graph input's format, or null
+ */
+public record QuantConfig(int weightBits, int actBits, boolean perChannel, CalibrationMethod calibration, double percentile,
+                          int lutIndexBits, int constBits, Map<String, LayerOverride> layers, LayerOverride input) {
+
+    /** How a value's range is estimated over the calibration samples. */
+    public enum CalibrationMethod {
+        /** The largest |value| seen. */
+        MAX_ABS,
+        /** A percentile of |value| over all elements and samples: ignores rare outliers. */
+        PERCENTILE
+    }
+
+    /**
+     * Overrides for one node: its output (activation) format and its weight width. Null fields
+     * keep the defaults; an activation width without a frac gets its frac from calibration.
+     */
+    public record LayerOverride(Integer actBits, Integer actFrac, Integer weightBits) {
+        public LayerOverride {
+            checkBits(actBits, "act bits");
+            checkBits(weightBits, "weight_bits");
+        }
+    }
+
+    public QuantConfig {
+        layers = Map.copyOf(layers);
+        checkBits(weightBits, "weight bits");
+        checkBits(actBits, "activation bits");
+        checkBits(constBits, "constant bits");
+        if (lutIndexBits < 1 || lutIndexBits > Lut.MAX_INDEX_BITS) {
+            throw new ModelException(Diagnostic.SF_BAD_QUANT, null, "LUT index width " + lutIndexBits + " is outside 1.." + Lut.MAX_INDEX_BITS, null);
+        }
+        if (!(percentile > 0 && percentile <= 100)) {
+            throw new ModelException(Diagnostic.SF_BAD_QUANT, null, "percentile " + percentile + " is outside (0, 100]", null);
+        }
+    }
+
+    /** 8-bit weights and activations, per-tensor weights, max-abs calibration, 10-bit LUT index. */
+    public static QuantConfig defaults() {
+        return new QuantConfig(8, 8, false, CalibrationMethod.MAX_ABS, 99.99, 10, 16, Map.of(), null);
+    }
+
+    public QuantConfig withBits(int weight, int act) {
+        return new QuantConfig(weight, act, perChannel, calibration, percentile, lutIndexBits, constBits, layers, input);
+    }
+
+    public QuantConfig withPerChannel(boolean on) {
+        return new QuantConfig(weightBits, actBits, on, calibration, percentile, lutIndexBits, constBits, layers, input);
+    }
+
+    public QuantConfig withMaxAbs() {
+        return new QuantConfig(weightBits, actBits, perChannel, CalibrationMethod.MAX_ABS, percentile, lutIndexBits, constBits, layers, input);
+    }
+
+    public QuantConfig withPercentile(double p) {
+        return new QuantConfig(weightBits, actBits, perChannel, CalibrationMethod.PERCENTILE, p, lutIndexBits, constBits, layers, input);
+    }
+
+    public QuantConfig withLutIndexBits(int n) {
+        return new QuantConfig(weightBits, actBits, perChannel, calibration, percentile, n, constBits, layers, input);
+    }
+
+    public QuantConfig withConstBits(int n) {
+        return new QuantConfig(weightBits, actBits, perChannel, calibration, percentile, lutIndexBits, n, layers, input);
+    }
+
+    public QuantConfig withOverrides(Map<String, LayerOverride> newLayers, LayerOverride newInput) {
+        return new QuantConfig(weightBits, actBits, perChannel, calibration, percentile, lutIndexBits, constBits, newLayers, newInput);
+    }
+
+    /** The override of a node, or null. */
+    public LayerOverride layer(String node) {
+        return layers.get(node);
+    }
+
+    /** Applies the overrides of a JSON file (see {@link #withOverrides(String, String)}). */
+    public QuantConfig withOverrides(Path json) throws IOException {
+        try {
+            return withOverrides(Files.readString(json), json.toString());
+        } catch (ModelException e) {
+            throw e.inFile(json.toString());
+        }
+    }
+
+    /**
+     * Applies overrides written as
+     * <pre>{"input": {"bits": 8, "frac": 7},
+     *  "layers": {"conv1": {"act": {"bits": 12, "frac": 7}, "weight_bits": 10}}}</pre>
+     * The graph input may also be given as {@code "input"} inside {@code "layers"}. Unknown keys
+     * are errors; node names are checked against the graph by {@link Quantize}.
+     */
+    public QuantConfig withOverrides(String json, String source) {
+        JsonNode root;
+        try {
+            root = new ObjectMapper().readTree(json);
+        } catch (JsonProcessingException e) {
+            throw new ModelException(Diagnostic.SF_BAD_QUANT, source, null, "not valid JSON: " + e.getOriginalMessage(), null);
+        }
+        if (root == null || !root.isObject()) {
+            throw new ModelException(Diagnostic.SF_BAD_QUANT, source, null, "the quantization settings must be a JSON object", null);
+        }
+        checkKeys(root, Set.of("layers", "input"), null);
+        Map<String, LayerOverride> newLayers = new LinkedHashMap<>(layers);
+        LayerOverride newInput = input;
+        if (root.has("input")) {
+            newInput = parseOverride("input", root.get("input"), true);
+        }
+        JsonNode ls = root.get("layers");
+        if (ls != null) {
+            if (!ls.isObject()) {
+                throw new ModelException(Diagnostic.SF_BAD_QUANT, null, "\"layers\" must be an object of node name -> settings");
+            }
+            for (Map.Entry<String, JsonNode> e : ls.properties()) {
+                newLayers.put(e.getKey(), parseOverride(e.getKey(), e.getValue(), false));
+            }
+        }
+        return withOverrides(newLayers, newInput);
+    }
+
+    private static LayerOverride parseOverride(String node, JsonNode n, boolean isInput) {
+        if (!n.isObject()) {
+            throw new ModelException(Diagnostic.SF_BAD_QUANT, node, "settings must be a JSON object");
+        }
+        if (isInput) {
+            // The top-level "input" is a format itself: {"bits": 8, "frac": 7}.
+            checkKeys(n, Set.of("bits", "frac"), node);
+            Integer bits = intField(n, "bits", node);
+            Integer frac = intField(n, "frac", node);
+            try {
+                return new LayerOverride(bits, frac, null);
+            } catch (ModelException e) {
+                throw new ModelException(Diagnostic.SF_BAD_QUANT, node, e.reason(), e.hint());
+            }
+        }
+        checkKeys(n, Set.of("act", "weight_bits"), node);
+        Integer bits = null;
+        Integer frac = null;
+        JsonNode act = n.get("act");
+        if (act != null) {
+            if (!act.isObject()) {
+                throw new ModelException(Diagnostic.SF_BAD_QUANT, node, "\"act\" must be an object like {\"bits\": 12, \"frac\": 7}");
+            }
+            checkKeys(act, Set.of("bits", "frac"), node);
+            bits = intField(act, "bits", node);
+            frac = intField(act, "frac", node);
+        }
+        Integer weightBits = intField(n, "weight_bits", node);
+        try {
+            return new LayerOverride(bits, frac, weightBits);
+        } catch (ModelException e) {
+            throw new ModelException(Diagnostic.SF_BAD_QUANT, node, e.reason(), e.hint());
+        }
+    }
+
+    private static Integer intField(JsonNode n, String key, String node) {
+        JsonNode v = n.get(key);
+        if (v == null || v.isNull()) {
+            return null;
+        }
+        if (!v.isIntegralNumber() || !v.canConvertToInt()) {
+            throw new ModelException(Diagnostic.SF_BAD_QUANT, node, "\"" + key + "\" must be an integer, got " + v);
+        }
+        return v.intValue();
+    }
+
+    private static void checkKeys(JsonNode n, Set<String> allowed, String node) {
+        for (Iterator<String> it = n.fieldNames(); it.hasNext(); ) {
+            String k = it.next();
+            if (!allowed.contains(k)) {
+                throw new ModelException(Diagnostic.SF_BAD_QUANT, node, "unknown setting \"" + k + "\"", "expected one of " + allowed);
+            }
+        }
+    }
+
+    private static void checkBits(Integer bits, String what) {
+        if (bits != null && (bits < 1 || bits > QFormat.MAX_BITS)) {
+            throw new ModelException(Diagnostic.SF_BAD_QUANT, null, what + " " + bits + " is outside 1.." + QFormat.MAX_BITS, null);
+        }
+    }
+}

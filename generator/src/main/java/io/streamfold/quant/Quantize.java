@@ -1,0 +1,354 @@
+package io.streamfold.quant;
+
+import io.streamfold.ir.Diagnostic;
+import io.streamfold.ir.Graph;
+import io.streamfold.ir.ModelException;
+import io.streamfold.ir.Node;
+import io.streamfold.ir.Op;
+import io.streamfold.ir.Shape;
+import io.streamfold.ir.Tensor;
+import io.streamfold.ir.Window;
+import io.streamfold.passes.PassContext;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+
+/**
+ * Chooses a fixed-point format for every value and the integer parameters of every node:
+ * {@code Graph (float) => QuantizedGraph}.
+ *
+ * <p>Formats: the graph input and the output of every computing node (Dense, Conv, Affine,
+ * LeakyRelu, Clip, pooling averages, Add) get {@code Q(actBits, fracFor(range))} from their
+ * calibrated range; Relu, MaxPool, Flatten and Reshape keep their input's format (no hardware);
+ * Sigmoid, Tanh and Softmax, whose outputs lie in [-1, 1], get {@code Q(actBits, actBits-1)}
+ * (1.0 itself saturates to one step below it). A per-layer override replaces the width and/or
+ * frac of a node's output, and the width of its weights.
+ *
+ * <p>Weights get {@code Q(weightBits, fracFor(max|w|))} per tensor or per output channel; the
+ * bias is rounded into the accumulator's frac; accumulators are sized to the exact worst case
+ * ({@link IntRange}). Widths above 62 bits are {@link Diagnostic#SF_BAD_QUANT} errors naming the
+ * node. A remaining BatchNorm is quantized as its {@link Op.BatchNorm#toAffine() affine}.
+ */
+public final class Quantize {
+
+    /** Stable pass name, used for counters and notes. */
+    public static final String NAME = "quantize";
+
+    private final QuantConfig config;
+
+    public Quantize(QuantConfig config) {
+        this.config = config;
+    }
+
+    public String name() {
+        return NAME;
+    }
+
+    public QuantConfig config() {
+        return config;
+    }
+
+    /** Calibrates on {@code samples} (flat, channels-first inputs) and quantizes. */
+    public QuantizedGraph run(Graph g, List<double[]> samples, PassContext ctx) {
+        return run(g, Calibration.ranges(g, samples, config.calibration(), config.percentile()), ctx);
+    }
+
+    /** Quantizes with given ranges (max |value| estimates) per value name. */
+    public QuantizedGraph run(Graph g, Map<String, Double> ranges, PassContext ctx) {
+        QuantConfig.LayerOverride inputOverride = checkOverrides(g);
+        Map<String, QFormat> formats = new LinkedHashMap<>();
+        Map<String, QOp> ops = new LinkedHashMap<>();
+        formats.put(g.input(), calibrated(g.input(), inputOverride, ranges, g.input(), ctx));
+        for (Node n : g.nodes()) {
+            List<QFormat> in = new ArrayList<>();
+            for (String v : n.inputs()) {
+                in.add(formats.get(v));
+            }
+            QOp q = build(g, n, in, ranges, ctx);
+            formats.put(n.output(), q.out());
+            ops.put(n.name(), q);
+            ctx.note(NAME, n.name(), LayerReport.of(n, q, ranges.getOrDefault(n.output(), Double.NaN)).toString());
+        }
+        return new QuantizedGraph(g, formats, ops, ranges);
+    }
+
+    /** Checks that every override names a node or the graph input; returns the input's override. */
+    private QuantConfig.LayerOverride checkOverrides(Graph g) {
+        QuantConfig.LayerOverride input = config.input();
+        TreeSet<String> names = new TreeSet<>();
+        for (Node n : g.nodes()) {
+            names.add(n.name());
+        }
+        for (Map.Entry<String, QuantConfig.LayerOverride> e : config.layers().entrySet()) {
+            String k = e.getKey();
+            if (names.contains(k)) {
+                continue;
+            }
+            if (k.equals("input") || k.equals(g.input())) {
+                if (e.getValue().weightBits() != null) {
+                    throw new ModelException(Diagnostic.SF_BAD_QUANT, k, "the graph input has no weights", "remove \"weight_bits\"");
+                }
+                input = e.getValue();
+                continue;
+            }
+            String known = String.join(", ", names.size() <= 12 ? names : List.copyOf(names).subList(0, 12)) + (names.size() > 12 ? ", ..." : "");
+            throw new ModelException(Diagnostic.SF_BAD_QUANT, k, "no node of this name in graph " + g.name(), "nodes are: " + known);
+        }
+        return input;
+    }
+
+    private static double range(Map<String, Double> ranges, String value, String node) {
+        Double r = ranges.get(value);
+        if (r == null) {
+            throw new ModelException(Diagnostic.SF_BAD_QUANT, node, "no calibrated range for value '" + value + "'", "calibrate on samples of this graph");
+        }
+        return r;
+    }
+
+    /** Q(bits, frac) from an override or the defaults, frac from the value's range unless given. */
+    private QFormat calibrated(String node, QuantConfig.LayerOverride o, Map<String, Double> ranges, String value, PassContext ctx) {
+        int bits = o != null && o.actBits() != null ? o.actBits() : config.actBits();
+        if (o != null && o.actFrac() != null) {
+            ctx.count(NAME, "formats overridden");
+            return new QFormat(bits, o.actFrac());
+        }
+        double range = range(ranges, value, node);
+        if (!Double.isFinite(range) || range < 0) {
+            throw new ModelException(Diagnostic.SF_BAD_QUANT, node, "calibrated range of '" + value + "' is " + range, "check the calibration samples");
+        }
+        ctx.count(NAME, "formats from calibration");
+        return new QFormat(bits, Fixed.fracFor(range, bits));
+    }
+
+    /** The input's format, unless an override asks for another one (then the node requantizes). */
+    private QFormat follow(String node, QFormat in, String value, Map<String, Double> ranges, PassContext ctx) {
+        QuantConfig.LayerOverride o = config.layer(node);
+        if (o == null || (o.actBits() == null && o.actFrac() == null)) {
+            ctx.count(NAME, "pass-through");
+            return in;
+        }
+        return calibrated(node, o, ranges, value, ctx);
+    }
+
+    /** Outputs within [-1, 1]: Q(bits, bits-1) unless overridden. */
+    private QFormat unitRange(String node, PassContext ctx) {
+        QuantConfig.LayerOverride o = config.layer(node);
+        int bits = o != null && o.actBits() != null ? o.actBits() : config.actBits();
+        if (o != null && o.actFrac() != null) {
+            ctx.count(NAME, "formats overridden");
+            return new QFormat(bits, o.actFrac());
+        }
+        return new QFormat(bits, bits - 1);
+    }
+
+    private QOp build(Graph g, Node n, List<QFormat> in, Map<String, Double> ranges, PassContext ctx) {
+        String name = n.name();
+        QFormat x = in.get(0);
+        Op op = n.op();
+        QuantConfig.LayerOverride o = config.layer(name);
+        int wBits = o != null && o.weightBits() != null ? o.weightBits() : config.weightBits();
+        if (o != null && o.weightBits() != null && !(op instanceof Op.Dense || op instanceof Op.Conv
+                || op instanceof Op.Affine || op instanceof Op.BatchNorm)) {
+            throw new ModelException(Diagnostic.SF_BAD_QUANT, name, op.kind() + " has no weights", "remove \"weight_bits\"");
+        }
+        try {
+            if (op instanceof Op.Dense d) {
+                ctx.count(NAME, "layers quantized");
+                QFormat out = calibrated(name, o, ranges, n.output(), ctx);
+                QWeights w = QWeights.quantize(d.weight(), wBits, config.perChannel());
+                long[] bias = alignBias(name, d.bias(), w, x);
+                return new QOp.QDense(x, w, bias, accBits(name, w, bias, x), out);
+            }
+            if (op instanceof Op.Conv c) {
+                ctx.count(NAME, "layers quantized");
+                QFormat out = calibrated(name, o, ranges, n.output(), ctx);
+                QWeights w = QWeights.quantize(c.weight(), wBits, config.perChannel());
+                long[] bias = alignBias(name, c.bias(), w, x);
+                return new QOp.QConv(x, w, bias, c.window(), c.group(), accBits(name, w, bias, x), out);
+            }
+            if (op instanceof Op.Affine || op instanceof Op.BatchNorm) {
+                Op.Affine a = op instanceof Op.BatchNorm bn ? bn.toAffine() : (Op.Affine) op;
+                ctx.count(NAME, "layers quantized");
+                if (op instanceof Op.BatchNorm) {
+                    ctx.count(NAME, "batchnorms quantized as affine");
+                }
+                QFormat out = calibrated(name, o, ranges, n.output(), ctx);
+                QWeights s = QWeights.quantize(a.scale(), wBits, config.perChannel());
+                long[] shift = alignBias(name, a.shift(), s, x);
+                return new QOp.QAffine(x, s, shift, accBits(name, s, shift, x), out);
+            }
+            if (op instanceof Op.Relu) {
+                return new QOp.QRelu(x, follow(name, x, n.output(), ranges, ctx));
+            }
+            if (op instanceof Op.LeakyRelu l) {
+                QFormat out = calibrated(name, o, ranges, n.output(), ctx);
+                QFormat af = new QFormat(config.constBits(), Fixed.fracFor(Math.abs(l.alpha()), config.constBits()));
+                Fixed.checkWidth(x.bits() + af.bits(), name, "the slope product");
+                return new QOp.QLeakyRelu(x, af.quantize(l.alpha()), af.bits(), af.frac(), out);
+            }
+            if (op instanceof Op.Clip c) {
+                QFormat out = calibrated(name, o, ranges, n.output(), ctx);
+                return new QOp.QClip(x, out.quantize(c.min()), out.quantize(c.max()), out);
+            }
+            if (op instanceof Op.Sigmoid || op instanceof Op.Tanh) {
+                ctx.count(NAME, "luts built");
+                LutFunction f = op instanceof Op.Sigmoid ? LutFunction.SIGMOID : LutFunction.TANH;
+                return new QOp.QLut(op.kind(), x, Lut.forInput(f, x, unitRange(name, ctx), config.lutIndexBits()));
+            }
+            if (op instanceof Op.Softmax s) {
+                ctx.count(NAME, "luts built");
+                return softmax(name, s, g.shape(n.input()), x, unitRange(name, ctx));
+            }
+            if (op instanceof Op.MaxPool p) {
+                return new QOp.QMaxPool(x, p.window(), follow(name, x, n.output(), ranges, ctx));
+            }
+            if (op instanceof Op.AvgPool p) {
+                QFormat out = calibrated(name, o, ranges, n.output(), ctx);
+                return avgPool(name, p, g.shape(n.input()), g.shape(n.output()), x, out);
+            }
+            if (op instanceof Op.GlobalAvgPool) {
+                QFormat out = calibrated(name, o, ranges, n.output(), ctx);
+                int count = g.shape(n.input()).perChannel();
+                int k = recipFrac(name, count);
+                long r = Fixed.reciprocalRound(count, k);
+                IntRange sum = IntRange.of(x).times(count);
+                return new QOp.QGlobalAvgPool(x, count, r, k, IntRange.point(r).bits(), width(name, sum, "the window sum"),
+                        width(name, sum.times(r), "the scaled sum"), out);
+            }
+            if (op instanceof Op.Flatten) {
+                return new QOp.QFlatten(x, follow(name, x, n.output(), ranges, ctx));
+            }
+            if (op instanceof Op.Reshape r) {
+                return new QOp.QReshape(x, r.target(), follow(name, x, n.output(), ranges, ctx));
+            }
+            if (op instanceof Op.Add) {
+                QFormat b = in.get(1);
+                QFormat out = calibrated(name, o, ranges, n.output(), ctx);
+                int frac = Math.max(x.frac(), b.frac());
+                IntRange sum = IntRange.of(x).shiftLeft(frac - x.frac()).plus(IntRange.of(b).shiftLeft(frac - b.frac()));
+                return new QOp.QAdd(x, b, frac, width(name, sum, "the aligned sum"), out);
+            }
+        } catch (ArithmeticException e) {
+            throw new ModelException(Diagnostic.SF_BAD_QUANT, name, "fixed-point registers exceed 64 bits (" + e.getMessage() + ")",
+                    "use fewer weight or activation bits for this layer");
+        }
+        throw new ModelException(Diagnostic.SF_UNSUPPORTED_OP, name, "no fixed-point implementation of " + op.kind());
+    }
+
+    /** Rounds a per-channel bias (or shift) into the accumulator frac {@code w.frac(c) + x.frac}. */
+    private static long[] alignBias(String node, Tensor bias, QWeights w, QFormat x) {
+        long[] b = new long[bias.size()];
+        for (int c = 0; c < b.length; c++) {
+            double scaled = Math.scalb(bias.at(c), w.frac(c) + x.frac());
+            if (Math.abs(scaled) >= 0x1p61) {
+                throw new ModelException(Diagnostic.SF_BAD_QUANT, node,
+                        "bias[" + c + "] = " + bias.at(c) + " does not fit a 62-bit accumulator at frac " + (w.frac(c) + x.frac()),
+                        "the weights are tiny next to the bias; use fewer weight bits or a coarser input format");
+            }
+            b[c] = Fixed.roundHalfUp(scaled);
+        }
+        return b;
+    }
+
+    /**
+     * Exact worst-case accumulator width over all output channels: the sum of every weight times
+     * the input range, with and without the bias (so any summation order fits).
+     */
+    private static int accBits(String node, QWeights w, long[] bias, QFormat x) {
+        IntRange xr = IntRange.of(x);
+        int per = w.perChannelSize();
+        int bits = 1;
+        for (int c = 0; c < w.channels(); c++) {
+            IntRange s = IntRange.point(0);
+            for (int i = c * per; i < (c + 1) * per; i++) {
+                s = s.plus(xr.times(w.at(i)));
+            }
+            bits = Math.max(bits, s.union(s.plus(IntRange.point(bias[c]))).bits());
+        }
+        Fixed.checkWidth(w.bits() + x.bits(), node, "a product");
+        return Fixed.checkWidth(bits, node, "the accumulator");
+    }
+
+    private static int width(String node, IntRange r, String what) {
+        return Fixed.checkWidth(r.bits(), node, what);
+    }
+
+    /** Reciprocal frac so that 1/minCount uses the full constant width. */
+    private int recipFrac(String node, int minCount) {
+        int k = Fixed.fracFor(1.0 / minCount, config.constBits());
+        if (k > 61) {
+            throw new ModelException(Diagnostic.SF_BAD_QUANT, node, "the averaging reciprocal needs 2^" + k, "use fewer constant bits");
+        }
+        return k;
+    }
+
+    private QOp avgPool(String name, Op.AvgPool p, Shape xs, Shape ys, QFormat x, QFormat out) {
+        Window w = p.window();
+        boolean twoD = w.rank() == 2;
+        int inH = twoD ? xs.dim(1) : 1;
+        int inW = twoD ? xs.dim(2) : xs.dim(1);
+        int outH = twoD ? ys.dim(1) : 1;
+        int outW = twoD ? ys.dim(2) : ys.dim(1);
+        int kh = twoD ? w.kernel(0) : 1;
+        int sh = twoD ? w.stride(0) : 1;
+        int pt = twoD ? w.padBegin(0) : 0;
+        int ax = twoD ? 1 : 0;
+        int[] counts = new int[outH * outW];
+        for (int oy = 0; oy < outH; oy++) {
+            for (int ox = 0; ox < outW; ox++) {
+                int cy = overlap(oy * sh - pt, kh, inH);
+                int cx = overlap(ox * w.stride(ax) - w.padBegin(ax), w.kernel(ax), inW);
+                counts[oy * outW + ox] = p.countIncludePad() ? w.kernelSize() : cy * cx;
+            }
+        }
+        int min = Integer.MAX_VALUE;
+        int max = 0;
+        for (int c : counts) {
+            if (c < 1) {
+                throw new ModelException(Diagnostic.SF_BAD_QUANT, name, "a pooling window lies entirely in the padding", null);
+            }
+            min = Math.min(min, c);
+            max = Math.max(max, c);
+        }
+        int k = recipFrac(name, min);
+        long[] recip = new long[counts.length];
+        long rMax = 0;
+        for (int i = 0; i < counts.length; i++) {
+            recip[i] = Fixed.reciprocalRound(counts[i], k);
+            rMax = Math.max(rMax, recip[i]);
+        }
+        IntRange sum = IntRange.of(x).times(max);
+        return new QOp.QAvgPool(x, w, p.countIncludePad(), counts, recip, k, IntRange.point(rMax).bits(),
+                width(name, sum, "the window sum"), width(name, sum.times(rMax), "the scaled sum"), out);
+    }
+
+    /** Number of positions of {@code [start, start + k)} inside {@code [0, n)}. */
+    private static int overlap(int start, int k, int n) {
+        return Math.max(0, Math.min(start + k, n) - Math.max(start, 0));
+    }
+
+    /**
+     * Softmax constants: the exp table has {@code eFrac = max(out.frac, 1) + 3} fractional bits
+     * (3 guard bits below the output step) and two integer bits so 1.0 is exact; the reciprocal
+     * has {@code max(out.frac, 1) + 2}, so truncating it moves a probability by at most a quarter
+     * of an output step.
+     */
+    private QOp softmax(String name, Op.Softmax s, Shape xs, QFormat x, QFormat out) {
+        int base = Math.max(out.frac(), 1);
+        int eFrac = base + 3;
+        int rFrac = base + 2;
+        int k = eFrac + rFrac;
+        if (k > 62) {
+            throw new ModelException(Diagnostic.SF_BAD_QUANT, name, "softmax output " + out + " needs a 2^" + k + " reciprocal", "use at most 28 output bits");
+        }
+        Lut exp = Lut.forDifferences(x, new QFormat(eFrac + 2, eFrac), config.lutIndexBits());
+        int n = xs.dim(s.axis());
+        IntRange sum = IntRange.point(1L << eFrac).times(n).union(IntRange.point(0));
+        int recipBits = IntRange.point(1L << rFrac).bits();
+        Fixed.checkWidth(eFrac + 2 + recipBits, name, "the softmax product");
+        return new QOp.QSoftmax(x, s.axis(), exp, width(name, sum, "the exp sum"), k, recipBits, out);
+    }
+}

@@ -70,6 +70,10 @@ public final class OnnxModelReader {
             throw new ModelException(Diagnostic.SF_CORRUPT_MODEL, file.toString(), null, "cannot read file: " + e.getMessage(), null);
         }
         String name = fileName.endsWith(".onnx") ? fileName.substring(0, fileName.length() - 5) : fileName;
+        if (name.equals("model") && file.toAbsolutePath().getParent() != null) {
+            // examples/<name>/model.onnx: the folder names the model
+            name = file.toAbsolutePath().getParent().getFileName().toString();
+        }
         try {
             return parse(bytes, name);
         } catch (ModelException e) {

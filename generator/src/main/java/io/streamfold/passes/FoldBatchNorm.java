@@ -164,8 +164,8 @@ public final class FoldBatchNorm implements GraphPass {
             Node folded = new Node(r.name(), new Op.Dense(wb[0], wb[1]), r.inputs(), r.output());
             ctx.count(NAME, CARRIED_THROUGH_FLATTEN);
             List<Node> nodes = replace(g.nodes(), n, q, flat);
-            return done(g, ctx, n, FOLDED_FOLLOWING_DENSE, "folded into following dense " + r.name() + " through " + q.op().kind() + " " + q.name(),
-                    replace(nodes, null, r, folded));
+            String note = "folded into following dense " + r.name() + " through " + q.op().kind() + " " + q.name();
+            return done(g, ctx, n, FOLDED_FOLLOWING_DENSE, note, replace(nodes, null, r, folded));
         }
         if (q.op() instanceof Op.MaxPool && firstNonPositive(a) < 0) {
             return done(g, ctx, n, MOVED_PAST_MAXPOOL, "moved past MaxPool " + q.name(), swap(g.nodes(), n, q));

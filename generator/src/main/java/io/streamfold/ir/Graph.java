@@ -125,9 +125,18 @@ public final class Graph {
         return out;
     }
 
-    /** True if the value is read by exactly one node and is not the graph output. */
+    /** True if the value is read exactly once (one input slot of one node) and is not the graph output. */
     public boolean hasSingleUse(String value) {
-        return !value.equals(output) && consumersOf(value).size() == 1;
+        if (value.equals(output)) {
+            return false;
+        }
+        int uses = 0;
+        for (Node n : nodes) {
+            for (String in : n.inputs()) {
+                uses += in.equals(value) ? 1 : 0;
+            }
+        }
+        return uses == 1;
     }
 
     /** A graph with the same structure and each node replaced by {@code f(node)}. */

@@ -1,0 +1,37 @@
+package io.streamfold.cli;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+
+/** Runs the CLI in-process and captures its output. */
+final class CliTestSupport {
+
+    record Run(int code, String out, String err) {
+    }
+
+    private CliTestSupport() {
+    }
+
+    static Run run(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        picocli.CommandLine cl = Main.commandLine();
+        cl.setOut(new PrintWriter(out, true));
+        cl.setErr(new PrintWriter(err, true));
+        int code = cl.execute(args);
+        return new Run(code, out.toString(), err.toString());
+    }
+
+    static Path example(String model) {
+        String prop = System.getProperty("streamfold.root");
+        Path root = prop != null ? Paths.get(prop) : Paths.get("").toAbsolutePath().getParent();
+        Path p = root.resolve("examples").resolve(model).resolve("model.onnx");
+        if (!Files.exists(p)) {
+            throw new IllegalStateException("missing example " + p);
+        }
+        return p;
+    }
+}

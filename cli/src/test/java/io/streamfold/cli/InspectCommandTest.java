@@ -1,0 +1,51 @@
+package io.streamfold.cli;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static io.streamfold.cli.CliTestSupport.run;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class InspectCommandTest {
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void printsTheGraph() {
+        CliTestSupport.Run r = run("inspect", CliTestSupport.example("cnn_seed").toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("BatchNormalization"), r.out());
+        assertTrue(r.out().contains("[8x4x4]"), r.out());
+    }
+
+    @Test
+    void missingFileIsBadInputOnOneLine() {
+        CliTestSupport.Run r = run("inspect", tmp.resolve("none.onnx").toString());
+        assertEquals(3, r.code());
+        assertTrue(r.err().startsWith("error: "), r.err());
+        assertEquals(1, r.err().strip().lines().count(), r.err());
+    }
+
+    @Test
+    void corruptModelIsBadInput() throws Exception {
+        Path f = tmp.resolve("corrupt.onnx");
+        Files.write(f, new byte[] {8, 7, 18, 3, 1, 2});
+        CliTestSupport.Run r = run("inspect", f.toString());
+        assertEquals(3, r.code());
+        assertTrue(r.err().contains("corrupt.onnx"), r.err());
+        assertFalse(r.err().contains("Exception"), r.err());
+    }
+
+    @Test
+    void usageErrorsExitWith2() {
+        assertEquals(2, run("inspect").code());
+        assertEquals(2, run("frobnicate").code());
+        assertEquals(2, run().code());
+    }
+}

@@ -1,0 +1,4 @@
+/**
+ * The compiler driver: loading a model with the right frontend and running the passes in order.
+ */
+package io.streamfold.compile;

@@ -1,0 +1,52 @@
+package io.streamfold.testutil;
+
+import io.streamfold.data.NdArray;
+import io.streamfold.data.Npy;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.List;
+
+/** Locates the bundled example models (examples/ at the repository root) for tests. */
+public final class Examples {
+
+    /** The example models every end-to-end test runs on. */
+    public static final List<String> MODELS = List.of("mlp_bn", "cnn_seed", "cnn_residual");
+
+    private Examples() {
+    }
+
+    public static Path root() {
+        String prop = System.getProperty("streamfold.root");
+        if (prop != null && Files.isDirectory(Paths.get(prop, "examples"))) {
+            return Paths.get(prop);
+        }
+        Path p = Paths.get("").toAbsolutePath();
+        while (p != null) {
+            if (Files.isDirectory(p.resolve("examples")) && Files.exists(p.resolve("pom.xml"))) {
+                return p;
+            }
+            p = p.getParent();
+        }
+        throw new IllegalStateException("cannot find the repository root (examples/)");
+    }
+
+    public static Path dir(String model) {
+        return root().resolve("examples").resolve(model);
+    }
+
+    public static Path onnx(String model) {
+        return dir(model).resolve("model.onnx");
+    }
+
+    public static NdArray npy(String model, String file) {
+        try {
+            return Npy.read(dir(model).resolve(file));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}

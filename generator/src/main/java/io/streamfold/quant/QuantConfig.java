@@ -20,8 +20,9 @@ import java.util.Set;
  *
  * @param weightBits   width of weights and affine scales (default 8)
  * @param actBits      width of activations, i.e. of every value between nodes (default 8)
- * @param perChannel   one weight frac per output channel instead of one per tensor (default off:
- *                     a per-tensor format keeps one requantization shift per layer in hardware)
+ * @param perChannel   one weight frac per output channel instead of one per tensor (default on:
+ *                     a layer with a few small-weight channels loses them in a per-tensor format;
+ *                     off keeps one requantization shift per layer in hardware)
  * @param calibration  how a value's range is estimated from the calibration samples
  * @param percentile   the percentile of |value| used by {@link CalibrationMethod#PERCENTILE} (e.g. 99.99)
  * @param lutIndexBits largest LUT index width (default 10: tables of at most 1024 entries)
@@ -65,9 +66,9 @@ public record QuantConfig(int weightBits, int actBits, boolean perChannel, Calib
         }
     }
 
-    /** 8-bit weights and activations, per-tensor weights, max-abs calibration, 10-bit LUT index. */
+    /** 8-bit weights and activations, per-channel weights, max-abs calibration, 10-bit LUT index. */
     public static QuantConfig defaults() {
-        return new QuantConfig(8, 8, false, CalibrationMethod.MAX_ABS, 99.99, 10, 16, Map.of(), null);
+        return new QuantConfig(8, 8, true, CalibrationMethod.MAX_ABS, 99.99, 10, 16, Map.of(), null);
     }
 
     public QuantConfig withBits(int weight, int act) {

@@ -28,12 +28,18 @@ import java.util.Map;
 public record QuantErrorReport(List<LayerError> layers, int samples, int top1Agreements, double floatAccuracy,
                                double intAccuracy) {
 
-    /** The error of one value. */
+    /**
+     * The error of one value. {@code saturated} is the fraction of elements at the format's
+     * minimum or maximum: high where calibration saw too small a range, and by design where a
+     * value is narrowed to the range a following Relu or Clip lets through (their output's error
+     * is then the one that counts).
+     */
     public record LayerError(String node, String kind, String value, QFormat format, double maxAbsError, double rmsError,
-                             double sqnrDb) {
+                             double sqnrDb, double saturated) {
         @Override
         public String toString() {
-            return String.format("%s (%s) %s: max |err| %.4g, rms %.4g, SQNR %.1f dB", node, kind, format, maxAbsError, rmsError, sqnrDb);
+            return String.format("%s (%s) %s: max |err| %.4g, rms %.4g, SQNR %.1f dB, saturated %.2f%%", node, kind, format,
+                    maxAbsError, rmsError, sqnrDb, 100 * saturated);
         }
     }
 
@@ -83,6 +89,7 @@ public record QuantErrorReport(List<LayerError> layers, int samples, int top1Agr
         double[] sumErr2 = new double[nv];
         double[] sumRef2 = new double[nv];
         long[] count = new long[nv];
+        long[] sat = new long[nv];
         int agree = 0;
         int floatRight = 0;
         int intRight = 0;
@@ -99,6 +106,7 @@ public record QuantErrorReport(List<LayerError> layers, int samples, int top1Agr
                     maxErr[v] = Math.max(maxErr[v], Math.abs(e));
                     sumErr2[v] += e * e;
                     sumRef2[v] += r[i] * r[i];
+                    sat[v] += iv[i] == f.min() || iv[i] == f.max() ? 1 : 0;
                 }
                 count[v] += r.length;
             }
@@ -114,7 +122,8 @@ public record QuantErrorReport(List<LayerError> layers, int samples, int top1Agr
         for (int v = 0; v < nv; v++) {
             double rms = count[v] == 0 ? 0 : Math.sqrt(sumErr2[v] / count[v]);
             double sqnr = sumErr2[v] == 0 ? Double.POSITIVE_INFINITY : 10 * Math.log10(sumRef2[v] / sumErr2[v]);
-            out.add(new LayerError(nodes.get(v), kinds.get(v), values.get(v), q.format(values.get(v)), maxErr[v], rms, sqnr));
+            out.add(new LayerError(nodes.get(v), kinds.get(v), values.get(v), q.format(values.get(v)), maxErr[v], rms, sqnr,
+                    count[v] == 0 ? 0 : (double) sat[v] / count[v]));
         }
         double n = inputs.size();
         return new QuantErrorReport(out, inputs.size(), agree, labels == null ? Double.NaN : floatRight / n,

@@ -57,8 +57,9 @@ public final class Quantize {
     }
 
     /** Quantizes with given ranges (max |value| estimates) per value name. */
-    public QuantizedGraph run(Graph g, Map<String, Double> ranges, PassContext ctx) {
+    public QuantizedGraph run(Graph g, Map<String, Double> calibrated, PassContext ctx) {
         QuantConfig.LayerOverride inputOverride = checkOverrides(g);
+        Map<String, Double> ranges = narrowBeforeClamps(g, calibrated, ctx);
         Map<String, QFormat> formats = new LinkedHashMap<>();
         Map<String, QOp> ops = new LinkedHashMap<>();
         formats.put(g.input(), calibrated(g.input(), inputOverride, ranges, g.input(), ctx));
@@ -73,6 +74,39 @@ public final class Quantize {
             ctx.note(NAME, n.name(), LayerReport.of(n, q, ranges.getOrDefault(n.output(), Double.NaN)).toString());
         }
         return new QuantizedGraph(g, formats, ops, ranges);
+    }
+
+    /**
+     * A value read only by Relu and Clip nodes needs no range beyond what they let through:
+     * saturating it there changes nothing after them (a negative value saturated to the format's
+     * minimum is still 0 after a Relu; one saturated beyond a Clip bound is still clamped to it).
+     * So its range becomes that of the Relu outputs (their largest value) or the Clip bounds
+     * ({@code max(|min|, |max|)}), if smaller. This gains precision for the producer; a
+     * pass-through Relu inherits the finer format.
+     */
+    private static Map<String, Double> narrowBeforeClamps(Graph g, Map<String, Double> ranges, PassContext ctx) {
+        Map<String, Double> out = new LinkedHashMap<>(ranges);
+        for (String v : g.shapes().keySet()) {
+            List<Node> readers = g.consumersOf(v);
+            if (v.equals(g.output()) || readers.isEmpty() || !ranges.containsKey(v)) {
+                continue;
+            }
+            double r = 0;
+            for (Node n : readers) {
+                if (n.op() instanceof Op.Relu && ranges.containsKey(n.output())) {
+                    r = Math.max(r, ranges.get(n.output()));
+                } else if (n.op() instanceof Op.Clip c) {
+                    r = Math.max(r, Math.max(Math.abs(c.min()), Math.abs(c.max())));
+                } else {
+                    r = Double.POSITIVE_INFINITY;
+                }
+            }
+            if (r < ranges.get(v)) {
+                out.put(v, r);
+                ctx.count(NAME, "ranges narrowed to a following relu or clip");
+            }
+        }
+        return out;
     }
 
     /** Checks that every override names a node or the graph input; returns the input's override. */
@@ -176,7 +210,9 @@ public final class Quantize {
                     ctx.count(NAME, "batchnorms quantized as affine");
                 }
                 QFormat out = calibrated(name, o, ranges, n.output(), ctx);
-                QWeights s = QWeights.quantize(a.scale(), wBits, config.perChannel());
+                // An affine's constants differ per channel anyway, so its scales always get one
+                // frac per channel: a per-tensor format would starve the small-scale channels.
+                QWeights s = QWeights.quantize(a.scale(), wBits, true);
                 long[] shift = alignBias(name, a.shift(), s, x);
                 return new QOp.QAffine(x, s, shift, accBits(name, s, shift, x), out);
             }

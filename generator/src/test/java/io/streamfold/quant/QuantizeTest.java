@@ -98,7 +98,10 @@ class QuantizeTest {
         assertEquals(8, conv.weight().bits());
         assertTrue(conv.weight().perChannel());
         assertEquals(4, conv.bias().length);
-        assertEquals(Fixed.roundHalfUp(Math.scalb(((Op.Conv) g.node("conv").op()).bias().at(2), conv.accFrac(2))), conv.bias(2));
+        Tensor b = ((Op.Conv) g.node("conv").op()).bias();
+        for (int c = 0; c < 4; c++) {
+            assertEquals(Fixed.roundHalfUp(Math.scalb(b.at(c), conv.accFrac(c))), conv.bias(c), "bias rounded into the accumulator");
+        }
         assertTrue(conv.accBits() > conv.productBits() && conv.accBits() <= Fixed.accumulatorBits(8, 8, 9));
         assertTrue(q.op("relu") instanceof QOp.QRelu r && r.passThrough());
         QOp.QLut sig = (QOp.QLut) q.op("sig");

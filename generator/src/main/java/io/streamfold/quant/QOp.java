@@ -165,8 +165,22 @@ public sealed interface QOp {
             return shift[c];
         }
 
+        /** Width of the product {@code x * scale[c]}. */
+        public int productBits() {
+            return in.bits() + scale.bits();
+        }
+
+        /** The exact register value {@code x * scale[c] + shift[c]} (fits {@code accBits}). */
+        public long acc(int c, long x) {
+            return x * scale.at(c) + shift[c];
+        }
+
+        public long finish(int c, long acc) {
+            return Fixed.requantize(acc, accFrac(c), out);
+        }
+
         public long apply(int c, long x) {
-            return Fixed.requantize(x * scale.at(c) + shift[c], accFrac(c), out);
+            return finish(c, acc(c, x));
         }
 
         @Override
@@ -307,6 +321,11 @@ public sealed interface QOp {
             if (recipShift > 62 || sumBits > QFormat.MAX_BITS || exp.out().bits() + recipBits > QFormat.MAX_BITS) {
                 throw new IllegalArgumentException("softmax widths too large: 2^" + recipShift + ", sum " + sumBits + ", reciprocal " + recipBits);
             }
+        }
+
+        /** Signed width of the difference {@code max - x} (non-negative, up to {@code 2^in.bits - 1}). */
+        public int diffBits() {
+            return in.bits() + 1;
         }
 
         /** The table entry of an element {@code x} of a vector whose maximum is {@code max}. */
@@ -497,8 +516,17 @@ public sealed interface QOp {
             return frac - b.frac();
         }
 
+        /** The exact aligned sum (fits {@code sumBits}). */
+        public long sum(long x, long y) {
+            return (x << shiftA()) + (y << shiftB());
+        }
+
+        public long finish(long sum) {
+            return Fixed.requantize(sum, frac, out);
+        }
+
         public long apply(long x, long y) {
-            return Fixed.requantize((x << shiftA()) + (y << shiftB()), frac, out);
+            return finish(sum(x, y));
         }
 
         @Override

@@ -24,13 +24,19 @@ import java.util.TreeSet;
  * LeakyRelu, Clip, pooling averages, Add) get {@code Q(actBits, fracFor(range))} from their
  * calibrated range; Relu, MaxPool, Flatten and Reshape keep their input's format (no hardware);
  * Sigmoid, Tanh and Softmax, whose outputs lie in [-1, 1], get {@code Q(actBits, actBits-1)}
- * (1.0 itself saturates to one step below it). A per-layer override replaces the width and/or
- * frac of a node's output, and the width of its weights.
+ * (1.0 itself saturates to one step below it). A value read only by Relu/Clip nodes is
+ * calibrated to the range they let through (see {@code narrowBeforeClamps}). A per-layer override
+ * replaces the width and/or frac of a node's output (a pass-through node then requantizes), and
+ * the width of its weights.
  *
- * <p>Weights get {@code Q(weightBits, fracFor(max|w|))} per tensor or per output channel; the
- * bias is rounded into the accumulator's frac; accumulators are sized to the exact worst case
- * ({@link IntRange}). Widths above 62 bits are {@link Diagnostic#SF_BAD_QUANT} errors naming the
- * node. A remaining BatchNorm is quantized as its {@link Op.BatchNorm#toAffine() affine}.
+ * <p>Weights get {@code Q(weightBits, fracFor(max|w|))} per tensor or per output channel (an
+ * Affine's scales always per channel); the bias is rounded into the accumulator's frac;
+ * accumulators are sized to the exact worst case ({@link IntRange}). Tables: Sigmoid/Tanh index
+ * by the input itself when it has at most {@code lutIndexBits} bits, else by a requantized index
+ * ({@link Lut#forInput}); Softmax by {@link Lut#forDifferences}. Scalar constants (LeakyRelu
+ * slopes, averaging reciprocals) have {@code constBits}. Widths above 62 bits are
+ * {@link Diagnostic#SF_BAD_QUANT} errors naming the node. A remaining BatchNorm is quantized as
+ * its {@link Op.BatchNorm#toAffine() affine}.
  */
 public final class Quantize {
 

@@ -104,8 +104,7 @@ public final class IntegerInterpreter {
             int per = x.perChannel();
             for (int ch = 0; ch < a.channels(); ch++) {
                 for (int i = ch * per; i < (ch + 1) * per; i++) {
-                    checked(in[i] * a.scale().at(ch) + a.shift(ch), a.accBits());
-                    out[i] = a.apply(ch, in[i]);
+                    out[i] = a.finish(ch, checked(a.acc(ch, in[i]), a.accBits()));
                 }
             }
         } else if (op instanceof QOp.QRelu r) {
@@ -155,7 +154,7 @@ public final class IntegerInterpreter {
         } else if (op instanceof QOp.QAdd a) {
             long[] other = ins.get(1);
             for (int i = 0; i < out.length; i++) {
-                out[i] = a.apply(in[i], other[i]);
+                out[i] = a.finish(checked(a.sum(in[i], other[i]), a.sumBits()));
             }
         } else {
             throw new IllegalStateException("no integer semantics for " + op.kind());

@@ -246,14 +246,14 @@ final class Layers {
     // ------------------------------------------------------------------------------ batchnorm
 
     private Value batchNorm(LayerSpec l, Value x) {
-        if (x.order() != null && x.shape().rank() > 1) {
+        if (x.shape().rank() > 1) {
             requireUsualOrder(l, x);
         }
+        // Non-short-circuit '|': every name is looked at, so all count as known fields of the layer.
         boolean keras = weights.hasAny(l, "gamma", "beta", "moving_mean", "moving_variance") | l.get("epsilon") != null
                 | l.get("center") != null | l.get("scale") != null;
         boolean torch = weights.hasAny(l, "weight", "bias", "running_mean", "running_var") | l.get("eps") != null
                 | l.get("affine") != null;
-        l.get("axis");
         if (keras && torch) {
             throw l.error(Diagnostic.SF_BAD_BATCHNORM, "mixes Keras names (gamma, beta, moving_mean, moving_variance, epsilon) "
                     + "and PyTorch names (weight, bias, running_mean, running_var, eps)", "use one naming for a layer");
@@ -352,7 +352,9 @@ final class Layers {
             case "tanh":
                 return emit(node, new Op.Tanh(), x);
             case "softmax":
-                requireUsualOrder(l, x);
+                if (x.shape().rank() > 1) {
+                    requireUsualOrder(l, x); // over the channels; on a vector the order does not matter
+                }
                 return emit(node, new Op.Softmax(0), x);
             default:
                 throw l.error(Diagnostic.SF_UNSUPPORTED_OP, "activation '" + act + "' is not supported",

@@ -3,6 +3,7 @@ package io.streamfold.compile;
 import io.streamfold.ir.Diagnostic;
 import io.streamfold.ir.Graph;
 import io.streamfold.ir.ModelException;
+import io.streamfold.json.JsonModelReader;
 import io.streamfold.onnx.OnnxModelReader;
 
 import java.nio.file.Files;
@@ -22,6 +23,9 @@ public final class ModelLoader {
         }
         if (name.endsWith(".onnx")) {
             return OnnxModelReader.read(file);
+        }
+        if (name.endsWith(".json")) {
+            return JsonModelReader.read(file);
         }
         throw new ModelException(Diagnostic.SF_UNSUPPORTED_OP, file.toString(), null, "unknown model format",
                 "streamfold reads .onnx and streamfold .json models");

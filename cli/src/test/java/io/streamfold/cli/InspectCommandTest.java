@@ -25,6 +25,26 @@ class InspectCommandTest {
     }
 
     @Test
+    void explainsFoldingAndPrintsFormats() {
+        CliTestSupport.Run r = run("inspect", CliTestSupport.example("cnn_seed").toString(), "--act-bits", "12");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("/0/BatchNormalization: kept standalone: next conv /1/Conv is padded"), r.out());
+        assertTrue(r.out().contains("moved past maxpool: 1"), r.out());
+        assertTrue(r.out().contains("== quantize"), r.out());
+        assertTrue(r.out().contains("Q(12,"), r.out());
+    }
+
+    @Test
+    void withoutCalibrationDataQuantizationIsABadInput() throws Exception {
+        Path copy = tmp.resolve("m.onnx");
+        Files.copy(CliTestSupport.example("mlp_bn"), copy);
+        CliTestSupport.Run r = run("inspect", copy.toString());
+        assertEquals(3, r.code());
+        assertTrue(r.err().contains("no calibration data"), r.err());
+        assertEquals(0, run("inspect", "--no-quant", copy.toString()).code());
+    }
+
+    @Test
     void missingFileIsBadInputOnOneLine() {
         CliTestSupport.Run r = run("inspect", tmp.resolve("none.onnx").toString());
         assertEquals(3, r.code());

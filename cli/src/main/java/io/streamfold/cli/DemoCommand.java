@@ -1,0 +1,76 @@
+package io.streamfold.cli;
+
+import io.streamfold.compile.DataFiles;
+import io.streamfold.compile.ModelLoader;
+import io.streamfold.compile.Pipeline;
+import io.streamfold.ir.Diagnostic;
+import io.streamfold.ir.Graph;
+import io.streamfold.ir.ModelException;
+import io.streamfold.passes.FoldBatchNorm;
+import io.streamfold.quant.QuantConfig;
+import io.streamfold.quant.QuantErrorReport;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code streamfold demo}: the main job on the bundled example models: import, fold BatchNorm,
+ * quantize at 8 and 16 bits, run the bit-true integer reference on the test inputs and report the
+ * error per layer and the classification agreement with the float reference.
+ */
+@Command(name = "demo", mixinStandardHelpOptions = true,
+        description = "Runs the pipeline on the bundled example models and prints a summary.")
+final class DemoCommand implements Callable<Integer> {
+
+    static final List<String> MODELS = List.of("mlp_bn", "cnn_seed", "cnn_residual");
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--examples", paramLabel = "DIR", description = "folder of example models (default: examples/)")
+    Path examples = Path.of("examples");
+
+    @Option(names = "--verbose", description = "print the per-layer error report")
+    boolean verbose;
+
+    @Override
+    public Integer call() {
+        PrintWriter out = spec.commandLine().getOut();
+        if (!Files.isDirectory(examples)) {
+            throw new ModelException(Diagnostic.SF_BAD_DATA, examples.toString(), null, "no examples folder", "run from the repository root or give --examples DIR");
+        }
+        out.printf("%-14s %-62s %9s %9s %9s %9s%n", "model", "batchnorm folding", "float acc", "8b agree", "16b agree", "8b acc");
+        for (String m : MODELS) {
+            Path dir = examples.resolve(m);
+            Path model = dir.resolve("model.onnx");
+            Graph g = ModelLoader.load(model);
+            List<double[]> calib = DataFiles.samples(dir.resolve("calib.npy"), g.inputShape());
+            List<double[]> inputs = DataFiles.samples(dir.resolve("inputs.npy"), g.inputShape());
+            int[] labels = DataFiles.labels(dir.resolve("labels.npy"));
+            Pipeline.Result r8 = Pipeline.run(g, QuantConfig.defaults(), calib);
+            Pipeline.Result r16 = Pipeline.run(g, QuantConfig.defaults().withBits(16, 16), calib);
+            QuantErrorReport e8 = QuantErrorReport.measure(r8.quantized(), inputs, labels);
+            QuantErrorReport e16 = QuantErrorReport.measure(r16.quantized(), inputs, labels);
+            StringBuilder fold = new StringBuilder();
+            r8.context().counters(FoldBatchNorm.NAME).forEach((k, v) -> {
+                if (!k.equals(FoldBatchNorm.CARRIED_THROUGH_FLATTEN)) {
+                    fold.append(fold.length() > 0 ? ", " : "").append(v).append(' ').append(k.replace("folded into ", "into "));
+                }
+            });
+            out.printf("%-14s %-62s %8.2f%% %8.2f%% %8.2f%% %8.2f%%%n", m, fold, 100 * e8.floatAccuracy(), 100 * e8.top1Agreement(),
+                    100 * e16.top1Agreement(), 100 * e8.intAccuracy());
+            if (verbose) {
+                out.print(e8.toText().indent(4));
+            }
+        }
+        out.flush();
+        return ExitCodes.OK;
+    }
+}

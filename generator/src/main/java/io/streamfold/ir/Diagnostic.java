@@ -22,5 +22,9 @@ public enum Diagnostic {
     /** A data file (inputs, labels, calibration) is unreadable or has the wrong shape. */
     SF_BAD_DATA,
     /** A quantization setting cannot be honoured (too wide, invalid format). */
-    SF_BAD_QUANT
+    SF_BAD_QUANT,
+    /** A parallelism setting cannot be honoured (does not divide the layer, over budget). */
+    SF_BAD_PLAN,
+    /** The graph is valid but has a construct the hardware back end does not implement yet. */
+    SF_UNSUPPORTED_HW
 }

@@ -1,0 +1,98 @@
+package io.streamfold.hw;
+
+import io.streamfold.quant.QFormat;
+
+import java.util.List;
+
+/**
+ * A complete streaming datapath: channels, stages in topological order, the top-level input and
+ * output channels, and the stream order of the input and output tensors.
+ *
+ * @param name        top module name (a Verilog identifier)
+ * @param channels    every FIFO, indexed by {@link Channel#id()}
+ * @param stages      in topological order
+ * @param input       channel fed by {@code s_axis}
+ * @param output      channel drained by {@code m_axis}
+ * @param inputOrder  {@code inputOrder[k]} = flat channels-first index of the k-th streamed input element
+ * @param outputOrder likewise for the output
+ */
+public record HwDesign(String name, List<Channel> channels, List<Stage> stages, int input, int output, int[] inputOrder,
+                       int[] outputOrder) {
+
+    public HwDesign {
+        channels = List.copyOf(channels);
+        stages = List.copyOf(stages);
+        inputOrder = inputOrder.clone();
+        outputOrder = outputOrder.clone();
+        for (int i = 0; i < channels.size(); i++) {
+            if (channels.get(i).id() != i) {
+                throw new IllegalArgumentException("channel " + i + " has id " + channels.get(i).id());
+            }
+        }
+    }
+
+    @Override
+    public int[] inputOrder() {
+        return inputOrder.clone();
+    }
+
+    @Override
+    public int[] outputOrder() {
+        return outputOrder.clone();
+    }
+
+    public Channel channel(int id) {
+        return channels.get(id);
+    }
+
+    public Channel inputChannel() {
+        return channels.get(input);
+    }
+
+    public Channel outputChannel() {
+        return channels.get(output);
+    }
+
+    public QFormat inputFormat() {
+        return inputChannel().format();
+    }
+
+    public QFormat outputFormat() {
+        return outputChannel().format();
+    }
+
+    /** The initiation interval the slowest stage allows (the design's II without backpressure). */
+    public int initiationInterval() {
+        int ii = Math.max(inputChannel().beats(), outputChannel().beats());
+        for (Stage s : stages) {
+            ii = Math.max(ii, s.cycles());
+        }
+        return ii;
+    }
+
+    public int multipliers() {
+        return stages.stream().mapToInt(Stage::multipliers).sum();
+    }
+
+    public long macs() {
+        return stages.stream().mapToLong(Stage::macs).sum();
+    }
+
+    /** Reorders a flat channels-first tensor into stream order. */
+    public long[] toStreamOrder(long[] tensor) {
+        long[] s = new long[inputOrder.length];
+        for (int k = 0; k < s.length; k++) {
+            s[k] = tensor[inputOrder[k]];
+        }
+        return s;
+    }
+
+    /** Reorders a streamed output back to flat channels-first order. */
+    public long[] fromStreamOrder(long[] stream) {
+        long[] t = new long[outputOrder.length];
+        for (int k = 0; k < stream.length; k++) {
+            t[outputOrder[k]] = stream[k];
+        }
+        return t;
+    }
+}

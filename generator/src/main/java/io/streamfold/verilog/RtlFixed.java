@@ -1,0 +1,97 @@
+package io.streamfold.verilog;
+
+import io.streamfold.quant.Fixed;
+import io.streamfold.quant.QFormat;
+
+import java.util.List;
+
+/**
+ * The RTL form of {@link Fixed}: builds the Verilog of requantization (rounding shift, then
+ * saturation) and of signed products, exactly as {@link Fixed#requantize} computes them. Every
+ * emitted rounding and saturation comes from here, so the RTL and the simulator share one
+ * definition (and {@code RtlFixedTest} runs the emitted logic against {@code Fixed}).
+ */
+final class RtlFixed {
+
+    private RtlFixed() {
+    }
+
+    static VExpr.Const sconst(int width, long value) {
+        return new VExpr.Const(width, value, true);
+    }
+
+    static VExpr.Const uconst(int width, long value) {
+        return new VExpr.Const(width, value, false);
+    }
+
+    /**
+     * {@code Fixed.requantize(acc, fracIn, out)} for a signed {@code accBits}-wide {@code acc}:
+     * wires named {@code name_*}; returns a {@code out.bits}-wide expression (its bits are the
+     * two's complement result).
+     */
+    static VExpr requantize(RtlBuilder b, String name, VExpr acc, int accBits, int fracIn, QFormat out) {
+        int s = fracIn - out.frac();
+        VExpr r;
+        int rw;
+        if (s >= accBits) {
+            // |acc| < 2^(accBits-1) <= 2^(s-1): the rounded quotient is always 0.
+            return uconst(out.bits(), 0);
+        } else if (s > 0) {
+            // (acc + 2^(s-1)) >> s, computed one bit wider so the rounding constant cannot wrap.
+            VExpr.Ref t = b.wirePartlyUnused(name + "_rnd", accBits + 1, true, new VExpr.Binary("+", acc, sconst(accBits + 1, 1L << (s - 1))));
+            rw = accBits + 1 - s;
+            r = b.wire(name + "_shr", rw, true, new VExpr.Slice(t, accBits, s));
+        } else if (s < 0) {
+            rw = accBits - s;
+            r = b.wire(name + "_shl", rw, true, new VExpr.Concat(List.of(acc, uconst(-s, 0))));
+        } else {
+            rw = accBits;
+            r = acc;
+        }
+        VExpr q = saturate(b, name, r, rw, out.bits());
+        return q instanceof VExpr.Ref ? q : b.wire(name + "_q", out.bits(), true, q);
+    }
+
+    /** Saturates a signed {@code width}-bit value to {@code bits} bits. */
+    static VExpr saturate(RtlBuilder b, String name, VExpr v, int width, int bits) {
+        if (width <= bits) {
+            return signExtend(v, width, bits);
+        }
+        long max = (1L << (bits - 1)) - 1;
+        long min = -(1L << (bits - 1));
+        VExpr hi = new VExpr.Binary(">", v, sconst(width, max));
+        VExpr lo = new VExpr.Binary("<", v, sconst(width, min));
+        return b.wire(name + "_sat", bits, true,
+                new VExpr.Cond(hi, sconst(bits, max), new VExpr.Cond(lo, sconst(bits, min), new VExpr.Slice(v, bits - 1, 0))));
+    }
+
+    /** A signed {@code width}-bit value sign-extended to {@code bits} ({@code >= width}). */
+    static VExpr signExtend(VExpr v, int width, int bits) {
+        if (width == bits) {
+            return v;
+        }
+        VExpr sign = width == 1 ? v : new VExpr.Index(v, new VExpr.Int(width - 1));
+        return new VExpr.Concat(List.of(new VExpr.Repeat(bits - width, sign), v));
+    }
+
+    /** The exact signed product of an {@code aBits}- and a {@code cBits}-bit value, {@code aBits+cBits} wide. */
+    static VExpr.Ref mul(RtlBuilder b, String name, VExpr a, int aBits, VExpr c, int cBits) {
+        int pb = aBits + cBits;
+        return b.wire(name, pb, true, new VExpr.Binary("*", signExtend(a, aBits, pb), signExtend(c, cBits, pb)));
+    }
+
+    /** {@code lane}-th {@code width}-bit field of a packed vector, as a signed wire. */
+    static VExpr.Ref lane(RtlBuilder b, String name, VExpr vector, int lane, int width) {
+        return b.wire(name, width, true, new VExpr.Slice(vector, (lane + 1) * width - 1, lane * width));
+    }
+
+    /** Bits of an unsigned counter that counts 0..n-1 (at least 1). */
+    static int counterBits(int n) {
+        return Math.max(1, 64 - Long.numberOfLeadingZeros(Math.max(n - 1, 1)));
+    }
+
+    /** Bits of an unsigned value 0..n. */
+    static int valueBits(int n) {
+        return Math.max(1, 64 - Long.numberOfLeadingZeros(n));
+    }
+}

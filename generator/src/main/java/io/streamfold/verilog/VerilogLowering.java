@@ -1,0 +1,482 @@
+package io.streamfold.verilog;
+
+import io.streamfold.hw.Channel;
+import io.streamfold.hw.HwDesign;
+import io.streamfold.hw.Stage;
+import io.streamfold.quant.Lut;
+import io.streamfold.quant.QFormat;
+import io.streamfold.quant.QOp;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import static io.streamfold.verilog.RtlFixed.counterBits;
+import static io.streamfold.verilog.RtlFixed.sconst;
+import static io.streamfold.verilog.RtlFixed.uconst;
+import static io.streamfold.verilog.RtlFixed.valueBits;
+import static io.streamfold.verilog.VExpr.and;
+import static io.streamfold.verilog.VExpr.bin;
+import static io.streamfold.verilog.VExpr.not;
+import static io.streamfold.verilog.VExpr.ref;
+
+/**
+ * Lowers a {@link HwDesign} to Verilog-2001: one module per stage, one FIFO module per channel
+ * shape, and the top module with AXI4-Stream ports. Every module implements the cycle behaviour
+ * documented on its {@link Stage} record; arithmetic comes from {@link RtlFixed}.
+ *
+ * <p>Stage modules share one port convention: {@code in_data/in_valid/in_pop} towards the input
+ * FIFO ({@code in_valid} is "not empty"), {@code out_data/out_ready/out_push} towards the output
+ * FIFO ({@code out_ready} is "not full"). Files: {@code <module>.v} per module, ROM contents in
+ * {@code <module>_*.mem}; the map keeps a stable order, so emitting twice gives identical files.
+ */
+public final class VerilogLowering {
+
+    private final HwDesign d;
+    private final Map<String, String> files = new LinkedHashMap<>();
+
+    private VerilogLowering(HwDesign d) {
+        this.d = d;
+    }
+
+    /** File name to content, the top module first. */
+    public static Map<String, String> emit(HwDesign d) {
+        return new VerilogLowering(d).run();
+    }
+
+    /** The module name of a stage. */
+    public static String moduleName(HwDesign d, Stage s) {
+        return d.name() + "_" + s.name();
+    }
+
+    private Map<String, String> run() {
+        Map<String, String> modules = new LinkedHashMap<>();
+        modules.put(d.name() + ".v", VerilogPrinter.print(top()));
+        for (Stage s : d.stages()) {
+            VModule m = stage(s);
+            modules.put(m.name() + ".v", VerilogPrinter.print(m));
+        }
+        for (Channel c : d.channels()) {
+            String name = fifoName(c);
+            modules.putIfAbsent(name + ".v", VerilogPrinter.print(fifo(name, c.beatBits(), c.depth())));
+        }
+        Map<String, String> out = new LinkedHashMap<>(modules);
+        out.putAll(files);
+        return out;
+    }
+
+    private String fifoName(Channel c) {
+        return d.name() + "_fifo_w" + c.beatBits() + "_d" + c.depth();
+    }
+
+    // --- top ---------------------------------------------------------------------------------------
+
+    private VModule top() {
+        RtlBuilder b = new RtlBuilder();
+        Channel in = d.inputChannel();
+        Channel out = d.outputChannel();
+        for (Channel c : d.channels()) {
+            String n = c.name();
+            b.add(new VItem.Decl(VItem.Kind.WIRE, false, c.beatBits(), n + "_in_data", 0));
+            b.add(new VItem.Decl(VItem.Kind.WIRE, false, 1, n + "_push", 0));
+            b.add(new VItem.Decl(VItem.Kind.WIRE, false, 1, n + "_ready", 0));
+            b.add(new VItem.Decl(VItem.Kind.WIRE, false, c.beatBits(), n + "_out_data", 0));
+            b.add(new VItem.Decl(VItem.Kind.WIRE, false, 1, n + "_valid", 0));
+            b.add(new VItem.Decl(VItem.Kind.WIRE, false, 1, n + "_pop", 0));
+        }
+        b.comment("s_axis feeds the input FIFO; tlast is not needed: the beat count per inference is fixed");
+        b.add(new VItem.Assign(ref(in.name() + "_in_data"), ref("s_axis_tdata")));
+        b.add(new VItem.Assign(ref(in.name() + "_push"), and(ref("s_axis_tvalid"), ref(in.name() + "_ready"))));
+        b.add(new VItem.Assign(ref("s_axis_tready"), ref(in.name() + "_ready")));
+        b.comment("m_axis drains the output FIFO; tlast marks the last beat of each inference");
+        b.add(new VItem.Assign(ref("m_axis_tdata"), ref(out.name() + "_out_data")));
+        b.add(new VItem.Assign(ref("m_axis_tvalid"), ref(out.name() + "_valid")));
+        b.add(new VItem.Assign(ref(out.name() + "_pop"), and(ref(out.name() + "_valid"), ref("m_axis_tready"))));
+        int ob = counterBits(out.beats());
+        VExpr.Ref ocnt = b.reg("out_beat", ob, false, 0);
+        VExpr lastBeat = bin("==", ocnt, uconst(ob, out.beats() - 1));
+        b.add(new VItem.Assign(ref("m_axis_tlast"), lastBeat));
+        b.add(new VItem.AlwaysFf("aclk", List.of(new VStmt.If(not(ref("aresetn")),
+                List.of(new VStmt.NonBlocking(ocnt, uconst(ob, 0))),
+                List.of(new VStmt.If(ref(out.name() + "_pop"),
+                        List.of(new VStmt.NonBlocking(ocnt, new VExpr.Cond(lastBeat, uconst(ob, 0), bin("+", ocnt, uconst(ob, 1))))),
+                        List.of()))))));
+        for (Channel c : d.channels()) {
+            Map<String, VExpr> ports = new LinkedHashMap<>();
+            ports.put("aclk", ref("aclk"));
+            ports.put("aresetn", ref("aresetn"));
+            ports.put("in_data", ref(c.name() + "_in_data"));
+            ports.put("in_push", ref(c.name() + "_push"));
+            ports.put("in_ready", ref(c.name() + "_ready"));
+            ports.put("out_data", ref(c.name() + "_out_data"));
+            ports.put("out_valid", ref(c.name() + "_valid"));
+            ports.put("out_pop", ref(c.name() + "_pop"));
+            b.add(new VItem.Instance(fifoName(c), "u_" + c.name(), Map.of(), ports));
+        }
+        for (Stage s : d.stages()) {
+            Map<String, VExpr> ports = new LinkedHashMap<>();
+            ports.put("aclk", ref("aclk"));
+            ports.put("aresetn", ref("aresetn"));
+            List<Integer> ins = s.inputs();
+            for (int i = 0; i < ins.size(); i++) {
+                String p = ins.size() == 1 ? "in" : "in" + i;
+                Channel c = d.channel(ins.get(i));
+                ports.put(p + "_data", ref(c.name() + "_out_data"));
+                ports.put(p + "_valid", ref(c.name() + "_valid"));
+                ports.put(p + "_pop", ref(c.name() + "_pop"));
+            }
+            List<Integer> outs = s.outputs();
+            for (int i = 0; i < outs.size(); i++) {
+                String p = outs.size() == 1 ? "out" : "out" + i;
+                Channel c = d.channel(outs.get(i));
+                ports.put(p + "_data", ref(c.name() + "_in_data"));
+                ports.put(p + "_ready", ref(c.name() + "_ready"));
+                ports.put(p + "_push", ref(c.name() + "_push"));
+            }
+            b.add(new VItem.Instance(moduleName(d, s), "u_" + s.name(), Map.of(), ports));
+        }
+        List<VModule.Port> ports = List.of(
+                VModule.Port.in("aclk", 1), VModule.Port.in("aresetn", 1),
+                VModule.Port.in("s_axis_tdata", in.beatBits()), VModule.Port.in("s_axis_tvalid", 1),
+                VModule.Port.out("s_axis_tready", 1), VModule.Port.in("s_axis_tlast", 1),
+                VModule.Port.out("m_axis_tdata", out.beatBits()), VModule.Port.out("m_axis_tvalid", 1),
+                VModule.Port.in("m_axis_tready", 1), VModule.Port.out("m_axis_tlast", 1));
+        List<VItem> items = new ArrayList<>();
+        items.add(new VItem.Comment("verilator lint_off UNUSEDSIGNAL"));
+        items.add(new VItem.Decl(VItem.Kind.WIRE, false, 1, "unused_tlast", 0));
+        items.add(new VItem.Assign(ref("unused_tlast"), ref("s_axis_tlast")));
+        items.add(new VItem.Comment("verilator lint_on UNUSEDSIGNAL"));
+        items.addAll(b.items);
+        String doc = "streamfold design " + d.name() + ": " + d.stages().size() + " stages, " + d.multipliers() + " multipliers, II "
+                + d.initiationInterval() + " cycles.\n"
+                + "s_axis: " + in.elems() + " x " + in.format() + " per beat, " + in.beats() + " beats per inference.\n"
+                + "m_axis: " + out.elems() + " x " + out.format() + " per beat, " + out.beats() + " beats per inference.\n"
+                + "Elements are packed little-end first; tensors stream pixel by pixel, channels innermost.";
+        return new VModule(d.name(), doc, List.of(), ports, items);
+    }
+
+    // --- FIFO --------------------------------------------------------------------------------------
+
+    static VModule fifo(String name, int width, int depth) {
+        RtlBuilder b = new RtlBuilder();
+        int aw = counterBits(depth);
+        int cw = valueBits(depth);
+        VExpr.Ref mem = b.reg("mem", width, false, depth);
+        VExpr.Ref rd = b.reg("rd", aw, false, 0);
+        VExpr.Ref wr = b.reg("wr", aw, false, 0);
+        VExpr.Ref count = b.reg("count", cw, false, 0);
+        b.add(new VItem.Assign(ref("in_ready"), bin("!=", count, uconst(cw, depth))));
+        b.add(new VItem.Assign(ref("out_valid"), bin("!=", count, uconst(cw, 0))));
+        b.add(new VItem.Assign(ref("out_data"), new VExpr.Index(mem, rd)));
+        b.add(new VItem.AlwaysFf("aclk", List.of(new VStmt.If(ref("in_push"),
+                List.of(new VStmt.NonBlocking(new VExpr.Index(mem, wr), ref("in_data"))), List.of()))));
+        b.add(new VItem.AlwaysFf("aclk", List.of(new VStmt.If(not(ref("aresetn")),
+                List.of(new VStmt.NonBlocking(rd, uconst(aw, 0)), new VStmt.NonBlocking(wr, uconst(aw, 0)),
+                        new VStmt.NonBlocking(count, uconst(cw, 0))),
+                List.of(
+                        new VStmt.If(ref("in_push"), List.of(new VStmt.NonBlocking(wr, wrap(wr, aw, depth))), List.of()),
+                        new VStmt.If(ref("out_pop"), List.of(new VStmt.NonBlocking(rd, wrap(rd, aw, depth))), List.of()),
+                        new VStmt.If(and(ref("in_push"), not(ref("out_pop"))),
+                                List.of(new VStmt.NonBlocking(count, bin("+", count, uconst(cw, 1)))),
+                                List.of(new VStmt.If(and(not(ref("in_push")), ref("out_pop")),
+                                        List.of(new VStmt.NonBlocking(count, bin("-", count, uconst(cw, 1)))), List.of()))))))));
+        return new VModule(name, "FIFO of " + depth + " beats of " + width + " bits; flags from the registered count.", List.of(),
+                List.of(VModule.Port.in("aclk", 1), VModule.Port.in("aresetn", 1), VModule.Port.in("in_data", width),
+                        VModule.Port.in("in_push", 1), VModule.Port.out("in_ready", 1), VModule.Port.out("out_data", width),
+                        VModule.Port.out("out_valid", 1), VModule.Port.in("out_pop", 1)),
+                b.items);
+    }
+
+    /** {@code (v == n-1) ? 0 : v + 1} in {@code bits} bits. */
+    private static VExpr wrap(VExpr v, int bits, int n) {
+        return new VExpr.Cond(bin("==", v, uconst(bits, n - 1)), uconst(bits, 0), bin("+", v, uconst(bits, 1)));
+    }
+
+    // --- stages ------------------------------------------------------------------------------------
+
+    private VModule stage(Stage s) {
+        if (s instanceof Stage.MatVec m) {
+            return matVec(m);
+        } else if (s instanceof Stage.Elementwise e) {
+            return elementwise(e);
+        } else if (s instanceof Stage.WidthConverter w) {
+            return widthConverter(w);
+        }
+        throw new IllegalStateException("no Verilog for " + s);
+    }
+
+    private static List<VModule.Port> ports(int inBits, int outBits) {
+        return List.of(VModule.Port.in("aclk", 1), VModule.Port.in("aresetn", 1),
+                VModule.Port.in("in_data", inBits), VModule.Port.in("in_valid", 1), VModule.Port.out("in_pop", 1),
+                VModule.Port.out("out_data", outBits), VModule.Port.in("out_ready", 1), VModule.Port.out("out_push", 1));
+    }
+
+    private VModule matVec(Stage.MatVec s) {
+        String mod = moduleName(d, s);
+        RtlBuilder b = new RtlBuilder();
+        QOp.QDense op = s.op();
+        int xb = op.in().bits();
+        int wb = op.weight().bits();
+        int aw = op.accBits();
+        int ob = op.out().bits();
+        int sfN = s.sf();
+        int nfN = s.nf();
+        int pe = s.pe();
+        int simd = s.simd();
+        int sfBits = counterBits(sfN);
+        int nfBits = counterBits(nfN);
+        int wcBits = valueBits(sfN);
+        int bufBits = counterBits(2 * sfN);
+        int romBits = counterBits(sfN * nfN);
+
+        VExpr.Ref wsel = b.reg("wsel", 1, false, 0);
+        VExpr.Ref wcnt = b.reg("wcnt", wcBits, false, 0);
+        VExpr.Ref rsel = b.reg("rsel", 1, false, 0);
+        VExpr.Ref sf = b.reg("sf", sfBits, false, 0);
+        VExpr.Ref nf = b.reg("nf", nfBits, false, 0);
+        VExpr.Ref addr = b.reg("addr", romBits, false, 0);
+        VExpr.Ref buf = b.reg("buffer", simd * xb, false, 2 * sfN);
+        VExpr.Ref wrom = b.reg("weights", pe * simd * wb, false, sfN * nfN);
+        VExpr.Ref brom = b.reg("biases", pe * aw, false, nfN);
+        files.put(mod + "_w.mem", MemFile.packed(s.weights(), pe * simd, wb));
+        long[] biases = new long[nfN * pe];
+        for (int o = 0; o < biases.length; o++) {
+            biases[o] = op.bias(o);
+        }
+        files.put(mod + "_b.mem", MemFile.packed(biases, pe, aw));
+        b.add(new VItem.Initial(List.of(
+                new VStmt.SysCall("$readmemh", List.of(mod + "_w.mem", wrom)),
+                new VStmt.SysCall("$readmemh", List.of(mod + "_b.mem", brom)))));
+
+        VExpr load = b.wire("load", 1, false, and(ref("in_valid"), bin("!=", wcnt, uconst(wcBits, sfN))));
+        VExpr needOut = b.wire("need_out", 1, false, bin("==", sf, uconst(sfBits, sfN - 1)));
+        VExpr sfWide = zext(sf, sfBits, wcBits);
+        VExpr avail = b.wire("avail", 1, false, bin("||", bin("!=", rsel, wsel), bin(">", wcnt, sfWide)));
+        VExpr compute = b.wire("compute", 1, false, and(avail, bin("||", not(needOut), ref("out_ready"))));
+        VExpr wcntNext = b.wire("wcnt_next", wcBits, false, new VExpr.Cond(load, bin("+", wcnt, uconst(wcBits, 1)), wcnt));
+        VExpr switchBank = b.wire("switch_bank", 1, false, and(bin("==", wcntNext, uconst(wcBits, sfN)), bin("==", rsel, wsel)));
+        VExpr waddr = b.wire("waddr", bufBits, false, new VExpr.Cond(wsel,
+                bin("+", uconst(bufBits, sfN), zext(wcnt, wcBits, bufBits)), zext(wcnt, wcBits, bufBits)));
+        VExpr raddr = b.wire("raddr", bufBits, false, new VExpr.Cond(rsel,
+                bin("+", uconst(bufBits, sfN), zext(sf, sfBits, bufBits)), zext(sf, sfBits, bufBits)));
+        VExpr x = b.wire("x", simd * xb, false, new VExpr.Index(buf, raddr));
+        VExpr w = b.wire("w", pe * simd * wb, false, new VExpr.Index(wrom, addr));
+        VExpr bias = b.wire("bias", pe * aw, false, new VExpr.Index(brom, nf));
+        List<VExpr> xs = new ArrayList<>();
+        for (int i = 0; i < simd; i++) {
+            xs.add(RtlFixed.lane(b, "x" + i, x, i, xb));
+        }
+        List<VExpr> ys = new ArrayList<>();
+        List<VStmt> accUpdates = new ArrayList<>();
+        for (int p = 0; p < pe; p++) {
+            VExpr.Ref acc = b.reg("acc" + p, aw, true, 0);
+            VExpr bp = RtlFixed.lane(b, "bias" + p, bias, p, aw);
+            // Sums are formed at the wider of accumulator and product; the exact value fits aw bits.
+            int sw = Math.max(aw, wb + xb);
+            VExpr.Ref base = b.wire("base" + p, aw, true, new VExpr.Cond(bin("==", sf, uconst(sfBits, 0)), bp, acc));
+            VExpr sum = RtlFixed.signExtend(base, aw, sw);
+            for (int i = 0; i < simd; i++) {
+                VExpr wi = RtlFixed.lane(b, "w" + p + "_" + i, w, p * simd + i, wb);
+                VExpr prod = RtlFixed.mul(b, "prod" + p + "_" + i, wi, wb, xs.get(i), xb);
+                sum = bin("+", sum, RtlFixed.signExtend(prod, wb + xb, sw));
+            }
+            VExpr.Ref sumW = sw > aw ? b.wirePartlyUnused("sum" + p, sw, true, sum) : b.wire("sum" + p, sw, true, sum);
+            accUpdates.add(new VStmt.NonBlocking(acc, sw > aw ? new VExpr.Slice(sumW, aw - 1, 0) : sumW));
+            // One requantizer per distinct shift of this lane's outputs, chosen by nf.
+            Map<Integer, VExpr> byShift = new LinkedHashMap<>();
+            List<VExpr> choices = new ArrayList<>();
+            final int lane = p;
+            for (int nf0 = 0; nf0 < nfN; nf0++) {
+                int o = nf0 * pe + p;
+                int frac = op.accFrac(o);
+                choices.add(byShift.computeIfAbsent(frac,
+                        f -> RtlFixed.requantize(b, "y" + lane + "_f" + (f < 0 ? "m" + (-f) : f), sumW, sw, f, op.out())));
+            }
+            ys.add(b.select("y" + p, ob, true, nf, choices));
+        }
+        b.add(new VItem.Assign(ref("out_data"), concatLanes(ys)));
+        b.add(new VItem.Assign(ref("in_pop"), load));
+        b.add(new VItem.Assign(ref("out_push"), and(compute, needOut)));
+        b.add(new VItem.AlwaysFf("aclk", List.of(new VStmt.If(load,
+                List.of(new VStmt.NonBlocking(new VExpr.Index(buf, waddr), ref("in_data"))), List.of()))));
+        List<VStmt> onCompute = new ArrayList<>(accUpdates);
+        onCompute.add(new VStmt.NonBlocking(addr, wrap(addr, romBits, sfN * nfN)));
+        onCompute.add(new VStmt.If(needOut,
+                List.of(new VStmt.NonBlocking(sf, uconst(sfBits, 0)),
+                        new VStmt.If(bin("==", nf, uconst(nfBits, nfN - 1)),
+                                List.of(new VStmt.NonBlocking(nf, uconst(nfBits, 0)), new VStmt.NonBlocking(rsel, not(rsel))),
+                                List.of(new VStmt.NonBlocking(nf, bin("+", nf, uconst(nfBits, 1)))))),
+                List.of(new VStmt.NonBlocking(sf, bin("+", sf, uconst(sfBits, 1))))));
+        b.add(new VItem.AlwaysFf("aclk", List.of(new VStmt.If(not(ref("aresetn")),
+                List.of(new VStmt.NonBlocking(wsel, uconst(1, 0)), new VStmt.NonBlocking(wcnt, uconst(wcBits, 0)),
+                        new VStmt.NonBlocking(rsel, uconst(1, 0)), new VStmt.NonBlocking(sf, uconst(sfBits, 0)),
+                        new VStmt.NonBlocking(nf, uconst(nfBits, 0)), new VStmt.NonBlocking(addr, uconst(romBits, 0))),
+                List.of(
+                        new VStmt.If(switchBank,
+                                List.of(new VStmt.NonBlocking(wsel, not(wsel)), new VStmt.NonBlocking(wcnt, uconst(wcBits, 0))),
+                                List.of(new VStmt.NonBlocking(wcnt, wcntNext))),
+                        new VStmt.If(compute, onCompute, List.of()))))));
+        String doc = "Matrix-vector stage " + s.name() + " (" + s.source() + "): " + s.inFeatures() + " -> " + s.outFeatures()
+                + ", PE " + pe + ", SIMD " + simd + ", " + s.cycles() + " cycles per vector.\n"
+                + "in " + op.in() + ", weights " + op.weight().bits() + " bits, accumulator " + aw + " bits, out " + op.out() + ".";
+        return new VModule(mod, doc, List.of(), ports(simd * xb, pe * ob), b.items);
+    }
+
+    private VModule elementwise(Stage.Elementwise s) {
+        String mod = moduleName(d, s);
+        RtlBuilder b = new RtlBuilder();
+        QOp op = s.op();
+        QFormat in = op.inputs().get(0);
+        QFormat out = op.out();
+        int e = s.elems();
+        int period = s.periodBeats();
+        int posBits = counterBits(period);
+        VExpr fire = b.wire("fire", 1, false, and(ref("in_valid"), ref("out_ready")));
+        VExpr.Ref pos = period > 1 ? b.reg("pos", posBits, false, 0) : null;
+        VExpr.Ref lut = null;
+        if (op instanceof QOp.QLut t) {
+            Lut l = t.lut();
+            lut = b.reg("table", l.out().bits(), false, l.size());
+            files.put(mod + "_lut.mem", MemFile.packed(l.table(), 1, l.out().bits()));
+            b.add(new VItem.Initial(List.of(new VStmt.SysCall("$readmemh", List.of(mod + "_lut.mem", lut)))));
+        }
+        List<VExpr> ys = new ArrayList<>();
+        for (int i = 0; i < e; i++) {
+            VExpr.Ref x = RtlFixed.lane(b, "x" + i, ref("in_data"), i, in.bits());
+            final String n = "y" + i;
+            VExpr y;
+            if (op instanceof QOp.QRelu r) {
+                VExpr.Ref m = b.wire("relu" + i, in.bits(), true,
+                        new VExpr.Cond(new VExpr.Index(x, new VExpr.Int(in.bits() - 1)), sconst(in.bits(), 0), x));
+                y = RtlFixed.requantize(b, n, m, in.bits(), in.frac(), r.out());
+            } else if (op instanceof QOp.QClip c) {
+                VExpr r = RtlFixed.requantize(b, n + "_r", x, in.bits(), in.frac(), out);
+                y = b.wire(n, out.bits(), true, new VExpr.Cond(bin("<", r, sconst(out.bits(), c.lo())), sconst(out.bits(), c.lo()),
+                        new VExpr.Cond(bin(">", r, sconst(out.bits(), c.hi())), sconst(out.bits(), c.hi()), r)));
+            } else if (op instanceof QOp.QLeakyRelu l) {
+                VExpr pos0 = RtlFixed.requantize(b, n + "_p", x, in.bits(), in.frac(), out);
+                int pb = l.productBits();
+                VExpr.Ref prod = RtlFixed.mul(b, "prod" + i, x, in.bits(), sconst(l.alphaBits(), l.alpha()), l.alphaBits());
+                VExpr neg = RtlFixed.requantize(b, n + "_n", prod, pb, in.frac() + l.alphaFrac(), out);
+                y = b.wire(n, out.bits(), true, new VExpr.Cond(new VExpr.Index(x, new VExpr.Int(in.bits() - 1)), neg, pos0));
+            } else if (op instanceof QOp.QLut t) {
+                Lut l = t.lut();
+                int ib = l.indexBits();
+                VExpr addr;
+                if (l.signedIndex()) {
+                    VExpr v = RtlFixed.requantize(b, n + "_i", x, in.bits(), in.frac(), new QFormat(ib, l.indexFrac()));
+                    addr = v;
+                } else {
+                    VExpr v = RtlFixed.requantize(b, n + "_i", x, in.bits(), in.frac(), new QFormat(ib + 1, l.indexFrac()));
+                    addr = new VExpr.Cond(new VExpr.Index(v, new VExpr.Int(ib)), uconst(ib, 0), new VExpr.Slice(v, ib - 1, 0));
+                }
+                VExpr.Ref a = b.wire(n + "_addr", ib, false, addr);
+                y = b.wire(n, l.out().bits(), true, new VExpr.Index(lut, a));
+            } else if (op instanceof QOp.QAffine a) {
+                List<VExpr> scales = new ArrayList<>();
+                List<VExpr> shifts = new ArrayList<>();
+                int sb = a.scale().bits();
+                int aw = a.accBits();
+                for (int k = 0; k < period; k++) {
+                    int c = s.channel(k, i);
+                    scales.add(sconst(sb, a.scale().at(c)));
+                    shifts.add(sconst(aw, a.shift(c)));
+                }
+                VExpr scale = b.select("scale" + i, sb, true, pos, scales);
+                VExpr shift = b.select("shift" + i, aw, true, pos, shifts);
+                VExpr.Ref sc = scale instanceof VExpr.Ref r0 ? r0 : b.wire("scale" + i + "_c", sb, true, scale);
+                VExpr.Ref sh = shift instanceof VExpr.Ref r1 ? r1 : b.wire("shift" + i + "_c", aw, true, shift);
+                VExpr.Ref prod = RtlFixed.mul(b, "prod" + i, x, in.bits(), sc, sb);
+                int sw = Math.max(aw, a.productBits());
+                VExpr.Ref acc = b.wire("acc" + i, sw, true,
+                        bin("+", RtlFixed.signExtend(prod, a.productBits(), sw), RtlFixed.signExtend(sh, aw, sw)));
+                Map<Integer, VExpr> byFrac = new LinkedHashMap<>();
+                List<VExpr> choices = new ArrayList<>();
+                for (int k = 0; k < period; k++) {
+                    int f = a.accFrac(s.channel(k, i));
+                    choices.add(byFrac.computeIfAbsent(f, f0 -> RtlFixed.requantize(b, n + "_f" + (f0 < 0 ? "m" + (-f0) : f0), acc, sw, f0, out)));
+                }
+                y = b.select(n, out.bits(), true, pos, choices);
+            } else if (op instanceof QOp.QFlatten || op instanceof QOp.QReshape) {
+                y = RtlFixed.requantize(b, n, x, in.bits(), in.frac(), out);
+            } else {
+                throw new IllegalStateException("not elementwise: " + op.kind());
+            }
+            ys.add(y);
+        }
+        b.add(new VItem.Assign(ref("out_data"), concatLanes(ys)));
+        b.add(new VItem.Assign(ref("in_pop"), fire));
+        b.add(new VItem.Assign(ref("out_push"), fire));
+        if (pos != null) {
+            b.add(new VItem.AlwaysFf("aclk", List.of(new VStmt.If(not(ref("aresetn")),
+                    List.of(new VStmt.NonBlocking(pos, uconst(posBits, 0))),
+                    List.of(new VStmt.If(fire, List.of(new VStmt.NonBlocking(pos, wrap(pos, posBits, period))), List.of()))))));
+        } else {
+            b.add(new VItem.Comment("verilator lint_off UNUSEDSIGNAL"));
+            b.wire("unused_clock", 2, false, new VExpr.Concat(List.of(ref("aclk"), ref("aresetn"))));
+            b.add(new VItem.Comment("verilator lint_on UNUSEDSIGNAL"));
+        }
+        String doc = op.kind() + " stage " + s.name() + " (" + s.source() + "): " + e + " elements per beat, " + in + " -> " + out + ".";
+        return new VModule(mod, doc, List.of(), ports(e * in.bits(), e * out.bits()), b.items);
+    }
+
+    private VModule widthConverter(Stage.WidthConverter s) {
+        String mod = moduleName(d, s);
+        RtlBuilder b = new RtlBuilder();
+        int bits = s.format().bits();
+        int k = s.ratio();
+        int jb = counterBits(k);
+        VExpr.Ref j = b.reg("j", jb, false, 0);
+        VExpr last = b.wire("last", 1, false, bin("==", j, uconst(jb, k - 1)));
+        VExpr fire;
+        List<VStmt> onFire = new ArrayList<>();
+        if (s.widening()) {
+            int w = s.elemsIn() * bits;
+            fire = b.wire("fire", 1, false, and(ref("in_valid"), bin("||", not(last), ref("out_ready"))));
+            if (k > 1) {
+                VExpr.Ref hold = b.reg("hold", (k - 1) * w, false, 0);
+                List<VStmt.CaseItem> arms = new ArrayList<>();
+                for (int g = 0; g < k - 1; g++) {
+                    VExpr target = new VExpr.Slice(hold, (g + 1) * w - 1, g * w);
+                    arms.add(new VStmt.CaseItem(List.of(uconst(jb, g)), List.of(new VStmt.NonBlocking(target, ref("in_data")))));
+                }
+                onFire.add(new VStmt.Case(j, arms, List.of()));
+                b.add(new VItem.Assign(ref("out_data"), new VExpr.Concat(List.of(ref("in_data"), hold))));
+            }
+            b.add(new VItem.Assign(ref("in_pop"), fire));
+            b.add(new VItem.Assign(ref("out_push"), and(fire, last)));
+        } else {
+            int w = s.elemsOut() * bits;
+            fire = b.wire("fire", 1, false, and(ref("in_valid"), ref("out_ready")));
+            List<VExpr> groups = new ArrayList<>();
+            for (int g = 0; g < k; g++) {
+                groups.add(new VExpr.Slice(ref("in_data"), (g + 1) * w - 1, g * w));
+            }
+            VExpr out = b.select("group", w, false, j, groups);
+            b.add(new VItem.Assign(ref("out_data"), out));
+            b.add(new VItem.Assign(ref("in_pop"), and(fire, last)));
+            b.add(new VItem.Assign(ref("out_push"), fire));
+        }
+        onFire.add(new VStmt.NonBlocking(j, new VExpr.Cond(last, uconst(jb, 0), bin("+", j, uconst(jb, 1)))));
+        b.add(new VItem.AlwaysFf("aclk", List.of(new VStmt.If(not(ref("aresetn")),
+                List.of(new VStmt.NonBlocking(j, uconst(jb, 0))),
+                List.of(new VStmt.If(fire, onFire, List.of()))))));
+        String doc = "Width converter " + s.name() + ": " + s.elemsIn() + " -> " + s.elemsOut() + " elements of " + s.format() + " per beat.";
+        return new VModule(mod, doc, List.of(), ports(s.elemsIn() * bits, s.elemsOut() * bits), b.items);
+    }
+
+    // --- helpers -----------------------------------------------------------------------------------
+
+    /** Lanes packed little-end first: {@code {y[n-1], ..., y[0]}}. */
+    private static VExpr concatLanes(List<VExpr> ys) {
+        List<VExpr> parts = new ArrayList<>(ys);
+        java.util.Collections.reverse(parts);
+        return parts.size() == 1 ? parts.get(0) : new VExpr.Concat(parts);
+    }
+
+    /** Zero-extends an unsigned {@code from}-bit value to {@code to} bits. */
+    private static VExpr zext(VExpr v, int from, int to) {
+        return to == from ? v : new VExpr.Concat(List.of(uconst(to - from, 0), v));
+    }
+}

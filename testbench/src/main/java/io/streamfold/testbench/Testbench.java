@@ -1,0 +1,119 @@
+package io.streamfold.testbench;
+
+import io.streamfold.hw.Channel;
+import io.streamfold.hw.HwDesign;
+import io.streamfold.sim.CycleSimulator;
+import io.streamfold.sim.Stimulus;
+import io.streamfold.verilog.MemFile;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Writes the self-checking testbench of a design: the testbench module, its vectors (input beats,
+ * per-cycle stimulus, expected output beats with their cycles, all from the cycle-accurate
+ * simulator) and the scripts that run it under Icarus Verilog and Verilator.
+ */
+public final class Testbench {
+
+    /** Extra cycles of stimulus written past the simulated end. */
+    static final int STIM_MARGIN = 64;
+
+    private Testbench() {
+    }
+
+    /**
+     * The testbench files for running {@code inputs} (flat channels-first integers) through the
+     * design under {@code stim}; {@code sim} is the simulator's run of exactly that.
+     */
+    public static Map<String, String> files(HwDesign d, List<long[]> inputs, Stimulus stim, CycleSimulator.Result sim) {
+        Channel in = d.inputChannel();
+        Channel out = d.outputChannel();
+        long[] stream = new long[inputs.size() * in.beats() * in.elems()];
+        for (int i = 0; i < inputs.size(); i++) {
+            long[] s = d.toStreamOrder(inputs.get(i));
+            System.arraycopy(s, 0, stream, i * s.length, s.length);
+        }
+        Map<String, String> files = new LinkedHashMap<>();
+        files.put(d.name() + "_tb.v", template(d, inputs.size(), sim));
+        files.put("tb_input.mem", MemFile.packed(stream, in.elems(), in.format().bits()));
+        StringBuilder exp = new StringBuilder();
+        int outBits = out.beatBits();
+        int digits = (32 + 1 + outBits + 3) / 4;
+        for (int k = 0; k < sim.beats().size(); k++) {
+            CycleSimulator.OutputBeat b = sim.beats().get(k);
+            java.math.BigInteger data = new java.math.BigInteger(MemFile.packed(b.lanes(), out.elems(), out.format().bits()).trim(), 16);
+            boolean last = k % out.beats() == out.beats() - 1;
+            java.math.BigInteger word = java.math.BigInteger.valueOf(b.cycle()).shiftLeft(1).or(java.math.BigInteger.valueOf(last ? 1 : 0))
+                    .shiftLeft(outBits).or(data);
+            String hex = word.toString(16);
+            exp.append("0".repeat(Math.max(0, digits - hex.length()))).append(hex).append('\n');
+        }
+        files.put("tb_expected.mem", exp.toString());
+        StringBuilder st = new StringBuilder();
+        long n = sim.cycles() + STIM_MARGIN;
+        for (long c = 0; c < n; c++) {
+            int bits = (stim.inputValid(c) ? 1 : 0) | (stim.outputReady(c) ? 2 : 0);
+            st.append(bits).append('\n');
+        }
+        files.put("tb_stim.mem", st.toString());
+        files.put("run_icarus.sh", script(d, false));
+        files.put("run_verilator.sh", script(d, true));
+        files.put("Makefile", makefile());
+        return files;
+    }
+
+    private static String template(HwDesign d, int inferences, CycleSimulator.Result sim) {
+        String t;
+        try (InputStream is = Testbench.class.getResourceAsStream("tb_template.v")) {
+            t = new String(is.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        Channel in = d.inputChannel();
+        Channel out = d.outputChannel();
+        Map<String, String> v = new LinkedHashMap<>();
+        v.put("TOP", d.name());
+        v.put("N_IN", Integer.toString(inferences * in.beats()));
+        v.put("N_OUT", Integer.toString(sim.beats().size()));
+        v.put("N_STIM", Long.toString(sim.cycles() + STIM_MARGIN));
+        v.put("BEATS_IN", Integer.toString(in.beats()));
+        v.put("TIMEOUT", Long.toString(sim.cycles() * 2 + 1000));
+        v.put("W_IN", Integer.toString(in.beatBits()));
+        v.put("W_OUT", Integer.toString(out.beatBits()));
+        for (Map.Entry<String, String> e : v.entrySet()) {
+            t = t.replace("${" + e.getKey() + "}", e.getValue());
+        }
+        return t;
+    }
+
+    private static String script(HwDesign d, boolean verilator) {
+        String top = d.name() + "_tb";
+        if (verilator) {
+            return "#!/bin/sh\n"
+                    + "# Builds and runs the testbench under Verilator (5.x); prints PASS or FAIL.\n"
+                    + "set -e\ncd \"$(dirname \"$0\")\"\n"
+                    + "verilator --binary --timing -Wno-fatal -Wno-lint -Wno-style -O1 --top-module " + top + " -Mdir obj_verilator -o tb *.v"
+                    + " > verilator_build.log 2>&1 || { cat verilator_build.log; exit 1; }\n"
+                    + "exec ./obj_verilator/tb\n";
+        }
+        return "#!/bin/sh\n"
+                + "# Builds and runs the testbench under Icarus Verilog; prints PASS or FAIL.\n"
+                + "set -e\ncd \"$(dirname \"$0\")\"\n"
+                + "iverilog -g2005 -s " + top + " -o tb.vvp *.v\n"
+                + "exec vvp -n tb.vvp\n";
+    }
+
+    private static String makefile() {
+        return "# make icarus | make verilator: run the self-checking testbench (PASS/FAIL).\n"
+                + ".PHONY: icarus verilator lint clean\n"
+                + "icarus:\n\tsh run_icarus.sh\n"
+                + "verilator:\n\tsh run_verilator.sh\n"
+                + "clean:\n\trm -rf tb.vvp obj_verilator\n";
+    }
+}

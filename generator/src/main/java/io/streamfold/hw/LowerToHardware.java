@@ -23,6 +23,22 @@ import java.util.Map;
  * channel and order pass through, and a Dense after a Flatten reads its weight columns in stream
  * order. A layer whose input arrives with another number of elements per beat than its SIMD gets
  * a width converter in front.
+ *
+ * <p>A value read by several nodes (or read and also the graph output) goes through a
+ * {@link Stage.Fork} with one output per reader. A fork fires only when every output has room, so
+ * a branch that streams straight to a join ({@link Stage.Add}) while the other branch must take
+ * a whole inference before it emits anything (a Dense, a pooling or sliding-window stage) would
+ * stall the fork for good once its FIFO is full: the join waits for the long branch, which waits
+ * for the fork. The bound used: the fork output of such a branch gets a FIFO of
+ * {@code T + 2L + 2} beats, T the beats of one inference on that channel and L the stages on the
+ * longest branch of the fork. With T beats the fork can always push a whole inference past the
+ * join's waiting point, and every stage needs at most the whole inference to emit any of its
+ * outputs, so the long branch always progresses (no deadlock); the {@code 2L + 2} cover what the
+ * long branch holds in flight (a stage adds one or two cycles of latency), so the skip path does
+ * not throttle a design that streams a beat per cycle. A fork output whose branch starts with a
+ * matrix-vector stage (through width converters) keeps the plan's depth: that stage takes a
+ * whole vector into its free input bank without emitting anything, so it never holds the fork
+ * back for longer than the other branches do.
  */
 public final class LowerToHardware {
 
@@ -34,6 +50,9 @@ public final class LowerToHardware {
     private final List<Channel> channels = new ArrayList<>();
     private final List<Stage> stages = new ArrayList<>();
     private final Map<String, Val> vals = new HashMap<>();
+    /** Fork outputs not yet taken, per value read more than once. */
+    private final Map<String, java.util.ArrayDeque<Val>> forked = new HashMap<>();
+    private final List<Stage.Fork> forks = new ArrayList<>();
 
     /** A value in hardware: its channel and the flat index of each streamed element. */
     private record Val(int channel, int[] order) {
@@ -56,20 +75,87 @@ public final class LowerToHardware {
             throw new ModelException(Diagnostic.SF_BAD_PLAN, null, "the input has " + lanesPerPixel(in) + " elements per pixel, "
                     + inElems + " per beat does not divide it", null);
         }
+        checkFolds(g);
         int inCh = channel("in", inElems, q.inputFormat(), in.size());
-        vals.put(g.input(), new Val(inCh, streamOrder(in)));
+        int[] inOrder = streamOrder(in);
+        vals.put(g.input(), new Val(inCh, inOrder));
+        fanOut(g.input());
         for (Node n : g.nodes()) {
             lower(n, q.op(n.name()));
+            fanOut(n.output());
         }
-        Val out = vals.get(g.output());
+        Val out = take(g.output());
         if (out.channel() == inCh) {
             throw new ModelException(Diagnostic.SF_UNSUPPORTED_HW, null, "the model computes nothing in hardware", null);
         }
-        return new HwDesign(verilogName(g.name()), channels, stages, inCh, out.channel(), vals.get(g.input()).order(), out.order());
+        if (plan.argmax()) {
+            out = argmax(out);
+        }
+        deepenSkipPaths();
+        return new HwDesign(verilogName(g.name()), channels, stages, inCh, out.channel(), inOrder, out.order());
+    }
+
+    /** Every fold in the plan must name a layer that has lanes. */
+    private void checkFolds(Graph g) {
+        for (String name : plan.folds().keySet()) {
+            QOp op = q.ops().get(name);
+            if (op == null) {
+                throw new ModelException(Diagnostic.SF_BAD_PLAN, name, "the plan folds a node that graph " + g.name() + " does not have",
+                        "layers are named as in inspect's output");
+            }
+            if (!(op instanceof QOp.QDense || op instanceof QOp.QConv)) {
+                throw new ModelException(Diagnostic.SF_BAD_PLAN, name, "the plan folds a " + op.kind() + ", which has no PE/SIMD lanes",
+                        "only Dense and Conv layers are folded");
+            }
+        }
+    }
+
+    /** Number of reads of a value: input slots of nodes, plus one if it is the graph output. */
+    private int uses(String value) {
+        Graph g = q.graph();
+        int uses = value.equals(g.output()) ? 1 : 0;
+        for (Node n : g.nodes()) {
+            for (String in : n.inputs()) {
+                uses += in.equals(value) ? 1 : 0;
+            }
+        }
+        return uses;
+    }
+
+    /** A value read more than once gets a fork with one output per read. */
+    private void fanOut(String value) {
+        int k = uses(value);
+        if (k < 2) {
+            return;
+        }
+        Val v = vals.get(value);
+        Channel c = channels.get(v.channel());
+        String name = "s" + stages.size() + "_fork_" + verilogName(value);
+        List<Integer> outs = new ArrayList<>();
+        java.util.ArrayDeque<Val> queue = new java.util.ArrayDeque<>();
+        for (int i = 0; i < k; i++) {
+            int ch = channel(name + "_" + i, c.elems(), c.format(), c.beats() * c.elems());
+            outs.add(ch);
+            queue.add(new Val(ch, v.order()));
+        }
+        Stage.Fork f = new Stage.Fork(name, value, v.channel(), outs, c.beats());
+        stages.add(f);
+        forks.add(f);
+        forked.put(value, queue);
+    }
+
+    /** The stream of a value for one reader: the value's channel, or the next free fork output. */
+    private Val take(String value) {
+        java.util.ArrayDeque<Val> queue = forked.get(value);
+        return queue == null ? vals.get(value) : queue.remove();
     }
 
     private void lower(Node n, QOp op) {
-        Val x = vals.get(n.input());
+        List<Val> ins = new ArrayList<>();
+        for (String v : n.inputs()) {
+            ins.add(take(v));
+        }
+        Val x = ins.get(0);
         Channel cx = channels.get(x.channel());
         String name = "s" + stages.size() + "_" + verilogName(n.name());
         QFormat outFmt = q.format(n.output());
@@ -117,10 +203,96 @@ public final class LowerToHardware {
                 channelOf[k] = order[k] / s.perChannel();
             }
             elementwise(n, op, x, cx, name, outFmt, outShape, channelOf);
+        } else if (op instanceof QOp.QAdd a) {
+            Val y = ins.get(1);
+            if (!java.util.Arrays.equals(x.order(), y.order())) {
+                throw new ModelException(Diagnostic.SF_UNSUPPORTED_HW, n.name(), "the two operands of Add stream in different orders",
+                        "both must reach the Add pixel by pixel, channels innermost");
+            }
+            int e = cx.elems();
+            int other = widthTo(y.channel(), e, name);
+            int out = channel(name, e, outFmt, outShape.size());
+            stages.add(new Stage.Add(name, n.name(), x.channel(), other, out, e, a, cx.beats()));
+            vals.put(n.output(), new Val(out, x.order()));
+        } else if (op instanceof QOp.QGlobalAvgPool p) {
+            Shape s = q.graph().shape(n.input());
+            if (!java.util.Arrays.equals(x.order(), streamOrder(s))) {
+                throw new ModelException(Diagnostic.SF_UNSUPPORTED_HW, n.name(), "GlobalAveragePool needs its input pixel by pixel, channels innermost", null);
+            }
+            int c = lanesPerPixel(s);
+            int e = gcd(cx.elems(), c);
+            int input = widthTo(x.channel(), e, name);
+            int out = channel(name, e, outFmt, c);
+            stages.add(new Stage.GlobalAvgPool(name, n.name(), input, out, e, c, s.size() / c, p));
+            vals.put(n.output(), new Val(out, identity(c)));
+        } else if (op instanceof QOp.QSoftmax sm) {
+            Shape s = q.graph().shape(n.input());
+            if (s.dim(sm.axis()) != s.size()) {
+                throw new ModelException(Diagnostic.SF_UNSUPPORTED_HW, n.name(), "Softmax over axis " + sm.axis() + " of " + s
+                        + " is not over the whole tensor", "flatten before the softmax");
+            }
+            int out = channel(name, cx.elems(), outFmt, s.size());
+            stages.add(new Stage.Softmax(name, n.name(), x.channel(), out, cx.elems(), s.size(), sm));
+            vals.put(n.output(), new Val(out, x.order()));
         } else {
             throw new ModelException(Diagnostic.SF_UNSUPPORTED_HW, n.name(), op.kind() + " has no hardware stage yet",
                     "the streaming back end implements Dense and elementwise layers so far");
         }
+    }
+
+    /** The argmax head after the output: one element, the flat index of the largest output. */
+    private Val argmax(Val out) {
+        Channel c = channels.get(out.channel());
+        int n = out.order().length;
+        String name = "s" + stages.size() + "_argmax";
+        QFormat idx = new QFormat(Math.max(2, 65 - Long.numberOfLeadingZeros(n - 1)), 0);
+        int ch = channel(name, 1, idx, 1);
+        stages.add(new Stage.Argmax(name, q.graph().output(), out.channel(), ch, c.elems(), c.format(), out.order(), idx));
+        return new Val(ch, new int[] {0});
+    }
+
+    /** Gives the fork outputs of streaming branches their deadlock-free depth (see the class comment). */
+    private void deepenSkipPaths() {
+        Map<Integer, Stage> consumer = new HashMap<>();
+        for (Stage s : stages) {
+            for (int ch : s.inputs()) {
+                consumer.put(ch, s);
+            }
+        }
+        for (Stage.Fork f : forks) {
+            int longest = 0;
+            for (int ch : f.outputs()) {
+                longest = Math.max(longest, branchLength(ch, consumer));
+            }
+            for (int ch : f.outputs()) {
+                if (!absorbsVector(ch, consumer)) {
+                    Channel c = channels.get(ch);
+                    channels.set(ch, c.withDepth(Math.max(c.depth(), c.beats() + 2 * longest + 2)));
+                }
+            }
+        }
+    }
+
+    /** Stages from a channel to the next join (a stage with several inputs) or the output; the longest way through forks. */
+    private static int branchLength(int ch, Map<Integer, Stage> consumer) {
+        Stage s = consumer.get(ch);
+        if (s == null || s.inputs().size() > 1) {
+            return 0;
+        }
+        int longest = 0;
+        for (int o : s.outputs()) {
+            longest = Math.max(longest, branchLength(o, consumer));
+        }
+        return 1 + longest;
+    }
+
+    /** True if the channel feeds a matrix-vector stage, through width converters only. */
+    private static boolean absorbsVector(int ch, Map<Integer, Stage> consumer) {
+        Stage s = consumer.get(ch);
+        while (s instanceof Stage.WidthConverter w) {
+            s = consumer.get(w.output());
+        }
+        return s instanceof Stage.MatVec;
     }
 
     private void elementwise(Node n, QOp op, Val x, Channel cx, String name, QFormat outFmt, Shape outShape, int[] channelOf) {

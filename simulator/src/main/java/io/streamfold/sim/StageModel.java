@@ -22,6 +22,25 @@ abstract class StageModel {
         if (s instanceof Stage.WidthConverter w) {
             return new WidthConverterModel(w, fifos[w.input()], fifos[w.output()]);
         }
+        if (s instanceof Stage.GlobalAvgPool g) {
+            return new GlobalAvgPoolModel(g, fifos[g.input()], fifos[g.output()]);
+        }
+        if (s instanceof Stage.Fork f) {
+            Fifo[] outs = new Fifo[f.outputs().size()];
+            for (int i = 0; i < outs.length; i++) {
+                outs[i] = fifos[f.outputs().get(i)];
+            }
+            return new ForkModel(fifos[f.input()], outs);
+        }
+        if (s instanceof Stage.Add a) {
+            return new AddModel(a, fifos[a.inputA()], fifos[a.inputB()], fifos[a.output()]);
+        }
+        if (s instanceof Stage.Softmax m) {
+            return new SoftmaxModel(m, fifos[m.input()], fifos[m.output()]);
+        }
+        if (s instanceof Stage.Argmax m) {
+            return new ArgmaxModel(m, fifos[m.input()], fifos[m.output()]);
+        }
         throw new IllegalStateException("no model for " + s);
     }
 
@@ -56,22 +75,22 @@ abstract class StageModel {
         @Override
         void step() {
             // Both processes read start-of-cycle state; their updates are applied together.
-            boolean load = !in.empty() && wcnt < sfN;
+            // A full bank that compute has reached frees the other one: load there right away.
+            boolean reuse = wcnt == sfN && rsel == wsel;
+            int ws = reuse ? wsel ^ 1 : wsel;
+            int wc = reuse ? 0 : wcnt;
+            boolean load = !in.empty() && wc < sfN;
             boolean needOut = sf == sfN - 1;
             boolean compute = (rsel != wsel || wcnt > sf) && (!needOut || !out.full());
-            int nextWsel = wsel;
-            int nextWcnt = wcnt;
+            int nextWsel = ws;
+            int nextWcnt = wc;
             if (load) {
-                int base = (wsel * sfN + wcnt) * simd;
+                int base = (ws * sfN + wc) * simd;
                 for (int i = 0; i < simd; i++) {
                     buf[base + i] = in.head(i);
                 }
                 in.pop();
-                nextWcnt = wcnt + 1;
-            }
-            if (nextWcnt == sfN && rsel == wsel) {
-                nextWsel = wsel ^ 1;
-                nextWcnt = 0;
+                nextWcnt = wc + 1;
             }
             if (compute) {
                 int addr = nf * sfN + sf;
@@ -201,6 +220,230 @@ abstract class StageModel {
                 }
             }
             j = j == k - 1 ? 0 : j + 1;
+            fires++;
+        }
+    }
+
+    static final class GlobalAvgPoolModel extends StageModel {
+        private final Stage.GlobalAvgPool s;
+        private final Fifo in;
+        private final Fifo out;
+        private final long[] acc;
+        private final long[] beat;
+        private int g;
+        private int p;
+
+        GlobalAvgPoolModel(Stage.GlobalAvgPool s, Fifo in, Fifo out) {
+            this.s = s;
+            this.in = in;
+            this.out = out;
+            this.acc = new long[s.channels()];
+            this.beat = new long[s.elems()];
+        }
+
+        @Override
+        void step() {
+            boolean last = p == s.pixels() - 1;
+            if (in.empty() || last && out.full()) {
+                return;
+            }
+            int e = s.elems();
+            for (int i = 0; i < e; i++) {
+                int c = g * e + i;
+                long sum = (p == 0 ? 0 : acc[c]) + in.head(i);
+                acc[c] = sum;
+                beat[i] = last ? s.op().finish(sum) : 0;
+            }
+            in.pop();
+            if (last) {
+                out.push(beat);
+            }
+            if (++g == s.groups()) {
+                g = 0;
+                p = last ? 0 : p + 1;
+            }
+            fires++;
+        }
+    }
+
+    static final class ForkModel extends StageModel {
+        private final Fifo in;
+        private final Fifo[] outs;
+        private final long[] beat;
+
+        ForkModel(Fifo in, Fifo[] outs) {
+            this.in = in;
+            this.outs = outs;
+            this.beat = new long[in.elems];
+        }
+
+        @Override
+        void step() {
+            if (in.empty()) {
+                return;
+            }
+            for (Fifo o : outs) {
+                if (o.full()) {
+                    return;
+                }
+            }
+            for (int i = 0; i < beat.length; i++) {
+                beat[i] = in.head(i);
+            }
+            in.pop();
+            for (Fifo o : outs) {
+                o.push(beat);
+            }
+            fires++;
+        }
+    }
+
+    static final class AddModel extends StageModel {
+        private final QOp.QAdd op;
+        private final Fifo a;
+        private final Fifo b;
+        private final Fifo out;
+        private final long[] beat;
+
+        AddModel(Stage.Add s, Fifo a, Fifo b, Fifo out) {
+            this.op = s.op();
+            this.a = a;
+            this.b = b;
+            this.out = out;
+            this.beat = new long[s.elems()];
+        }
+
+        @Override
+        void step() {
+            if (a.empty() || b.empty() || out.full()) {
+                return;
+            }
+            for (int i = 0; i < beat.length; i++) {
+                beat[i] = op.finish(op.sum(a.head(i), b.head(i)));
+            }
+            a.pop();
+            b.pop();
+            out.push(beat);
+            fires++;
+        }
+    }
+
+    static final class SoftmaxModel extends StageModel {
+        private static final int LOAD = 0;
+        private static final int EXP = 1;
+        private static final int DIV = 2;
+        private static final int OUT = 3;
+        private final Stage.Softmax s;
+        private final QOp.QSoftmax op;
+        private final Fifo in;
+        private final Fifo out;
+        private final long[] x;
+        private final long[] e;
+        private final long[] beat;
+        private int phase;
+        private int b;
+        private int t;
+        private long max;
+        private long sum;
+        private long recip;
+
+        SoftmaxModel(Stage.Softmax s, Fifo in, Fifo out) {
+            this.s = s;
+            this.op = s.op();
+            this.in = in;
+            this.out = out;
+            this.x = new long[s.n()];
+            this.e = new long[s.n()];
+            this.beat = new long[s.elems()];
+        }
+
+        @Override
+        void step() {
+            int n = s.elems();
+            int last = s.beats() - 1;
+            switch (phase) {
+                case LOAD -> {
+                    if (in.empty()) {
+                        return;
+                    }
+                    for (int i = 0; i < n; i++) {
+                        long v = in.head(i);
+                        x[b * n + i] = v;
+                        max = b == 0 && i == 0 ? v : Math.max(max, v);
+                    }
+                    in.pop();
+                    phase = b == last ? EXP : LOAD;
+                    b = b == last ? 0 : b + 1;
+                }
+                case EXP -> {
+                    long s0 = b == 0 ? 0 : sum;
+                    for (int i = 0; i < n; i++) {
+                        e[b * n + i] = op.exp(max, x[b * n + i]);
+                        s0 += e[b * n + i];
+                    }
+                    sum = s0;
+                    phase = b == last ? DIV : EXP;
+                    b = b == last ? 0 : b + 1;
+                    t = 0;
+                }
+                case DIV -> {
+                    // The restoring divider's value after its Q steps is exactly floor(2^K / S).
+                    if (++t == s.divSteps()) {
+                        recip = op.reciprocal(sum);
+                        phase = OUT;
+                    }
+                }
+                default -> {
+                    if (out.full()) {
+                        return;
+                    }
+                    for (int i = 0; i < n; i++) {
+                        beat[i] = op.prob(e[b * n + i], recip);
+                    }
+                    out.push(beat);
+                    phase = b == last ? LOAD : OUT;
+                    b = b == last ? 0 : b + 1;
+                }
+            }
+            fires++;
+        }
+    }
+
+    static final class ArgmaxModel extends StageModel {
+        private final Stage.Argmax s;
+        private final Fifo in;
+        private final Fifo out;
+        private final long[] beat = new long[1];
+        private int b;
+        private long best;
+        private int bestIdx;
+
+        ArgmaxModel(Stage.Argmax s, Fifo in, Fifo out) {
+            this.s = s;
+            this.in = in;
+            this.out = out;
+        }
+
+        @Override
+        void step() {
+            boolean last = b == s.beats() - 1;
+            if (in.empty() || last && out.full()) {
+                return;
+            }
+            for (int i = 0; i < s.elems(); i++) {
+                long v = in.head(i);
+                int idx = s.index(b, i);
+                if (b == 0 && i == 0 || v > best || v == best && idx < bestIdx) {
+                    best = v;
+                    bestIdx = idx;
+                }
+            }
+            in.pop();
+            if (last) {
+                beat[0] = bestIdx;
+                out.push(beat);
+            }
+            b = last ? 0 : b + 1;
             fires++;
         }
     }

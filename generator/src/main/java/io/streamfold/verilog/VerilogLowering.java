@@ -349,7 +349,7 @@ public final class VerilogLowering {
         VExpr.Ref lut = null;
         if (op instanceof QOp.QLut t) {
             Lut l = t.lut();
-            lut = b.reg("table", l.out().bits(), false, l.size());
+            lut = b.reg("lut_rom", l.out().bits(), false, l.size());
             files.put(mod + "_lut.mem", MemFile.packed(l.table(), 1, l.out().bits()));
             b.add(new VItem.Initial(List.of(new VStmt.SysCall("$readmemh", List.of(mod + "_lut.mem", lut)))));
         }
@@ -515,6 +515,7 @@ public final class VerilogLowering {
         VExpr last = b.wire("last", 1, false, bin("==", p, uconst(pb, s.pixels() - 1)));
         VExpr fire = b.wire("fire", 1, false, and(ref("in_valid"), bin("||", not(last), ref("out_ready"))));
         VExpr.Ref prev = b.wire("prev", e * sb, false, new VExpr.Index(acc, g));
+        VExpr.Ref recip = b.wire("recip", op.recipBits(), true, sconst(op.recipBits(), op.recip()));
         List<VExpr> sums = new ArrayList<>();
         List<VExpr> ys = new ArrayList<>();
         for (int i = 0; i < e; i++) {
@@ -523,7 +524,7 @@ public final class VerilogLowering {
             VExpr base = new VExpr.Cond(first, sconst(sb, 0), old);
             VExpr.Ref sum = b.wire("sum" + i, sb, true, bin("+", base, RtlFixed.signExtend(x, in.bits(), sb)));
             sums.add(sum);
-            VExpr.Ref prod = RtlFixed.mul(b, "scaled" + i, sum, sb, sconst(op.recipBits(), op.recip()), op.recipBits());
+            VExpr.Ref prod = RtlFixed.mul(b, "scaled" + i, sum, sb, recip, op.recipBits());
             ys.add(RtlFixed.requantize(b, "y" + i, prod, sb + op.recipBits(), in.frac() + op.recipFrac(), op.out()));
         }
         b.add(new VItem.Assign(ref("out_data"), concatLanes(ys)));
@@ -627,7 +628,7 @@ public final class VerilogLowering {
         VExpr.Ref quo = b.reg("quo", q, false, 0);
         VExpr.Ref xbuf = b.reg("xbuf", e * xb, false, beats);
         VExpr.Ref ebuf = b.reg("ebuf", e * eb, false, beats);
-        VExpr.Ref table = b.reg("table", eb, false, lut.size());
+        VExpr.Ref table = b.reg("exp_rom", eb, false, lut.size());
         files.put(mod + "_exp.mem", MemFile.packed(lut.table(), 1, eb));
         b.add(new VItem.Initial(List.of(new VStmt.SysCall("$readmemh", List.of(mod + "_exp.mem", table)))));
         VExpr lastBeat = b.wire("last_beat", 1, false, bin("==", bc, uconst(bb, beats - 1)));

@@ -79,7 +79,7 @@ public final class GraphFixtures {
 
     /**
      * A value read three times and an add of a value with itself:
-     * {@code a = Dense(x); y = Dense(((Relu(a) + Dense(a)) + a) + ((a' = Relu(a)) + a'))} flattened into two adds.
+     * {@code a = Dense(x); t = a + (Relu(a) + Dense(a)); y = Dense(t + t)}.
      */
     public Graph threeWayFanOut(int n, int h, int k) {
         List<Node> nodes = new ArrayList<>();

@@ -1,0 +1,267 @@
+package io.streamfold.hw;
+
+import io.streamfold.ir.Diagnostic;
+import io.streamfold.ir.ModelException;
+import io.streamfold.ir.Shape;
+import io.streamfold.quant.QOp;
+import io.streamfold.quant.QuantizedGraph;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Chooses PE/SIMD per layer and the input beat width under a multiplier budget:
+ * {@code QuantizedGraph + budget => ParallelismPlan}, in the spirit of FINN's {@code SetFolding}.
+ *
+ * <p>The heuristic is deliberately simple, a greedy loop with no search:
+ * <ol>
+ * <li>Start with one lane everywhere and one element per input beat.</li>
+ * <li>Lower the plan and read every stage's cycles per inference ({@link Stage#cycles()}, the
+ *     input and output beats too); the largest is the design's initiation interval (II).</li>
+ * <li>Give every stage at the II the next larger valid fold: a matrix-vector stage the next
+ *     divisor of its input count as SIMD, and once SIMD is full the next divisor of its output
+ *     count as PE; a stage without lanes (elementwise, fork, add, pooling, softmax, converters)
+ *     runs at the beats it is fed, so its nearest matrix-vector producer gets the next PE, or
+ *     the input the next number of elements per beat. If some stage at the II has no larger
+ *     fold, or the new plan needs more multipliers than the budget, stop with the last plan.</li>
+ * <li>Trim: at the II reached, give every layer the fewest multipliers (then the fewest cycles)
+ *     that still meet it, and the input the fewest elements per beat, which frees what the
+ *     greedy steps over-provisioned (a divisor step can more than halve a stage's cycles).</li>
+ * </ol>
+ * It works from stage cycle counts only, so any stage kind with {@code cycles()} and a foldable
+ * layer behind it (Conv, through {@link #moves}) plugs in. It does not balance for latency,
+ * does not try PE before SIMD when that would fit a budget better, and treats every multiplier
+ * alike (no DSP packing).
+ */
+public final class PlanParallelism {
+
+    /** Stable pass name. */
+    public static final String NAME = "plan-parallelism";
+
+    /** The plan chosen and the design it gives. */
+    public record Result(ParallelismPlan plan, HwDesign design) {
+        public int ii() {
+            return design.initiationInterval();
+        }
+
+        public int multipliers() {
+            return design.multipliers();
+        }
+
+        /** {@code sum(MACs) / (II * multipliers)}, DESIGN.md section 8; 0 if there are no multipliers. */
+        public double utilization() {
+            int m = design.multipliers();
+            return m == 0 ? 0 : design.macs() / ((double) ii() * m);
+        }
+
+        @Override
+        public String toString() {
+            return String.format("II %d cycles, %d multipliers, utilization %.3f", ii(), multipliers(), utilization());
+        }
+    }
+
+    private final QuantizedGraph q;
+    private final int budget;
+
+    private PlanParallelism(QuantizedGraph q, int budget) {
+        this.q = q;
+        this.budget = budget;
+    }
+
+    /** Plans for at most {@code budget} multipliers; FIFO depth and argmax head as in {@code base}. */
+    public static Result run(QuantizedGraph q, int budget, ParallelismPlan base) {
+        return new PlanParallelism(q, budget).plan(new ParallelismPlan(Map.of(), 1, base.fifoDepth(), base.argmax()));
+    }
+
+    public static Result run(QuantizedGraph q, int budget) {
+        return run(q, budget, ParallelismPlan.serial());
+    }
+
+    private Result plan(ParallelismPlan start) {
+        HwDesign d = LowerToHardware.run(q, start);
+        if (d.multipliers() > budget) {
+            throw new ModelException(Diagnostic.SF_BAD_PLAN, null, "the smallest design needs " + d.multipliers()
+                    + " multipliers, the budget is " + budget, "raise --dsp-budget to at least " + d.multipliers());
+        }
+        ParallelismPlan plan = start;
+        while (true) {
+            ParallelismPlan next = step(plan, d);
+            if (next == null) {
+                break;
+            }
+            HwDesign nd = LowerToHardware.run(q, next);
+            if (nd.multipliers() > budget) {
+                break;
+            }
+            plan = next;
+            d = nd;
+        }
+        return trim(plan, d);
+    }
+
+    /** Every stage at the II one fold larger, or null if one of them cannot grow. */
+    private ParallelismPlan step(ParallelismPlan plan, HwDesign d) {
+        int ii = d.initiationInterval();
+        Map<Integer, Stage> producer = new HashMap<>();
+        for (Stage s : d.stages()) {
+            for (int ch : s.outputs()) {
+                producer.put(ch, s);
+            }
+        }
+        ParallelismPlan next = plan;
+        List<String> grown = new ArrayList<>();
+        for (Stage s : d.stages()) {
+            if (next == null) {
+                return null;
+            }
+            if (s.cycles() != ii) {
+                continue;
+            }
+            if (s instanceof Stage.MatVec m) {
+                if (!grown.contains(m.source())) {
+                    next = grow(next, m);
+                    grown.add(m.source());
+                }
+            } else if (s instanceof Stage.WidthConverter w && !w.widening()) {
+                // A narrowing converter emits its consumer's SIMD lanes per beat.
+                Stage consumer = d.stages().stream().filter(c -> c.name().equals(w.source())).findFirst().orElse(null);
+                if (consumer instanceof Stage.MatVec m && !grown.contains(m.source())) {
+                    next = grow(next, m);
+                    grown.add(m.source());
+                }
+            } else {
+                next = upstream(next, s.inputs().get(0), producer, d, grown);
+            }
+        }
+        if (d.inputChannel().beats() == ii && !grown.contains("input")) {
+            next = widerInput(next);
+            grown.add("input");
+        }
+        if (d.outputChannel().beats() == ii) {
+            next = upstream(next, d.output(), producer, d, grown);
+        }
+        return next == null || next.equals(plan) ? null : next;
+    }
+
+    /** Gives the nearest lane-bearing producer of channel {@code ch} more output lanes. */
+    private ParallelismPlan upstream(ParallelismPlan plan, int ch, Map<Integer, Stage> producer, HwDesign d, List<String> grown) {
+        if (plan == null) {
+            return null;
+        }
+        Stage p = producer.get(ch);
+        while (p != null && !(p instanceof Stage.MatVec)) {
+            p = producer.get(p.inputs().get(0));
+        }
+        if (p == null) {
+            if (grown.contains("input")) {
+                return plan;
+            }
+            grown.add("input");
+            return widerInput(plan);
+        }
+        Stage.MatVec m = (Stage.MatVec) p;
+        if (grown.contains(m.source())) {
+            return plan;
+        }
+        grown.add(m.source());
+        ParallelismPlan.Fold f = plan.fold(m.source());
+        int pe = nextDivisor(m.outFeatures(), f.pe());
+        return pe < 0 ? null : plan.with(m.source(), pe, f.simd());
+    }
+
+    /** The next fold of a matrix-vector layer: SIMD first, then PE; null when fully parallel. */
+    private static ParallelismPlan grow(ParallelismPlan plan, Stage.MatVec m) {
+        if (plan == null) {
+            return null;
+        }
+        List<ParallelismPlan.Fold> moves = moves(m.inFeatures(), m.outFeatures(), plan.fold(m.source()));
+        return moves.isEmpty() ? null : plan.with(m.source(), moves.get(0).pe(), moves.get(0).simd());
+    }
+
+    /** Larger folds of a layer with {@code in} inputs and {@code out} outputs, the preferred first. */
+    static List<ParallelismPlan.Fold> moves(int in, int out, ParallelismPlan.Fold f) {
+        List<ParallelismPlan.Fold> m = new ArrayList<>();
+        int simd = nextDivisor(in, f.simd());
+        if (simd > 0) {
+            m.add(new ParallelismPlan.Fold(f.pe(), simd));
+        } else {
+            int pe = nextDivisor(out, f.pe());
+            if (pe > 0) {
+                m.add(new ParallelismPlan.Fold(pe, f.simd()));
+            }
+        }
+        return m;
+    }
+
+    private ParallelismPlan widerInput(ParallelismPlan plan) {
+        if (plan == null) {
+            return null;
+        }
+        int e = nextDivisor(inputLanes(), plan.inputElems());
+        return e < 0 ? null : plan.withInputElems(e);
+    }
+
+    private int inputLanes() {
+        Shape in = q.graph().inputShape();
+        return LowerToHardware.lanesPerPixel(in);
+    }
+
+    /** Fewest multipliers per layer and fewest input lanes that keep the II; kept only if the design agrees. */
+    private Result trim(ParallelismPlan plan, HwDesign d) {
+        int ii = d.initiationInterval();
+        Map<String, ParallelismPlan.Fold> folds = new LinkedHashMap<>();
+        for (Map.Entry<String, QOp> e : q.ops().entrySet()) {
+            if (e.getValue() instanceof QOp.QDense dense) {
+                folds.put(e.getKey(), cheapest(dense.inFeatures(), dense.outFeatures(), ii));
+            }
+        }
+        int lanes = inputLanes();
+        int inElems = lanes;
+        int elements = q.graph().inputShape().size();
+        for (int e = 1; e <= lanes; e++) {
+            if (lanes % e == 0 && elements / e <= ii) {
+                inElems = e;
+                break;
+            }
+        }
+        ParallelismPlan trimmed = new ParallelismPlan(folds, inElems, plan.fifoDepth(), plan.argmax());
+        HwDesign td = LowerToHardware.run(q, trimmed);
+        if (td.initiationInterval() <= ii && td.multipliers() <= d.multipliers()) {
+            return new Result(trimmed, td);
+        }
+        return new Result(plan, d);
+    }
+
+    /** The fold with the fewest multipliers, then the fewest cycles, with at most {@code ii} cycles. */
+    static ParallelismPlan.Fold cheapest(int in, int out, int ii) {
+        ParallelismPlan.Fold best = new ParallelismPlan.Fold(out, in);
+        for (int pe = 1; pe <= out; pe++) {
+            for (int simd = 1; simd <= in && out % pe == 0; simd++) {
+                if (in % simd != 0) {
+                    continue;
+                }
+                long cycles = (long) (in / simd) * (out / pe);
+                long bestCycles = (long) (in / best.simd()) * (out / best.pe());
+                int mults = pe * simd;
+                int bestMults = best.pe() * best.simd();
+                if (cycles <= ii && (mults < bestMults || mults == bestMults && cycles < bestCycles)) {
+                    best = new ParallelismPlan.Fold(pe, simd);
+                }
+            }
+        }
+        return best;
+    }
+
+    /** The smallest divisor of {@code n} above {@code d}, or -1. */
+    static int nextDivisor(int n, int d) {
+        for (int k = d + 1; k <= n; k++) {
+            if (n % k == 0) {
+                return k;
+            }
+        }
+        return -1;
+    }
+}

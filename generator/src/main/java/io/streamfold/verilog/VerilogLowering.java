@@ -337,7 +337,7 @@ public final class VerilogLowering {
         VExpr.Ref lut = null;
         if (op instanceof QOp.QLut t) {
             Lut l = t.lut();
-            lut = b.reg("table", l.out().bits(), false, l.size());
+            lut = b.reg("lut_rom", l.out().bits(), false, l.size());
             files.put(mod + "_lut.mem", MemFile.packed(l.table(), 1, l.out().bits()));
             b.add(new VItem.Initial(List.of(new VStmt.SysCall("$readmemh", List.of(mod + "_lut.mem", lut)))));
         }

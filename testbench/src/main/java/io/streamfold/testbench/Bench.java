@@ -1,0 +1,95 @@
+package io.streamfold.testbench;
+
+import io.streamfold.compile.DataFiles;
+import io.streamfold.compile.ModelLoader;
+import io.streamfold.compile.Pipeline;
+import io.streamfold.hw.HwDesign;
+import io.streamfold.hw.LowerToHardware;
+import io.streamfold.hw.ParallelismPlan;
+import io.streamfold.ir.Graph;
+import io.streamfold.quant.QuantConfig;
+import io.streamfold.quant.QuantizedGraph;
+import io.streamfold.reference.IntegerInterpreter;
+import io.streamfold.sim.CycleSimulator;
+import io.streamfold.sim.Stimulus;
+import io.streamfold.verilog.VerilogLowering;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Benchmarks, measured in one run so the ratios are comparable on a noisy machine: simulated
+ * cycles per second of the Java simulator, Verilator and Icarus on the same RTL and vectors, and
+ * per design the multipliers, II, latency and multiplier utilization. Run by {@code bench/run}.
+ */
+public final class Bench {
+
+    private Bench() {
+    }
+
+    record Design(String label, String model, ParallelismPlan plan) {
+    }
+
+    public static void main(String[] args) throws Exception {
+        Path root = Path.of(args.length > 0 ? args[0] : ".");
+        int inferences = args.length > 1 ? Integer.parseInt(args[1]) : 200;
+        List<Design> designs = List.of(
+                new Design("mlp_bn serial (1 multiplier per layer)", "mlp_bn", ParallelismPlan.serial()),
+                new Design("mlp_bn 64-lane first layer", "mlp_bn",
+                        ParallelismPlan.serial().withInputElems(8).with("/0/Gemm", 8, 8).with("/3/Gemm", 4, 8).with("/6/Gemm", 2, 8)));
+        System.out.println("# streamfold benchmark, " + inferences + " inferences per run, ideal stimulus");
+        System.out.printf(Locale.ROOT, "%-40s %5s %7s %8s %6s | %14s %14s %14s | %8s %8s%n", "design", "mults", "II", "latency", "util",
+                "java cyc/s", "verilator cyc/s", "icarus cyc/s", "java/vl", "java/iv");
+        for (Design ds : designs) {
+            Path dir = root.resolve("examples").resolve(ds.model());
+            Graph g = ModelLoader.load(dir.resolve("model.onnx"));
+            QuantizedGraph q = Pipeline.run(g, QuantConfig.defaults(), DataFiles.samples(dir.resolve("calib.npy"), g.inputShape())).quantized();
+            HwDesign d = LowerToHardware.run(q, ds.plan());
+            List<double[]> x = DataFiles.samples(dir.resolve("inputs.npy"), g.inputShape());
+            List<long[]> xs = new ArrayList<>();
+            for (int i = 0; i < inferences; i++) {
+                xs.add(IntegerInterpreter.quantizeInput(q, x.get(i % x.size())));
+            }
+            Stimulus stim = Stimulus.ideal();
+            CycleSimulator.Result r = CycleSimulator.run(d, xs, stim);
+            // warm up the JIT, then time the best of three
+            long best = Long.MAX_VALUE;
+            for (int k = 0; k < 3; k++) {
+                long t0 = System.nanoTime();
+                CycleSimulator.run(d, xs, stim);
+                best = Math.min(best, System.nanoTime() - t0);
+            }
+            double javaRate = r.cycles() / (best / 1e9);
+            Path work = Files.createTempDirectory("streamfold-bench-");
+            EdaRunner.write(work, VerilogLowering.emit(d));
+            EdaRunner.write(work, Testbench.files(d, xs, stim, r));
+            double vl = timeRun(work, List.of("sh", "-c", "verilator --binary --timing -Wno-fatal -Wno-lint -Wno-style -O3 --top-module "
+                    + d.name() + "_tb -Mdir obj_verilator -o tb *.v > build.log 2>&1"), List.of("./obj_verilator/tb"));
+            double iv = timeRun(work, List.of("sh", "-c", "iverilog -g2005 -s " + d.name() + "_tb -o tb.vvp *.v"), List.of("vvp", "-n", "tb.vvp"));
+            double vlRate = r.cycles() / vl;
+            double ivRate = r.cycles() / iv;
+            long ii = r.measuredInterval();
+            double util = d.macs() / (double) (ii * Math.max(1, d.multipliers()));
+            System.out.printf(Locale.ROOT, "%-40s %5d %7d %8d %6.3f | %14.0f %14.0f %14.0f | %8.2f %8.1f%n", ds.label(), d.multipliers(), ii,
+                    r.latency(), util, javaRate, vlRate, ivRate, javaRate / vlRate, javaRate / ivRate);
+        }
+    }
+
+    /** Seconds the run command takes after the build command (which must succeed); the run must print PASS. */
+    private static double timeRun(Path dir, List<String> build, List<String> run) throws Exception {
+        EdaRunner.Run b = EdaRunner.run(dir, build, 1800);
+        if (b.exitCode() != 0) {
+            throw new IllegalStateException("build failed: " + b.output());
+        }
+        long t0 = System.nanoTime();
+        EdaRunner.Run r = EdaRunner.run(dir, run, 3600);
+        double s = (System.nanoTime() - t0) / 1e9;
+        if (!r.passed()) {
+            throw new IllegalStateException("testbench failed: " + r.output());
+        }
+        return s;
+    }
+}

@@ -40,6 +40,7 @@ public final class Bench {
                 new Design("mlp_bn serial (1 multiplier per layer)", "mlp_bn", ParallelismPlan.serial()),
                 new Design("mlp_bn 64-lane first layer", "mlp_bn",
                         ParallelismPlan.serial().withInputElems(8).with("/0/Gemm", 8, 8).with("/3/Gemm", 4, 8).with("/6/Gemm", 2, 8)));
+        conversionTime();
         System.out.println("# streamfold benchmark, " + inferences + " inferences per run, ideal stimulus");
         System.out.printf(Locale.ROOT, "%-40s %5s %7s %8s %6s | %14s %14s %14s | %8s %8s%n", "design", "mults", "II", "latency", "util",
                 "java cyc/s", "verilator cyc/s", "icarus cyc/s", "java/vl", "java/iv");
@@ -75,6 +76,51 @@ public final class Bench {
             double util = d.macs() / (double) (ii * Math.max(1, d.multipliers()));
             System.out.printf(Locale.ROOT, "%-40s %5d %7d %8d %6.3f | %14.0f %14.0f %14.0f | %8.2f %8.1f%n", ds.label(), d.multipliers(), ii,
                     r.latency(), util, javaRate, vlRate, ivRate, javaRate / vlRate, javaRate / ivRate);
+        }
+    }
+
+    /** Conversion time of a synthetic 1M-parameter MLP (1024-1024-10): import to emitted files. */
+    static void conversionTime() {
+        java.util.Random r = new java.util.Random(1);
+        int[] widths = {1024, 1024, 10};
+        List<io.streamfold.ir.Node> nodes = new ArrayList<>();
+        String cur = "x";
+        long params = 0;
+        for (int l = 0; l + 1 < widths.length; l++) {
+            double[] w = new double[widths[l + 1] * widths[l]];
+            for (int i = 0; i < w.length; i++) {
+                w[i] = r.nextGaussian() / 32;
+            }
+            params += w.length + widths[l + 1];
+            nodes.add(new io.streamfold.ir.Node("fc" + l, new io.streamfold.ir.Op.Dense(
+                    io.streamfold.ir.Tensor.of(io.streamfold.ir.Shape.of(widths[l + 1], widths[l]), w),
+                    io.streamfold.ir.Tensor.zeros(widths[l + 1])), cur, "y" + l));
+            cur = "y" + l;
+            if (l + 2 < widths.length) {
+                nodes.add(new io.streamfold.ir.Node("relu" + l, new io.streamfold.ir.Op.Relu(), cur, "r" + l));
+                cur = "r" + l;
+            }
+        }
+        Graph g = new Graph("mlp1m", "x", io.streamfold.ir.Shape.of(widths[0]), nodes, cur);
+        List<double[]> calib = new ArrayList<>();
+        for (int i = 0; i < 16; i++) {
+            double[] x = new double[widths[0]];
+            for (int j = 0; j < x.length; j++) {
+                x[j] = r.nextGaussian();
+            }
+            calib.add(x);
+        }
+        ParallelismPlan plan = ParallelismPlan.serial().withInputElems(16).with("fc0", 16, 16).with("fc1", 2, 16);
+        for (int k = 0; k < 3; k++) {
+            long t0 = System.nanoTime();
+            QuantizedGraph q = Pipeline.run(g, QuantConfig.defaults(), calib).quantized();
+            long t1 = System.nanoTime();
+            HwDesign d = LowerToHardware.run(q, plan);
+            java.util.Map<String, String> files = VerilogLowering.emit(d);
+            long t2 = System.nanoTime();
+            long bytes = files.values().stream().mapToLong(String::length).sum();
+            System.out.printf(Locale.ROOT, "conversion of a %d-parameter MLP: fold+calibrate+quantize %.2f s, lower+emit %.2f s (%d files, %d kB), total %.2f s%n",
+                    params, (t1 - t0) / 1e9, (t2 - t1) / 1e9, files.size(), bytes / 1024, (t2 - t0) / 1e9);
         }
     }
 

@@ -63,10 +63,15 @@ public final class CycleSimulator {
             return firstOutputCycle[0] - firstInputCycle[0];
         }
 
-        /** Cycles between the first input beats of the last two inferences (steady state), or -1. */
+        /**
+         * Cycles between the first output beats of the last two inferences, or -1. In steady state
+         * this equals the interval between their first input beats (the DESIGN.md definition of
+         * II); unlike the input side it is not shortened while the input buffers fill, so it is
+         * right after a few inferences already.
+         */
         public long measuredInterval() {
-            int n = firstInputCycle.length;
-            return n < 2 ? -1 : firstInputCycle[n - 1] - firstInputCycle[n - 2];
+            int n = firstOutputCycle.length;
+            return n < 2 ? -1 : firstOutputCycle[n - 1] - firstOutputCycle[n - 2];
         }
     }
 
@@ -217,10 +222,10 @@ public final class CycleSimulator {
         h[6] = vcd.declare(top, "m_axis_tlast", 1);
         if (stages) {
             for (Channel c : d.channels()) {
-                h[7 + c.id()] = vcd.declare(top + ".fifos", c.name() + "_count", 32 - Integer.numberOfLeadingZeros(c.depth()));
+                h[7 + c.id()] = vcd.declare("fifos", c.name() + "_count", 32 - Integer.numberOfLeadingZeros(c.depth()));
             }
             for (int i = 0; i < d.stages().size(); i++) {
-                h[7 + d.channels().size() + i] = vcd.declare(top + ".stages", d.stages().get(i).name() + "_fire", 1);
+                h[7 + d.channels().size() + i] = vcd.declare("stages", d.stages().get(i).name() + "_fire", 1);
             }
         }
         return h;

@@ -17,6 +17,7 @@ public final class VcdWriter {
     private final List<String> ids = new ArrayList<>();
     private final List<Integer> widths = new ArrayList<>();
     private final List<String> last = new ArrayList<>();
+    private final java.util.Map<String, StringBuilder> scopes = new java.util.LinkedHashMap<>();
     private boolean headerDone;
     private long time = -1;
 
@@ -33,7 +34,8 @@ public final class VcdWriter {
         ids.add(id(h));
         widths.add(width);
         last.add(null);
-        write("$scope module " + scope + " $end\n$var wire " + width + " " + ids.get(h) + " " + name + " $end\n$upscope $end\n");
+        scopes.computeIfAbsent(scope, k -> new StringBuilder()).append("$var wire ").append(width).append(' ').append(ids.get(h))
+                .append(' ').append(name).append(" $end\n");
         return h;
     }
 
@@ -44,7 +46,9 @@ public final class VcdWriter {
 
     public void sample(long cycle, int handle, BigInteger value) {
         if (!headerDone) {
-            write("$timescale 1ns $end\n$enddefinitions $end\n");
+            write("$timescale 1ns $end\n");
+            scopes.forEach((scope, vars) -> write("$scope module " + scope + " $end\n" + vars + "$upscope $end\n"));
+            write("$enddefinitions $end\n");
             headerDone = true;
         }
         int w = widths.get(handle);

@@ -71,7 +71,7 @@ final class ConvertCommand implements Callable<Integer> {
         }
         out.printf("wrote %s: %d files, top module %s%n", dir, o.files().size(), o.design().name());
         out.printf("  %d stages, %d multipliers, II %d cycles, latency %d cycles (simulated)%n", o.design().stages().size(),
-                o.design().multipliers(), o.design().initiationInterval(), o.sim().latency());
+                o.design().multipliers(), o.design().initiationInterval(), o.timing().latency());
         out.printf("  run the testbench: make -C %s icarus   (or: make -C %s verilator)%n", dir, dir);
         out.flush();
         return ExitCodes.OK;

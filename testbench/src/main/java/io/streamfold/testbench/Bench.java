@@ -76,7 +76,46 @@ public final class Bench {
             double util = d.macs() / (double) (ii * Math.max(1, d.multipliers()));
             System.out.printf(Locale.ROOT, "%-40s %5d %7d %8d %6.3f | %14.0f %14.0f %14.0f | %8.2f %8.1f%n", ds.label(), d.multipliers(), ii,
                     r.latency(), util, javaRate, vlRate, ivRate, javaRate / vlRate, javaRate / ivRate);
+            cells.add(ds.label() + ": " + xilinxCells(work, d));
         }
+        System.out.println("# Yosys synth_xilinx cell counts");
+        cells.forEach(System.out::println);
+    }
+
+    private static final List<String> cells = new ArrayList<>();
+
+    /** LUT, flip-flop, DSP and block-RAM cells of the top module after {@code synth_xilinx -flatten}. */
+    static String xilinxCells(Path dir, HwDesign d) throws Exception {
+        List<String> files = VerilogLowering.emit(d).keySet().stream().filter(f -> f.endsWith(".v")).toList();
+        EdaRunner.Run run = EdaRunner.synthesize(dir, d.name(), files, "synth_xilinx -flatten");
+        if (run.exitCode() != 0) {
+            return "synthesis failed";
+        }
+        long lut = 0;
+        long ff = 0;
+        long dsp = 0;
+        long bram = 0;
+        long lutram = 0;
+        String stat = run.output().substring(run.output().lastIndexOf("=== " + d.name() + " ==="));
+        for (String line : stat.split("\n")) {
+            String[] p = line.trim().split("\\s+");
+            if (p.length != 2 || !p[1].matches("\\d+")) {
+                continue;
+            }
+            long n = Long.parseLong(p[1]);
+            if (p[0].startsWith("LUT")) {
+                lut += n;
+            } else if (p[0].startsWith("FD")) {
+                ff += n;
+            } else if (p[0].startsWith("DSP")) {
+                dsp += n;
+            } else if (p[0].startsWith("RAMB")) {
+                bram += n;
+            } else if (p[0].startsWith("RAM") || p[0].startsWith("SRL")) {
+                lutram += n;
+            }
+        }
+        return "LUT " + lut + ", FF " + ff + ", DSP " + dsp + ", BRAM " + bram + ", LUTRAM/SRL " + lutram;
     }
 
     /** Conversion time of a synthetic 1M-parameter MLP (1024-1024-10): import to emitted files. */

@@ -9,6 +9,10 @@ import io.streamfold.ir.ModelException;
 import io.streamfold.passes.FoldBatchNorm;
 import io.streamfold.quant.QuantConfig;
 import io.streamfold.quant.QuantErrorReport;
+import io.streamfold.hw.ParallelismPlan;
+import io.streamfold.sim.Stimulus;
+import io.streamfold.testbench.Converter;
+import io.streamfold.testbench.EdaRunner;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -23,7 +27,8 @@ import java.util.concurrent.Callable;
 /**
  * {@code streamfold demo}: the main job on the bundled example models: import, fold BatchNorm,
  * quantize at 8 and 16 bits, run the bit-true integer reference on the test inputs and report the
- * error per layer and the classification agreement with the float reference.
+ * error per layer and the classification agreement with the float reference; then convert each
+ * model to Verilog in {@code verilog-out/<model>} and run its self-checking testbench under Icarus.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = "Runs the pipeline on the bundled example models and prints a summary.")
@@ -37,11 +42,27 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--examples", paramLabel = "DIR", description = "folder of example models (default: examples/)")
     Path examples = Path.of("examples");
 
+    @Option(names = {"-o", "--output"}, paramLabel = "DIR", description = "where the converted designs go (default: verilog-out/)")
+    Path outputRoot = Path.of("verilog-out");
+
     @Option(names = "--verbose", description = "print the per-layer error report")
     boolean verbose;
 
+    static boolean onPath(String tool) {
+        String path = System.getenv("PATH");
+        if (path == null) {
+            return false;
+        }
+        for (String dir : path.split(java.io.File.pathSeparator)) {
+            if (Files.isExecutable(Path.of(dir, tool))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     @Override
-    public Integer call() {
+    public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         if (!Files.isDirectory(examples)) {
             throw new ModelException(Diagnostic.SF_BAD_DATA, examples.toString(), null, "no examples folder", "run from the repository root or give --examples DIR");
@@ -70,7 +91,37 @@ final class DemoCommand implements Callable<Integer> {
                 out.print(e8.toText().indent(4));
             }
         }
+        out.println();
+        out.printf("%-14s %-8s %6s %8s %9s %-40s%n", "model", "stages", "mults", "II", "latency", "RTL testbench (Icarus, random gaps/backpressure)");
+        boolean allPassed = true;
+        for (String m : MODELS) {
+            Path dir = examples.resolve(m);
+            Path model = dir.resolve("model.onnx");
+            Graph g = ModelLoader.load(model);
+            List<double[]> calib = DataFiles.samples(dir.resolve("calib.npy"), g.inputShape());
+            List<double[]> inputs = DataFiles.samples(dir.resolve("inputs.npy"), g.inputShape());
+            Path outDir = outputRoot.resolve(m);
+            Converter.Outcome o;
+            try {
+                o = Converter.convert(g, new Converter.Options(QuantConfig.defaults(), ParallelismPlan.serial(), calib, inputs.subList(0, 3),
+                        new Stimulus(1, 0.2, 0.2)), outDir, true);
+            } catch (ModelException e) {
+                out.printf("%-14s not yet in hardware: %s%n", m, e.reason());
+                continue;
+            }
+            String tb = "not run (iverilog is not installed)";
+            if (onPath("iverilog")) {
+                EdaRunner.Run run = EdaRunner.simulate(outDir, EdaRunner.Simulator.ICARUS, 600);
+                String first = run.output().lines().filter(l -> l.startsWith("PASS") || l.startsWith("FAIL")).findFirst().orElse("no verdict");
+                tb = first.length() > 60 ? first.substring(0, 60) + "..." : first;
+                allPassed &= run.passed();
+            }
+            out.printf("%-14s %-8d %6d %8d %9d %s%n", m, o.design().stages().size(), o.design().multipliers(),
+                    o.design().initiationInterval(), o.timing().latency(), tb);
+        }
+        out.println("RTL, ROMs, testbenches and report.json are in " + outputRoot + "/<model>/ (make -C " + outputRoot
+                + "/<model> verilator).");
         out.flush();
-        return ExitCodes.OK;
+        return allPassed ? ExitCodes.OK : ExitCodes.VERIFY_FAILED;
     }
 }

@@ -362,6 +362,16 @@ public final class LowerToHardware {
         if (v.isEmpty() || !Character.isLetter(v.charAt(0))) {
             v = "n_" + v;
         }
-        return v;
+        return VERILOG_KEYWORDS.contains(v) ? v + "_m" : v;
     }
+
+    /** Verilog-2005 and SystemVerilog keywords a tool might reject as identifiers. */
+    private static final java.util.Set<String> VERILOG_KEYWORDS = java.util.Set.of(
+            "always", "and", "assign", "automatic", "begin", "buf", "case", "casex", "casez", "cell", "config", "default",
+            "defparam", "design", "disable", "edge", "else", "end", "endcase", "endconfig", "endfunction", "endgenerate",
+            "endmodule", "endprimitive", "endspecify", "endtable", "endtask", "event", "for", "force", "forever", "fork",
+            "function", "generate", "genvar", "if", "initial", "inout", "input", "integer", "join", "library", "localparam",
+            "module", "nand", "negedge", "nor", "not", "or", "output", "parameter", "posedge", "primitive", "real", "reg",
+            "release", "repeat", "signed", "specify", "table", "task", "time", "tri", "unsigned", "wait", "while", "wire",
+            "xor", "xnor", "logic", "bit", "byte", "int", "class", "package", "interface", "program", "final", "type", "string");
 }

@@ -70,6 +70,9 @@ final class RtlFixed {
         if (width == bits) {
             return v;
         }
+        if (v instanceof VExpr.Const c) {
+            return new VExpr.Const(bits, c.value(), true);
+        }
         VExpr sign = width == 1 ? v : new VExpr.Index(v, new VExpr.Int(width - 1));
         return new VExpr.Concat(List.of(new VExpr.Repeat(bits - width, sign), v));
     }

@@ -63,10 +63,15 @@ public final class CycleSimulator {
             return firstOutputCycle[0] - firstInputCycle[0];
         }
 
-        /** Cycles between the first input beats of the last two inferences (steady state), or -1. */
+        /**
+         * Cycles between the first output beats of the last two inferences, or -1. In steady state
+         * this equals the interval between their first input beats (the DESIGN.md definition of
+         * II); unlike the input side it is not shortened while the input buffers fill, so it is
+         * right after a few inferences already.
+         */
         public long measuredInterval() {
-            int n = firstInputCycle.length;
-            return n < 2 ? -1 : firstInputCycle[n - 1] - firstInputCycle[n - 2];
+            int n = firstOutputCycle.length;
+            return n < 2 ? -1 : firstOutputCycle[n - 1] - firstOutputCycle[n - 2];
         }
     }
 
@@ -78,6 +83,15 @@ public final class CycleSimulator {
 
     /** Runs the inputs (flat channels-first, integer values in the input format) through the design. */
     public static Result run(HwDesign d, List<long[]> inputs, Stimulus stim) {
+        return run(d, inputs, stim, null, false);
+    }
+
+    /**
+     * Like {@link #run(HwDesign, List, Stimulus)}, writing a VCD of the top-level AXI4-Stream
+     * signals to {@code vcd} (if not null) and, with {@code stages}, every FIFO's occupancy and
+     * every stage's fire signal.
+     */
+    public static Result run(HwDesign d, List<long[]> inputs, Stimulus stim, VcdWriter vcd, boolean stages) {
         Fifo[] fifos = new Fifo[d.channels().size()];
         for (Channel c : d.channels()) {
             fifos[c.id()] = new Fifo(c.elems(), c.depth());
@@ -108,8 +122,36 @@ public final class CycleSimulator {
         long received = 0;
         long cycle = 0;
         long idle = 0;
+        int[] sig = vcd == null ? null : declare(vcd, d, stages);
+        long[] firesBefore = new long[models.length];
         while (received < totalOut) {
             boolean moved = false;
+            if (vcd != null) {
+                boolean sValid = sent < totalIn && stim.inputValid(cycle);
+                vcd.sample(cycle, sig[0], sValid ? 1 : 0);
+                vcd.sample(cycle, sig[1], in.full() ? 0 : 1);
+                if (sValid) {
+                    int inf = (int) (sent / inBeats);
+                    int b = (int) (sent % inBeats);
+                    vcd.sample(cycle, sig[2], VcdWriter.pack(java.util.Arrays.copyOfRange(stream[inf], b * inC.elems(), (b + 1) * inC.elems()),
+                            inC.format().bits()));
+                }
+                vcd.sample(cycle, sig[3], out.empty() ? 0 : 1);
+                vcd.sample(cycle, sig[4], stim.outputReady(cycle) ? 1 : 0);
+                if (!out.empty()) {
+                    long[] lanes = new long[outC.elems()];
+                    for (int i = 0; i < lanes.length; i++) {
+                        lanes[i] = out.head(i);
+                    }
+                    vcd.sample(cycle, sig[5], VcdWriter.pack(lanes, outC.format().bits()));
+                }
+                vcd.sample(cycle, sig[6], received % outBeats == outBeats - 1 ? 1 : 0);
+                if (stages) {
+                    for (int i = 0; i < fifos.length; i++) {
+                        vcd.sample(cycle, sig[7 + i], fifos[i].count());
+                    }
+                }
+            }
             if (sent < totalIn && stim.inputValid(cycle) && !in.full()) {
                 int inf = (int) (sent / inBeats);
                 int b = (int) (sent % inBeats);
@@ -138,8 +180,14 @@ public final class CycleSimulator {
                 }
                 received++;
             }
-            for (StageModel m : models) {
-                m.step();
+            for (int i = 0; i < models.length; i++) {
+                firesBefore[i] = models[i].fires;
+                models[i].step();
+            }
+            if (vcd != null && stages) {
+                for (int i = 0; i < models.length; i++) {
+                    vcd.sample(cycle, sig[7 + fifos.length + i], models[i].fires != firesBefore[i] ? 1 : 0);
+                }
             }
             for (Fifo f : fifos) {
                 moved |= f.commit();
@@ -151,11 +199,36 @@ public final class CycleSimulator {
             }
             cycle++;
         }
+        if (vcd != null) {
+            vcd.finish(cycle);
+        }
         Map<String, Long> fires = new LinkedHashMap<>();
         for (int i = 0; i < models.length; i++) {
             fires.put(d.stages().get(i).name(), models[i].fires);
         }
         return new Result(outputs, beats, firstIn, firstOut, cycle, fires);
+    }
+
+    private static int[] declare(VcdWriter vcd, HwDesign d, boolean stages) {
+        int n = 7 + (stages ? d.channels().size() + d.stages().size() : 0);
+        int[] h = new int[n];
+        String top = d.name();
+        h[0] = vcd.declare(top, "s_axis_tvalid", 1);
+        h[1] = vcd.declare(top, "s_axis_tready", 1);
+        h[2] = vcd.declare(top, "s_axis_tdata", d.inputChannel().beatBits());
+        h[3] = vcd.declare(top, "m_axis_tvalid", 1);
+        h[4] = vcd.declare(top, "m_axis_tready", 1);
+        h[5] = vcd.declare(top, "m_axis_tdata", d.outputChannel().beatBits());
+        h[6] = vcd.declare(top, "m_axis_tlast", 1);
+        if (stages) {
+            for (Channel c : d.channels()) {
+                h[7 + c.id()] = vcd.declare("fifos", c.name() + "_count", 32 - Integer.numberOfLeadingZeros(c.depth()));
+            }
+            for (int i = 0; i < d.stages().size(); i++) {
+                h[7 + d.channels().size() + i] = vcd.declare("stages", d.stages().get(i).name() + "_fire", 1);
+            }
+        }
+        return h;
     }
 
     /** Fraction of cycles each stage fired, for utilization reports. */

@@ -1,0 +1,119 @@
+package io.streamfold.cli;
+
+import io.streamfold.compile.DataFiles;
+import io.streamfold.compile.ModelLoader;
+import io.streamfold.compile.Pipeline;
+import io.streamfold.hw.HwDesign;
+import io.streamfold.hw.LowerToHardware;
+import io.streamfold.hw.Stage;
+import io.streamfold.ir.Graph;
+import io.streamfold.ir.ModelException;
+import io.streamfold.quant.QuantErrorReport;
+import io.streamfold.quant.QuantizedGraph;
+import io.streamfold.reference.IntegerInterpreter;
+import io.streamfold.sim.CycleSimulator;
+import io.streamfold.sim.Stimulus;
+import io.streamfold.sim.VcdWriter;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+import java.io.PrintWriter;
+import java.io.Writer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+/** {@code streamfold simulate MODEL --input FILE}: the cycle-accurate simulator on given inputs. */
+@Command(name = "simulate", mixinStandardHelpOptions = true,
+        description = "Runs the cycle-accurate simulator of the generated hardware; prints outputs, latency, II and stage utilization.")
+final class SimulateCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "MODEL", description = "an .onnx or streamfold .json model")
+    Path model;
+
+    @Option(names = "--input", paramLabel = "FILE", required = true, description = "inputs (.npy or .csv, one sample per row, channels first)")
+    Path input;
+
+    @Option(names = "--limit", paramLabel = "N", description = "simulate at most N samples (default ${DEFAULT-VALUE})", defaultValue = "16")
+    int limit;
+
+    @Option(names = "--vcd", paramLabel = "FILE", description = "write a VCD of the top-level streams")
+    Path vcd;
+
+    @Option(names = "--vcd-stages", description = "also trace every FIFO's occupancy and every stage's fire signal")
+    boolean vcdStages;
+
+    @Option(names = "--stress", description = "apply the random input gaps and output backpressure of --gaps/--stalls "
+            + "(by default the source never pauses and the sink is always ready, as latency and II are defined)")
+    boolean stress;
+
+    @Mixin
+    QuantOptions quant;
+
+    @Mixin
+    HardwareOptions hardware;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        Graph g = ModelLoader.load(model);
+        QuantizedGraph q;
+        HwDesign d;
+        List<double[]> xs;
+        try {
+            q = Pipeline.run(g, quant.config(), quant.calibration(model, g)).quantized();
+            d = LowerToHardware.run(q, hardware.plan());
+            xs = DataFiles.samples(input, g.inputShape());
+        } catch (ModelException e) {
+            throw e.inFile(model.toString());
+        }
+        xs = xs.subList(0, Math.min(Math.max(limit, 1), xs.size()));
+        List<long[]> ints = new ArrayList<>();
+        for (double[] x : xs) {
+            ints.add(IntegerInterpreter.quantizeInput(q, x));
+        }
+        Stimulus stim = stress ? hardware.stimulus() : Stimulus.ideal();
+        CycleSimulator.Result r;
+        if (vcd != null) {
+            try (Writer w = Files.newBufferedWriter(vcd)) {
+                r = CycleSimulator.run(d, ints, stim, new VcdWriter(w), vcdStages);
+            }
+        } else {
+            r = CycleSimulator.run(d, ints, stim);
+        }
+        for (int i = 0; i < r.outputs().size(); i++) {
+            double[] y = IntegerInterpreter.dequantize(q.outputFormat(), r.outputs().get(i));
+            StringBuilder sb = new StringBuilder();
+            for (double v : y) {
+                sb.append(sb.length() > 0 ? " " : "").append(String.format(Locale.ROOT, "%.4g", v));
+            }
+            out.printf("sample %d: class %d  [%s]%n", i, QuantErrorReport.argmax(y), sb);
+        }
+        out.printf("latency %d cycles, II %d cycles (schedule %d), %d cycles for %d samples%n", r.latency(), r.measuredInterval(),
+                d.initiationInterval(), r.cycles(), xs.size());
+        for (Stage s : d.stages()) {
+            out.printf(Locale.ROOT, "  %-32s busy %5.1f%%  (%d cycles per inference, %d multipliers)%n", s.name(),
+                    100.0 * r.fires().get(s.name()) / r.cycles(), s.cycles(), s.multipliers());
+        }
+        if (vcd != null) {
+            out.println("wrote " + vcd);
+        }
+        out.flush();
+        return ExitCodes.OK;
+    }
+
+    static String lanes(long[] v) {
+        return Arrays.toString(v);
+    }
+}

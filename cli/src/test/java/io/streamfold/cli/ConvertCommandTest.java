@@ -1,0 +1,86 @@
+package io.streamfold.cli;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static io.streamfold.cli.CliTestSupport.run;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class ConvertCommandTest {
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void writesRtlTestbenchAndReport() throws Exception {
+        Path out = tmp.resolve("mlp");
+        CliTestSupport.Run r = run("convert", CliTestSupport.example("mlp_bn").toString(), "-o", out.toString(), "--fold", "/0/Gemm=4x8",
+                "--input-elems", "8", "--tb-count", "2");
+        assertEquals(0, r.code(), r.err());
+        for (String f : new String[] {"mlp_bn.v", "mlp_bn_tb.v", "tb_expected.mem", "tb_input.mem", "tb_stim.mem", "run_icarus.sh",
+                                      "run_verilator.sh", "Makefile", "report.json", "mlp_bn_s0_n_0_Gemm_w.mem"}) {
+            assertTrue(Files.exists(out.resolve(f)), f);
+        }
+        String report = Files.readString(out.resolve("report.json"));
+        assertTrue(report.contains("\"initiation_interval\" : 2048"), report);
+        assertTrue(r.out().contains("II 2048 cycles"), r.out());
+        try (var s = Files.list(tmp)) {
+            assertEquals(1, s.count(), "no temporary folder is left behind");
+        }
+    }
+
+    @Test
+    void existingFolderNeedsForce() throws Exception {
+        Path out = tmp.resolve("m");
+        Files.createDirectories(out);
+        Files.writeString(out.resolve("keep.txt"), "mine");
+        String model = CliTestSupport.example("mlp_bn").toString();
+        CliTestSupport.Run r = run("convert", model, "-o", out.toString(), "--tb-count", "1");
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("--force"), r.err());
+        assertTrue(Files.exists(out.resolve("keep.txt")));
+        assertEquals(0, run("convert", model, "-o", out.toString(), "--tb-count", "1", "--force").code());
+        assertFalse(Files.exists(out.resolve("keep.txt")));
+        assertTrue(Files.exists(out.resolve("mlp_bn.v")));
+    }
+
+    @Test
+    void badFoldIsBadInputAndWritesNothing() {
+        Path out = tmp.resolve("bad");
+        CliTestSupport.Run r = run("convert", CliTestSupport.example("mlp_bn").toString(), "-o", out.toString(), "--fold", "/0/Gemm=5x8");
+        assertEquals(3, r.code(), r.err());
+        assertTrue(r.err().contains("/0/Gemm"), r.err());
+        assertFalse(Files.exists(out));
+    }
+
+    @Test
+    void dspBudgetPlansAndTheWrittenPlanReapplies() throws Exception {
+        String model = CliTestSupport.example("mlp_bn").toString();
+        Path a = tmp.resolve("a");
+        CliTestSupport.Run r = run("convert", model, "-o", a.toString(), "--dsp-budget", "64", "--tb-count", "1");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("II 128 cycles"), r.out());
+        String plan = Files.readString(a.resolve("plan.json"));
+        assertTrue(plan.contains("\"/0/Gemm\" : {"), plan);
+        Path b = tmp.resolve("b");
+        r = run("convert", model, "-o", b.toString(), "--plan", a.resolve("plan.json").toString(), "--tb-count", "1");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("II 128 cycles"), r.out());
+        assertEquals(plan, Files.readString(b.resolve("plan.json")));
+    }
+
+    @Test
+    void aBrokenPlanFileIsBadInput() throws Exception {
+        Path plan = tmp.resolve("plan.json");
+        Files.writeString(plan, "{\"layers\": {\"/0/Gemm\": {\"pe\": 0}}}");
+        CliTestSupport.Run r = run("convert", CliTestSupport.example("mlp_bn").toString(), "-o", tmp.resolve("x").toString(),
+                "--plan", plan.toString());
+        assertEquals(3, r.code(), r.err());
+        assertTrue(r.err().contains("plan.json") && r.err().contains("/0/Gemm"), r.err());
+    }
+}

@@ -1,0 +1,39 @@
+package io.streamfold.cli;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static io.streamfold.cli.CliTestSupport.run;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class SimulateCommandTest {
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void printsOutputsTimingAndWritesAVcd() throws Exception {
+        Path model = CliTestSupport.example("mlp_bn");
+        Path vcd = tmp.resolve("t.vcd");
+        CliTestSupport.Run r = run("simulate", model.toString(), "--input", model.resolveSibling("inputs.npy").toString(), "--limit", "3",
+                "--vcd", vcd.toString());
+        assertEquals(0, r.code(), r.err());
+        assertEquals(3, r.out().lines().filter(l -> l.startsWith("sample ")).count(), r.out());
+        assertTrue(r.out().contains("II 4096 cycles"), r.out());
+        assertTrue(Files.readString(vcd).contains("m_axis_tvalid"));
+    }
+
+    @Test
+    void csvInputOfTheWrongWidthIsBadInput() throws Exception {
+        Path csv = tmp.resolve("x.csv");
+        Files.writeString(csv, "1,2,3\n4,5,6\n");
+        Path model = CliTestSupport.example("mlp_bn");
+        CliTestSupport.Run r = run("simulate", model.toString(), "--input", csv.toString());
+        assertEquals(3, r.code(), r.err());
+        assertTrue(r.err().contains("x.csv"), r.err());
+    }
+}

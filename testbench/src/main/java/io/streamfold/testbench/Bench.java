@@ -1,0 +1,180 @@
+package io.streamfold.testbench;
+
+import io.streamfold.compile.DataFiles;
+import io.streamfold.compile.ModelLoader;
+import io.streamfold.compile.Pipeline;
+import io.streamfold.hw.HwDesign;
+import io.streamfold.hw.LowerToHardware;
+import io.streamfold.hw.ParallelismPlan;
+import io.streamfold.ir.Graph;
+import io.streamfold.quant.QuantConfig;
+import io.streamfold.quant.QuantizedGraph;
+import io.streamfold.reference.IntegerInterpreter;
+import io.streamfold.sim.CycleSimulator;
+import io.streamfold.sim.Stimulus;
+import io.streamfold.verilog.VerilogLowering;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Benchmarks, measured in one run so the ratios are comparable on a noisy machine: simulated
+ * cycles per second of the Java simulator, Verilator and Icarus on the same RTL and vectors, and
+ * per design the multipliers, II, latency and multiplier utilization. Run by {@code bench/run}.
+ */
+public final class Bench {
+
+    private Bench() {
+    }
+
+    record Design(String label, String model, ParallelismPlan plan) {
+    }
+
+    public static void main(String[] args) throws Exception {
+        Path root = Path.of(args.length > 0 ? args[0] : ".");
+        int inferences = args.length > 1 ? Integer.parseInt(args[1]) : 200;
+        List<Design> designs = List.of(
+                new Design("mlp_bn serial (1 multiplier per layer)", "mlp_bn", ParallelismPlan.serial()),
+                new Design("mlp_bn 64-lane first layer", "mlp_bn",
+                        ParallelismPlan.serial().withInputElems(8).with("/0/Gemm", 8, 8).with("/3/Gemm", 4, 8).with("/6/Gemm", 2, 8)));
+        conversionTime();
+        System.out.println("# streamfold benchmark, " + inferences + " inferences per run, ideal stimulus");
+        System.out.printf(Locale.ROOT, "%-40s %5s %7s %8s %6s | %14s %14s %14s | %8s %8s%n", "design", "mults", "II", "latency", "util",
+                "java cyc/s", "verilator cyc/s", "icarus cyc/s", "java/vl", "java/iv");
+        for (Design ds : designs) {
+            Path dir = root.resolve("examples").resolve(ds.model());
+            Graph g = ModelLoader.load(dir.resolve("model.onnx"));
+            QuantizedGraph q = Pipeline.run(g, QuantConfig.defaults(), DataFiles.samples(dir.resolve("calib.npy"), g.inputShape())).quantized();
+            HwDesign d = LowerToHardware.run(q, ds.plan());
+            List<double[]> x = DataFiles.samples(dir.resolve("inputs.npy"), g.inputShape());
+            List<long[]> xs = new ArrayList<>();
+            for (int i = 0; i < inferences; i++) {
+                xs.add(IntegerInterpreter.quantizeInput(q, x.get(i % x.size())));
+            }
+            Stimulus stim = Stimulus.ideal();
+            CycleSimulator.Result r = CycleSimulator.run(d, xs, stim);
+            // warm up the JIT, then time the best of three
+            long best = Long.MAX_VALUE;
+            for (int k = 0; k < 3; k++) {
+                long t0 = System.nanoTime();
+                CycleSimulator.run(d, xs, stim);
+                best = Math.min(best, System.nanoTime() - t0);
+            }
+            double javaRate = r.cycles() / (best / 1e9);
+            Path work = Files.createTempDirectory("streamfold-bench-");
+            EdaRunner.write(work, VerilogLowering.emit(d));
+            EdaRunner.write(work, Testbench.files(d, xs, stim, r));
+            double vl = timeRun(work, List.of("sh", "-c", "verilator --binary --timing -Wno-fatal -Wno-lint -Wno-style -O3 --top-module "
+                    + d.name() + "_tb -Mdir obj_verilator -o tb *.v > build.log 2>&1"), List.of("./obj_verilator/tb"));
+            double iv = timeRun(work, List.of("sh", "-c", "iverilog -g2005 -s " + d.name() + "_tb -o tb.vvp *.v"), List.of("vvp", "-n", "tb.vvp"));
+            double vlRate = r.cycles() / vl;
+            double ivRate = r.cycles() / iv;
+            long ii = r.measuredInterval();
+            double util = d.macs() / (double) (ii * Math.max(1, d.multipliers()));
+            System.out.printf(Locale.ROOT, "%-40s %5d %7d %8d %6.3f | %14.0f %14.0f %14.0f | %8.2f %8.1f%n", ds.label(), d.multipliers(), ii,
+                    r.latency(), util, javaRate, vlRate, ivRate, javaRate / vlRate, javaRate / ivRate);
+            cells.add(ds.label() + ": " + xilinxCells(work, d));
+        }
+        System.out.println("# Yosys synth_xilinx cell counts");
+        cells.forEach(System.out::println);
+    }
+
+    private static final List<String> cells = new ArrayList<>();
+
+    /** LUT, flip-flop, DSP and block-RAM cells of the top module after {@code synth_xilinx -flatten}. */
+    static String xilinxCells(Path dir, HwDesign d) throws Exception {
+        List<String> files = VerilogLowering.emit(d).keySet().stream().filter(f -> f.endsWith(".v")).toList();
+        EdaRunner.Run run = EdaRunner.synthesize(dir, d.name(), files, "synth_xilinx -flatten");
+        if (run.exitCode() != 0) {
+            return "synthesis failed";
+        }
+        long lut = 0;
+        long ff = 0;
+        long dsp = 0;
+        long bram = 0;
+        long lutram = 0;
+        String stat = run.output().substring(run.output().lastIndexOf("=== " + d.name() + " ==="));
+        for (String line : stat.split("\n")) {
+            String[] p = line.trim().split("\\s+");
+            if (p.length != 2 || !p[1].matches("\\d+")) {
+                continue;
+            }
+            long n = Long.parseLong(p[1]);
+            if (p[0].startsWith("LUT")) {
+                lut += n;
+            } else if (p[0].startsWith("FD")) {
+                ff += n;
+            } else if (p[0].startsWith("DSP")) {
+                dsp += n;
+            } else if (p[0].startsWith("RAMB")) {
+                bram += n;
+            } else if (p[0].startsWith("RAM") || p[0].startsWith("SRL")) {
+                lutram += n;
+            }
+        }
+        return "LUT " + lut + ", FF " + ff + ", DSP " + dsp + ", BRAM " + bram + ", LUTRAM/SRL " + lutram;
+    }
+
+    /** Conversion time of a synthetic 1M-parameter MLP (1024-1024-10): import to emitted files. */
+    static void conversionTime() {
+        java.util.Random r = new java.util.Random(1);
+        int[] widths = {1024, 1024, 10};
+        List<io.streamfold.ir.Node> nodes = new ArrayList<>();
+        String cur = "x";
+        long params = 0;
+        for (int l = 0; l + 1 < widths.length; l++) {
+            double[] w = new double[widths[l + 1] * widths[l]];
+            for (int i = 0; i < w.length; i++) {
+                w[i] = r.nextGaussian() / 32;
+            }
+            params += w.length + widths[l + 1];
+            nodes.add(new io.streamfold.ir.Node("fc" + l, new io.streamfold.ir.Op.Dense(
+                    io.streamfold.ir.Tensor.of(io.streamfold.ir.Shape.of(widths[l + 1], widths[l]), w),
+                    io.streamfold.ir.Tensor.zeros(widths[l + 1])), cur, "y" + l));
+            cur = "y" + l;
+            if (l + 2 < widths.length) {
+                nodes.add(new io.streamfold.ir.Node("relu" + l, new io.streamfold.ir.Op.Relu(), cur, "r" + l));
+                cur = "r" + l;
+            }
+        }
+        Graph g = new Graph("mlp1m", "x", io.streamfold.ir.Shape.of(widths[0]), nodes, cur);
+        List<double[]> calib = new ArrayList<>();
+        for (int i = 0; i < 16; i++) {
+            double[] x = new double[widths[0]];
+            for (int j = 0; j < x.length; j++) {
+                x[j] = r.nextGaussian();
+            }
+            calib.add(x);
+        }
+        ParallelismPlan plan = ParallelismPlan.serial().withInputElems(16).with("fc0", 16, 16).with("fc1", 2, 16);
+        for (int k = 0; k < 3; k++) {
+            long t0 = System.nanoTime();
+            QuantizedGraph q = Pipeline.run(g, QuantConfig.defaults(), calib).quantized();
+            long t1 = System.nanoTime();
+            HwDesign d = LowerToHardware.run(q, plan);
+            java.util.Map<String, String> files = VerilogLowering.emit(d);
+            long t2 = System.nanoTime();
+            long bytes = files.values().stream().mapToLong(String::length).sum();
+            System.out.printf(Locale.ROOT, "conversion of a %d-parameter MLP: fold+calibrate+quantize %.2f s, lower+emit %.2f s (%d files, %d kB), total %.2f s%n",
+                    params, (t1 - t0) / 1e9, (t2 - t1) / 1e9, files.size(), bytes / 1024, (t2 - t0) / 1e9);
+        }
+    }
+
+    /** Seconds the run command takes after the build command (which must succeed); the run must print PASS. */
+    private static double timeRun(Path dir, List<String> build, List<String> run) throws Exception {
+        EdaRunner.Run b = EdaRunner.run(dir, build, 1800);
+        if (b.exitCode() != 0) {
+            throw new IllegalStateException("build failed: " + b.output());
+        }
+        long t0 = System.nanoTime();
+        EdaRunner.Run r = EdaRunner.run(dir, run, 3600);
+        double s = (System.nanoTime() - t0) / 1e9;
+        if (!r.passed()) {
+            throw new IllegalStateException("testbench failed: " + r.output());
+        }
+        return s;
+    }
+}

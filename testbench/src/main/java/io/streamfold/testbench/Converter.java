@@ -1,0 +1,153 @@
+package io.streamfold.testbench;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import io.streamfold.compile.Pipeline;
+import io.streamfold.hw.Channel;
+import io.streamfold.hw.HwDesign;
+import io.streamfold.hw.LowerToHardware;
+import io.streamfold.hw.ParallelismPlan;
+import io.streamfold.hw.PlanParallelism;
+import io.streamfold.hw.Stage;
+import io.streamfold.ir.Graph;
+import io.streamfold.passes.FoldBatchNorm;
+import io.streamfold.quant.LayerReport;
+import io.streamfold.quant.QuantConfig;
+import io.streamfold.reference.IntegerInterpreter;
+import io.streamfold.sim.CycleSimulator;
+import io.streamfold.sim.Stimulus;
+import io.streamfold.verilog.VerilogLowering;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * {@code convert}: compiles a model to a folder holding the RTL, its ROM files, a self-checking
+ * testbench with vectors from the cycle-accurate simulator, run scripts, and {@code report.json}.
+ */
+public final class Converter {
+
+    private Converter() {
+    }
+
+    /**
+     * @param quant      quantization settings
+     * @param plan       parallelism plan
+     * @param calib      calibration samples (flat, channels first)
+     * @param tbInputs   samples for the testbench vectors
+     * @param stimulus   gaps/backpressure the testbench applies
+     * @param dspBudget  if positive, {@link PlanParallelism} chooses the folds and input width for at
+     *                   most this many multipliers (FIFO depth and argmax head still from {@code plan})
+     */
+    public record Options(QuantConfig quant, ParallelismPlan plan, List<double[]> calib, List<double[]> tbInputs, Stimulus stimulus,
+                          int dspBudget) {
+        public Options(QuantConfig quant, ParallelismPlan plan, List<double[]> calib, List<double[]> tbInputs, Stimulus stimulus) {
+            this(quant, plan, calib, tbInputs, stimulus, 0);
+        }
+    }
+
+    /**
+     * What was produced: {@code sim} is the run behind the testbench vectors (with its stimulus),
+     * {@code timing} a run without gaps or backpressure, which latency and II are defined on.
+     */
+    public record Outcome(Pipeline.Result compiled, HwDesign design, CycleSimulator.Result sim, CycleSimulator.Result timing,
+                          Map<String, String> files) {
+    }
+
+    /** Compiles, simulates the testbench vectors and returns the files (nothing written yet). */
+    public static Outcome build(Graph g, Options o) {
+        Pipeline.Result c = Pipeline.run(g, o.quant(), o.calib());
+        ParallelismPlan plan = o.dspBudget() > 0 ? PlanParallelism.run(c.quantized(), o.dspBudget(), o.plan()).plan() : o.plan();
+        HwDesign d = LowerToHardware.run(c.quantized(), plan);
+        List<long[]> xs = new ArrayList<>();
+        for (double[] x : o.tbInputs()) {
+            xs.add(IntegerInterpreter.quantizeInput(c.quantized(), x));
+        }
+        CycleSimulator.Result r = CycleSimulator.run(d, xs, o.stimulus());
+        List<long[]> three = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            three.add(xs.get(i % xs.size()));
+        }
+        CycleSimulator.Result timing = CycleSimulator.run(d, three, Stimulus.ideal());
+        Map<String, String> files = new LinkedHashMap<>(VerilogLowering.emit(d));
+        files.putAll(Testbench.files(d, xs, o.stimulus(), r));
+        files.put("report.json", reportJson(c, d, timing));
+        files.put("plan.json", plan.toJson());
+        return new Outcome(c, d, r, timing, files);
+    }
+
+    /** {@link #build} and writes the folder atomically. */
+    public static Outcome convert(Graph g, Options o, Path outDir, boolean force) throws IOException {
+        Outcome out = build(g, o);
+        OutputFolder.write(outDir, out.files(), force);
+        return out;
+    }
+
+    static String reportJson(Pipeline.Result c, HwDesign d, CycleSimulator.Result r) {
+        Map<String, Object> root = new LinkedHashMap<>();
+        root.put("model", c.original().name());
+        root.put("top", d.name());
+        Map<String, Object> hw = new LinkedHashMap<>();
+        hw.put("initiation_interval", d.initiationInterval());
+        hw.put("measured_interval", r.measuredInterval());
+        hw.put("latency", r.latency());
+        hw.put("multipliers", d.multipliers());
+        hw.put("macs_per_inference", d.macs());
+        hw.put("multiplier_utilization", d.multipliers() == 0 ? 0 : d.macs() / (double) (d.initiationInterval() * d.multipliers()));
+        Map<String, Object> io = new LinkedHashMap<>();
+        io.put("s_axis", Map.of("elements_per_beat", d.inputChannel().elems(), "format", d.inputFormat().toString(),
+                "beats_per_inference", d.inputChannel().beats()));
+        io.put("m_axis", Map.of("elements_per_beat", d.outputChannel().elems(), "format", d.outputFormat().toString(),
+                "beats_per_inference", d.outputChannel().beats()));
+        hw.put("streams", io);
+        List<Map<String, Object>> stages = new ArrayList<>();
+        for (Stage s : d.stages()) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("name", s.name());
+            m.put("kind", s.getClass().getSimpleName());
+            m.put("source", s.source());
+            m.put("cycles_per_inference", s.cycles());
+            m.put("multipliers", s.multipliers());
+            m.put("utilization", r.fires().get(s.name()) / (double) r.cycles());
+            if (s instanceof Stage.MatVec mv) {
+                m.put("pe", mv.pe());
+                m.put("simd", mv.simd());
+            }
+            stages.add(m);
+        }
+        hw.put("stages", stages);
+        List<Map<String, Object>> channels = new ArrayList<>();
+        for (Channel ch : d.channels()) {
+            channels.add(Map.of("name", ch.name(), "elements_per_beat", ch.elems(), "format", ch.format().toString(), "depth", ch.depth()));
+        }
+        hw.put("channels", channels);
+        root.put("hardware", hw);
+        List<Map<String, Object>> layers = new ArrayList<>();
+        for (LayerReport l : c.quantized().report()) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("node", l.node());
+            m.put("kind", l.kind());
+            m.put("inputs", l.inputs().stream().map(Object::toString).toList());
+            m.put("output", l.output().toString());
+            m.put("weights", l.weights());
+            m.put("acc_bits", l.accBits());
+            m.put("range", Double.isNaN(l.range()) ? null : l.range());
+            m.put("detail", l.detail());
+            layers.add(m);
+        }
+        root.put("layers", layers);
+        root.put("batchnorm_folding", Map.of("counters", c.context().counters(FoldBatchNorm.NAME),
+                "notes", c.context().notes().stream().filter(n -> n.startsWith(FoldBatchNorm.NAME)).toList()));
+        root.put("counters", c.context().counters());
+        try {
+            return new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(root) + "\n";
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}

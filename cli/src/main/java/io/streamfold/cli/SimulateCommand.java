@@ -71,9 +71,12 @@ final class SimulateCommand implements Callable<Integer> {
         QuantizedGraph q;
         HwDesign d;
         List<double[]> xs;
+        io.streamfold.hw.ParallelismPlan plan;
         try {
             q = Pipeline.run(g, quant.config(), quant.calibration(model, g)).quantized();
-            d = LowerToHardware.run(q, hardware.plan());
+            plan = hardware.dspBudget > 0
+                    ? io.streamfold.hw.PlanParallelism.run(q, hardware.dspBudget, hardware.plan()).plan() : hardware.plan();
+            d = LowerToHardware.run(q, plan);
             xs = DataFiles.samples(input, g.inputShape());
         } catch (ModelException e) {
             throw e.inFile(model.toString());
@@ -93,6 +96,10 @@ final class SimulateCommand implements Callable<Integer> {
             r = CycleSimulator.run(d, ints, stim);
         }
         for (int i = 0; i < r.outputs().size(); i++) {
+            if (plan.argmax()) {
+                out.printf("sample %d: class %d  (argmax head)%n", i, r.outputs().get(i)[0]);
+                continue;
+            }
             double[] y = IntegerInterpreter.dequantize(q.outputFormat(), r.outputs().get(i));
             StringBuilder sb = new StringBuilder();
             for (double v : y) {

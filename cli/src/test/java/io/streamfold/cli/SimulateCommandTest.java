@@ -36,4 +36,13 @@ class SimulateCommandTest {
         assertEquals(3, r.code(), r.err());
         assertTrue(r.err().contains("x.csv"), r.err());
     }
+
+    @Test
+    void budgetAndArgmaxHead() throws Exception {
+        Path model = CliTestSupport.example("mlp_bn");
+        CliTestSupport.Run r = run("simulate", model.toString(), "--input", model.resolveSibling("inputs.npy").toString(), "--limit", "4",
+                "--dsp-budget", "6464", "--argmax");
+        org.junit.jupiter.api.Assertions.assertEquals(0, r.code(), r.err());
+        org.junit.jupiter.api.Assertions.assertTrue(r.out().contains("(argmax head)") && r.out().contains("II 1 cycles"), r.out());
+    }
 }

@@ -170,7 +170,7 @@ public final class LowerToHardware {
         Channel c = channels.get(input);
         String name = "s" + stages.size() + "_swu_" + verilogName(n.name());
         int out = channel(name, elems, c.format(), g.positions() * g.kk() * g.c());
-        int rows = g.kh() + g.sh();
+        int rows = Stage.SlidingWindow.fullRateRows(g.h(), g.kh(), g.sh(), g.pt(), g.oh());
         stages.add(new Stage.SlidingWindow(name, n.name(), input, out, c.format(), g.c(), g.h(), g.w(), elems, g.kh(), g.kw(), g.sh(),
                 g.sw(), g.pt(), g.pl(), g.oh(), g.ow(), rows, pad, channelMajor));
         return out;

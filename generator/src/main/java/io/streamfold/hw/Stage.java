@@ -46,7 +46,8 @@ public sealed interface Stage {
      * <li>the <b>loader</b> (registers {@code wsel}, {@code wcnt}) pops an input beat into
      *     {@code buf[wsel][wcnt]} whenever one is present and {@code wcnt < SF}. When a bank is
      *     full ({@code wcnt == SF}, counting the beat written in this cycle) and the compute
-     *     process is on that same bank ({@code rsel == wsel}), it moves to the other bank
+     *     process is on that same bank ({@code rsel == wsel}) or leaves the other bank in this
+     *     cycle (its last step, {@code nf == NF-1 && sf == SF-1}), it moves to the other bank
      *     ({@code wsel ^= 1, wcnt = 0}); otherwise it waits at {@code wcnt == SF} until compute
      *     arrives there;</li>
      * <li>the <b>compute</b> process (registers {@code rsel}, {@code nf}, {@code sf}, {@code acc})
@@ -59,7 +60,8 @@ public sealed interface Stage {
      *     other bank ({@code rsel ^= 1}).</li>
      * </ul>
      * Both processes decide on start-of-cycle state. The next vector loads while the current one
-     * is computed, so the initiation interval is NF*SF cycles (at least SF) per vector.
+     * is computed, so the initiation interval is NF*SF cycles per vector (one cycle per vector
+     * when SF = NF = 1: the loader refills a bank in the cycle after compute leaves it).
      *
      * <p>A convolution runs the same unit once per output pixel on the windows of a
      * {@link SlidingWindow}: {@code vectors} is the number of vectors per inference (1 for a
@@ -239,8 +241,8 @@ public sealed interface Stage {
      * <li>the <b>writer</b> (registers {@code wx}, {@code wcb}: position in the row being written;
      *     {@code wslot}: its slot; {@code wrows}: rows written completely and not yet released,
      *     0..rows) pops an input beat into {@code buf[wslot][wx][wcb]} when one is present and
-     *     either it is inside a row ({@code (wx, wcb) != (0, 0)}) or a slot is free
-     *     ({@code wrows < rows}). After the last beat of a row, {@code wslot} moves to the next
+     *     either it is inside a row ({@code (wx, wcb) != (0, 0)}) or a slot is free, counting
+     *     the rows the reader releases in this cycle ({@code wrows - released < rows}). After the last beat of a row, {@code wslot} moves to the next
      *     slot (mod rows) and {@code wrows} grows by one.</li>
      * <li>the <b>reader</b> (registers {@code oy, ox} and window counters {@code ky, kx, cb};
      *     {@code ylo = oy*SH - PT}, {@code xlo = ox*SW - PL}; {@code rtop}: slot of input row
@@ -260,8 +262,11 @@ public sealed interface Stage {
      * Never deadlocks when {@code rows >= KH + SH - 1} (and {@code PT < KH}): a reader waiting for
      * input needs a row it holds at most KH rows of; one waiting at a row end needs at most
      * {@code max(SH, KH + SH - 1 - PB)} rows; both fit. With {@code rows = KH + SH} the writer
-     * fills the next SH rows while the reader walks KH, so neither side waits in steady state;
-     * the reader emits one beat per cycle.
+     * fills the next SH rows while the reader walks KH; with {@link #fullRateRows} the writer
+     * also prefetches the next image's first rows, so the reader emits one beat per cycle
+     * across images when its input keeps up. The writer may take a slot the reader releases in
+     * the same cycle ({@code wrows - release < rows}, both from start-of-cycle state), so a
+     * row handover costs no cycle.
      */
     record SlidingWindow(String name, String source, int input, int output, QFormat format, int channels, int height, int width,
                          int elems, int kernelH, int kernelW, int strideH, int strideW, int padTop, int padLeft, int outHeight,
@@ -280,6 +285,20 @@ public sealed interface Stage {
         /** The fewest row slots that never deadlock. */
         public static int minRows(int kernelH, int strideH) {
             return kernelH + strideH - 1;
+        }
+
+        /**
+         * Row slots for full rate: {@code KH + SH} (the reader walks KH rows while the writer
+         * fills the next SH), and at an image boundary room for both the rows the last output row
+         * still holds ({@code H - max(0, ylo(OH-1))}) and the rows the first window of the next
+         * image reads ({@code min(H, KH - PT)}), so the writer prefetches them while the reader
+         * finishes the image. (A channel-major window walks one channel group across a row
+         * faster than the writer fills all channels of it, so the last of those rows must be
+         * complete too.)
+         */
+        public static int fullRateRows(int height, int kernelH, int strideH, int padTop, int outHeight) {
+            int held = height - Math.max(0, (outHeight - 1) * strideH - padTop);
+            return Math.max(kernelH + strideH, held + Math.min(height, kernelH - padTop));
         }
 
         /** Beats per pixel (CB). */

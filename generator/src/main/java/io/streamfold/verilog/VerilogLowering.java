@@ -261,7 +261,9 @@ public final class VerilogLowering {
         VExpr avail = b.wire("avail", 1, false, bin("||", bin("!=", rsel, wsel), bin(">", wcnt, sfWide)));
         VExpr compute = b.wire("compute", 1, false, and(avail, bin("||", not(needOut), ref("out_ready"))));
         VExpr wcntNext = b.wire("wcnt_next", wcBits, false, new VExpr.Cond(load, bin("+", wcnt, uconst(wcBits, 1)), wcnt));
-        VExpr switchBank = b.wire("switch_bank", 1, false, and(bin("==", wcntNext, uconst(wcBits, sfN)), bin("==", rsel, wsel)));
+        VExpr leave = b.wire("leave_bank", 1, false, and(and(compute, needOut), bin("==", nf, uconst(nfBits, nfN - 1))));
+        VExpr switchBank = b.wire("switch_bank", 1, false, and(bin("==", wcntNext, uconst(wcBits, sfN)),
+                bin("||", bin("==", rsel, wsel), leave)));
         VExpr waddr = b.wire("waddr", bufBits, false, new VExpr.Cond(wsel,
                 bin("+", uconst(bufBits, sfN), zext(wcnt, wcBits, bufBits)), zext(wcnt, wcBits, bufBits)));
         VExpr raddr = b.wire("raddr", bufBits, false, new VExpr.Cond(rsel,
@@ -513,7 +515,6 @@ public final class VerilogLowering {
         VExpr.Ref rbase = b.reg("rbase", slotB, false, 0);
 
         VExpr inRow = b.wire("in_row", 1, false, bin("||", bin("!=", wx, uconst(wxB, 0)), bin("!=", wcb, uconst(cbB, 0))));
-        VExpr write = b.wire("write", 1, false, and(ref("in_valid"), bin("||", inRow, bin("!=", wrows, uconst(wrB, rows)))));
         VExpr wrowEnd = b.wire("wrow_end", 1, false, and(bin("==", wx, uconst(wxB, w - 1)), bin("==", wcb, uconst(cbB, cbN - 1))));
         VExpr.Ref kyS = b.wire("ky_s", sb, true, zext(ky, kyB, sb));
         VExpr.Ref kxS = b.wire("kx_s", sb, true, zext(kx, kxB, sb));
@@ -539,6 +540,9 @@ public final class VerilogLowering {
         VExpr relTable = b.select("release_row", wrB, false, oy, releases);
         VExpr.Ref release = b.wire("free_rows", wrB, false, new VExpr.Cond(rowEnd, relTable, uconst(wrB, 0)));
         VExpr emit = b.wire("emit", 1, false, and(and(ref("out_ready"), bin("||", padded, written)), bin("<=", release, wrows)));
+        // The writer may take a slot the reader releases in this same cycle.
+        VExpr.Ref wrowsLeft = b.wire("wrows_left", wrB, false, bin("-", wrows, new VExpr.Cond(emit, release, uconst(wrB, 0))));
+        VExpr write = b.wire("write", 1, false, and(ref("in_valid"), bin("||", inRow, bin("!=", wrowsLeft, uconst(wrB, rows)))));
 
         VExpr.Ref slotSum = b.wire("slot_sum", slb, false, bin("+", zext(rtop, slotB, slb), zext(ky, kyB, slb)));
         VExpr slot = b.wirePartlyUnused("slot", slb, false, new VExpr.Cond(bin(">=", slotSum, uconst(slb, rows)),
@@ -583,8 +587,7 @@ public final class VerilogLowering {
         }
         List<VStmt> onWrite = step(wcb, cbB, cbN, step(wx, wxB, w,
                 List.of(new VStmt.NonBlocking(wslot, wrap(wslot, slotB, rows)))));
-        VExpr wrowsNext = bin("-", bin("+", wrows, new VExpr.Cond(and(write, wrowEnd), uconst(wrB, 1), uconst(wrB, 0))),
-                new VExpr.Cond(emit, release, uconst(wrB, 0)));
+        VExpr wrowsNext = bin("+", wrowsLeft, new VExpr.Cond(and(write, wrowEnd), uconst(wrB, 1), uconst(wrB, 0)));
         b.add(new VItem.AlwaysFf("aclk", List.of(new VStmt.If(not(ref("aresetn")),
                 List.of(new VStmt.NonBlocking(wx, uconst(wxB, 0)), new VStmt.NonBlocking(wcb, uconst(cbB, 0)),
                         new VStmt.NonBlocking(wslot, uconst(slotB, 0)), new VStmt.NonBlocking(wrows, uconst(wrB, 0)),

@@ -78,7 +78,8 @@ abstract class StageModel {
                 in.pop();
                 nextWcnt = wcnt + 1;
             }
-            if (nextWcnt == sfN && rsel == wsel) {
+            boolean leave = compute && needOut && nf == nfN - 1;
+            if (nextWcnt == sfN && (rsel == wsel || leave)) {
                 nextWsel = wsel ^ 1;
                 nextWcnt = 0;
             }
@@ -259,9 +260,6 @@ abstract class StageModel {
         @Override
         void step() {
             int w = s.width();
-            // writer decision
-            boolean inRow = wx != 0 || wcb != 0;
-            boolean write = !in.empty() && (inRow || wrows < rows);
             // reader decision
             int iy = ylo + ky;
             int ix = xlo + kx;
@@ -273,6 +271,10 @@ abstract class StageModel {
             boolean rowEnd = lastOfWindow && ox == s.outWidth() - 1;
             int release = rowEnd ? s.release(oy) : 0;
             boolean emit = !out.full() && (padded || written) && release <= wrows;
+            // writer decision: may take a slot the reader releases in this cycle
+            boolean inRow = wx != 0 || wcb != 0;
+            int nextWrows = wrows - (emit ? release : 0);
+            boolean write = !in.empty() && (inRow || nextWrows < rows);
             if (emit) {
                 if (padded) {
                     out.push(pad);
@@ -282,7 +284,6 @@ abstract class StageModel {
                     out.push(beat);
                 }
             }
-            int nextWrows = wrows - (emit ? release : 0);
             if (write) {
                 for (int i = 0; i < e; i++) {
                     buf[((wslot * w + wx) * cbN + wcb) * e + i] = in.head(i);

@@ -1,6 +1,8 @@
 package io.streamfold.testbench;
 
+import io.streamfold.hw.HwDesign;
 import io.streamfold.hw.ParallelismPlan;
+import io.streamfold.hw.Stage;
 import io.streamfold.ir.Graph;
 import io.streamfold.ir.Node;
 import io.streamfold.ir.Op;
@@ -114,6 +116,20 @@ final class WindowedLayers {
         String desc = "seed " + seed + ": " + kind + (kind == Kind.DEPTHWISE ? " x" + m : "") + " " + in + " -> " + out + " " + win
                 + " " + bits + " bits, plan " + plan.folds() + " in " + plan.inputElems() + (nodes.size() > 1 ? " + relu" : "");
         return new Layer(q, plan, xs, desc);
+    }
+
+    /** The design with every sliding window's row slots replaced by {@code rows.apply(window)}. */
+    static HwDesign withRows(HwDesign d, java.util.function.ToIntFunction<Stage.SlidingWindow> rows) {
+        List<Stage> st = new ArrayList<>();
+        for (Stage s : d.stages()) {
+            if (s instanceof Stage.SlidingWindow w) {
+                s = new Stage.SlidingWindow(w.name(), w.source(), w.input(), w.output(), w.format(), w.channels(), w.height(),
+                        w.width(), w.elems(), w.kernelH(), w.kernelW(), w.strideH(), w.strideW(), w.padTop(), w.padLeft(),
+                        w.outHeight(), w.outWidth(), rows.applyAsInt(w), w.padValue(), w.channelMajor());
+            }
+            st.add(s);
+        }
+        return new HwDesign(d.name(), d.channels(), st, d.input(), d.output(), d.inputOrder(), d.outputOrder());
     }
 
     private static int[] convDims(int out, int inPerGroup, int[] k) {

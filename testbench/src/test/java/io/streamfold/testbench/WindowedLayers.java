@@ -26,7 +26,17 @@ import java.util.Random;
 final class WindowedLayers {
 
     /** One random layer: the quantized graph, a plan, inputs and a description for messages. */
-    record Layer(QuantizedGraph q, ParallelismPlan plan, List<long[]> inputs, String desc) {
+    record Layer(QuantizedGraph q, ParallelismPlan plan, List<long[]> inputs, String desc, Kind kind, boolean twoD, Window window) {
+    }
+
+    /** The first random layer from {@code seed} on that satisfies {@code want}. */
+    static Layer first(long seed, int inferences, java.util.function.Predicate<Layer> want) {
+        for (long s = seed; ; s++) {
+            Layer l = random(s, inferences);
+            if (want.test(l)) {
+                return l;
+            }
+        }
     }
 
     enum Kind { CONV, DEPTHWISE, MAXPOOL, AVGPOOL }
@@ -115,7 +125,7 @@ final class WindowedLayers {
         }
         String desc = "seed " + seed + ": " + kind + (kind == Kind.DEPTHWISE ? " x" + m : "") + " " + in + " -> " + out + " " + win
                 + " " + bits + " bits, plan " + plan.folds() + " in " + plan.inputElems() + (nodes.size() > 1 ? " + relu" : "");
-        return new Layer(q, plan, xs, desc);
+        return new Layer(q, plan, xs, desc, kind, twoD, win);
     }
 
     /** The design with every sliding window's row slots replaced by {@code rows.apply(window)}. */

@@ -125,7 +125,7 @@ public final class LowerToHardware {
             pool(n, op, x, outFmt, outShape);
         } else {
             throw new ModelException(Diagnostic.SF_UNSUPPORTED_HW, n.name(), op.kind() + " has no hardware stage yet",
-                    "the streaming back end implements Dense and elementwise layers so far");
+                    "the streaming back end implements Dense, Conv (group 1 or depthwise), MaxPool, AveragePool and elementwise layers so far");
         }
     }
 

@@ -61,17 +61,29 @@ public sealed interface Stage {
      *     other bank ({@code rsel ^= 1}).</li>
      * </ul>
      * Both processes decide on start-of-cycle state. The next vector loads while the current one
-     * is computed, so the initiation interval is NF*SF cycles (at least SF).
+     * is computed, so the initiation interval is NF*SF cycles per vector.
+     *
+     * <p>A convolution runs the same unit once per output pixel on the windows of a
+     * {@link SlidingWindow}: {@code vectors} is the number of vectors per inference (1 for a
+     * Dense layer), which only scales {@link #cycles()} and {@link #macs()}.
      *
      * @param weights ROM, {@code [nf*SF + sf][p][s]} flattened, already permuted to stream order
+     * @param vectors input vectors per inference
      */
     record MatVec(String name, String source, int input, int output, QOp.QDense op, int inFeatures, int outFeatures,
-                  int simd, int pe, long[] weights) implements Stage {
+                  int simd, int pe, long[] weights, int vectors) implements Stage {
         public MatVec {
             weights = weights.clone();
-            if (inFeatures % simd != 0 || outFeatures % pe != 0 || weights.length != inFeatures * outFeatures) {
-                throw new IllegalArgumentException(name + ": N=" + inFeatures + " M=" + outFeatures + " SIMD=" + simd + " PE=" + pe);
+            if (inFeatures % simd != 0 || outFeatures % pe != 0 || weights.length != inFeatures * outFeatures || vectors < 1) {
+                throw new IllegalArgumentException(name + ": N=" + inFeatures + " M=" + outFeatures + " SIMD=" + simd + " PE=" + pe
+                        + " vectors=" + vectors);
             }
+        }
+
+        /** A Dense layer: one vector per inference. */
+        public MatVec(String name, String source, int input, int output, QOp.QDense op, int inFeatures, int outFeatures,
+                      int simd, int pe, long[] weights) {
+            this(name, source, input, output, op, inFeatures, outFeatures, simd, pe, weights, 1);
         }
 
         public int sf() {
@@ -104,7 +116,7 @@ public sealed interface Stage {
 
         @Override
         public int cycles() {
-            return sf() * nf();
+            return sf() * nf() * vectors;
         }
 
         @Override
@@ -114,7 +126,7 @@ public sealed interface Stage {
 
         @Override
         public long macs() {
-            return (long) inFeatures * outFeatures;
+            return (long) inFeatures * outFeatures * vectors;
         }
     }
 
@@ -407,6 +419,236 @@ public sealed interface Stage {
         @Override
         public int cycles() {
             return beats();
+        }
+    }
+
+    /**
+     * Sliding-window unit (a line buffer of {@code rows} input rows plus the window walk): turns
+     * the (C, H, W) stream, {@code E = elems} elements per beat ({@code CB = C/E} beats per pixel),
+     * into, for each output position (oy, ox) in row-major order, the {@code KH*KW*C} window
+     * elements as {@code KH*KW*CB} beats: in order (ky, kx, cb) — what a {@link MatVec} reads as
+     * one vector — or, with {@code channelMajor}, in order (cb, ky, kx), so that a per-channel
+     * reduction ({@link PoolReduce}, {@link Depthwise}) sees each channel group's window
+     * contiguously. Window element (ky, kx) of (oy, ox) is input pixel
+     * {@code (iy, ix) = (oy*SH - PT + ky, ox*SW - PL + kx)}; outside the image the beat is all
+     * {@code padValue}. A 1D (C, L) tensor is lowered as (C, L, 1): a column, so the buffer holds
+     * {@code rows} pixels, not whole sequences.
+     *
+     * <p>The buffer is {@code rows} row slots of W*CB beats, used circularly. Two processes share
+     * it; both decide on start-of-cycle state and their updates apply together at the edge:
+     * <ul>
+     * <li>the <b>writer</b> (registers {@code wx}, {@code wcb}: position in the row being written;
+     *     {@code wslot}: its slot; {@code wrows}: rows written completely and not yet released,
+     *     0..rows) pops an input beat into {@code buf[wslot][wx][wcb]} when one is present and
+     *     either it is inside a row ({@code (wx, wcb) != (0, 0)}) or a slot is free, counting
+     *     the rows the reader releases in this cycle ({@code wrows - released < rows}). After the last beat of a row, {@code wslot} moves to the next
+     *     slot (mod rows) and {@code wrows} grows by one.</li>
+     * <li>the <b>reader</b> (registers {@code oy, ox} and window counters {@code ky, kx, cb};
+     *     {@code ylo = oy*SH - PT}, {@code xlo = ox*SW - PL}; {@code rtop}: slot of input row
+     *     {@code ylo} mod rows; {@code rbase}: slot of row 0 of its image) emits the current
+     *     window beat when the output FIFO has room and the beat is ready: padded, or written,
+     *     i.e. with {@code yoff = max(0, ylo)} and {@code rel = iy - yoff} (rows of this image
+     *     below {@code yoff} are released, so {@code rel} counts from the oldest held row):
+     *     {@code rel < wrows || (rel == wrows && (ix < wx || (ix == wx && cb < wcb)))}. The last
+     *     beat of an output row ({@code ox == OW-1}, last window beat) also releases the rows no
+     *     later window of the image reads, {@code release = end - yoff} with
+     *     {@code end = (oy == OH-1) ? H : max(0, ylo + SH)}, and needs them all written:
+     *     {@code release <= wrows}. It then subtracts {@code release} from {@code wrows} and moves
+     *     {@code ylo += SH}, {@code rtop += SH} (mod rows); after the last output row of an image
+     *     {@code rbase += H}, {@code rtop = rbase - PT} (mod rows), {@code ylo = -PT}. A real
+     *     beat reads {@code buf[(rtop + ky) mod rows][ix][cb]}.</li>
+     * </ul>
+     * Never deadlocks when {@code rows >= KH + SH - 1} (and {@code PT < KH}): a reader waiting for
+     * input needs a row it holds at most KH rows of; one waiting at a row end needs at most
+     * {@code max(SH, KH + SH - 1 - PB)} rows; both fit. With {@code rows = KH + SH} the writer
+     * fills the next SH rows while the reader walks KH; with {@link #fullRateRows} the writer
+     * also prefetches the next image's first rows, so the reader emits one beat per cycle
+     * across images when its input keeps up. The writer may take a slot the reader releases in
+     * the same cycle ({@code wrows - release < rows}, both from start-of-cycle state), so a
+     * row handover costs no cycle.
+     */
+    record SlidingWindow(String name, String source, int input, int output, QFormat format, int channels, int height, int width,
+                         int elems, int kernelH, int kernelW, int strideH, int strideW, int padTop, int padLeft, int outHeight,
+                         int outWidth, int rows, long padValue, boolean channelMajor) implements Stage {
+        public SlidingWindow {
+            if (channels % elems != 0 || kernelH < 1 || kernelW < 1 || strideH < 1 || strideW < 1 || padTop < 0 || padLeft < 0
+                    || padTop >= kernelH || padLeft >= kernelW || outHeight < 1 || outWidth < 1
+                    || (outHeight - 1) * strideH - padTop > height - 1 || (outWidth - 1) * strideW - padLeft > width - 1
+                    || rows < minRows(kernelH, strideH) || !format.contains(padValue)) {
+                throw new IllegalArgumentException(name + ": sliding window C=" + channels + " H=" + height + " W=" + width + " E="
+                        + elems + " K=" + kernelH + "x" + kernelW + " S=" + strideH + "x" + strideW + " P=" + padTop + "," + padLeft
+                        + " out " + outHeight + "x" + outWidth + " rows " + rows);
+            }
+        }
+
+        /** The fewest row slots that never deadlock. */
+        public static int minRows(int kernelH, int strideH) {
+            return kernelH + strideH - 1;
+        }
+
+        /**
+         * Row slots for full rate: {@code KH + SH} (the reader walks KH rows while the writer
+         * fills the next SH), and at an image boundary room for both the rows the last output row
+         * still holds ({@code H - max(0, ylo(OH-1))}) and the rows the first window of the next
+         * image reads ({@code min(H, KH - PT)}), so the writer prefetches them while the reader
+         * finishes the image. (A channel-major window walks one channel group across a row
+         * faster than the writer fills all channels of it, so the last of those rows must be
+         * complete too.)
+         */
+        public static int fullRateRows(int height, int kernelH, int strideH, int padTop, int outHeight) {
+            int held = height - Math.max(0, (outHeight - 1) * strideH - padTop);
+            return Math.max(kernelH + strideH, held + Math.min(height, kernelH - padTop));
+        }
+
+        /** Beats per pixel (CB). */
+        public int channelBeats() {
+            return channels / elems;
+        }
+
+        /** Beats per output position. */
+        public int windowBeats() {
+            return kernelH * kernelW * channelBeats();
+        }
+
+        public int inputBeats() {
+            return height * width * channelBeats();
+        }
+
+        public int outputBeats() {
+            return outHeight * outWidth * windowBeats();
+        }
+
+        /** Rows released by the last beat of output row {@code oy}. */
+        public int release(int oy) {
+            int ylo = oy * strideH - padTop;
+            int end = oy == outHeight - 1 ? height : Math.max(0, ylo + strideH);
+            return end - Math.max(0, ylo);
+        }
+
+        @Override
+        public List<Integer> inputs() {
+            return List.of(input);
+        }
+
+        @Override
+        public List<Integer> outputs() {
+            return List.of(output);
+        }
+
+        @Override
+        public int cycles() {
+            return Math.max(inputBeats(), outputBeats());
+        }
+    }
+
+    /**
+     * Per-channel window reduction of pooling, after a channel-major {@link SlidingWindow}: for
+     * each output position and channel group it reads the {@code K = windowSize} window beats
+     * ({@code k = 0..K-1}) and emits one beat of {@code elems} results. Registers {@code k},
+     * {@code cb} (channel group), {@code pos} (output position, row-major) and one accumulator per
+     * lane. It fires when an input beat is present and, if {@code k == K-1}, the output FIFO has
+     * room. Each firing computes, per lane, {@code v = (k == 0) ? x : max(acc, x)} (MaxPool) or
+     * {@code v = (k == 0 ? 0 : acc) + x} (AvgPool, exact in {@code sumBits}), keeps it in
+     * {@code acc}, and at {@code k == K-1} pushes {@code op.finish(v)} (MaxPool) or
+     * {@code op.finish(pos, v)} (AvgPool: the reciprocal of this position's element count).
+     * Padding enters as the window's pad value: the format's minimum for max (it never wins, as
+     * every window holds a real element), 0 for the sum.
+     */
+    record PoolReduce(String name, String source, int input, int output, int elems, QOp op, int windowSize, int channelBeats,
+                      int positions) implements Stage {
+        public PoolReduce {
+            if (!(op instanceof QOp.QMaxPool || op instanceof QOp.QAvgPool) || windowSize < 1 || channelBeats < 1 || positions < 1) {
+                throw new IllegalArgumentException(name + ": pooling reduce of " + op.kind());
+            }
+            if (op instanceof QOp.QAvgPool a && a.counts().length != positions) {
+                throw new IllegalArgumentException(name + ": " + a.counts().length + " reciprocals for " + positions + " positions");
+            }
+        }
+
+        public boolean max() {
+            return op instanceof QOp.QMaxPool;
+        }
+
+        @Override
+        public List<Integer> inputs() {
+            return List.of(input);
+        }
+
+        @Override
+        public List<Integer> outputs() {
+            return List.of(output);
+        }
+
+        @Override
+        public int cycles() {
+            return positions * channelBeats * windowSize;
+        }
+
+        @Override
+        public int multipliers() {
+            return max() ? 0 : elems;
+        }
+    }
+
+    /**
+     * Depthwise convolution (group == C, {@code M = multiplier} outputs per channel), FINN's
+     * vector-vector unit, after a channel-major {@link SlidingWindow} of {@code elems} channels
+     * per beat: output lane {@code p} ({@code 0..elems*M-1}) of channel group {@code cb} is output
+     * channel {@code o = cb*elems*M + p} and reads input lane {@code p / M}. Same control as
+     * {@link PoolReduce}: registers {@code k}, {@code cb}, {@code acc[p]}; it fires when an input
+     * beat is present and, if {@code k == K-1}, the output FIFO has room; each firing computes
+     * {@code sum[p] = (k == 0 ? bias[o] : acc[p]) + w[cb*K + k][p] * x[p / M]}, keeps it, and at
+     * {@code k == K-1} pushes one beat of {@code op.finish(o, sum[p])}. One output beat per
+     * channel group per position, so the initiation interval is positions * CB * K cycles.
+     *
+     * @param weights ROM, {@code [cb*K + k][p]} flattened
+     */
+    record Depthwise(String name, String source, int input, int output, QOp.QConv op, int elems, int multiplier, int windowSize,
+                     int channelBeats, int positions, long[] weights) implements Stage {
+        public Depthwise {
+            weights = weights.clone();
+            if (weights.length != channelBeats * windowSize * elems * multiplier || multiplier < 1) {
+                throw new IllegalArgumentException(name + ": depthwise weights " + weights.length);
+            }
+        }
+
+        /** Output lanes. */
+        public int lanes() {
+            return elems * multiplier;
+        }
+
+        public long weight(int addr, int p) {
+            return weights[addr * lanes() + p];
+        }
+
+        @Override
+        public long[] weights() {
+            return weights.clone();
+        }
+
+        @Override
+        public List<Integer> inputs() {
+            return List.of(input);
+        }
+
+        @Override
+        public List<Integer> outputs() {
+            return List.of(output);
+        }
+
+        @Override
+        public int cycles() {
+            return positions * channelBeats * windowSize;
+        }
+
+        @Override
+        public int multipliers() {
+            return lanes();
+        }
+
+        @Override
+        public long macs() {
+            return (long) positions * channelBeats * windowSize * lanes();
         }
     }
 }

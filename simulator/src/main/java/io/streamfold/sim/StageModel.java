@@ -41,6 +41,15 @@ abstract class StageModel {
         if (s instanceof Stage.Argmax m) {
             return new ArgmaxModel(m, fifos[m.input()], fifos[m.output()]);
         }
+        if (s instanceof Stage.SlidingWindow w) {
+            return new SlidingWindowModel(w, fifos[w.input()], fifos[w.output()]);
+        }
+        if (s instanceof Stage.PoolReduce p) {
+            return new PoolReduceModel(p, fifos[p.input()], fifos[p.output()]);
+        }
+        if (s instanceof Stage.Depthwise d) {
+            return new DepthwiseModel(d, fifos[d.input()], fifos[d.output()]);
+        }
         throw new IllegalStateException("no model for " + s);
     }
 
@@ -444,6 +453,240 @@ abstract class StageModel {
                 out.push(beat);
             }
             b = last ? 0 : b + 1;
+            fires++;
+        }
+    }
+
+    static final class SlidingWindowModel extends StageModel {
+        private final Stage.SlidingWindow s;
+        private final Fifo in;
+        private final Fifo out;
+        private final int e;
+        private final int cbN;
+        private final int rows;
+        private final long[] buf;
+        private final long[] beat;
+        private final long[] pad;
+        // writer
+        private int wx;
+        private int wcb;
+        private int wslot;
+        private int wrows;
+        // reader
+        private int oy;
+        private int ox;
+        private int ky;
+        private int kx;
+        private int cb;
+        private int ylo;
+        private int xlo;
+        private int rtop;
+        private int rbase;
+
+        SlidingWindowModel(Stage.SlidingWindow s, Fifo in, Fifo out) {
+            this.s = s;
+            this.in = in;
+            this.out = out;
+            this.e = s.elems();
+            this.cbN = s.channelBeats();
+            this.rows = s.rows();
+            this.buf = new long[rows * s.width() * cbN * e];
+            this.beat = new long[e];
+            this.pad = new long[e];
+            java.util.Arrays.fill(pad, s.padValue());
+            this.ylo = -s.padTop();
+            this.xlo = -s.padLeft();
+            this.rtop = Math.floorMod(-s.padTop(), rows);
+        }
+
+        @Override
+        void step() {
+            int w = s.width();
+            // reader decision
+            int iy = ylo + ky;
+            int ix = xlo + kx;
+            boolean padded = iy < 0 || iy >= s.height() || ix < 0 || ix >= w;
+            int yoff = Math.max(0, ylo);
+            int rel = iy - yoff;
+            boolean written = rel < wrows || (rel == wrows && (ix < wx || (ix == wx && cb < wcb)));
+            boolean lastOfWindow = ky == s.kernelH() - 1 && kx == s.kernelW() - 1 && cb == cbN - 1;
+            boolean rowEnd = lastOfWindow && ox == s.outWidth() - 1;
+            int release = rowEnd ? s.release(oy) : 0;
+            boolean emit = !out.full() && (padded || written) && release <= wrows;
+            // writer decision: may take a slot the reader releases in this cycle
+            boolean inRow = wx != 0 || wcb != 0;
+            int nextWrows = wrows - (emit ? release : 0);
+            boolean write = !in.empty() && (inRow || nextWrows < rows);
+            if (emit) {
+                if (padded) {
+                    out.push(pad);
+                } else {
+                    int slot = rtop + ky >= rows ? rtop + ky - rows : rtop + ky;
+                    System.arraycopy(buf, ((slot * w + ix) * cbN + cb) * e, beat, 0, e);
+                    out.push(beat);
+                }
+            }
+            if (write) {
+                for (int i = 0; i < e; i++) {
+                    buf[((wslot * w + wx) * cbN + wcb) * e + i] = in.head(i);
+                }
+                in.pop();
+                if (++wcb == cbN) {
+                    wcb = 0;
+                    if (++wx == w) {
+                        wx = 0;
+                        wslot = wslot + 1 == rows ? 0 : wslot + 1;
+                        nextWrows++;
+                    }
+                }
+            }
+            wrows = nextWrows;
+            if (emit) {
+                advance();
+                fires++;
+            }
+        }
+
+        private void advance() {
+            boolean pixelDone;
+            if (s.channelMajor()) {
+                pixelDone = false;
+                if (++kx == s.kernelW()) {
+                    kx = 0;
+                    if (++ky == s.kernelH()) {
+                        ky = 0;
+                        if (++cb == cbN) {
+                            cb = 0;
+                            pixelDone = true;
+                        }
+                    }
+                }
+            } else {
+                pixelDone = false;
+                if (++cb == cbN) {
+                    cb = 0;
+                    if (++kx == s.kernelW()) {
+                        kx = 0;
+                        if (++ky == s.kernelH()) {
+                            ky = 0;
+                            pixelDone = true;
+                        }
+                    }
+                }
+            }
+            if (!pixelDone) {
+                return;
+            }
+            if (++ox < s.outWidth()) {
+                xlo += s.strideW();
+                return;
+            }
+            ox = 0;
+            xlo = -s.padLeft();
+            if (++oy < s.outHeight()) {
+                ylo += s.strideH();
+                rtop = (rtop + s.strideH()) % rows;
+                return;
+            }
+            oy = 0;
+            ylo = -s.padTop();
+            rbase = (rbase + s.height()) % rows;
+            rtop = Math.floorMod(rbase - s.padTop(), rows);
+        }
+    }
+
+    static final class PoolReduceModel extends StageModel {
+        private final Stage.PoolReduce s;
+        private final Fifo in;
+        private final Fifo out;
+        private final long[] acc;
+        private final long[] beat;
+        private int k;
+        private int cb;
+        private int pos;
+
+        PoolReduceModel(Stage.PoolReduce s, Fifo in, Fifo out) {
+            this.s = s;
+            this.in = in;
+            this.out = out;
+            this.acc = new long[s.elems()];
+            this.beat = new long[s.elems()];
+        }
+
+        @Override
+        void step() {
+            boolean last = k == s.windowSize() - 1;
+            if (in.empty() || (last && out.full())) {
+                return;
+            }
+            for (int p = 0; p < acc.length; p++) {
+                long x = in.head(p);
+                long v;
+                if (s.op() instanceof QOp.QMaxPool m) {
+                    v = k == 0 ? x : Math.max(acc[p], x);
+                    beat[p] = m.finish(v);
+                } else {
+                    QOp.QAvgPool a = (QOp.QAvgPool) s.op();
+                    v = (k == 0 ? 0 : acc[p]) + x;
+                    beat[p] = a.finish(pos, v);
+                }
+                acc[p] = v;
+            }
+            in.pop();
+            if (last) {
+                out.push(beat);
+                k = 0;
+                if (++cb == s.channelBeats()) {
+                    cb = 0;
+                    pos = pos + 1 == s.positions() ? 0 : pos + 1;
+                }
+            } else {
+                k++;
+            }
+            fires++;
+        }
+    }
+
+    static final class DepthwiseModel extends StageModel {
+        private final Stage.Depthwise s;
+        private final Fifo in;
+        private final Fifo out;
+        private final long[] acc;
+        private final long[] beat;
+        private int k;
+        private int cb;
+
+        DepthwiseModel(Stage.Depthwise s, Fifo in, Fifo out) {
+            this.s = s;
+            this.in = in;
+            this.out = out;
+            this.acc = new long[s.lanes()];
+            this.beat = new long[s.lanes()];
+        }
+
+        @Override
+        void step() {
+            boolean last = k == s.windowSize() - 1;
+            if (in.empty() || (last && out.full())) {
+                return;
+            }
+            int addr = cb * s.windowSize() + k;
+            for (int p = 0; p < acc.length; p++) {
+                int o = cb * acc.length + p;
+                long sum = (k == 0 ? s.op().bias(o) : acc[p]) + s.weight(addr, p) * in.head(p / s.multiplier());
+                acc[p] = sum;
+                if (last) {
+                    beat[p] = s.op().finish(o, sum);
+                }
+            }
+            in.pop();
+            if (last) {
+                out.push(beat);
+                k = 0;
+                cb = cb + 1 == s.channelBeats() ? 0 : cb + 1;
+            } else {
+                k++;
+            }
             fires++;
         }
     }

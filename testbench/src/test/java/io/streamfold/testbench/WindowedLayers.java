@@ -1,0 +1,179 @@
+package io.streamfold.testbench;
+
+import io.streamfold.hw.HwDesign;
+import io.streamfold.hw.ParallelismPlan;
+import io.streamfold.hw.Stage;
+import io.streamfold.ir.Graph;
+import io.streamfold.ir.Node;
+import io.streamfold.ir.Op;
+import io.streamfold.ir.Shape;
+import io.streamfold.ir.Tensor;
+import io.streamfold.ir.Window;
+import io.streamfold.passes.PassContext;
+import io.streamfold.quant.QuantConfig;
+import io.streamfold.quant.Quantize;
+import io.streamfold.quant.QuantizedGraph;
+import io.streamfold.reference.IntegerInterpreter;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+/**
+ * Seeded random small convolution and pooling layers (1D and 2D, kernel 1..3, stride 1..2,
+ * asymmetric padding 0..1, group 1 or depthwise), quantized, with a random parallelism plan.
+ */
+final class WindowedLayers {
+
+    /** One random layer: the quantized graph, a plan, inputs and a description for messages. */
+    record Layer(QuantizedGraph q, ParallelismPlan plan, List<long[]> inputs, String desc, Kind kind, boolean twoD, Window window) {
+    }
+
+    /** The first random layer from {@code seed} on that satisfies {@code want}. */
+    static Layer first(long seed, int inferences, java.util.function.Predicate<Layer> want) {
+        for (long s = seed; ; s++) {
+            Layer l = random(s, inferences);
+            if (want.test(l)) {
+                return l;
+            }
+        }
+    }
+
+    enum Kind { CONV, DEPTHWISE, MAXPOOL, AVGPOOL }
+
+    private WindowedLayers() {
+    }
+
+    static Layer random(long seed, int inferences) {
+        Random r = new Random(seed);
+        while (true) {
+            Layer l = attempt(r, seed, inferences);
+            if (l != null) {
+                return l;
+            }
+        }
+    }
+
+    private static Layer attempt(Random r, long seed, int inferences) {
+        boolean twoD = r.nextBoolean();
+        Kind kind = Kind.values()[r.nextInt(Kind.values().length)];
+        int c = 1 + r.nextInt(4);
+        int h = 1 + r.nextInt(6);
+        int w = 1 + r.nextInt(6);
+        int rank = twoD ? 2 : 1;
+        int[] k = new int[rank];
+        int[] s = new int[rank];
+        int[] pads = new int[2 * rank];
+        int[] spatial = twoD ? new int[] {h, w} : new int[] {w};
+        for (int a = 0; a < rank; a++) {
+            k[a] = 1 + r.nextInt(3);
+            s[a] = 1 + r.nextInt(2);
+            pads[a] = k[a] > 1 ? r.nextInt(2) : 0;
+            pads[rank + a] = k[a] > 1 ? r.nextInt(2) : 0;
+        }
+        Window win = Window.of(k, s, pads);
+        for (int a = 0; a < rank; a++) {
+            if (win.outputLength(a, spatial[a]) < 1) {
+                return null;
+            }
+        }
+        Shape in = twoD ? Shape.of(c, h, w) : Shape.of(c, w);
+        Op op;
+        int out = c;
+        int m = 1;
+        switch (kind) {
+            case CONV -> {
+                out = 1 + r.nextInt(4);
+                op = new Op.Conv(randn(r, convDims(out, c, k)), randn(r, out), win, 1);
+            }
+            case DEPTHWISE -> {
+                m = 1 + r.nextInt(2);
+                out = c * m;
+                op = new Op.Conv(randn(r, convDims(out, 1, k)), randn(r, out), win, c);
+            }
+            case MAXPOOL -> op = new Op.MaxPool(win);
+            default -> op = new Op.AvgPool(win, r.nextBoolean());
+        }
+        List<Node> nodes = new ArrayList<>();
+        nodes.add(new Node("layer", op, List.of("x"), "y"));
+        String last = "y";
+        if (r.nextInt(3) == 0) {
+            nodes.add(new Node("relu", new Op.Relu(), List.of("y"), "z"));
+            last = "z";
+        }
+        Graph g = new Graph("win" + seed, "x", in, nodes, last);
+        List<double[]> calib = new ArrayList<>();
+        for (int i = 0; i < 16; i++) {
+            calib.add(input(r, in));
+        }
+        int bits = r.nextBoolean() ? 8 : 4 + r.nextInt(9);
+        QuantConfig cfg = QuantConfig.defaults().withBits(bits, bits);
+        QuantizedGraph q = new Quantize(cfg).run(g, calib, new PassContext());
+        int e = divisor(r, c);
+        ParallelismPlan plan = ParallelismPlan.serial().withInputElems(divisor(r, c));
+        switch (kind) {
+            case CONV -> plan = plan.with("layer", divisor(r, out), e);
+            case DEPTHWISE, MAXPOOL, AVGPOOL -> {
+                if (r.nextBoolean()) {
+                    plan = plan.with("layer", e, 1);
+                }
+            }
+        }
+        List<long[]> xs = new ArrayList<>();
+        for (int i = 0; i < inferences; i++) {
+            xs.add(IntegerInterpreter.quantizeInput(q, input(r, in)));
+        }
+        String desc = "seed " + seed + ": " + kind + (kind == Kind.DEPTHWISE ? " x" + m : "") + " " + in + " -> " + out + " " + win
+                + " " + bits + " bits, plan " + plan.folds() + " in " + plan.inputElems() + (nodes.size() > 1 ? " + relu" : "");
+        return new Layer(q, plan, xs, desc, kind, twoD, win);
+    }
+
+    /** The design with every sliding window's row slots replaced by {@code rows.apply(window)}. */
+    static HwDesign withRows(HwDesign d, java.util.function.ToIntFunction<Stage.SlidingWindow> rows) {
+        List<Stage> st = new ArrayList<>();
+        for (Stage s : d.stages()) {
+            if (s instanceof Stage.SlidingWindow w) {
+                s = new Stage.SlidingWindow(w.name(), w.source(), w.input(), w.output(), w.format(), w.channels(), w.height(),
+                        w.width(), w.elems(), w.kernelH(), w.kernelW(), w.strideH(), w.strideW(), w.padTop(), w.padLeft(),
+                        w.outHeight(), w.outWidth(), rows.applyAsInt(w), w.padValue(), w.channelMajor());
+            }
+            st.add(s);
+        }
+        return new HwDesign(d.name(), d.channels(), st, d.input(), d.output(), d.inputOrder(), d.outputOrder());
+    }
+
+    private static int[] convDims(int out, int inPerGroup, int[] k) {
+        int[] d = new int[2 + k.length];
+        d[0] = out;
+        d[1] = inPerGroup;
+        System.arraycopy(k, 0, d, 2, k.length);
+        return d;
+    }
+
+    private static int divisor(Random r, int n) {
+        List<Integer> ds = new ArrayList<>();
+        for (int i = 1; i <= n; i++) {
+            if (n % i == 0) {
+                ds.add(i);
+            }
+        }
+        return ds.get(r.nextInt(ds.size()));
+    }
+
+    private static Tensor randn(Random r, int... dims) {
+        Shape s = new Shape(dims);
+        double[] d = new double[s.size()];
+        for (int i = 0; i < d.length; i++) {
+            d[i] = 0.5 * r.nextGaussian();
+        }
+        return Tensor.of(s, d);
+    }
+
+    private static double[] input(Random r, Shape s) {
+        double[] x = new double[s.size()];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = 2 * r.nextGaussian();
+        }
+        return x;
+    }
+}

@@ -105,9 +105,9 @@ public final class LowerToHardware {
                 throw new ModelException(Diagnostic.SF_BAD_PLAN, name, "the plan folds a node that graph " + g.name() + " does not have",
                         "layers are named as in inspect's output");
             }
-            if (!(op instanceof QOp.QDense || op instanceof QOp.QConv)) {
+            if (!(op instanceof QOp.QDense || op instanceof QOp.QConv || op instanceof QOp.QMaxPool || op instanceof QOp.QAvgPool)) {
                 throw new ModelException(Diagnostic.SF_BAD_PLAN, name, "the plan folds a " + op.kind() + ", which has no PE/SIMD lanes",
-                        "only Dense and Conv layers are folded");
+                        "only Dense, Conv and pooling layers are folded (a pool's PE is its channel lanes)");
             }
         }
     }

@@ -120,17 +120,17 @@ public final class PlanParallelism {
             if (s.cycles() != ii) {
                 continue;
             }
-            if (s instanceof Stage.MatVec m) {
-                if (!grown.contains(m.source())) {
-                    next = grow(next, m);
-                    grown.add(m.source());
+            if (foldable(s.source())) {
+                if (!grown.contains(s.source())) {
+                    next = grow(next, s.source());
+                    grown.add(s.source());
                 }
             } else if (s instanceof Stage.WidthConverter w && !w.widening()) {
-                // A narrowing converter emits its consumer's SIMD lanes per beat.
-                Stage consumer = d.stages().stream().filter(c -> c.name().equals(w.source())).findFirst().orElse(null);
-                if (consumer instanceof Stage.MatVec m && !grown.contains(m.source())) {
-                    next = grow(next, m);
-                    grown.add(m.source());
+                // A narrowing converter emits its consumer's lanes per beat: grow the consumer.
+                Stage consumer = consumerOf(d, w.output());
+                if (consumer != null && foldable(consumer.source()) && !grown.contains(consumer.source())) {
+                    next = grow(next, consumer.source());
+                    grown.add(consumer.source());
                 }
             } else {
                 next = upstream(next, s.inputs().get(0), producer, d, grown);
@@ -152,7 +152,7 @@ public final class PlanParallelism {
             return null;
         }
         Stage p = producer.get(ch);
-        while (p != null && !(p instanceof Stage.MatVec)) {
+        while (p != null && !foldable(p.source())) {
             p = producer.get(p.inputs().get(0));
         }
         if (p == null) {
@@ -162,23 +162,62 @@ public final class PlanParallelism {
             grown.add("input");
             return widerInput(plan);
         }
-        Stage.MatVec m = (Stage.MatVec) p;
-        if (grown.contains(m.source())) {
+        String node = p.source();
+        if (grown.contains(node)) {
             return plan;
         }
-        grown.add(m.source());
-        ParallelismPlan.Fold f = plan.fold(m.source());
-        int pe = nextDivisor(m.outFeatures(), f.pe());
-        return pe < 0 ? null : plan.with(m.source(), pe, f.simd());
+        grown.add(node);
+        ParallelismPlan.Fold f = plan.fold(node);
+        int pe = nextDivisor(outputLanes(node), f.pe());
+        return pe < 0 ? null : plan.with(node, pe, f.simd());
     }
 
-    /** The next fold of a matrix-vector layer: SIMD first, then PE; null when fully parallel. */
-    private static ParallelismPlan grow(ParallelismPlan plan, Stage.MatVec m) {
+    /** True if the node has lanes a plan can set (Dense, Conv, pooling). */
+    private boolean foldable(String node) {
+        QOp op = q.ops().get(node);
+        return op instanceof QOp.QDense || op instanceof QOp.QConv || op instanceof QOp.QMaxPool || op instanceof QOp.QAvgPool;
+    }
+
+    private static Stage consumerOf(HwDesign d, int ch) {
+        for (Stage s : d.stages()) {
+            if (s.inputs().contains(ch)) {
+                return s;
+            }
+        }
+        return null;
+    }
+
+    /** Input lanes a layer's SIMD divides (input features, or input channels of a conv); 1 if it has no SIMD. */
+    private int inputLanes(String node) {
+        QOp op = q.ops().get(node);
+        if (op instanceof QOp.QDense d) {
+            return d.inFeatures();
+        }
+        if (op instanceof QOp.QConv c && c.group() == 1) {
+            return c.weight().shape().dim(1);
+        }
+        return 1;
+    }
+
+    /** Output lanes a layer's PE divides: outputs, output channels, or the channels of a depthwise conv or pool. */
+    private int outputLanes(String node) {
+        QOp op = q.ops().get(node);
+        if (op instanceof QOp.QDense d) {
+            return d.outFeatures();
+        }
+        if (op instanceof QOp.QConv c) {
+            return c.group() == 1 ? c.outChannels() : c.group();
+        }
+        return LowerToHardware.lanesPerPixel(q.graph().shape(q.graph().node(node).input()));
+    }
+
+    /** The next fold of a layer: SIMD first, then PE; null when fully parallel. */
+    private ParallelismPlan grow(ParallelismPlan plan, String node) {
         if (plan == null) {
             return null;
         }
-        List<ParallelismPlan.Fold> moves = moves(m.inFeatures(), m.outFeatures(), plan.fold(m.source()));
-        return moves.isEmpty() ? null : plan.with(m.source(), moves.get(0).pe(), moves.get(0).simd());
+        List<ParallelismPlan.Fold> moves = moves(inputLanes(node), outputLanes(node), plan.fold(node));
+        return moves.isEmpty() ? null : plan.with(node, moves.get(0).pe(), moves.get(0).simd());
     }
 
     /** Larger folds of a layer with {@code in} inputs and {@code out} outputs, the preferred first. */
@@ -214,8 +253,20 @@ public final class PlanParallelism {
         int ii = d.initiationInterval();
         Map<String, ParallelismPlan.Fold> folds = new LinkedHashMap<>();
         for (Map.Entry<String, QOp> e : q.ops().entrySet()) {
-            if (e.getValue() instanceof QOp.QDense dense) {
-                folds.put(e.getKey(), cheapest(dense.inFeatures(), dense.outFeatures(), ii));
+            String node = e.getKey();
+            if (!foldable(node)) {
+                continue;
+            }
+            // cycles = repeats * (in/SIMD) * (out/PE): one vector per output position for windowed layers
+            int repeats = e.getValue() instanceof QOp.QDense ? 1 : windowRepeats(node);
+            int in = inputLanes(node);
+            int out = outputLanes(node);
+            if (e.getValue() instanceof QOp.QConv c && c.group() == 1) {
+                folds.put(node, cheapest(in, out, ii / repeats));
+            } else if (e.getValue() instanceof QOp.QDense) {
+                folds.put(node, cheapest(in, out, ii));
+            } else {
+                folds.put(node, new ParallelismPlan.Fold(cheapest(1, out, ii / repeats).pe(), 1));
             }
         }
         int lanes = inputLanes();
@@ -233,6 +284,17 @@ public final class PlanParallelism {
             return new Result(trimmed, td);
         }
         return new Result(plan, d);
+    }
+
+    /** Vectors per inference times window size of a conv or pool: its cycles at one lane per input and output group. */
+    private int windowRepeats(String node) {
+        io.streamfold.ir.Node n = q.graph().node(node);
+        Shape out = q.graph().shape(n.output());
+        QOp op = q.ops().get(node);
+        io.streamfold.ir.Window w = op instanceof QOp.QConv c ? c.window()
+                : op instanceof QOp.QMaxPool m ? m.window() : ((QOp.QAvgPool) op).window();
+        int positions = out.perChannel();
+        return Math.max(1, positions * w.kernelSize());
     }
 
     /** The fold with the fewest multipliers, then the fewest cycles, with at most {@code ii} cycles. */

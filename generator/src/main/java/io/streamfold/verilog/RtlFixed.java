@@ -73,6 +73,10 @@ final class RtlFixed {
         if (v instanceof VExpr.Const c) {
             return new VExpr.Const(bits, c.value(), true);
         }
+        if (!(v instanceof VExpr.Ref)) {
+            // Verilog cannot index an expression: its sign bit needs a named wire.
+            throw new IllegalArgumentException("sign-extend a wire, not " + v);
+        }
         VExpr sign = width == 1 ? v : new VExpr.Index(v, new VExpr.Int(width - 1));
         return new VExpr.Concat(List.of(new VExpr.Repeat(bits - width, sign), v));
     }

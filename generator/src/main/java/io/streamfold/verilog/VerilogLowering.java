@@ -604,8 +604,8 @@ public final class VerilogLowering {
 
     /** A signed {@code bits}-wide value shifted left by {@code shift}, sign-extended to {@code width} (it fits). */
     private static VExpr aligned(VExpr v, int bits, int shift, int width) {
-        VExpr shifted = shift == 0 ? v : new VExpr.Concat(List.of(v, uconst(shift, 0)));
-        return RtlFixed.signExtend(shifted, bits + shift, width);
+        VExpr extended = RtlFixed.signExtend(v, bits, width - shift);
+        return shift == 0 ? extended : new VExpr.Concat(List.of(extended, uconst(shift, 0)));
     }
 
     private VModule softmax(Stage.Softmax s) {

@@ -33,6 +33,23 @@ public sealed interface Stage {
         return 0;
     }
 
+    /** A stage with one input channel and one output channel. */
+    sealed interface OneToOne extends Stage {
+        int input();
+
+        int output();
+
+        @Override
+        default List<Integer> inputs() {
+            return List.of(input());
+        }
+
+        @Override
+        default List<Integer> outputs() {
+            return List.of(output());
+        }
+    }
+
     /** Multiply-accumulates per inference. */
     default long macs() {
         return 0;
@@ -71,7 +88,7 @@ public sealed interface Stage {
      * @param vectors input vectors per inference
      */
     record MatVec(String name, String source, int input, int output, QOp.QDense op, int inFeatures, int outFeatures,
-                  int simd, int pe, long[] weights, int vectors) implements Stage {
+                  int simd, int pe, long[] weights, int vectors) implements OneToOne {
         public MatVec {
             weights = weights.clone();
             if (inFeatures % simd != 0 || outFeatures % pe != 0 || weights.length != inFeatures * outFeatures || vectors < 1) {
@@ -105,16 +122,6 @@ public sealed interface Stage {
         }
 
         @Override
-        public List<Integer> inputs() {
-            return List.of(input);
-        }
-
-        @Override
-        public List<Integer> outputs() {
-            return List.of(output);
-        }
-
-        @Override
         public int cycles() {
             return sf() * nf() * vectors;
         }
@@ -139,8 +146,7 @@ public sealed interface Stage {
      * {@code channelOf.length} elements (a multiple of {@code elems}), and element {@code k} of
      * the period belongs to channel {@code channelOf[k]}; a beat counter walks the period.
      */
-    record Elementwise(String name, String source, int input, int output, int elems, QOp op, int[] channelOf, int beats)
-            implements Stage {
+    record Elementwise(String name, String source, int input, int output, int elems, QOp op, int[] channelOf, int beats) implements OneToOne {
         public Elementwise {
             channelOf = channelOf.clone();
             if (channelOf.length % elems != 0) {
@@ -163,16 +169,6 @@ public sealed interface Stage {
         }
 
         @Override
-        public List<Integer> inputs() {
-            return List.of(input);
-        }
-
-        @Override
-        public List<Integer> outputs() {
-            return List.of(output);
-        }
-
-        @Override
         public int cycles() {
             return beats;
         }
@@ -190,8 +186,7 @@ public sealed interface Stage {
      * then). Narrowing by {@code k}: the input beat stays at the FIFO head while firing {@code j}
      * pushes its lane group {@code j}; the k-th firing pops it.
      */
-    record WidthConverter(String name, String source, int input, int output, int elemsIn, int elemsOut, QFormat format, int beatsIn)
-            implements Stage {
+    record WidthConverter(String name, String source, int input, int output, int elemsIn, int elemsOut, QFormat format, int beatsIn) implements OneToOne {
         public WidthConverter {
             if (elemsIn % elemsOut != 0 && elemsOut % elemsIn != 0) {
                 throw new IllegalArgumentException(name + ": " + elemsIn + " -> " + elemsOut + " elements");
@@ -205,16 +200,6 @@ public sealed interface Stage {
         /** The ratio k of the wider to the narrower beat. */
         public int ratio() {
             return widening() ? elemsOut / elemsIn : elemsIn / elemsOut;
-        }
-
-        @Override
-        public List<Integer> inputs() {
-            return List.of(input);
-        }
-
-        @Override
-        public List<Integer> outputs() {
-            return List.of(output);
         }
 
         @Override
@@ -237,7 +222,7 @@ public sealed interface Stage {
      * and emits its G output beats during the last G of them.
      */
     record GlobalAvgPool(String name, String source, int input, int output, int elems, int channels, int pixels,
-                         QOp.QGlobalAvgPool op) implements Stage {
+                         QOp.QGlobalAvgPool op) implements OneToOne {
         public GlobalAvgPool {
             if (elems < 1 || channels % elems != 0 || pixels < 1) {
                 throw new IllegalArgumentException(name + ": " + elems + " elements per beat for " + channels + " channels");
@@ -247,16 +232,6 @@ public sealed interface Stage {
         /** Beats per pixel, G = C/E. */
         public int groups() {
             return channels / elems;
-        }
-
-        @Override
-        public List<Integer> inputs() {
-            return List.of(input);
-        }
-
-        @Override
-        public List<Integer> outputs() {
-            return List.of(output);
         }
 
         @Override
@@ -339,7 +314,7 @@ public sealed interface Stage {
      * So an unstalled vector takes {@code 3B + Q} cycles; the next vector is loaded only after
      * the last output beat (no overlap).
      */
-    record Softmax(String name, String source, int input, int output, int elems, int n, QOp.QSoftmax op) implements Stage {
+    record Softmax(String name, String source, int input, int output, int elems, int n, QOp.QSoftmax op) implements OneToOne {
         public Softmax {
             if (n % elems != 0) {
                 throw new IllegalArgumentException(name + ": " + elems + " elements per beat for a vector of " + n);
@@ -359,16 +334,6 @@ public sealed interface Stage {
         }
 
         @Override
-        public List<Integer> inputs() {
-            return List.of(input);
-        }
-
-        @Override
-        public List<Integer> outputs() {
-            return List.of(output);
-        }
-
-        @Override
         public int cycles() {
             return 3 * beats() + divSteps();
         }
@@ -383,8 +348,7 @@ public sealed interface Stage {
      * ({@code v > best || v == best && idx < bestIdx} replaces, where beat 0's lane 0 always
      * does) and on beat B-1 pushes {@code bestIdx} as {@code Q(bits, 0)}. B cycles per vector.
      */
-    record Argmax(String name, String source, int input, int output, int elems, QFormat in, int[] index, QFormat out)
-            implements Stage {
+    record Argmax(String name, String source, int input, int output, int elems, QFormat in, int[] index, QFormat out) implements OneToOne {
         public Argmax {
             index = index.clone();
             if (index.length % elems != 0 || !out.contains(index.length - 1)) {
@@ -404,16 +368,6 @@ public sealed interface Stage {
         @Override
         public int[] index() {
             return index.clone();
-        }
-
-        @Override
-        public List<Integer> inputs() {
-            return List.of(input);
-        }
-
-        @Override
-        public List<Integer> outputs() {
-            return List.of(output);
         }
 
         @Override
@@ -469,7 +423,7 @@ public sealed interface Stage {
      */
     record SlidingWindow(String name, String source, int input, int output, QFormat format, int channels, int height, int width,
                          int elems, int kernelH, int kernelW, int strideH, int strideW, int padTop, int padLeft, int outHeight,
-                         int outWidth, int rows, long padValue, boolean channelMajor) implements Stage {
+                         int outWidth, int rows, long padValue, boolean channelMajor) implements OneToOne {
         public SlidingWindow {
             if (channels % elems != 0 || kernelH < 1 || kernelW < 1 || strideH < 1 || strideW < 1 || padTop < 0 || padLeft < 0
                     || padTop >= kernelH || padLeft >= kernelW || outHeight < 1 || outWidth < 1
@@ -526,16 +480,6 @@ public sealed interface Stage {
         }
 
         @Override
-        public List<Integer> inputs() {
-            return List.of(input);
-        }
-
-        @Override
-        public List<Integer> outputs() {
-            return List.of(output);
-        }
-
-        @Override
         public int cycles() {
             return Math.max(inputBeats(), outputBeats());
         }
@@ -555,7 +499,7 @@ public sealed interface Stage {
      * every window holds a real element), 0 for the sum.
      */
     record PoolReduce(String name, String source, int input, int output, int elems, QOp op, int windowSize, int channelBeats,
-                      int positions) implements Stage {
+                      int positions) implements OneToOne {
         public PoolReduce {
             if (!(op instanceof QOp.QMaxPool || op instanceof QOp.QAvgPool) || windowSize < 1 || channelBeats < 1 || positions < 1) {
                 throw new IllegalArgumentException(name + ": pooling reduce of " + op.kind());
@@ -567,16 +511,6 @@ public sealed interface Stage {
 
         public boolean max() {
             return op instanceof QOp.QMaxPool;
-        }
-
-        @Override
-        public List<Integer> inputs() {
-            return List.of(input);
-        }
-
-        @Override
-        public List<Integer> outputs() {
-            return List.of(output);
         }
 
         @Override
@@ -604,7 +538,7 @@ public sealed interface Stage {
      * @param weights ROM, {@code [cb*K + k][p]} flattened
      */
     record Depthwise(String name, String source, int input, int output, QOp.QConv op, int elems, int multiplier, int windowSize,
-                     int channelBeats, int positions, long[] weights) implements Stage {
+                     int channelBeats, int positions, long[] weights) implements OneToOne {
         public Depthwise {
             weights = weights.clone();
             if (weights.length != channelBeats * windowSize * elems * multiplier || multiplier < 1) {
@@ -624,16 +558,6 @@ public sealed interface Stage {
         @Override
         public long[] weights() {
             return weights.clone();
-        }
-
-        @Override
-        public List<Integer> inputs() {
-            return List.of(input);
-        }
-
-        @Override
-        public List<Integer> outputs() {
-            return List.of(output);
         }
 
         @Override

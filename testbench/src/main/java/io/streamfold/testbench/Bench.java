@@ -39,8 +39,12 @@ public final class Bench {
         List<Design> designs = List.of(
                 new Design("mlp_bn serial (1 multiplier per layer)", "mlp_bn", ParallelismPlan.serial()),
                 new Design("mlp_bn 64-lane first layer", "mlp_bn",
-                        ParallelismPlan.serial().withInputElems(8).with("/0/Gemm", 8, 8).with("/3/Gemm", 4, 8).with("/6/Gemm", 2, 8)));
-        conversionTime();
+                        ParallelismPlan.serial().withInputElems(8).with("/0/Gemm", 8, 8).with("/3/Gemm", 4, 8).with("/6/Gemm", 2, 8)),
+                new Design("mlp_bn planner, budget 64", "mlp_bn", null),
+                new Design("cnn_seed serial", "cnn_seed", ParallelismPlan.serial()),
+                new Design("cnn_seed planner, budget 64", "cnn_seed", null),
+                new Design("cnn_residual serial", "cnn_residual", ParallelismPlan.serial()),
+                new Design("cnn_residual planner, budget 64", "cnn_residual", null));
         System.out.println("# streamfold benchmark, " + inferences + " inferences per run, ideal stimulus");
         System.out.printf(Locale.ROOT, "%-40s %5s %7s %8s %6s | %14s %14s %14s | %8s %8s%n", "design", "mults", "II", "latency", "util",
                 "java cyc/s", "verilator cyc/s", "icarus cyc/s", "java/vl", "java/iv");
@@ -48,7 +52,7 @@ public final class Bench {
             Path dir = root.resolve("examples").resolve(ds.model());
             Graph g = ModelLoader.load(dir.resolve("model.onnx"));
             QuantizedGraph q = Pipeline.run(g, QuantConfig.defaults(), DataFiles.samples(dir.resolve("calib.npy"), g.inputShape())).quantized();
-            HwDesign d = LowerToHardware.run(q, ds.plan());
+            HwDesign d = ds.plan() != null ? LowerToHardware.run(q, ds.plan()) : io.streamfold.hw.PlanParallelism.run(q, 64).design();
             List<double[]> x = DataFiles.samples(dir.resolve("inputs.npy"), g.inputShape());
             List<long[]> xs = new ArrayList<>();
             for (int i = 0; i < inferences; i++) {

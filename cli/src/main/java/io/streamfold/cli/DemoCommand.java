@@ -45,6 +45,10 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = {"-o", "--output"}, paramLabel = "DIR", description = "where the converted designs go (default: verilog-out/)")
     Path outputRoot = Path.of("verilog-out");
 
+    @Option(names = "--dsp-budget", paramLabel = "N", description = "multipliers the planner may spend per design (default ${DEFAULT-VALUE})",
+            defaultValue = "64")
+    int budget;
+
     @Option(names = "--verbose", description = "print the per-layer error report")
     boolean verbose;
 
@@ -92,7 +96,8 @@ final class DemoCommand implements Callable<Integer> {
             }
         }
         out.println();
-        out.printf("%-14s %-8s %6s %8s %9s %-40s%n", "model", "stages", "mults", "II", "latency", "RTL testbench (Icarus, random gaps/backpressure)");
+        out.printf("%-14s %-8s %6s %8s %9s %6s %-40s%n", "model", "stages", "mults", "II", "latency", "util",
+                "RTL testbench (Icarus, random gaps/backpressure)");
         boolean allPassed = true;
         for (String m : MODELS) {
             Path dir = examples.resolve(m);
@@ -104,7 +109,7 @@ final class DemoCommand implements Callable<Integer> {
             Converter.Outcome o;
             try {
                 o = Converter.convert(g, new Converter.Options(QuantConfig.defaults(), ParallelismPlan.serial(), calib, inputs.subList(0, 3),
-                        new Stimulus(1, 0.2, 0.2)), outDir, true);
+                        new Stimulus(1, 0.2, 0.2), budget), outDir, true);
             } catch (ModelException e) {
                 out.printf("%-14s not yet in hardware: %s%n", m, e.reason());
                 continue;
@@ -116,8 +121,9 @@ final class DemoCommand implements Callable<Integer> {
                 tb = first.length() > 60 ? first.substring(0, 60) + "..." : first;
                 allPassed &= run.passed();
             }
-            out.printf("%-14s %-8d %6d %8d %9d %s%n", m, o.design().stages().size(), o.design().multipliers(),
-                    o.design().initiationInterval(), o.timing().latency(), tb);
+            double util = o.design().macs() / (double) (o.design().initiationInterval() * Math.max(1, o.design().multipliers()));
+            out.printf(java.util.Locale.ROOT, "%-14s %-8d %6d %8d %9d %6.2f %s%n", m, o.design().stages().size(), o.design().multipliers(),
+                    o.design().initiationInterval(), o.timing().latency(), util, tb);
         }
         out.println("RTL, ROMs, testbenches and report.json are in " + outputRoot + "/<model>/ (make -C " + outputRoot
                 + "/<model> verilator).");

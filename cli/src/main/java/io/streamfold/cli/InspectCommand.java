@@ -3,6 +3,11 @@ package io.streamfold.cli;
 import io.streamfold.compile.ModelLoader;
 import io.streamfold.compile.Pipeline;
 import io.streamfold.ir.Graph;
+import io.streamfold.hw.HwDesign;
+import io.streamfold.hw.LowerToHardware;
+import io.streamfold.hw.ParallelismPlan;
+import io.streamfold.hw.PlanParallelism;
+import io.streamfold.hw.Stage;
 import io.streamfold.passes.FoldBatchNorm;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -20,7 +25,8 @@ import java.util.concurrent.Callable;
  * after folding, and the fixed-point format of every value.
  */
 @Command(name = "inspect", mixinStandardHelpOptions = true,
-        description = "Prints the graph before and after BatchNorm folding (which BN went where and why) and the fixed-point formats.")
+        description = "Prints the graph before and after BatchNorm folding (which BN went where and why), the fixed-point formats "
+                + "and the hardware stages of the parallelism plan.")
 final class InspectCommand implements Callable<Integer> {
 
     @Spec
@@ -34,6 +40,23 @@ final class InspectCommand implements Callable<Integer> {
 
     @Option(names = "--no-quant", description = "stop after folding (no calibration data needed)")
     boolean noQuant;
+
+    @Mixin
+    HardwareOptions hardware;
+
+    /** PE x SIMD of a matrix-vector stage, elements per beat of the others. */
+    static String lanes(Stage s) {
+        if (s instanceof Stage.MatVec m) {
+            return "PE " + m.pe() + " x SIMD " + m.simd();
+        }
+        if (s instanceof Stage.Depthwise dw) {
+            return dw.lanes() + " lanes";
+        }
+        if (s instanceof Stage.PoolReduce p) {
+            return p.elems() + " lanes";
+        }
+        return "";
+    }
 
     @Override
     public Integer call() {
@@ -59,6 +82,21 @@ final class InspectCommand implements Callable<Integer> {
         if (r.quantized() != null) {
             out.println("== quantize");
             out.print(r.quantized());
+            ParallelismPlan plan = hardware.dspBudget > 0
+                    ? PlanParallelism.run(r.quantized(), hardware.dspBudget, hardware.plan()).plan() : hardware.plan();
+            try {
+                HwDesign d = LowerToHardware.run(r.quantized(), plan);
+                out.println("== " + LowerToHardware.NAME + (hardware.dspBudget > 0 ? " (planned for " + hardware.dspBudget + " multipliers)" : ""));
+                out.printf("  %-34s %-14s %-22s %9s %6s%n", "stage", "kind", "lanes", "cycles", "mults");
+                for (Stage s : d.stages()) {
+                    out.printf("  %-34s %-14s %-22s %9d %6d%n", s.name(), s.getClass().getSimpleName(), lanes(s), s.cycles(), s.multipliers());
+                }
+                out.printf("  II %d cycles, %d multipliers, %d MACs per inference; s_axis %d x %s per beat, m_axis %d x %s per beat%n",
+                        d.initiationInterval(), d.multipliers(), d.macs(), d.inputChannel().elems(), d.inputFormat(),
+                        d.outputChannel().elems(), d.outputFormat());
+            } catch (io.streamfold.ir.ModelException e) {
+                out.println("== " + LowerToHardware.NAME + ": not possible: " + e.getMessage());
+            }
         }
         out.flush();
         return ExitCodes.OK;

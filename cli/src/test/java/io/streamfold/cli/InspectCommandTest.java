@@ -32,6 +32,16 @@ class InspectCommandTest {
         assertTrue(r.out().contains("moved past maxpool: 1"), r.out());
         assertTrue(r.out().contains("== quantize"), r.out());
         assertTrue(r.out().contains("Q(12,"), r.out());
+        assertTrue(r.out().contains("== lower-to-hardware"), r.out());
+        assertTrue(r.out().contains("SlidingWindow"), r.out());
+    }
+
+    @Test
+    void printsThePlannedStages() {
+        CliTestSupport.Run r = run("inspect", CliTestSupport.example("mlp_bn").toString(), "--dsp-budget", "64");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("planned for 64 multipliers"), r.out());
+        assertTrue(r.out().contains("II 128 cycles, 52 multipliers"), r.out());
     }
 
     @Test

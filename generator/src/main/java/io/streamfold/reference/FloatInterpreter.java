@@ -138,64 +138,42 @@ public final class FloatInterpreter {
     }
 
     private static void conv(Op.Conv c, Shape x, double[] in, Shape y, double[] out) {
-        int[] xs = chw(x);
-        int[] ys = chw(y);
-        int[] g = geometry(c.window());
-        int kh = g[0], kw = g[1], sh = g[2], sw = g[3], pt = g[4], pl = g[5];
+        WindowTable t = WindowTable.of(c.window(), x, y);
         int cinG = c.inChannelsPerGroup();
         int coutG = c.outChannels() / c.group();
+        int k = t.size();
         double[] w = c.weight().data();
-        for (int o = 0; o < ys[0]; o++) {
+        for (int o = 0; o < c.outChannels(); o++) {
             int grp = o / coutG;
-            for (int oy = 0; oy < ys[1]; oy++) {
-                for (int ox = 0; ox < ys[2]; ox++) {
-                    double acc = c.bias().at(o);
-                    for (int ci = 0; ci < cinG; ci++) {
-                        int ic = grp * cinG + ci;
-                        for (int ky = 0; ky < kh; ky++) {
-                            int iy = oy * sh - pt + ky;
-                            if (iy < 0 || iy >= xs[1]) {
-                                continue;
-                            }
-                            for (int kx = 0; kx < kw; kx++) {
-                                int ix = ox * sw - pl + kx;
-                                if (ix < 0 || ix >= xs[2]) {
-                                    continue;
-                                }
-                                acc += w[((o * cinG + ci) * kh + ky) * kw + kx] * in[(ic * xs[1] + iy) * xs[2] + ix];
-                            }
+            for (int pos = 0; pos < t.positions(); pos++) {
+                double acc = c.bias().at(o);
+                for (int ci = 0; ci < cinG; ci++) {
+                    int base = (grp * cinG + ci) * t.pixels();
+                    for (int j = 0; j < k; j++) {
+                        int off = t.offset(pos, j);
+                        if (off >= 0) {
+                            acc += w[(o * cinG + ci) * k + j] * in[base + off];
                         }
                     }
-                    out[(o * ys[1] + oy) * ys[2] + ox] = acc;
                 }
+                out[o * t.positions() + pos] = acc;
             }
         }
     }
 
     private static void pool(Window win, boolean max, boolean countPad, Shape x, double[] in, Shape y, double[] out) {
-        int[] xs = chw(x);
-        int[] ys = chw(y);
-        int[] g = geometry(win);
-        int kh = g[0], kw = g[1], sh = g[2], sw = g[3], pt = g[4], pl = g[5];
-        for (int ch = 0; ch < ys[0]; ch++) {
-            for (int oy = 0; oy < ys[1]; oy++) {
-                for (int ox = 0; ox < ys[2]; ox++) {
-                    double acc = max ? Double.NEGATIVE_INFINITY : 0;
-                    int count = 0;
-                    for (int ky = 0; ky < kh; ky++) {
-                        int iy = oy * sh - pt + ky;
-                        for (int kx = 0; kx < kw; kx++) {
-                            int ix = ox * sw - pl + kx;
-                            if (iy < 0 || iy >= xs[1] || ix < 0 || ix >= xs[2]) {
-                                continue;
-                            }
-                            double v = in[(ch * xs[1] + iy) * xs[2] + ix];
-                            acc = max ? Math.max(acc, v) : acc + v;
-                            count++;
-                        }
+        WindowTable t = WindowTable.of(win, x, y);
+        for (int ch = 0; ch < y.channels(); ch++) {
+            for (int pos = 0; pos < t.positions(); pos++) {
+                double acc = max ? Double.NEGATIVE_INFINITY : 0;
+                for (int j = 0; j < t.size(); j++) {
+                    int off = t.offset(pos, j);
+                    if (off >= 0) {
+                        double v = in[ch * t.pixels() + off];
+                        acc = max ? Math.max(acc, v) : acc + v;
                     }
-                    out[(ch * ys[1] + oy) * ys[2] + ox] = max ? acc : acc / (countPad ? kh * kw : count);
                 }
+                out[ch * t.positions() + pos] = max ? acc : acc / (countPad ? t.size() : t.count(pos));
             }
         }
     }

@@ -171,35 +171,24 @@ public final class IntegerInterpreter {
     }
 
     private static void conv(QOp.QConv c, Shape x, long[] in, Shape y, long[] out) {
-        int[] xs = FloatInterpreter.chw(x);
-        int[] ys = FloatInterpreter.chw(y);
-        int[] g = FloatInterpreter.geometry(c.window());
-        int kh = g[0], kw = g[1], sh = g[2], sw = g[3], pt = g[4], pl = g[5];
+        WindowTable t = WindowTable.of(c.window(), x, y);
         int cinG = c.weight().shape().dim(1);
         int coutG = c.outChannels() / c.group();
-        for (int o = 0; o < ys[0]; o++) {
+        int k = t.size();
+        for (int o = 0; o < c.outChannels(); o++) {
             int grp = o / coutG;
-            for (int oy = 0; oy < ys[1]; oy++) {
-                for (int ox = 0; ox < ys[2]; ox++) {
-                    long acc = c.bias(o);
-                    for (int ci = 0; ci < cinG; ci++) {
-                        int ic = grp * cinG + ci;
-                        for (int ky = 0; ky < kh; ky++) {
-                            int iy = oy * sh - pt + ky;
-                            if (iy < 0 || iy >= xs[1]) {
-                                continue;
-                            }
-                            for (int kx = 0; kx < kw; kx++) {
-                                int ix = ox * sw - pl + kx;
-                                if (ix < 0 || ix >= xs[2]) {
-                                    continue;
-                                }
-                                acc += c.weight().at(((o * cinG + ci) * kh + ky) * kw + kx) * in[(ic * xs[1] + iy) * xs[2] + ix];
-                            }
+            for (int pos = 0; pos < t.positions(); pos++) {
+                long acc = c.bias(o);
+                for (int ci = 0; ci < cinG; ci++) {
+                    int base = (grp * cinG + ci) * t.pixels();
+                    for (int j = 0; j < k; j++) {
+                        int off = t.offset(pos, j);
+                        if (off >= 0) {
+                            acc += c.weight().at((o * cinG + ci) * k + j) * in[base + off];
                         }
                     }
-                    out[(o * ys[1] + oy) * ys[2] + ox] = c.finish(o, checked(acc, c.accBits()));
                 }
+                out[o * t.positions() + pos] = c.finish(o, checked(acc, c.accBits()));
             }
         }
     }
@@ -211,30 +200,18 @@ public final class IntegerInterpreter {
 
     private static void pool(Window win, Shape x, long[] in, Shape y, long[] out, PoolFinish finish, boolean max,
                              boolean countPad) {
-        int[] xs = FloatInterpreter.chw(x);
-        int[] ys = FloatInterpreter.chw(y);
-        int[] g = FloatInterpreter.geometry(win);
-        int kh = g[0], kw = g[1], sh = g[2], sw = g[3], pt = g[4], pl = g[5];
-        for (int ch = 0; ch < ys[0]; ch++) {
-            for (int oy = 0; oy < ys[1]; oy++) {
-                for (int ox = 0; ox < ys[2]; ox++) {
-                    long acc = max ? Long.MIN_VALUE : 0;
-                    int count = 0;
-                    for (int ky = 0; ky < kh; ky++) {
-                        int iy = oy * sh - pt + ky;
-                        for (int kx = 0; kx < kw; kx++) {
-                            int ix = ox * sw - pl + kx;
-                            if (iy < 0 || iy >= xs[1] || ix < 0 || ix >= xs[2]) {
-                                continue;
-                            }
-                            long v = in[(ch * xs[1] + iy) * xs[2] + ix];
-                            acc = max ? Math.max(acc, v) : acc + v;
-                            count++;
-                        }
+        WindowTable t = WindowTable.of(win, x, y);
+        for (int ch = 0; ch < y.channels(); ch++) {
+            for (int pos = 0; pos < t.positions(); pos++) {
+                long acc = max ? Long.MIN_VALUE : 0;
+                for (int j = 0; j < t.size(); j++) {
+                    int off = t.offset(pos, j);
+                    if (off >= 0) {
+                        long v = in[ch * t.pixels() + off];
+                        acc = max ? Math.max(acc, v) : acc + v;
                     }
-                    int pos = oy * ys[2] + ox;
-                    out[(ch * ys[1] + oy) * ys[2] + ox] = finish.apply(pos, countPad ? kh * kw : count, acc);
                 }
+                out[ch * t.positions() + pos] = finish.apply(pos, countPad ? t.size() : t.count(pos), acc);
             }
         }
     }

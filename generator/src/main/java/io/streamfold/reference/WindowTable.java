@@ -1,0 +1,78 @@
+package io.streamfold.reference;
+
+import io.streamfold.ir.Shape;
+import io.streamfold.ir.Window;
+
+/**
+ * The window walk shared by the float and integer interpreters: for each output position of a
+ * window over a (C, H, W) or (C, L) tensor (row-major), the spatial offset {@code iy*W + ix} in
+ * the input of each window element (in (ky, kx) order), or -1 where the element lies in the
+ * padding. Channels are the caller's loop: channel {@code c} starts at {@code c * pixels()}.
+ */
+final class WindowTable {
+
+    private final int size;
+    private final int positions;
+    private final int pixels;
+    private final int[] offsets;
+    private final int[] counts;
+
+    private WindowTable(int size, int positions, int pixels, int[] offsets, int[] counts) {
+        this.size = size;
+        this.positions = positions;
+        this.pixels = pixels;
+        this.offsets = offsets;
+        this.counts = counts;
+    }
+
+    static WindowTable of(Window win, Shape x, Shape y) {
+        int[] xs = FloatInterpreter.chw(x);
+        int[] ys = FloatInterpreter.chw(y);
+        int[] g = FloatInterpreter.geometry(win);
+        int kh = g[0], kw = g[1], sh = g[2], sw = g[3], pt = g[4], pl = g[5];
+        int size = kh * kw;
+        int positions = ys[1] * ys[2];
+        int[] offsets = new int[positions * size];
+        int[] counts = new int[positions];
+        for (int oy = 0; oy < ys[1]; oy++) {
+            for (int ox = 0; ox < ys[2]; ox++) {
+                int pos = oy * ys[2] + ox;
+                for (int ky = 0; ky < kh; ky++) {
+                    int iy = oy * sh - pt + ky;
+                    for (int kx = 0; kx < kw; kx++) {
+                        int ix = ox * sw - pl + kx;
+                        boolean inside = iy >= 0 && iy < xs[1] && ix >= 0 && ix < xs[2];
+                        offsets[pos * size + ky * kw + kx] = inside ? iy * xs[2] + ix : -1;
+                        counts[pos] += inside ? 1 : 0;
+                    }
+                }
+            }
+        }
+        return new WindowTable(size, positions, xs[1] * xs[2], offsets, counts);
+    }
+
+    /** Elements of one window (KH * KW). */
+    int size() {
+        return size;
+    }
+
+    /** Output positions (OH * OW). */
+    int positions() {
+        return positions;
+    }
+
+    /** Input elements of one channel (H * W). */
+    int pixels() {
+        return pixels;
+    }
+
+    /** Spatial input offset of window element {@code k} at output position {@code pos}, or -1 (padding). */
+    int offset(int pos, int k) {
+        return offsets[pos * size + k];
+    }
+
+    /** Window elements inside the input at {@code pos}. */
+    int count(int pos) {
+        return counts[pos];
+    }
+}

@@ -193,6 +193,11 @@ final class BatchCommand implements Callable<Integer> {
         PrintWriter out = cl.getOut();
         out.print(table(results, check));
         out.flush();
+        return exitCode(results);
+    }
+
+    /** The code of the worst model: 4 internal > 3 bad input > 2 folder exists > 1 verification > 0. */
+    static int exitCode(List<Result> results) {
         return results.stream().mapToInt(r -> r.status().code).max().orElse(ExitCodes.OK);
     }
 
@@ -260,7 +265,7 @@ final class BatchCommand implements Callable<Integer> {
         return "internal error: " + msg + " (details in " + ErrorHandler.writeDetails(t) + ")";
     }
 
-    private static Result failed(BatchInputs.Entry e, Status s, String diagnostic, String reason, long t0) {
+    static Result failed(BatchInputs.Entry e, Status s, String diagnostic, String reason, long t0) {
         return new Result(e, s, diagnostic, reason.lines().findFirst().orElse(""), null, null, null, null, null, null,
                 t0 == 0 ? 0 : seconds(t0));
     }

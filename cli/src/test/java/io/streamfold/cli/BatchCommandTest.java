@@ -170,6 +170,22 @@ class BatchCommandTest {
     }
 
     @Test
+    void theWorstModelDecidesTheExitCode() {
+        BatchInputs.Entry e = new BatchInputs.Entry(Path.of("m.onnx"), "m");
+        BatchCommand.Result internal = BatchCommand.failed(e, BatchCommand.Status.INTERNAL, null, "internal error: boom (details in x)", 0);
+        BatchCommand.Result bad = BatchCommand.failed(e, BatchCommand.Status.BAD_INPUT, "SF_CORRUPT_MODEL", "m.onnx: corrupt", 0);
+        BatchCommand.Result exists = BatchCommand.failed(e, BatchCommand.Status.EXISTS, null, "exists", 0);
+        BatchCommand.Result verify = BatchCommand.failed(e, BatchCommand.Status.VERIFY_FAILED, null, "under", 0);
+        assertEquals(4, BatchCommand.exitCode(List.of(verify, bad, internal, exists)));
+        assertEquals(3, BatchCommand.exitCode(List.of(verify, exists, bad)));
+        assertEquals(2, BatchCommand.exitCode(List.of(verify, exists)));
+        assertEquals(1, BatchCommand.exitCode(List.of(verify)));
+        assertEquals(0, BatchCommand.exitCode(List.of()));
+        String table = BatchCommand.table(List.of(internal), false);
+        assertTrue(table.contains("failed: internal") && table.contains("m: internal error: boom (details in x)"), table);
+    }
+
+    @Test
     void nothingToConvertIsAUsageError() {
         CliTestSupport.Run r = run("batch", tmp.toString(), "-o", tmp.resolve("o").toString());
         assertEquals(2, r.code(), r.err());

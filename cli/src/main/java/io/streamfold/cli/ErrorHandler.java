@@ -23,18 +23,22 @@ final class ErrorHandler implements CommandLine.IExecutionExceptionHandler {
             err.flush();
             return ExitCodes.BAD_INPUT;
         }
-        String where;
+        String where = writeDetails(ex);
+        err.println("internal error: " + ex + " (details in " + where + ")");
+        err.flush();
+        return ExitCodes.INTERNAL;
+    }
+
+    /** Writes the stack trace of a bug to a temporary file; returns its path (or why it could not). */
+    static String writeDetails(Throwable ex) {
         try {
             Path f = Files.createTempFile("streamfold-crash-", ".txt");
             StringWriter sw = new StringWriter();
             ex.printStackTrace(new PrintWriter(sw));
             Files.writeString(f, sw.toString());
-            where = f.toString();
+            return f.toString();
         } catch (IOException io) {
-            where = "(could not write details: " + io.getMessage() + ")";
+            return "(could not write details: " + io.getMessage() + ")";
         }
-        err.println("internal error: " + ex + " (details in " + where + ")");
-        err.flush();
-        return ExitCodes.INTERNAL;
     }
 }

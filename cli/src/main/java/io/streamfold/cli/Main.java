@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = Main.Version.class,
         description = "Compiles a trained neural network into streaming fixed-point Verilog and verifies it by simulation.",
-        subcommands = {ConvertCommand.class, SimulateCommand.class, DemoCommand.class, InspectCommand.class, CommandLine.HelpCommand.class},
+        subcommands = {ConvertCommand.class, BatchCommand.class, SimulateCommand.class, DemoCommand.class, InspectCommand.class, CommandLine.HelpCommand.class},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {
             "0:success",
@@ -29,6 +29,7 @@ public final class Main implements Runnable {
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Main());
         cl.setExecutionExceptionHandler(new ErrorHandler());
+        cl.setCaseInsensitiveEnumValuesAllowed(true);
         return cl;
     }
 

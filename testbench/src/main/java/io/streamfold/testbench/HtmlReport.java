@@ -30,8 +30,13 @@ import java.util.Map;
  */
 public final class HtmlReport {
 
-    /** Samples the error histograms are measured on, at most: enough for stable shapes, cheap to run. */
-    static final int MAX_SAMPLES = 256;
+    /**
+     * Samples the error histograms are measured on: at most 64 (enough for stable shapes), fewer for
+     * big models so that the report stays a small part of the conversion time (about 2e7 MACs in
+     * all, but at least 8 samples).
+     */
+    static final int MAX_SAMPLES = 64;
+    static final long MAC_BUDGET = 20_000_000L;
     private static final int BINS = 25;
 
     private HtmlReport() {
@@ -39,7 +44,9 @@ public final class HtmlReport {
 
     /** The page for a compiled design; {@code samples} are float inputs (calibration or testbench). */
     public static String render(Pipeline.Result c, HwDesign d, CycleSimulator.Result timing, List<double[]> samples) {
-        List<double[]> xs = samples.subList(0, Math.min(MAX_SAMPLES, samples.size()));
+        long perSample = Math.max(1, d.macs());
+        int n = (int) Math.max(8, Math.min(MAX_SAMPLES, MAC_BUDGET / perSample));
+        List<double[]> xs = samples.subList(0, Math.min(n, samples.size()));
         StringBuilder h = new StringBuilder(64 * 1024);
         String name = c.original().name();
         h.append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>streamfold report: ").append(esc(name))

@@ -8,7 +8,8 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = Main.Version.class,
         description = "Compiles a trained neural network into streaming fixed-point Verilog and verifies it by simulation.",
-        subcommands = {ConvertCommand.class, BatchCommand.class, SimulateCommand.class, DemoCommand.class, InspectCommand.class, CommandLine.HelpCommand.class},
+        subcommands = {ConvertCommand.class, SimulateCommand.class, VerifyCommand.class, BatchCommand.class, DemoCommand.class,
+            InspectCommand.class, CommandLine.HelpCommand.class},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {
             "0:success",

@@ -35,6 +35,30 @@ class ConvertCommandTest {
     }
 
     @Test
+    void htmlReportIsSelfContainedAndEscapesNodeNames() throws Exception {
+        Path mlp = CliTestSupport.example("mlp_bn").getParent();
+        Path json = mlp.getParent().resolve("json_mlp");
+        Path model = tmp.resolve("odd").resolve("model.json");
+        Files.createDirectories(model.getParent());
+        Files.copy(json.resolve("model.npz"), model.resolveSibling("model.npz"));
+        Files.writeString(model, Files.readString(json.resolve("model.json")).replace("\"name\": \"relu1\"", "\"name\": \"relu<1>&\\\"x\\\"\""));
+        Path out = tmp.resolve("out");
+        CliTestSupport.Run r = run("convert", model.toString(), "--calib", mlp.resolve("calib.npy").toString(), "-o", out.toString(),
+                "--tb-count", "1");
+        assertEquals(0, r.code(), r.err());
+        String html = Files.readString(out.resolve("report.html"));
+        assertTrue(html.startsWith("<!DOCTYPE html>"), html);
+        assertTrue(html.contains("relu&lt;1&gt;&amp;&quot;x&quot;"), "node name escaped");
+        assertFalse(html.contains("relu<1>"), "no raw node name");
+        assertTrue(html.contains("<svg"), "inline SVG");
+        assertFalse(html.contains("http"), "no external references");
+        assertFalse(html.contains("<script"), "no scripts");
+        for (String s : new String[] {"fc1", "folded into", "Q(8,", "SQNR", "multipliers", "latency", "busy"}) {
+            assertTrue(html.contains(s), s);
+        }
+    }
+
+    @Test
     void existingFolderNeedsForce() throws Exception {
         Path out = tmp.resolve("m");
         Files.createDirectories(out);

@@ -28,7 +28,8 @@ import java.util.Map;
 
 /**
  * {@code convert}: compiles a model to a folder holding the RTL, its ROM files, a self-checking
- * testbench with vectors from the cycle-accurate simulator, run scripts, and {@code report.json}.
+ * testbench with vectors from the cycle-accurate simulator, run scripts, {@code report.json} and the
+ * same report for people, {@code report.html} ({@link HtmlReport}).
  */
 public final class Converter {
 
@@ -77,6 +78,7 @@ public final class Converter {
         Map<String, String> files = new LinkedHashMap<>(VerilogLowering.emit(d));
         files.putAll(Testbench.files(d, xs, o.stimulus(), r));
         files.put("report.json", reportJson(c, d, timing));
+        files.put("report.html", HtmlReport.render(c, d, timing, o.calib().isEmpty() ? o.tbInputs() : o.calib()));
         files.put("plan.json", plan.toJson());
         return new Outcome(c, d, r, timing, files);
     }

@@ -1,0 +1,315 @@
+package io.streamfold.cli;
+
+import io.streamfold.compile.DataFiles;
+import io.streamfold.compile.ModelLoader;
+import io.streamfold.compile.Pipeline;
+import io.streamfold.hw.HwDesign;
+import io.streamfold.hw.LowerToHardware;
+import io.streamfold.hw.ParallelismPlan;
+import io.streamfold.hw.PlanParallelism;
+import io.streamfold.ir.Diagnostic;
+import io.streamfold.ir.Graph;
+import io.streamfold.ir.ModelException;
+import io.streamfold.quant.QuantErrorReport;
+import io.streamfold.quant.QuantizedGraph;
+import io.streamfold.reference.FloatInterpreter;
+import io.streamfold.reference.IntegerInterpreter;
+import io.streamfold.sim.CycleSimulator;
+import io.streamfold.testbench.Converter;
+import io.streamfold.testbench.EdaRunner;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.stream.Stream;
+
+/**
+ * {@code streamfold verify MODEL}: compares, on a data set, the float64 reference of the original
+ * graph, the fixed-point model (integer reference and the cycle-accurate simulator, which must agree
+ * bit for bit), ONNX Runtime (for .onnx models, when it loads and accepts the model) and optionally
+ * the emitted RTL under Icarus or Verilator.
+ *
+ * <p>Verdict: exit 1 if the float/fixed top-1 agreement is below {@code --min-agreement}, if the
+ * simulator differs from the integer reference in any output, or if the RTL testbench fails. ONNX
+ * Runtime is informative only: its absence or a difference is reported, never a failure, because it
+ * refuses some valid exports and is not the reference the hardware is built from.
+ */
+@Command(name = "verify", mixinStandardHelpOptions = true,
+        description = "Compares float reference, fixed-point model, cycle-accurate simulator, ONNX Runtime and (with --rtl) the RTL "
+                + "on a data set; exit 1 if they disagree beyond --min-agreement.")
+final class VerifyCommand implements Callable<Integer> {
+
+    /** 0.95: the 8-bit examples reach 97-100 %; a drop below 95 % means the formats need attention. */
+    static final String DEFAULT_MIN_AGREEMENT = "0.95";
+
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "MODEL", description = "an .onnx or streamfold .json model")
+    Path model;
+
+    @Option(names = "--inputs", paramLabel = "FILE", description = "test inputs (.npy or .csv, channels first; default: inputs.npy beside the model)")
+    Path inputs;
+
+    @Option(names = "--labels", paramLabel = "FILE", description = "class labels, one per input (default: labels.npy beside the model, if present)")
+    Path labels;
+
+    @Option(names = "--rtl", paramLabel = "SIM", description = "also convert to a temporary folder and run the RTL testbench under icarus or verilator")
+    String rtl;
+
+    @Option(names = "--min-agreement", paramLabel = "P", defaultValue = DEFAULT_MIN_AGREEMENT,
+            description = "least fraction of samples whose float and fixed-point top-1 class agree (default ${DEFAULT-VALUE})")
+    double minAgreement;
+
+    @Option(names = "--limit", paramLabel = "N", description = "use at most the first N samples (default: all)")
+    Integer limit;
+
+    @Option(names = "--rtl-count", paramLabel = "N", defaultValue = "4",
+            description = "inferences in the RTL testbench (default ${DEFAULT-VALUE})")
+    int rtlCount;
+
+    @Mixin
+    QuantOptions quant;
+
+    @Mixin
+    HardwareOptions hardware;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        CommandLine cl = spec.commandLine();
+        if (!(minAgreement >= 0 && minAgreement <= 1)) {
+            throw new CommandLine.ParameterException(cl, "--min-agreement must be a fraction in [0, 1], got " + minAgreement);
+        }
+        if (limit != null && limit < 1) {
+            throw new CommandLine.ParameterException(cl, "--limit must be >= 1");
+        }
+        if (rtlCount < 1) {
+            throw new CommandLine.ParameterException(cl, "--rtl-count must be >= 1");
+        }
+        EdaRunner.Simulator sim = null;
+        if (rtl != null) {
+            sim = switch (rtl.toLowerCase(Locale.ROOT)) {
+                case "icarus", "iverilog" -> EdaRunner.Simulator.ICARUS;
+                case "verilator" -> EdaRunner.Simulator.VERILATOR;
+                default -> throw new CommandLine.ParameterException(cl, "--rtl must be icarus or verilator, got " + rtl);
+            };
+        }
+
+        Graph g = ModelLoader.load(model);
+        Path dir = model.toAbsolutePath().getParent();
+        List<double[]> xs;
+        int[] ys = null;
+        Path inFile = inputs != null ? inputs : dir.resolve("inputs.npy");
+        Path labelFile = labels != null ? labels : (Files.exists(dir.resolve("labels.npy")) ? dir.resolve("labels.npy") : null);
+        List<double[]> calib;
+        Pipeline.Result c;
+        HwDesign d;
+        ParallelismPlan plan;
+        try {
+            if (inputs == null && !Files.exists(inFile)) {
+                throw new ModelException(Diagnostic.SF_BAD_DATA, model.toString(), null, "no test inputs",
+                        "give --inputs FILE (.npy or .csv) or put inputs.npy beside the model");
+            }
+            xs = DataFiles.samples(inFile, g.inputShape());
+            if (labelFile != null) {
+                ys = checkedLabels(labelFile, xs.size(), g.outputShape().size(), inFile);
+            }
+            calib = quant.calibration(model, g);
+            c = Pipeline.run(g, quant.config(), calib);
+            plan = hardware.dspBudget > 0 ? PlanParallelism.run(c.quantized(), hardware.dspBudget, hardware.plan()).plan() : hardware.plan();
+            d = LowerToHardware.run(c.quantized(), plan);
+        } catch (ModelException e) {
+            throw e.inFile(model.toString());
+        }
+        int n = limit == null ? xs.size() : Math.min(limit, xs.size());
+        xs = xs.subList(0, n);
+        if (ys != null) {
+            ys = Arrays.copyOf(ys, n);
+        }
+        QuantizedGraph q = c.quantized();
+        List<String> failures = new ArrayList<>();
+
+        out.printf("verify %s: %d samples from %s%s%n", model, n, inFile, labelFile == null ? ", no labels" : ", labels from " + labelFile);
+
+        // 1. per-layer error of the integer model against the float model it quantizes
+        QuantErrorReport err = QuantErrorReport.measure(q, xs, ys);
+        out.println();
+        out.println("per-layer error, fixed point vs float64 (BN-folded graph; errors accumulate along the graph):");
+        out.printf("  %-28s %-14s %-10s %11s %11s %9s %9s%n", "node", "kind", "format", "max |err|", "rms err", "SQNR dB", "saturated");
+        for (QuantErrorReport.LayerError l : err.layers()) {
+            out.printf(Locale.ROOT, "  %-28s %-14s %-10s %11.4g %11.4g %9s %8.2f%%%n", l.node(), l.kind(), l.format(), l.maxAbsError(),
+                    l.rmsError(), Double.isInfinite(l.sqnrDb()) ? "inf" : String.format(Locale.ROOT, "%.1f", l.sqnrDb()), 100 * l.saturated());
+        }
+
+        // 2. the original float graph against the fixed-point outputs
+        List<double[]> floatOut = new ArrayList<>();
+        List<long[]> intIn = new ArrayList<>();
+        List<long[]> intOut = new ArrayList<>();
+        double foldDiff = 0;
+        for (double[] x : xs) {
+            double[] f = FloatInterpreter.run(g, x);
+            double[] ff = FloatInterpreter.run(c.folded(), x);
+            for (int i = 0; i < f.length; i++) {
+                foldDiff = Math.max(foldDiff, Math.abs(f[i] - ff[i]));
+            }
+            floatOut.add(f);
+            long[] xi = IntegerInterpreter.quantizeInput(q, x);
+            intIn.add(xi);
+            intOut.add(IntegerInterpreter.run(q, xi));
+        }
+        int agree = 0;
+        int floatRight = 0;
+        int fixedRight = 0;
+        for (int s = 0; s < n; s++) {
+            int fa = QuantErrorReport.argmax(floatOut.get(s));
+            int ia = QuantErrorReport.argmax(intOut.get(s));
+            agree += fa == ia ? 1 : 0;
+            if (ys != null) {
+                floatRight += fa == ys[s] ? 1 : 0;
+                fixedRight += ia == ys[s] ? 1 : 0;
+            }
+        }
+        double agreement = (double) agree / n;
+        boolean agreeOk = agreement >= minAgreement;
+        if (!agreeOk) {
+            failures.add(String.format(Locale.ROOT, "top-1 agreement %.2f%% < %.2f%%", 100 * agreement, 100 * minAgreement));
+        }
+        out.println();
+        out.printf(Locale.ROOT, "BatchNorm folding: folded vs original float64 graph, max |diff| at the output %.3g%n", foldDiff);
+        out.printf(Locale.ROOT, "top-1 agreement float vs fixed: %d/%d (%.2f%%), required %.2f%%: %s%n", agree, n, 100 * agreement,
+                100 * minAgreement, agreeOk ? "OK" : "FAIL");
+        if (ys != null) {
+            out.printf(Locale.ROOT, "accuracy: float %.2f%%, fixed %.2f%% (%d labels)%n", 100.0 * floatRight / n, 100.0 * fixedRight / n, n);
+        }
+
+        // 3. the cycle-accurate simulator must reproduce the integer reference exactly
+        CycleSimulator.Result r = CycleSimulator.run(d, intIn, hardware.stimulus());
+        int same = 0;
+        int firstDiff = -1;
+        for (int s = 0; s < n; s++) {
+            long[] want = plan.argmax() ? new long[] {QuantErrorReport.argmax(intOut.get(s))} : intOut.get(s);
+            boolean eq = s < r.outputs().size() && Arrays.equals(want, r.outputs().get(s));
+            same += eq ? 1 : 0;
+            if (!eq && firstDiff < 0) {
+                firstDiff = s;
+            }
+        }
+        if (same == n) {
+            out.printf("cycle simulator vs integer reference: %d/%d outputs identical (%d cycles, latency %d): OK%n", n, n, r.cycles(),
+                    r.latency());
+        } else {
+            out.printf("cycle simulator vs integer reference: %d/%d outputs identical, first difference in sample %d: FAIL%n", same, n,
+                    firstDiff);
+            failures.add("simulator differs from the integer reference in " + (n - same) + " samples");
+        }
+
+        // 4. ONNX Runtime on the original file: informative, never a failure
+        out.println(ortLine(g, xs, floatOut, intOut));
+
+        // 5. the emitted RTL under a real simulator
+        if (sim != null) {
+            String line = rtlLine(g, calib, xs, sim, failures);
+            out.println(line);
+        }
+
+        out.println();
+        out.println(failures.isEmpty() ? "verdict: PASS" : "verdict: FAIL (" + String.join("; ", failures) + ")");
+        out.flush();
+        return failures.isEmpty() ? ExitCodes.OK : ExitCodes.VERIFY_FAILED;
+    }
+
+    /** Labels, checked against the inputs (one per sample) and the model (a class it can output). */
+    private static int[] checkedLabels(Path file, int samples, int classes, Path inFile) {
+        int[] ys = DataFiles.labels(file);
+        if (ys.length != samples) {
+            throw new ModelException(Diagnostic.SF_BAD_DATA, file.toString(), null, ys.length + " labels for " + samples + " inputs in " + inFile,
+                    "give one class index per input sample");
+        }
+        for (int i = 0; i < ys.length; i++) {
+            if (ys[i] >= classes) {
+                throw new ModelException(Diagnostic.SF_BAD_DATA, file.toString(), null, "label " + i + " is " + ys[i] + " but the model has "
+                        + classes + " outputs", "labels are class indices 0.." + (classes - 1));
+            }
+        }
+        return ys;
+    }
+
+    private String ortLine(Graph g, List<double[]> xs, List<double[]> floatOut, List<long[]> intOut) {
+        if (!model.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".onnx")) {
+            return "ONNX Runtime: not applicable (not an ONNX model)";
+        }
+        OrtReference.Result ort = OrtReference.run(model, g.inputShape().dims(), xs);
+        if (ort.outputs() == null) {
+            return "ONNX Runtime: not available (" + ort.unavailable() + ")";
+        }
+        double maxDiff = 0;
+        double lo = Double.POSITIVE_INFINITY;
+        double hi = Double.NEGATIVE_INFINITY;
+        int withFloat = 0;
+        int withFixed = 0;
+        for (int s = 0; s < xs.size(); s++) {
+            double[] o = ort.outputs().get(s);
+            double[] f = floatOut.get(s);
+            if (o.length != f.length) {
+                return "ONNX Runtime: not comparable (it returns " + o.length + " values per sample, the model " + f.length + ")";
+            }
+            for (int i = 0; i < f.length; i++) {
+                maxDiff = Math.max(maxDiff, Math.abs(o[i] - f[i]));
+                lo = Math.min(lo, f[i]);
+                hi = Math.max(hi, f[i]);
+            }
+            int oa = QuantErrorReport.argmax(o);
+            withFloat += oa == QuantErrorReport.argmax(f) ? 1 : 0;
+            withFixed += oa == QuantErrorReport.argmax(intOut.get(s)) ? 1 : 0;
+        }
+        int n = xs.size();
+        return String.format(Locale.ROOT, "ONNX Runtime: max |diff| vs float64 %.3g (output range %.3g), top-1 agreement with float %.2f%%, "
+                + "with fixed %.2f%%", maxDiff, hi - lo, 100.0 * withFloat / n, 100.0 * withFixed / n);
+    }
+
+    private String rtlLine(Graph g, List<double[]> calib, List<double[]> xs, EdaRunner.Simulator sim, List<String> failures)
+            throws IOException, InterruptedException {
+        String tool = sim == EdaRunner.Simulator.ICARUS ? "iverilog" : "verilator";
+        String label = "RTL (" + sim.name().toLowerCase(Locale.ROOT) + ")";
+        if (!DemoCommand.onPath(tool)) {
+            failures.add("RTL not simulated");
+            return label + ": FAIL: " + tool + " is not installed";
+        }
+        Path tmp = Files.createTempDirectory("streamfold-verify-");
+        Path dir = tmp.resolve(LowerToHardware.verilogName(g.name()));
+        Converter.convert(g, new Converter.Options(quant.config(), hardware.plan(), calib, xs.subList(0, Math.min(rtlCount, xs.size())),
+                hardware.stimulus(), hardware.dspBudget), dir, true);
+        EdaRunner.Run run = EdaRunner.simulate(dir, sim, 1800);
+        String verdict = run.output().lines().filter(l -> l.startsWith("PASS") || l.startsWith("FAIL")).findFirst()
+                .orElse("no verdict (exit " + run.exitCode() + ")");
+        if (run.passed()) {
+            deleteTree(tmp);
+            return label + ": " + verdict;
+        }
+        failures.add("RTL testbench failed");
+        return label + ": FAIL: " + (verdict.startsWith("FAIL") ? verdict.substring(4).strip() : verdict) + " (design kept in " + dir + ")";
+    }
+
+    private static void deleteTree(Path root) throws IOException {
+        try (Stream<Path> s = Files.walk(root)) {
+            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
+}

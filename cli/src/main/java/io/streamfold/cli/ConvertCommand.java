@@ -6,6 +6,7 @@ import io.streamfold.hw.LowerToHardware;
 import io.streamfold.ir.Graph;
 import io.streamfold.ir.ModelException;
 import io.streamfold.testbench.Converter;
+import io.streamfold.testbench.OutputFolder;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -49,6 +50,9 @@ final class ConvertCommand implements Callable<Integer> {
     @Mixin
     HardwareOptions hardware;
 
+    /** Where convert records the model and quantization settings, so {@code simulate DIR} can rebuild the design. */
+    static final String SOURCE_FILE = "source.json";
+
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
@@ -62,8 +66,11 @@ final class ConvertCommand implements Callable<Integer> {
                 throw new CommandLine.ParameterException(spec.commandLine(), "--tb-count must be >= 1");
             }
             tb = tb.subList(0, Math.min(tbCount, tb.size()));
-            o = Converter.convert(g, new Converter.Options(quant.config(), hardware.plan(), calib, tb, hardware.stimulus(),
-                    hardware.dspBudget), dir, force);
+            o = Converter.build(g, new Converter.Options(quant.config(), hardware.plan(), calib, tb, hardware.stimulus(),
+                    hardware.dspBudget));
+            java.util.Map<String, String> files = new java.util.LinkedHashMap<>(o.files());
+            files.put(SOURCE_FILE, quant.sourceJson(model));
+            OutputFolder.write(dir, files, force);
         } catch (ModelException e) {
             throw e.inFile(model.toString());
         } catch (FileAlreadyExistsException e) {

@@ -47,6 +47,44 @@ final class QuantOptions {
         return c;
     }
 
+    /**
+     * The model and these settings as JSON, with absolute paths: what {@code simulate DIR} needs
+     * to rebuild the design a {@code convert} wrote (its parallelism is in {@code plan.json}).
+     */
+    String sourceJson(Path model) {
+        java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
+        m.put("model", model.toAbsolutePath().normalize().toString());
+        Path c = calib != null ? calib : model.toAbsolutePath().getParent().resolve("calib.npy");
+        m.put("calib", c.toAbsolutePath().normalize().toString());
+        m.put("weight_bits", weightBits);
+        m.put("act_bits", actBits);
+        m.put("per_tensor", perTensor);
+        m.put("percentile", percentile);
+        m.put("config", config == null ? null : config.toAbsolutePath().normalize().toString());
+        try {
+            return new com.fasterxml.jackson.databind.ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(m) + "\n";
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    /** Reads the settings {@link #sourceJson} wrote; returns the model path. */
+    Path fromSourceJson(Path file) {
+        try {
+            com.fasterxml.jackson.databind.JsonNode n = new com.fasterxml.jackson.databind.ObjectMapper().readTree(file.toFile());
+            weightBits = n.get("weight_bits").asInt();
+            actBits = n.get("act_bits").asInt();
+            perTensor = n.get("per_tensor").asBoolean();
+            percentile = n.get("percentile").isNull() ? null : n.get("percentile").asDouble();
+            config = n.get("config").isNull() ? null : Path.of(n.get("config").asText());
+            calib = Path.of(n.get("calib").asText());
+            return Path.of(n.get("model").asText());
+        } catch (java.io.IOException | RuntimeException e) {
+            throw new ModelException(Diagnostic.SF_BAD_DATA, file.toString(), null, "unreadable: " + e.getMessage(),
+                    "a folder written by streamfold convert holds a valid source.json");
+        }
+    }
+
     /** The calibration samples: {@code --calib}, else {@code calib.npy} next to the model. */
     List<double[]> calibration(Path model, Graph g) {
         Path f = calib;

@@ -39,7 +39,8 @@ final class SimulateCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "MODEL", description = "an .onnx or streamfold .json model")
+    @Parameters(index = "0", paramLabel = "MODEL|DIR",
+            description = "an .onnx or streamfold .json model, or a folder written by convert (same model, formats and plan)")
     Path model;
 
     @Option(names = "--input", paramLabel = "FILE", required = true, description = "inputs (.npy or .csv, one sample per row, channels first)")
@@ -67,6 +68,17 @@ final class SimulateCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
+        if (Files.isDirectory(model)) {
+            Path dir = model;
+            Path source = dir.resolve(ConvertCommand.SOURCE_FILE);
+            if (!Files.isRegularFile(source)) {
+                throw new ModelException(io.streamfold.ir.Diagnostic.SF_BAD_DATA, dir.toString(), null, "not a folder written by convert",
+                        "give a model file, or a folder holding source.json and plan.json");
+            }
+            model = quant.fromSourceJson(source);
+            hardware.config = dir.resolve("plan.json");
+            hardware.dspBudget = 0;
+        }
         Graph g = ModelLoader.load(model);
         QuantizedGraph q;
         HwDesign d;

@@ -28,6 +28,19 @@ class SimulateCommandTest {
     }
 
     @Test
+    void simulatesAFolderWrittenByConvertWithItsPlanAndFormats() {
+        Path model = CliTestSupport.example("mlp_bn");
+        Path out = tmp.resolve("design");
+        assertEquals(0, run("convert", model.toString(), "-o", out.toString(), "--dsp-budget", "64", "--tb-count", "1").code());
+        CliTestSupport.Run r = run("simulate", out.toString(), "--input", model.resolveSibling("inputs.npy").toString(), "--limit", "4");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("II 128 cycles (schedule 128)"), r.out());
+        CliTestSupport.Run bad = run("simulate", tmp.toString(), "--input", model.resolveSibling("inputs.npy").toString());
+        assertEquals(3, bad.code());
+        assertTrue(bad.err().contains("not a folder written by convert"), bad.err());
+    }
+
+    @Test
     void csvInputOfTheWrongWidthIsBadInput() throws Exception {
         Path csv = tmp.resolve("x.csv");
         Files.writeString(csv, "1,2,3\n4,5,6\n");

@@ -59,6 +59,20 @@ class ConvertCommandTest {
     }
 
     @Test
+    void convertingTwiceGivesByteIdenticalFolders() throws Exception {
+        String model = CliTestSupport.example("cnn_residual").toString();
+        Path a = tmp.resolve("a");
+        Path b = tmp.resolve("b");
+        assertEquals(0, run("convert", model, "-o", a.toString(), "--dsp-budget", "64", "--tb-count", "1").code());
+        assertEquals(0, run("convert", model, "-o", b.toString(), "--dsp-budget", "64", "--tb-count", "1").code());
+        try (var files = Files.list(a)) {
+            for (Path f : files.toList()) {
+                assertEquals(Files.readString(f), Files.readString(b.resolve(f.getFileName())), f.getFileName().toString());
+            }
+        }
+    }
+
+    @Test
     void existingFolderNeedsForce() throws Exception {
         Path out = tmp.resolve("m");
         Files.createDirectories(out);

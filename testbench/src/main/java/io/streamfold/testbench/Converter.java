@@ -90,6 +90,15 @@ public final class Converter {
         return out;
     }
 
+    /** A map that keeps its keys in the order given (Map.of does not, and the report must be deterministic). */
+    private static Map<String, Object> ordered(Object... kv) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        for (int i = 0; i < kv.length; i += 2) {
+            m.put((String) kv[i], kv[i + 1]);
+        }
+        return m;
+    }
+
     static String reportJson(Pipeline.Result c, HwDesign d, CycleSimulator.Result r) {
         Map<String, Object> root = new LinkedHashMap<>();
         root.put("model", c.original().name());
@@ -102,9 +111,9 @@ public final class Converter {
         hw.put("macs_per_inference", d.macs());
         hw.put("multiplier_utilization", d.multipliers() == 0 ? 0 : d.macs() / (double) (d.initiationInterval() * d.multipliers()));
         Map<String, Object> io = new LinkedHashMap<>();
-        io.put("s_axis", Map.of("elements_per_beat", d.inputChannel().elems(), "format", d.inputFormat().toString(),
+        io.put("s_axis", ordered("elements_per_beat", d.inputChannel().elems(), "format", d.inputFormat().toString(),
                 "beats_per_inference", d.inputChannel().beats()));
-        io.put("m_axis", Map.of("elements_per_beat", d.outputChannel().elems(), "format", d.outputFormat().toString(),
+        io.put("m_axis", ordered("elements_per_beat", d.outputChannel().elems(), "format", d.outputFormat().toString(),
                 "beats_per_inference", d.outputChannel().beats()));
         hw.put("streams", io);
         List<Map<String, Object>> stages = new ArrayList<>();
@@ -125,7 +134,7 @@ public final class Converter {
         hw.put("stages", stages);
         List<Map<String, Object>> channels = new ArrayList<>();
         for (Channel ch : d.channels()) {
-            channels.add(Map.of("name", ch.name(), "elements_per_beat", ch.elems(), "format", ch.format().toString(), "depth", ch.depth()));
+            channels.add(ordered("name", ch.name(), "elements_per_beat", ch.elems(), "format", ch.format().toString(), "depth", ch.depth()));
         }
         hw.put("channels", channels);
         root.put("hardware", hw);
@@ -143,7 +152,7 @@ public final class Converter {
             layers.add(m);
         }
         root.put("layers", layers);
-        root.put("batchnorm_folding", Map.of("counters", c.context().counters(FoldBatchNorm.NAME),
+        root.put("batchnorm_folding", ordered("counters", c.context().counters(FoldBatchNorm.NAME),
                 "notes", c.context().notes().stream().filter(n -> n.startsWith(FoldBatchNorm.NAME)).toList()));
         root.put("counters", c.context().counters());
         try {

@@ -1,0 +1,176 @@
+package io.streamfold.verilog;
+
+import io.streamfold.hw.Channel;
+import io.streamfold.hw.HwDesign;
+import io.streamfold.hw.Stage;
+import io.streamfold.quant.Lut;
+import io.streamfold.quant.QFormat;
+import io.streamfold.quant.QOp;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import static io.streamfold.verilog.RtlFixed.counterBits;
+import static io.streamfold.verilog.RtlFixed.sconst;
+import static io.streamfold.verilog.RtlFixed.uconst;
+import static io.streamfold.verilog.RtlFixed.valueBits;
+import static io.streamfold.verilog.VExpr.and;
+import static io.streamfold.verilog.VExpr.bin;
+import static io.streamfold.verilog.VExpr.not;
+import static io.streamfold.verilog.VExpr.ref;
+import static io.streamfold.verilog.RtlKit.*;
+import static io.streamfold.verilog.VerilogLowering.moduleName;
+
+/** Verilog of {@link Stage.Elementwise} and {@link Stage.WidthConverter}. */
+final class ElementwiseRtl {
+
+    private ElementwiseRtl() {
+    }
+
+    static VModule elementwise(HwDesign d, Map<String, String> files, Stage.Elementwise s) {
+        String mod = moduleName(d, s);
+        RtlBuilder b = new RtlBuilder();
+        QOp op = s.op();
+        QFormat in = op.inputs().get(0);
+        QFormat out = op.out();
+        int e = s.elems();
+        int period = s.periodBeats();
+        int posBits = counterBits(period);
+        VExpr fire = b.wire("fire", 1, false, and(ref("in_valid"), ref("out_ready")));
+        VExpr.Ref pos = period > 1 ? b.reg("pos", posBits, false, 0) : null;
+        VExpr.Ref lut = null;
+        if (op instanceof QOp.QLut t) {
+            Lut l = t.lut();
+            lut = b.reg("lut_rom", l.out().bits(), false, l.size());
+            files.put(mod + "_lut.mem", MemFile.packed(l.table(), 1, l.out().bits()));
+            b.add(new VItem.Initial(List.of(new VStmt.SysCall("$readmemh", List.of(mod + "_lut.mem", lut)))));
+        }
+        List<VExpr> ys = new ArrayList<>();
+        for (int i = 0; i < e; i++) {
+            VExpr.Ref x = RtlFixed.lane(b, "x" + i, ref("in_data"), i, in.bits());
+            final String n = "y" + i;
+            VExpr y;
+            if (op instanceof QOp.QRelu r) {
+                VExpr.Ref m = b.wire("relu" + i, in.bits(), true,
+                        new VExpr.Cond(new VExpr.Index(x, new VExpr.Int(in.bits() - 1)), sconst(in.bits(), 0), x));
+                y = RtlFixed.requantize(b, n, m, in.bits(), in.frac(), r.out());
+            } else if (op instanceof QOp.QClip c) {
+                VExpr r = RtlFixed.requantize(b, n + "_r", x, in.bits(), in.frac(), out);
+                y = b.wire(n, out.bits(), true, new VExpr.Cond(bin("<", r, sconst(out.bits(), c.lo())), sconst(out.bits(), c.lo()),
+                        new VExpr.Cond(bin(">", r, sconst(out.bits(), c.hi())), sconst(out.bits(), c.hi()), r)));
+            } else if (op instanceof QOp.QLeakyRelu l) {
+                VExpr pos0 = RtlFixed.requantize(b, n + "_p", x, in.bits(), in.frac(), out);
+                int pb = l.productBits();
+                VExpr.Ref prod = RtlFixed.mul(b, "prod" + i, x, in.bits(), sconst(l.alphaBits(), l.alpha()), l.alphaBits());
+                VExpr neg = RtlFixed.requantize(b, n + "_n", prod, pb, in.frac() + l.alphaFrac(), out);
+                y = b.wire(n, out.bits(), true, new VExpr.Cond(new VExpr.Index(x, new VExpr.Int(in.bits() - 1)), neg, pos0));
+            } else if (op instanceof QOp.QLut t) {
+                Lut l = t.lut();
+                int ib = l.indexBits();
+                VExpr addr;
+                if (l.signedIndex()) {
+                    VExpr v = RtlFixed.requantize(b, n + "_i", x, in.bits(), in.frac(), new QFormat(ib, l.indexFrac()));
+                    addr = v;
+                } else {
+                    VExpr v = RtlFixed.requantize(b, n + "_i", x, in.bits(), in.frac(), new QFormat(ib + 1, l.indexFrac()));
+                    addr = new VExpr.Cond(new VExpr.Index(v, new VExpr.Int(ib)), uconst(ib, 0), new VExpr.Slice(v, ib - 1, 0));
+                }
+                VExpr.Ref a = b.wire(n + "_addr", ib, false, addr);
+                y = b.wire(n, l.out().bits(), true, new VExpr.Index(lut, a));
+            } else if (op instanceof QOp.QAffine a) {
+                List<VExpr> scales = new ArrayList<>();
+                List<VExpr> shifts = new ArrayList<>();
+                int sb = a.scale().bits();
+                int aw = a.accBits();
+                for (int k = 0; k < period; k++) {
+                    int c = s.channel(k, i);
+                    scales.add(sconst(sb, a.scale().at(c)));
+                    shifts.add(sconst(aw, a.shift(c)));
+                }
+                VExpr scale = b.select("scale" + i, sb, true, pos, scales);
+                VExpr shift = b.select("shift" + i, aw, true, pos, shifts);
+                VExpr.Ref sc = scale instanceof VExpr.Ref r0 ? r0 : b.wire("scale" + i + "_c", sb, true, scale);
+                VExpr.Ref sh = shift instanceof VExpr.Ref r1 ? r1 : b.wire("shift" + i + "_c", aw, true, shift);
+                VExpr.Ref prod = RtlFixed.mul(b, "prod" + i, x, in.bits(), sc, sb);
+                int sw = Math.max(aw, a.productBits());
+                VExpr.Ref acc = b.wire("acc" + i, sw, true,
+                        bin("+", RtlFixed.signExtend(prod, a.productBits(), sw), RtlFixed.signExtend(sh, aw, sw)));
+                Map<Integer, VExpr> byFrac = new LinkedHashMap<>();
+                List<VExpr> choices = new ArrayList<>();
+                for (int k = 0; k < period; k++) {
+                    int f = a.accFrac(s.channel(k, i));
+                    choices.add(byFrac.computeIfAbsent(f, f0 -> RtlFixed.requantize(b, n + "_f" + (f0 < 0 ? "m" + (-f0) : f0), acc, sw, f0, out)));
+                }
+                y = b.select(n, out.bits(), true, pos, choices);
+            } else if (op instanceof QOp.QFlatten || op instanceof QOp.QReshape) {
+                y = RtlFixed.requantize(b, n, x, in.bits(), in.frac(), out);
+            } else {
+                throw new IllegalStateException("not elementwise: " + op.kind());
+            }
+            ys.add(y);
+        }
+        b.add(new VItem.Assign(ref("out_data"), concatLanes(ys)));
+        b.add(new VItem.Assign(ref("in_pop"), fire));
+        b.add(new VItem.Assign(ref("out_push"), fire));
+        if (pos != null) {
+            b.add(new VItem.AlwaysFf("aclk", List.of(new VStmt.If(not(ref("aresetn")),
+                    List.of(new VStmt.NonBlocking(pos, uconst(posBits, 0))),
+                    List.of(new VStmt.If(fire, List.of(new VStmt.NonBlocking(pos, wrap(pos, posBits, period))), List.of()))))));
+        } else {
+            b.add(new VItem.Comment("verilator lint_off UNUSEDSIGNAL"));
+            b.wire("unused_clock", 2, false, new VExpr.Concat(List.of(ref("aclk"), ref("aresetn"))));
+            b.add(new VItem.Comment("verilator lint_on UNUSEDSIGNAL"));
+        }
+        String doc = op.kind() + " stage " + s.name() + " (" + s.source() + "): " + e + " elements per beat, " + in + " -> " + out + ".";
+        return new VModule(mod, doc, List.of(), ports(e * in.bits(), e * out.bits()), b.items);
+    }
+
+    static VModule widthConverter(HwDesign d, Map<String, String> files, Stage.WidthConverter s) {
+        String mod = moduleName(d, s);
+        RtlBuilder b = new RtlBuilder();
+        int bits = s.format().bits();
+        int k = s.ratio();
+        int jb = counterBits(k);
+        VExpr.Ref j = b.reg("j", jb, false, 0);
+        VExpr last = b.wire("last", 1, false, bin("==", j, uconst(jb, k - 1)));
+        VExpr fire;
+        List<VStmt> onFire = new ArrayList<>();
+        if (s.widening()) {
+            int w = s.elemsIn() * bits;
+            fire = b.wire("fire", 1, false, and(ref("in_valid"), bin("||", not(last), ref("out_ready"))));
+            if (k > 1) {
+                VExpr.Ref hold = b.reg("hold", (k - 1) * w, false, 0);
+                List<VStmt.CaseItem> arms = new ArrayList<>();
+                for (int g = 0; g < k - 1; g++) {
+                    VExpr target = new VExpr.Slice(hold, (g + 1) * w - 1, g * w);
+                    arms.add(new VStmt.CaseItem(List.of(uconst(jb, g)), List.of(new VStmt.NonBlocking(target, ref("in_data")))));
+                }
+                onFire.add(new VStmt.Case(j, arms, List.of()));
+                b.add(new VItem.Assign(ref("out_data"), new VExpr.Concat(List.of(ref("in_data"), hold))));
+            }
+            b.add(new VItem.Assign(ref("in_pop"), fire));
+            b.add(new VItem.Assign(ref("out_push"), and(fire, last)));
+        } else {
+            int w = s.elemsOut() * bits;
+            fire = b.wire("fire", 1, false, and(ref("in_valid"), ref("out_ready")));
+            List<VExpr> groups = new ArrayList<>();
+            for (int g = 0; g < k; g++) {
+                groups.add(new VExpr.Slice(ref("in_data"), (g + 1) * w - 1, g * w));
+            }
+            VExpr out = b.select("group", w, false, j, groups);
+            b.add(new VItem.Assign(ref("out_data"), out));
+            b.add(new VItem.Assign(ref("in_pop"), and(fire, last)));
+            b.add(new VItem.Assign(ref("out_push"), fire));
+        }
+        onFire.add(new VStmt.NonBlocking(j, new VExpr.Cond(last, uconst(jb, 0), bin("+", j, uconst(jb, 1)))));
+        b.add(new VItem.AlwaysFf("aclk", List.of(new VStmt.If(not(ref("aresetn")),
+                List.of(new VStmt.NonBlocking(j, uconst(jb, 0))),
+                List.of(new VStmt.If(fire, onFire, List.of()))))));
+        String doc = "Width converter " + s.name() + ": " + s.elemsIn() + " -> " + s.elemsOut() + " elements of " + s.format() + " per beat.";
+        return new VModule(mod, doc, List.of(), ports(s.elemsIn() * bits, s.elemsOut() * bits), b.items);
+    }
+
+    // --- graph stages: pooling, fork/add, softmax, argmax -------------------------------------------
+}

@@ -1,0 +1,232 @@
+package io.streamfold.verilog;
+
+import io.streamfold.hw.Channel;
+import io.streamfold.hw.HwDesign;
+import io.streamfold.hw.Stage;
+import io.streamfold.quant.Lut;
+import io.streamfold.quant.QFormat;
+import io.streamfold.quant.QOp;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import static io.streamfold.verilog.RtlFixed.counterBits;
+import static io.streamfold.verilog.RtlFixed.sconst;
+import static io.streamfold.verilog.RtlFixed.uconst;
+import static io.streamfold.verilog.RtlFixed.valueBits;
+import static io.streamfold.verilog.VExpr.and;
+import static io.streamfold.verilog.VExpr.bin;
+import static io.streamfold.verilog.VExpr.not;
+import static io.streamfold.verilog.VExpr.ref;
+import static io.streamfold.verilog.RtlKit.*;
+import static io.streamfold.verilog.VerilogLowering.moduleName;
+
+/** Verilog of the graph stages: {@link Stage.Fork}, {@link Stage.Add}, {@link Stage.Softmax}, {@link Stage.Argmax}. */
+final class GraphRtl {
+
+    private GraphRtl() {
+    }
+
+    static VModule fork(HwDesign d, Map<String, String> files, Stage.Fork s) {
+        String mod = moduleName(d, s);
+        RtlBuilder b = new RtlBuilder();
+        int bits = d.channel(s.input()).beatBits();
+        int n = s.outputs().size();
+        VExpr all = ref("in_valid");
+        for (int k = 0; k < n; k++) {
+            all = and(all, ref("out" + k + "_ready"));
+        }
+        VExpr fire = b.wire("fire", 1, false, all);
+        b.add(new VItem.Assign(ref("in_pop"), fire));
+        List<VModule.Port> ports = new ArrayList<>(List.of(VModule.Port.in("aclk", 1), VModule.Port.in("aresetn", 1),
+                VModule.Port.in("in_data", bits), VModule.Port.in("in_valid", 1), VModule.Port.out("in_pop", 1)));
+        for (int k = 0; k < n; k++) {
+            b.add(new VItem.Assign(ref("out" + k + "_data"), ref("in_data")));
+            b.add(new VItem.Assign(ref("out" + k + "_push"), fire));
+            ports.add(VModule.Port.out("out" + k + "_data", bits));
+            ports.add(VModule.Port.in("out" + k + "_ready", 1));
+            ports.add(VModule.Port.out("out" + k + "_push", 1));
+        }
+        unusedClock(b);
+        String doc = "Fork " + s.name() + " (value " + s.source() + "): one stream of " + bits + "-bit beats into " + n
+                + "; fires when the input is present and every output has room.";
+        return new VModule(mod, doc, List.of(), ports, b.items);
+    }
+
+    static VModule add(HwDesign d, Map<String, String> files, Stage.Add s) {
+        String mod = moduleName(d, s);
+        RtlBuilder b = new RtlBuilder();
+        QOp.QAdd op = s.op();
+        int e = s.elems();
+        int sb = op.sumBits();
+        VExpr fire = b.wire("fire", 1, false, and(and(ref("in0_valid"), ref("in1_valid")), ref("out_ready")));
+        List<VExpr> ys = new ArrayList<>();
+        for (int i = 0; i < e; i++) {
+            VExpr.Ref a = RtlFixed.lane(b, "a" + i, ref("in0_data"), i, op.a().bits());
+            VExpr.Ref c = RtlFixed.lane(b, "b" + i, ref("in1_data"), i, op.b().bits());
+            VExpr sum = bin("+", aligned(a, op.a().bits(), op.shiftA(), sb), aligned(c, op.b().bits(), op.shiftB(), sb));
+            VExpr.Ref w = b.wire("sum" + i, sb, true, sum);
+            ys.add(RtlFixed.requantize(b, "y" + i, w, sb, op.frac(), op.out()));
+        }
+        b.add(new VItem.Assign(ref("out_data"), concatLanes(ys)));
+        b.add(new VItem.Assign(ref("in0_pop"), fire));
+        b.add(new VItem.Assign(ref("in1_pop"), fire));
+        b.add(new VItem.Assign(ref("out_push"), fire));
+        unusedClock(b);
+        List<VModule.Port> ports = List.of(VModule.Port.in("aclk", 1), VModule.Port.in("aresetn", 1),
+                VModule.Port.in("in0_data", e * op.a().bits()), VModule.Port.in("in0_valid", 1), VModule.Port.out("in0_pop", 1),
+                VModule.Port.in("in1_data", e * op.b().bits()), VModule.Port.in("in1_valid", 1), VModule.Port.out("in1_pop", 1),
+                VModule.Port.out("out_data", e * op.out().bits()), VModule.Port.in("out_ready", 1), VModule.Port.out("out_push", 1));
+        String doc = "Add " + s.name() + " (" + s.source() + "): " + e + " elements per beat, " + op.a() + " + " + op.b() + " -> "
+                + op.out() + ", aligned to frac " + op.frac() + " in " + sb + " bits.";
+        return new VModule(mod, doc, List.of(), ports, b.items);
+    }
+
+    static VModule softmax(HwDesign d, Map<String, String> files, Stage.Softmax s) {
+        String mod = moduleName(d, s);
+        RtlBuilder b = new RtlBuilder();
+        QOp.QSoftmax op = s.op();
+        QFormat in = op.in();
+        Lut lut = op.exp();
+        int e = s.elems();
+        int beats = s.beats();
+        int xb = in.bits();
+        int eb = lut.out().bits();
+        int sb = op.sumBits();
+        int k = op.recipShift();
+        int q = s.divSteps();
+        int ib = lut.indexBits();
+        int bb = counterBits(beats);
+        int tb = counterBits(q);
+        // Phases LOAD = 0, EXP = 1, DIV = 2, OUT = 3 (Stage.Softmax).
+        VExpr.Ref phase = b.reg("phase", 2, false, 0);
+        VExpr.Ref bc = b.reg("b", bb, false, 0);
+        VExpr.Ref t = b.reg("t", tb, false, 0);
+        VExpr.Ref max = b.reg("max", xb, true, 0);
+        VExpr.Ref sum = b.reg("sum", sb, false, 0);
+        VExpr.Ref rem = b.reg("rem", sb, false, 0);
+        VExpr.Ref quo = b.reg("quo", q, false, 0);
+        VExpr.Ref xbuf = b.reg("xbuf", e * xb, false, beats);
+        VExpr.Ref ebuf = b.reg("ebuf", e * eb, false, beats);
+        VExpr.Ref table = b.reg("exp_rom", eb, false, lut.size());
+        files.put(mod + "_exp.mem", MemFile.packed(lut.table(), 1, eb));
+        b.add(new VItem.Initial(List.of(new VStmt.SysCall("$readmemh", List.of(mod + "_exp.mem", table)))));
+        VExpr lastBeat = b.wire("last_beat", 1, false, bin("==", bc, uconst(bb, beats - 1)));
+        VExpr first = b.wire("first_beat", 1, false, bin("==", bc, uconst(bb, 0)));
+        VExpr inLoad = b.wire("in_load", 1, false, bin("==", phase, uconst(2, 0)));
+        VExpr inExp = b.wire("in_exp", 1, false, bin("==", phase, uconst(2, 1)));
+        VExpr inDiv = b.wire("in_div", 1, false, bin("==", phase, uconst(2, 2)));
+        VExpr inOut = b.wire("in_out", 1, false, bin("==", phase, uconst(2, 3)));
+        VExpr load = b.wire("load", 1, false, and(inLoad, ref("in_valid")));
+        VExpr emit = b.wire("emit", 1, false, and(inOut, ref("out_ready")));
+
+        // LOAD: the running maximum over the lanes of the beat, lane 0 first.
+        VExpr m = max;
+        for (int i = 0; i < e; i++) {
+            VExpr.Ref x = RtlFixed.lane(b, "x" + i, ref("in_data"), i, xb);
+            VExpr pick = i == 0 ? bin("||", first, bin(">", x, max)) : bin(">", x, m);
+            m = b.wire("max" + i, xb, true, new VExpr.Cond(pick, x, m));
+        }
+        // EXP: e = table[index(max - x)], the unsigned index saturated as in Lut.index.
+        VExpr.Ref xrow = b.wire("xrow", e * xb, false, new VExpr.Index(xbuf, bc));
+        List<VExpr> es = new ArrayList<>();
+        VExpr total = new VExpr.Cond(first, uconst(sb, 0), sum);
+        for (int i = 0; i < e; i++) {
+            VExpr.Ref xr = RtlFixed.lane(b, "xr" + i, xrow, i, xb);
+            VExpr.Ref diff = b.wire("diff" + i, xb + 1, true,
+                    bin("-", RtlFixed.signExtend(max, xb, xb + 1), RtlFixed.signExtend(xr, xb, xb + 1)));
+            VExpr v = RtlFixed.requantize(b, "idx" + i, diff, xb + 1, in.frac(), new QFormat(ib + 1, lut.indexFrac()));
+            VExpr.Ref addr = b.wire("addr" + i, ib, false,
+                    new VExpr.Cond(new VExpr.Index(v, new VExpr.Int(ib)), uconst(ib, 0), new VExpr.Slice(v, ib - 1, 0)));
+            VExpr.Ref ei = b.wire("e" + i, eb, false, new VExpr.Index(table, addr));
+            es.add(ei);
+            total = bin("+", total, zext(ei, eb, sb));
+        }
+        VExpr.Ref sumNext = b.wire("sum_next", sb, false, total);
+        // DIV: one restoring step per cycle; 2^K has its single one bit at position K.
+        VExpr bit = k <= q - 1 ? bin("==", t, uconst(tb, q - 1 - k)) : uconst(1, 0);
+        VExpr.Ref r2 = b.wire("rem2", sb + 1, false, bin("+", new VExpr.Concat(List.of(rem, uconst(1, 0))), zext(bit, 1, sb + 1)));
+        VExpr.Ref geq = b.wire("geq", 1, false, bin(">=", r2, zext(sum, sb, sb + 1)));
+        VExpr.Ref diffR = b.wirePartlyUnused("rem_sub", sb + 1, false,
+                new VExpr.Cond(geq, bin("-", r2, zext(sum, sb, sb + 1)), r2));
+        VExpr quoNext = q == 1 ? geq : new VExpr.Concat(List.of(new VExpr.Slice(quo, q - 2, 0), geq));
+        // OUT: p = requantize(e * q, K, out).
+        VExpr.Ref erow = b.wire("erow", e * eb, false, new VExpr.Index(ebuf, bc));
+        VExpr.Ref recip = b.wire("recip", q + 1, true, new VExpr.Concat(List.of(uconst(1, 0), quo)));
+        List<VExpr> ys = new ArrayList<>();
+        for (int i = 0; i < e; i++) {
+            VExpr.Ref eo = RtlFixed.lane(b, "eo" + i, erow, i, eb);
+            VExpr.Ref prod = RtlFixed.mul(b, "prod" + i, eo, eb, recip, q + 1);
+            ys.add(RtlFixed.requantize(b, "p" + i, prod, eb + q + 1, k, op.out()));
+        }
+        b.add(new VItem.Assign(ref("out_data"), concatLanes(ys)));
+        b.add(new VItem.Assign(ref("in_pop"), load));
+        b.add(new VItem.Assign(ref("out_push"), emit));
+        b.add(new VItem.AlwaysFf("aclk", List.of(
+                new VStmt.If(load, List.of(new VStmt.NonBlocking(new VExpr.Index(xbuf, bc), ref("in_data"))), List.of()),
+                new VStmt.If(inExp, List.of(new VStmt.NonBlocking(new VExpr.Index(ebuf, bc), concatLanes(es))), List.of()))));
+        long r0 = (1L << k) >>> q;
+        VExpr nextBeat = new VExpr.Cond(lastBeat, uconst(bb, 0), bin("+", bc, uconst(bb, 1)));
+        List<VStmt> reset = List.of(new VStmt.NonBlocking(phase, uconst(2, 0)), new VStmt.NonBlocking(bc, uconst(bb, 0)),
+                new VStmt.NonBlocking(t, uconst(tb, 0)));
+        List<VStmt> run = List.of(
+                new VStmt.If(load, List.of(new VStmt.NonBlocking(max, m), new VStmt.NonBlocking(bc, nextBeat),
+                        new VStmt.If(lastBeat, List.of(new VStmt.NonBlocking(phase, uconst(2, 1))), List.of())), List.of()),
+                new VStmt.If(inExp, List.of(new VStmt.NonBlocking(sum, sumNext), new VStmt.NonBlocking(bc, nextBeat),
+                        new VStmt.NonBlocking(t, uconst(tb, 0)),
+                        new VStmt.If(lastBeat, List.of(new VStmt.NonBlocking(phase, uconst(2, 2)),
+                                new VStmt.NonBlocking(rem, uconst(sb, r0)), new VStmt.NonBlocking(quo, uconst(q, 0))), List.of())),
+                        List.of()),
+                new VStmt.If(inDiv, List.of(new VStmt.NonBlocking(rem, new VExpr.Slice(diffR, sb - 1, 0)),
+                        new VStmt.NonBlocking(quo, quoNext), step(t, tb, q),
+                        new VStmt.If(bin("==", t, uconst(tb, q - 1)), List.of(new VStmt.NonBlocking(phase, uconst(2, 3))), List.of())),
+                        List.of()),
+                new VStmt.If(emit, List.of(new VStmt.NonBlocking(bc, nextBeat),
+                        new VStmt.If(lastBeat, List.of(new VStmt.NonBlocking(phase, uconst(2, 0))), List.of())), List.of()));
+        b.add(new VItem.AlwaysFf("aclk", List.of(new VStmt.If(not(ref("aresetn")), reset, run))));
+        String doc = "Softmax " + s.name() + " (" + s.source() + "): " + s.n() + " elements, " + e + " per beat, " + in + " -> "
+                + op.out() + ".\nPhases LOAD (" + beats + " beats), EXP (" + beats + " cycles), DIV (" + q + " cycles, restoring "
+                + "divider of 2^" + k + " by the " + sb + "-bit sum), OUT (" + beats + " beats): " + s.cycles() + " cycles per vector.";
+        return new VModule(mod, doc, List.of(), ports(e * xb, e * op.out().bits()), b.items);
+    }
+
+    static VModule argmax(HwDesign d, Map<String, String> files, Stage.Argmax s) {
+        String mod = moduleName(d, s);
+        RtlBuilder b = new RtlBuilder();
+        int e = s.elems();
+        int beats = s.beats();
+        int xb = s.in().bits();
+        int ob = s.out().bits();
+        int bb = counterBits(beats);
+        VExpr.Ref bc = b.reg("b", bb, false, 0);
+        VExpr.Ref best = b.reg("best", xb, true, 0);
+        VExpr.Ref bestIdx = b.reg("best_idx", ob, false, 0);
+        VExpr first = b.wire("first", 1, false, bin("==", bc, uconst(bb, 0)));
+        VExpr last = b.wire("last", 1, false, bin("==", bc, uconst(bb, beats - 1)));
+        VExpr fire = b.wire("fire", 1, false, and(ref("in_valid"), bin("||", not(last), ref("out_ready"))));
+        VExpr v = best;
+        VExpr idx = bestIdx;
+        for (int i = 0; i < e; i++) {
+            VExpr.Ref x = RtlFixed.lane(b, "x" + i, ref("in_data"), i, xb);
+            List<VExpr> idxs = new ArrayList<>();
+            for (int k = 0; k < beats; k++) {
+                idxs.add(uconst(ob, s.index(k, i)));
+            }
+            VExpr li = b.select("idx" + i, ob, false, bc, idxs);
+            VExpr take = bin("||", bin(">", x, v), and(bin("==", x, v), bin("<", li, idx)));
+            VExpr.Ref tk = b.wire("take" + i, 1, false, i == 0 ? bin("||", first, take) : take);
+            v = b.wire("v" + i, xb, true, new VExpr.Cond(tk, x, v));
+            idx = b.wire("i" + i, ob, false, new VExpr.Cond(tk, li, idx));
+        }
+        b.add(new VItem.Assign(ref("out_data"), idx));
+        b.add(new VItem.Assign(ref("in_pop"), fire));
+        b.add(new VItem.Assign(ref("out_push"), and(fire, last)));
+        b.add(clocked(List.of(new VStmt.NonBlocking(bc, uconst(bb, 0))), fire, List.of(
+                step(bc, bb, beats), new VStmt.NonBlocking(best, v), new VStmt.NonBlocking(bestIdx, idx))));
+        String doc = "Argmax head " + s.name() + ": index (" + s.out() + ") of the largest of " + s.index().length
+                + " elements, ties to the lowest index; " + e + " elements per beat.";
+        return new VModule(mod, doc, List.of(), ports(e * xb, ob), b.items);
+    }
+}

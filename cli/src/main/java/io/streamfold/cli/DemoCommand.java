@@ -121,7 +121,7 @@ final class DemoCommand implements Callable<Integer> {
                 tb = first.length() > 60 ? first.substring(0, 60) + "..." : first;
                 allPassed &= run.passed();
             }
-            double util = o.design().macs() / (double) (o.design().initiationInterval() * Math.max(1, o.design().multipliers()));
+            double util = o.design().utilization();
             out.printf(java.util.Locale.ROOT, "%-14s %-8d %6d %8d %9d %6.2f %s%n", m, o.design().stages().size(), o.design().multipliers(),
                     o.design().initiationInterval(), o.timing().latency(), util, tb);
         }

@@ -78,6 +78,15 @@ public record HwDesign(String name, List<Channel> channels, List<Stage> stages, 
         return stages.stream().mapToLong(Stage::macs).sum();
     }
 
+    /**
+     * Multiplier utilization {@code sum(MACs) / (II * multipliers)} at the scheduled II
+     * (DESIGN.md section 8); 0 for a design without multipliers.
+     */
+    public double utilization() {
+        int m = multipliers();
+        return m == 0 ? 0 : macs() / ((double) initiationInterval() * m);
+    }
+
     /** Reorders a flat channels-first tensor into stream order. */
     public long[] toStreamOrder(long[] tensor) {
         long[] s = new long[inputOrder.length];

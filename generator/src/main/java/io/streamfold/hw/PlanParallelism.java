@@ -53,8 +53,7 @@ public final class PlanParallelism {
 
         /** {@code sum(MACs) / (II * multipliers)}, DESIGN.md section 8; 0 if there are no multipliers. */
         public double utilization() {
-            int m = design.multipliers();
-            return m == 0 ? 0 : design.macs() / ((double) ii() * m);
+            return design.utilization();
         }
 
         @Override

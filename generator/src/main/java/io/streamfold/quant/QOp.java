@@ -31,6 +31,41 @@ public sealed interface QOp {
     /** Format of the output. */
     QFormat out();
 
+    /**
+     * A dot product per output channel (Dense, Conv): {@code acc = bias(o) + sum w*x} exact in
+     * {@code accBits} with frac {@code accFrac(o) = weight.frac(o) + in.frac}, then
+     * {@code finish(o, acc) = requantize(acc, accFrac(o), out)}.
+     */
+    sealed interface QDot extends QOp {
+        QFormat in();
+
+        QWeights weight();
+
+        int accBits();
+
+        /** Bias of output {@code o}, aligned to its accumulator. */
+        long bias(int o);
+
+        /** Width of one product {@code w * x}. */
+        default int productBits() {
+            return weight().bits() + in().bits();
+        }
+
+        default int accFrac(int o) {
+            return weight().frac(o) + in().frac();
+        }
+
+        /** The requantization shift of output {@code o} ({@code > 0}: right shift with rounding). */
+        default int shift(int o) {
+            return accFrac(o) - out().frac();
+        }
+
+        /** The output value of an accumulator of output {@code o}. */
+        default long finish(int o, long acc) {
+            return Fixed.requantize(acc, accFrac(o), out());
+        }
+    }
+
     // ---------------------------------------------------------------------------------------------
 
     /**
@@ -38,7 +73,7 @@ public sealed interface QOp {
      * frac {@code accFrac(o) = weight.frac(o) + in.frac}; {@code y = requantize(acc, accFrac(o), out)}.
      * The bias is pre-aligned to the accumulator.
      */
-    record QDense(QFormat in, QWeights weight, long[] bias, int accBits, QFormat out) implements QOp {
+    record QDense(QFormat in, QWeights weight, long[] bias, int accBits, QFormat out) implements QDot {
         public QDense {
             bias = bias.clone();
             checkDot(weight, bias, accBits);
@@ -52,27 +87,10 @@ public sealed interface QOp {
             return weight.shape().dim(0);
         }
 
-        /** Width of one product {@code w * x}. */
-        public int productBits() {
-            return weight.bits() + in.bits();
-        }
 
+        @Override
         public long bias(int o) {
             return bias[o];
-        }
-
-        public int accFrac(int o) {
-            return weight.frac(o) + in.frac();
-        }
-
-        /** The requantization shift of output {@code o} ({@code > 0}: right shift with rounding). */
-        public int shift(int o) {
-            return accFrac(o) - out.frac();
-        }
-
-        /** The output value of an accumulator of output {@code o}. */
-        public long finish(int o, long acc) {
-            return Fixed.requantize(acc, accFrac(o), out);
         }
 
         @Override
@@ -96,7 +114,7 @@ public sealed interface QOp {
      * output channel; padded positions contribute nothing (an exact zero).
      */
     record QConv(QFormat in, QWeights weight, long[] bias, Window window, int group, int accBits, QFormat out)
-            implements QOp {
+            implements QDot {
         public QConv {
             bias = bias.clone();
             checkDot(weight, bias, accBits);
@@ -106,24 +124,9 @@ public sealed interface QOp {
             return weight.shape().dim(0);
         }
 
-        public int productBits() {
-            return weight.bits() + in.bits();
-        }
-
+        @Override
         public long bias(int o) {
             return bias[o];
-        }
-
-        public int accFrac(int o) {
-            return weight.frac(o) + in.frac();
-        }
-
-        public int shift(int o) {
-            return accFrac(o) - out.frac();
-        }
-
-        public long finish(int o, long acc) {
-            return Fixed.requantize(acc, accFrac(o), out);
         }
 
         @Override

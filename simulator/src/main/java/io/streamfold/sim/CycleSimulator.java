@@ -2,7 +2,6 @@ package io.streamfold.sim;
 
 import io.streamfold.hw.Channel;
 import io.streamfold.hw.HwDesign;
-import io.streamfold.hw.Stage;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -231,12 +230,4 @@ public final class CycleSimulator {
         return h;
     }
 
-    /** Fraction of cycles each stage fired, for utilization reports. */
-    public static Map<String, Double> utilization(HwDesign d, Result r) {
-        Map<String, Double> u = new LinkedHashMap<>();
-        for (Stage s : d.stages()) {
-            u.put(s.name(), r.fires().get(s.name()) / (double) r.cycles());
-        }
-        return u;
-    }
 }

@@ -595,30 +595,68 @@ abstract class StageModel {
         }
     }
 
-    static final class PoolReduceModel extends StageModel {
-        private final Stage.PoolReduce s;
-        private final Fifo in;
-        private final Fifo out;
-        private final long[] acc;
-        private final long[] beat;
-        private int k;
-        private int cb;
-        private int pos;
+    /**
+     * The control shared by the per-channel window reductions (PoolReduce, Depthwise): window beat
+     * {@code k} of channel group {@code cb} at output position {@code pos}; fires when an input beat
+     * is present and, on the last window beat, the output has room.
+     */
+    abstract static class WindowReduceModel extends StageModel {
+        final Fifo in;
+        final Fifo out;
+        final long[] acc;
+        final long[] beat;
+        private final int windowSize;
+        private final int channelBeats;
+        private final int positions;
+        int k;
+        int cb;
+        int pos;
 
-        PoolReduceModel(Stage.PoolReduce s, Fifo in, Fifo out) {
-            this.s = s;
+        WindowReduceModel(Fifo in, Fifo out, int lanes, int windowSize, int channelBeats, int positions) {
             this.in = in;
             this.out = out;
-            this.acc = new long[s.elems()];
-            this.beat = new long[s.elems()];
+            this.acc = new long[lanes];
+            this.beat = new long[lanes];
+            this.windowSize = windowSize;
+            this.channelBeats = channelBeats;
+            this.positions = positions;
         }
 
+        /** Updates {@code acc} for the current input beat; on the last window beat also fills {@code beat}. */
+        abstract void reduce(boolean last);
+
         @Override
-        void step() {
-            boolean last = k == s.windowSize() - 1;
+        final void step() {
+            boolean last = k == windowSize - 1;
             if (in.empty() || (last && out.full())) {
                 return;
             }
+            reduce(last);
+            in.pop();
+            if (last) {
+                out.push(beat);
+                k = 0;
+                if (++cb == channelBeats) {
+                    cb = 0;
+                    pos = pos + 1 == positions ? 0 : pos + 1;
+                }
+            } else {
+                k++;
+            }
+            fires++;
+        }
+    }
+
+    static final class PoolReduceModel extends WindowReduceModel {
+        private final Stage.PoolReduce s;
+
+        PoolReduceModel(Stage.PoolReduce s, Fifo in, Fifo out) {
+            super(in, out, s.elems(), s.windowSize(), s.channelBeats(), s.positions());
+            this.s = s;
+        }
+
+        @Override
+        void reduce(boolean last) {
             for (int p = 0; p < acc.length; p++) {
                 long x = in.head(p);
                 long v;
@@ -632,44 +670,19 @@ abstract class StageModel {
                 }
                 acc[p] = v;
             }
-            in.pop();
-            if (last) {
-                out.push(beat);
-                k = 0;
-                if (++cb == s.channelBeats()) {
-                    cb = 0;
-                    pos = pos + 1 == s.positions() ? 0 : pos + 1;
-                }
-            } else {
-                k++;
-            }
-            fires++;
         }
     }
 
-    static final class DepthwiseModel extends StageModel {
+    static final class DepthwiseModel extends WindowReduceModel {
         private final Stage.Depthwise s;
-        private final Fifo in;
-        private final Fifo out;
-        private final long[] acc;
-        private final long[] beat;
-        private int k;
-        private int cb;
 
         DepthwiseModel(Stage.Depthwise s, Fifo in, Fifo out) {
+            super(in, out, s.lanes(), s.windowSize(), s.channelBeats(), s.positions());
             this.s = s;
-            this.in = in;
-            this.out = out;
-            this.acc = new long[s.lanes()];
-            this.beat = new long[s.lanes()];
         }
 
         @Override
-        void step() {
-            boolean last = k == s.windowSize() - 1;
-            if (in.empty() || (last && out.full())) {
-                return;
-            }
+        void reduce(boolean last) {
             int addr = cb * s.windowSize() + k;
             for (int p = 0; p < acc.length; p++) {
                 int o = cb * acc.length + p;
@@ -679,15 +692,6 @@ abstract class StageModel {
                     beat[p] = s.op().finish(o, sum);
                 }
             }
-            in.pop();
-            if (last) {
-                out.push(beat);
-                k = 0;
-                cb = cb + 1 == s.channelBeats() ? 0 : cb + 1;
-            } else {
-                k++;
-            }
-            fires++;
         }
     }
 }

@@ -109,7 +109,7 @@ public final class Converter {
         hw.put("latency", r.latency());
         hw.put("multipliers", d.multipliers());
         hw.put("macs_per_inference", d.macs());
-        hw.put("multiplier_utilization", d.multipliers() == 0 ? 0 : d.macs() / (double) (d.initiationInterval() * d.multipliers()));
+        hw.put("multiplier_utilization", d.utilization());
         Map<String, Object> io = new LinkedHashMap<>();
         io.put("s_axis", ordered("elements_per_beat", d.inputChannel().elems(), "format", d.inputFormat().toString(),
                 "beats_per_inference", d.inputChannel().beats()));

@@ -361,7 +361,7 @@ public final class HtmlReport {
     // ---------------------------------------------------------------------------------------------
 
     static double utilization(HwDesign d) {
-        return d.multipliers() == 0 ? 0 : d.macs() / (double) ((long) d.initiationInterval() * d.multipliers());
+        return d.utilization();
     }
 
     private static String opClass(String kind) {

@@ -44,20 +44,6 @@ final class InspectCommand implements Callable<Integer> {
     @Mixin
     HardwareOptions hardware;
 
-    /** PE x SIMD of a matrix-vector stage, elements per beat of the others. */
-    static String lanes(Stage s) {
-        if (s instanceof Stage.MatVec m) {
-            return "PE " + m.pe() + " x SIMD " + m.simd();
-        }
-        if (s instanceof Stage.Depthwise dw) {
-            return dw.lanes() + " lanes";
-        }
-        if (s instanceof Stage.PoolReduce p) {
-            return p.elems() + " lanes";
-        }
-        return "";
-    }
-
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
@@ -89,7 +75,7 @@ final class InspectCommand implements Callable<Integer> {
                 out.println("== " + LowerToHardware.NAME + (hardware.dspBudget > 0 ? " (planned for " + hardware.dspBudget + " multipliers)" : ""));
                 out.printf("  %-34s %-14s %-22s %9s %6s%n", "stage", "kind", "lanes", "cycles", "mults");
                 for (Stage s : d.stages()) {
-                    out.printf("  %-34s %-14s %-22s %9d %6d%n", s.name(), s.getClass().getSimpleName(), lanes(s), s.cycles(), s.multipliers());
+                    out.printf("  %-34s %-14s %-22s %9d %6d%n", s.name(), s.kind(), s.describeLanes(), s.cycles(), s.multipliers());
                 }
                 out.printf("  II %d cycles, %d multipliers, %d MACs per inference; s_axis %d x %s per beat, m_axis %d x %s per beat%n",
                         d.initiationInterval(), d.multipliers(), d.macs(), d.inputChannel().elems(), d.inputFormat(),

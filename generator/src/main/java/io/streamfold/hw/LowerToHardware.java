@@ -97,18 +97,21 @@ public final class LowerToHardware {
         return new HwDesign(verilogName(g.name()), channels, stages, inCh, out.channel(), inOrder, out.order());
     }
 
-    /** Every fold in the plan must name a layer that has lanes. */
+    /** Every fold in the plan must name a layer that has lanes, and fit them ({@link Lanes}). */
     private void checkFolds(Graph g) {
-        for (String name : plan.folds().keySet()) {
+        for (Map.Entry<String, ParallelismPlan.Fold> e : plan.folds().entrySet()) {
+            String name = e.getKey();
             QOp op = q.ops().get(name);
             if (op == null) {
                 throw new ModelException(Diagnostic.SF_BAD_PLAN, name, "the plan folds a node that graph " + g.name() + " does not have",
                         "layers are named as in inspect's output");
             }
-            if (!(op instanceof QOp.QDense || op instanceof QOp.QConv || op instanceof QOp.QMaxPool || op instanceof QOp.QAvgPool)) {
+            Lanes lanes = Lanes.of(q, name);
+            if (lanes == null) {
                 throw new ModelException(Diagnostic.SF_BAD_PLAN, name, "the plan folds a " + op.kind() + ", which has no PE/SIMD lanes",
                         "only Dense, Conv and pooling layers are folded (a pool's PE is its channel lanes)");
             }
+            lanes.check(name, e.getValue());
         }
     }
 
@@ -161,89 +164,115 @@ public final class LowerToHardware {
         Channel cx = channels.get(x.channel());
         String name = "s" + stages.size() + "_" + verilogName(n.name());
         QFormat outFmt = q.format(n.output());
+        Shape inShape = q.graph().shape(n.input());
         Shape outShape = q.graph().shape(n.output());
-        if (op instanceof QOp.QDense d) {
-            ParallelismPlan.Fold f = plan.fold(n.name());
-            int nIn = d.inFeatures();
-            int nOut = d.outFeatures();
-            if (nIn % f.simd() != 0 || nOut % f.pe() != 0) {
-                throw new ModelException(Diagnostic.SF_BAD_PLAN, n.name(), "SIMD " + f.simd() + " must divide " + nIn + " inputs and PE "
-                        + f.pe() + " must divide " + nOut + " outputs", null);
-            }
-            int input = widthTo(x.channel(), f.simd(), name);
-            long[] rom = new long[nIn * nOut];
-            int sfN = nIn / f.simd();
-            for (int nf = 0; nf < nOut / f.pe(); nf++) {
-                for (int sf = 0; sf < sfN; sf++) {
-                    for (int p = 0; p < f.pe(); p++) {
-                        for (int s = 0; s < f.simd(); s++) {
-                            int o = nf * f.pe() + p;
-                            int i = x.order()[sf * f.simd() + s];
-                            rom[(((nf * sfN + sf) * f.pe()) + p) * f.simd() + s] = d.weight().at(o * nIn + i);
+        op.accept(new QOp.Visitor<Void>() {
+            @Override
+            public Void dense(QOp.QDense d) {
+                ParallelismPlan.Fold f = plan.fold(n.name());
+                int nIn = d.inFeatures();
+                int nOut = d.outFeatures();
+                int input = widthTo(x.channel(), f.simd(), name);
+                long[] rom = new long[nIn * nOut];
+                int sfN = nIn / f.simd();
+                for (int nf = 0; nf < nOut / f.pe(); nf++) {
+                    for (int sf = 0; sf < sfN; sf++) {
+                        for (int p = 0; p < f.pe(); p++) {
+                            for (int s = 0; s < f.simd(); s++) {
+                                int o = nf * f.pe() + p;
+                                int i = x.order()[sf * f.simd() + s];
+                                rom[(((nf * sfN + sf) * f.pe()) + p) * f.simd() + s] = d.weight().at(o * nIn + i);
+                            }
                         }
                     }
                 }
+                int out = channel(name, f.pe(), outFmt, nOut);
+                stages.add(new Stage.MatVec(name, n.name(), input, out, d, nIn, nOut, f.simd(), f.pe(), rom));
+                vals.put(n.output(), new Val(out, identity(nOut)));
+                return null;
             }
-            int out = channel(name, f.pe(), outFmt, nOut);
-            stages.add(new Stage.MatVec(name, n.name(), input, out, d, nIn, nOut, f.simd(), f.pe(), rom));
-            vals.put(n.output(), new Val(out, identity(nOut)));
-        } else if (op instanceof QOp.QFlatten || op instanceof QOp.QReshape) {
-            if (op.inputs().get(0).equals(op.out())) {
-                vals.put(n.output(), x);
-            } else {
-                elementwise(n, op, x, cx, name, outFmt, outShape, new int[cx.elems()]);
+
+            @Override
+            public Void conv(QOp.QConv c) {
+                LowerToHardware.this.conv(n, c, x, outFmt, outShape);
+                return null;
             }
-        } else if (op instanceof QOp.QRelu || op instanceof QOp.QClip || op instanceof QOp.QLeakyRelu || op instanceof QOp.QLut) {
-            elementwise(n, op, x, cx, name, outFmt, outShape, new int[cx.elems()]);
-        } else if (op instanceof QOp.QAffine) {
-            Shape s = q.graph().shape(n.input());
-            int[] order = x.order();
-            boolean canonical = java.util.Arrays.equals(order, streamOrder(s));
-            int period = canonical ? lanesPerPixel(s) : order.length;
-            int[] channelOf = new int[period];
-            for (int k = 0; k < period; k++) {
-                channelOf[k] = order[k] / s.perChannel();
+
+            @Override
+            public Void elementwise(QOp.QElementwise e) {
+                if (e.identity()) {
+                    vals.put(n.output(), x);
+                    return null;
+                }
+                int[] channelOf = new int[cx.elems()];
+                if (e.perChannel()) {
+                    int[] order = x.order();
+                    boolean canonical = java.util.Arrays.equals(order, streamOrder(inShape));
+                    int period = canonical ? lanesPerPixel(inShape) : order.length;
+                    channelOf = new int[period];
+                    for (int k = 0; k < period; k++) {
+                        channelOf[k] = order[k] / inShape.perChannel();
+                    }
+                }
+                int out = channel(name, cx.elems(), outFmt, outShape.size());
+                stages.add(new Stage.Elementwise(name, n.name(), x.channel(), out, cx.elems(), e, channelOf, cx.beats()));
+                vals.put(n.output(), new Val(out, x.order()));
+                return null;
             }
-            elementwise(n, op, x, cx, name, outFmt, outShape, channelOf);
-        } else if (op instanceof QOp.QAdd a) {
-            Val y = ins.get(1);
-            if (!java.util.Arrays.equals(x.order(), y.order())) {
-                throw new ModelException(Diagnostic.SF_UNSUPPORTED_HW, n.name(), "the two operands of Add stream in different orders",
-                        "both must reach the Add pixel by pixel, channels innermost");
+
+            @Override
+            public Void softmax(QOp.QSoftmax sm) {
+                if (inShape.dim(sm.axis()) != inShape.size()) {
+                    throw new ModelException(Diagnostic.SF_UNSUPPORTED_HW, n.name(), "Softmax over axis " + sm.axis() + " of " + inShape
+                            + " is not over the whole tensor", "flatten before the softmax");
+                }
+                int out = channel(name, cx.elems(), outFmt, inShape.size());
+                stages.add(new Stage.Softmax(name, n.name(), x.channel(), out, cx.elems(), inShape.size(), sm));
+                vals.put(n.output(), new Val(out, x.order()));
+                return null;
             }
-            int e = cx.elems();
-            int other = widthTo(y.channel(), e, name);
-            int out = channel(name, e, outFmt, outShape.size());
-            stages.add(new Stage.Add(name, n.name(), x.channel(), other, out, e, a, cx.beats()));
-            vals.put(n.output(), new Val(out, x.order()));
-        } else if (op instanceof QOp.QGlobalAvgPool p) {
-            Shape s = q.graph().shape(n.input());
-            if (!java.util.Arrays.equals(x.order(), streamOrder(s))) {
-                throw new ModelException(Diagnostic.SF_UNSUPPORTED_HW, n.name(), "GlobalAveragePool needs its input pixel by pixel, channels innermost", null);
+
+            @Override
+            public Void maxPool(QOp.QMaxPool p) {
+                pool(n, p, x, outFmt, outShape);
+                return null;
             }
-            int c = lanesPerPixel(s);
-            int e = gcd(cx.elems(), c);
-            int input = widthTo(x.channel(), e, name);
-            int out = channel(name, e, outFmt, c);
-            stages.add(new Stage.GlobalAvgPool(name, n.name(), input, out, e, c, s.size() / c, p));
-            vals.put(n.output(), new Val(out, identity(c)));
-        } else if (op instanceof QOp.QSoftmax sm) {
-            Shape s = q.graph().shape(n.input());
-            if (s.dim(sm.axis()) != s.size()) {
-                throw new ModelException(Diagnostic.SF_UNSUPPORTED_HW, n.name(), "Softmax over axis " + sm.axis() + " of " + s
-                        + " is not over the whole tensor", "flatten before the softmax");
+
+            @Override
+            public Void avgPool(QOp.QAvgPool p) {
+                pool(n, p, x, outFmt, outShape);
+                return null;
             }
-            int out = channel(name, cx.elems(), outFmt, s.size());
-            stages.add(new Stage.Softmax(name, n.name(), x.channel(), out, cx.elems(), s.size(), sm));
-            vals.put(n.output(), new Val(out, x.order()));
-        } else if (op instanceof QOp.QConv c) {
-            conv(n, c, x, outFmt, outShape);
-        } else if (op instanceof QOp.QMaxPool || op instanceof QOp.QAvgPool) {
-            pool(n, op, x, outFmt, outShape);
-        } else {
-            throw new ModelException(Diagnostic.SF_UNSUPPORTED_HW, n.name(), op.kind() + " has no hardware stage yet",
-                    "the streaming back end implements Dense, Conv (group 1 or depthwise), MaxPool, AveragePool and elementwise layers so far");
-        }
+
+            @Override
+            public Void globalAvgPool(QOp.QGlobalAvgPool p) {
+                if (!java.util.Arrays.equals(x.order(), streamOrder(inShape))) {
+                    throw new ModelException(Diagnostic.SF_UNSUPPORTED_HW, n.name(), "GlobalAveragePool needs its input pixel by pixel, channels innermost", null);
+                }
+                int c = lanesPerPixel(inShape);
+                int e = gcd(cx.elems(), c);
+                int input = widthTo(x.channel(), e, name);
+                int out = channel(name, e, outFmt, c);
+                stages.add(new Stage.GlobalAvgPool(name, n.name(), input, out, e, c, inShape.size() / c, p));
+                vals.put(n.output(), new Val(out, identity(c)));
+                return null;
+            }
+
+            @Override
+            public Void add(QOp.QAdd a) {
+                Val y = ins.get(1);
+                if (!java.util.Arrays.equals(x.order(), y.order())) {
+                    throw new ModelException(Diagnostic.SF_UNSUPPORTED_HW, n.name(), "the two operands of Add stream in different orders",
+                            "both must reach the Add pixel by pixel, channels innermost");
+                }
+                int e = cx.elems();
+                int other = widthTo(y.channel(), e, name);
+                int out = channel(name, e, outFmt, outShape.size());
+                stages.add(new Stage.Add(name, n.name(), x.channel(), other, out, e, a, cx.beats()));
+                vals.put(n.output(), new Val(out, x.order()));
+                return null;
+            }
+        });
     }
 
     /** The argmax head after the output: one element, the flat index of the largest output. */
@@ -363,10 +392,6 @@ public final class LowerToHardware {
         int cout = c.outChannels();
         QWeights w = c.weight();
         if (c.group() == 1) {
-            if (cin % f.simd() != 0 || cout % f.pe() != 0) {
-                throw new ModelException(Diagnostic.SF_BAD_PLAN, n.name(), "SIMD " + f.simd() + " must divide " + cin
-                        + " input channels and PE " + f.pe() + " must divide " + cout + " output channels", null);
-            }
             int win = slidingWindow(n, widthTo(x.channel(), f.simd(), verilogName(n.name())), g, f.simd(), 0, false);
             int nIn = g.kk() * cin;
             long[] rom = new long[nIn * cout];
@@ -393,10 +418,6 @@ public final class LowerToHardware {
         } else if (c.group() == cin && cout % cin == 0) {
             int m = cout / cin;
             int e = f.pe();
-            if (cin % e != 0) {
-                throw new ModelException(Diagnostic.SF_BAD_PLAN, n.name(), "PE " + e + " must divide the " + cin + " channels of a depthwise conv",
-                        null);
-            }
             int win = slidingWindow(n, widthTo(x.channel(), e, verilogName(n.name())), g, e, 0, true);
             int cbN = cin / e;
             int lanes = e * m;
@@ -424,28 +445,20 @@ public final class LowerToHardware {
      * with the format's minimum for max pooling and 0 for average pooling. Lanes: the node's PE
      * from the plan if it has an entry, else the incoming beat width.
      */
-    private void pool(Node n, QOp op, Val x, QFormat outFmt, Shape outShape) {
+    private void pool(Node n, QOp.QPool op, Val x, QFormat outFmt, Shape outShape) {
         Shape inShape = q.graph().shape(n.input());
         requireCanonical(n, x, inShape);
-        Window win = op instanceof QOp.QMaxPool mp ? mp.window() : ((QOp.QAvgPool) op).window();
-        Geometry g = geometry(n, win, inShape, outShape);
+        Geometry g = geometry(n, op.window(), inShape, outShape);
         int e = plan.folds().containsKey(n.name()) ? plan.fold(n.name()).pe() : channels.get(x.channel()).elems();
         if (g.c() % e != 0) {
             throw new ModelException(Diagnostic.SF_BAD_PLAN, n.name(), "PE " + e + " must divide the " + g.c() + " channels", null);
         }
-        QFormat in = op.inputs().get(0);
-        long pad = op instanceof QOp.QMaxPool ? in.min() : 0;
+        long pad = op instanceof QOp.QMaxPool ? op.in().min() : 0;
         int sw = slidingWindow(n, widthTo(x.channel(), e, verilogName(n.name())), g, e, pad, true);
         String name = "s" + stages.size() + "_" + verilogName(n.name());
         int out = channel(name, e, outFmt, outShape.size());
         stages.add(new Stage.PoolReduce(name, n.name(), sw, out, e, op, g.kk(), g.c() / e, g.positions()));
         vals.put(n.output(), new Val(out, streamOrder(outShape)));
-    }
-
-    private void elementwise(Node n, QOp op, Val x, Channel cx, String name, QFormat outFmt, Shape outShape, int[] channelOf) {
-        int out = channel(name, cx.elems(), outFmt, outShape.size());
-        stages.add(new Stage.Elementwise(name, n.name(), x.channel(), out, cx.elems(), op, channelOf, cx.beats()));
-        vals.put(n.output(), new Val(out, x.order()));
     }
 
     /** The channel itself if it has {@code elems} per beat, else a width converter's output. */

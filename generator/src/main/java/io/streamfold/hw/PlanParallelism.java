@@ -171,10 +171,9 @@ public final class PlanParallelism {
         return pe < 0 ? null : plan.with(node, pe, f.simd());
     }
 
-    /** True if the node has lanes a plan can set (Dense, Conv, pooling). */
+    /** True if the node has lanes a plan can set ({@link Lanes}). */
     private boolean foldable(String node) {
-        QOp op = q.ops().get(node);
-        return op instanceof QOp.QDense || op instanceof QOp.QConv || op instanceof QOp.QMaxPool || op instanceof QOp.QAvgPool;
+        return Lanes.of(q, node) != null;
     }
 
     private static Stage consumerOf(HwDesign d, int ch) {
@@ -186,28 +185,14 @@ public final class PlanParallelism {
         return null;
     }
 
-    /** Input lanes a layer's SIMD divides (input features, or input channels of a conv); 1 if it has no SIMD. */
+    /** What a layer's SIMD must divide. */
     private int inputLanes(String node) {
-        QOp op = q.ops().get(node);
-        if (op instanceof QOp.QDense d) {
-            return d.inFeatures();
-        }
-        if (op instanceof QOp.QConv c && c.group() == 1) {
-            return c.weight().shape().dim(1);
-        }
-        return 1;
+        return Lanes.of(q, node).inputs();
     }
 
-    /** Output lanes a layer's PE divides: outputs, output channels, or the channels of a depthwise conv or pool. */
+    /** What a layer's PE must divide. */
     private int outputLanes(String node) {
-        QOp op = q.ops().get(node);
-        if (op instanceof QOp.QDense d) {
-            return d.outFeatures();
-        }
-        if (op instanceof QOp.QConv c) {
-            return c.group() == 1 ? c.outChannels() : c.group();
-        }
-        return LowerToHardware.lanesPerPixel(q.graph().shape(q.graph().node(node).input()));
+        return Lanes.of(q, node).outputs();
     }
 
     /** The next fold of a layer: SIMD first, then PE; null when fully parallel. */
@@ -253,20 +238,13 @@ public final class PlanParallelism {
         Map<String, ParallelismPlan.Fold> folds = new LinkedHashMap<>();
         for (Map.Entry<String, QOp> e : q.ops().entrySet()) {
             String node = e.getKey();
-            if (!foldable(node)) {
+            Lanes lanes = Lanes.of(q, node);
+            if (lanes == null) {
                 continue;
             }
             // cycles = repeats * (in/SIMD) * (out/PE): one vector per output position for windowed layers
             int repeats = e.getValue() instanceof QOp.QDense ? 1 : windowRepeats(node);
-            int in = inputLanes(node);
-            int out = outputLanes(node);
-            if (e.getValue() instanceof QOp.QConv c && c.group() == 1) {
-                folds.put(node, cheapest(in, out, ii / repeats));
-            } else if (e.getValue() instanceof QOp.QDense) {
-                folds.put(node, cheapest(in, out, ii));
-            } else {
-                folds.put(node, new ParallelismPlan.Fold(cheapest(1, out, ii / repeats).pe(), 1));
-            }
+            folds.put(node, cheapest(lanes.inputs(), lanes.outputs(), ii / repeats));
         }
         int lanes = inputLanes();
         int inElems = lanes;
@@ -290,8 +268,7 @@ public final class PlanParallelism {
         io.streamfold.ir.Node n = q.graph().node(node);
         Shape out = q.graph().shape(n.output());
         QOp op = q.ops().get(node);
-        io.streamfold.ir.Window w = op instanceof QOp.QConv c ? c.window()
-                : op instanceof QOp.QMaxPool m ? m.window() : ((QOp.QAvgPool) op).window();
+        io.streamfold.ir.Window w = op instanceof QOp.QConv c ? c.window() : ((QOp.QPool) op).window();
         int positions = out.perChannel();
         return Math.max(1, positions * w.kernelSize());
     }

@@ -29,8 +29,42 @@ public sealed interface Stage {
     int cycles();
 
     /** Hardware multipliers of the stage. */
-    default int multipliers() {
-        return 0;
+    int multipliers();
+
+    /** The stage kind: a stable name, part of report.json and inspect's output. */
+    String kind();
+
+    /** Lanes in words for reports (PE x SIMD, or element lanes), empty if the stage has no lane choice. */
+    default String describeLanes() {
+        return "";
+    }
+
+    /** Calls the visitor method of this stage's kind. */
+    <R> R accept(Visitor<R> v);
+
+    /** One method per stage kind: the emitter and the simulator implement it, so neither can miss a kind. */
+    interface Visitor<R> {
+        R matVec(MatVec s);
+
+        R elementwise(Elementwise s);
+
+        R widthConverter(WidthConverter s);
+
+        R globalAvgPool(GlobalAvgPool s);
+
+        R fork(Fork s);
+
+        R add(Add s);
+
+        R softmax(Softmax s);
+
+        R argmax(Argmax s);
+
+        R slidingWindow(SlidingWindow s);
+
+        R poolReduce(PoolReduce s);
+
+        R depthwise(Depthwise s);
     }
 
     /** A stage with one input channel and one output channel. */
@@ -132,8 +166,23 @@ public sealed interface Stage {
         }
 
         @Override
+        public String describeLanes() {
+            return "PE " + pe + " x SIMD " + simd;
+        }
+
+        @Override
         public long macs() {
             return (long) inFeatures * outFeatures * vectors;
+        }
+
+        @Override
+        public String kind() {
+            return "MatVec";
+        }
+
+        @Override
+        public <R> R accept(Visitor<R> v) {
+            return v.matVec(this);
         }
     }
 
@@ -146,7 +195,7 @@ public sealed interface Stage {
      * {@code channelOf.length} elements (a multiple of {@code elems}), and element {@code k} of
      * the period belongs to channel {@code channelOf[k]}; a beat counter walks the period.
      */
-    record Elementwise(String name, String source, int input, int output, int elems, QOp op, int[] channelOf, int beats) implements OneToOne {
+    record Elementwise(String name, String source, int input, int output, int elems, QOp.QElementwise op, int[] channelOf, int beats) implements OneToOne {
         public Elementwise {
             channelOf = channelOf.clone();
             if (channelOf.length % elems != 0) {
@@ -175,7 +224,17 @@ public sealed interface Stage {
 
         @Override
         public int multipliers() {
-            return op instanceof QOp.QAffine || op instanceof QOp.QLeakyRelu ? elems : 0;
+            return elems * op.multipliers();
+        }
+
+        @Override
+        public String kind() {
+            return "Elementwise";
+        }
+
+        @Override
+        public <R> R accept(Visitor<R> v) {
+            return v.elementwise(this);
         }
     }
 
@@ -205,6 +264,21 @@ public sealed interface Stage {
         @Override
         public int cycles() {
             return widening() ? beatsIn : beatsIn * ratio();
+        }
+
+        @Override
+        public String kind() {
+            return "WidthConverter";
+        }
+
+        @Override
+        public <R> R accept(Visitor<R> v) {
+            return v.widthConverter(this);
+        }
+
+        @Override
+        public int multipliers() {
+            return 0;
         }
     }
 
@@ -238,6 +312,21 @@ public sealed interface Stage {
         public int cycles() {
             return groups() * pixels;
         }
+
+        @Override
+        public String kind() {
+            return "GlobalAvgPool";
+        }
+
+        @Override
+        public <R> R accept(Visitor<R> v) {
+            return v.globalAvgPool(this);
+        }
+
+        @Override
+        public int multipliers() {
+            return 0;
+        }
     }
 
     /**
@@ -264,6 +353,21 @@ public sealed interface Stage {
         public int cycles() {
             return beats;
         }
+
+        @Override
+        public String kind() {
+            return "Fork";
+        }
+
+        @Override
+        public <R> R accept(Visitor<R> v) {
+            return v.fork(this);
+        }
+
+        @Override
+        public int multipliers() {
+            return 0;
+        }
     }
 
     /**
@@ -286,6 +390,21 @@ public sealed interface Stage {
         @Override
         public int cycles() {
             return beats;
+        }
+
+        @Override
+        public String kind() {
+            return "Add";
+        }
+
+        @Override
+        public <R> R accept(Visitor<R> v) {
+            return v.add(this);
+        }
+
+        @Override
+        public int multipliers() {
+            return 0;
         }
     }
 
@@ -337,6 +456,21 @@ public sealed interface Stage {
         public int cycles() {
             return 3 * beats() + divSteps();
         }
+
+        @Override
+        public String kind() {
+            return "Softmax";
+        }
+
+        @Override
+        public <R> R accept(Visitor<R> v) {
+            return v.softmax(this);
+        }
+
+        @Override
+        public int multipliers() {
+            return 0;
+        }
     }
 
     /**
@@ -373,6 +507,21 @@ public sealed interface Stage {
         @Override
         public int cycles() {
             return beats();
+        }
+
+        @Override
+        public String kind() {
+            return "Argmax";
+        }
+
+        @Override
+        public <R> R accept(Visitor<R> v) {
+            return v.argmax(this);
+        }
+
+        @Override
+        public int multipliers() {
+            return 0;
         }
     }
 
@@ -483,6 +632,21 @@ public sealed interface Stage {
         public int cycles() {
             return Math.max(inputBeats(), outputBeats());
         }
+
+        @Override
+        public String kind() {
+            return "SlidingWindow";
+        }
+
+        @Override
+        public <R> R accept(Visitor<R> v) {
+            return v.slidingWindow(this);
+        }
+
+        @Override
+        public int multipliers() {
+            return 0;
+        }
     }
 
     /**
@@ -498,10 +662,10 @@ public sealed interface Stage {
      * Padding enters as the window's pad value: the format's minimum for max (it never wins, as
      * every window holds a real element), 0 for the sum.
      */
-    record PoolReduce(String name, String source, int input, int output, int elems, QOp op, int windowSize, int channelBeats,
+    record PoolReduce(String name, String source, int input, int output, int elems, QOp.QPool op, int windowSize, int channelBeats,
                       int positions) implements OneToOne {
         public PoolReduce {
-            if (!(op instanceof QOp.QMaxPool || op instanceof QOp.QAvgPool) || windowSize < 1 || channelBeats < 1 || positions < 1) {
+            if (windowSize < 1 || channelBeats < 1 || positions < 1) {
                 throw new IllegalArgumentException(name + ": pooling reduce of " + op.kind());
             }
             if (op instanceof QOp.QAvgPool a && a.counts().length != positions) {
@@ -521,6 +685,21 @@ public sealed interface Stage {
         @Override
         public int multipliers() {
             return max() ? 0 : elems;
+        }
+
+        @Override
+        public String describeLanes() {
+            return elems + " lanes";
+        }
+
+        @Override
+        public String kind() {
+            return "PoolReduce";
+        }
+
+        @Override
+        public <R> R accept(Visitor<R> v) {
+            return v.poolReduce(this);
         }
     }
 
@@ -571,8 +750,23 @@ public sealed interface Stage {
         }
 
         @Override
+        public String describeLanes() {
+            return lanes() + " lanes";
+        }
+
+        @Override
         public long macs() {
             return (long) positions * channelBeats * windowSize * lanes();
+        }
+
+        @Override
+        public String kind() {
+            return "Depthwise";
+        }
+
+        @Override
+        public <R> R accept(Visitor<R> v) {
+            return v.depthwise(this);
         }
     }
 }

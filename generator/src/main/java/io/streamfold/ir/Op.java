@@ -12,8 +12,11 @@ import java.util.List;
  */
 public sealed interface Op {
 
-    /** Short operator name used in reports and errors, e.g. {@code Conv}. */
+    /** Short operator name, part of the file formats (reports, plan.json keys stay node names). */
     String kind();
+
+    /** What the op does, for reports that group operators. */
+    Role role();
 
     /** Number of graph inputs (activations) the op consumes. */
     default int arity() {
@@ -25,6 +28,118 @@ public sealed interface Op {
 
     /** Checks the op's constant parameters; throws {@link ModelException} naming {@code node}. */
     default void validate(String node) {
+    }
+
+    /** Calls the visitor method of this op's kind. */
+    <R> R accept(Visitor<R> v);
+
+    /** Roles of operators in reports. */
+    enum Role {
+        /** Multiply-accumulate layers (Dense, Conv). */
+        MAC,
+        /** Per-channel multiply-add (BatchNorm, Affine). */
+        AFFINE,
+        /** Activation functions. */
+        ACTIVATION,
+        /** Pooling. */
+        POOL,
+        /** Flatten and Reshape: no arithmetic. */
+        LAYOUT,
+        /** Operators that combine several inputs. */
+        JOIN
+    }
+
+    /**
+     * One method per op kind: a consumer that implements it handles every kind, or does not
+     * compile. Pointwise functions share one method; {@link PointwiseVisitor} tells them apart
+     * for the consumers that need to.
+     */
+    interface Visitor<R> {
+        R dense(Dense op);
+
+        R conv(Conv op);
+
+        R batchNorm(BatchNorm op);
+
+        R affine(Affine op);
+
+        R pointwise(Pointwise op);
+
+        R softmax(Softmax op);
+
+        R maxPool(MaxPool op);
+
+        R avgPool(AvgPool op);
+
+        R globalAvgPool(GlobalAvgPool op);
+
+        R flatten(Flatten op);
+
+        R reshape(Reshape op);
+
+        R add(Add op);
+    }
+
+    /**
+     * A function applied to every element on its own, {@code y = apply(x)}: its float semantics
+     * are {@link #apply}, so the float reference needs nothing else. How it is quantized depends
+     * on its kind ({@link PointwiseVisitor}); every {@link Tabulated} function becomes a lookup
+     * table built from {@link #apply}.
+     */
+    sealed interface Pointwise extends Op permits Relu, LeakyRelu, Clip, Tabulated {
+        /** The function in float64. */
+        double apply(double x);
+
+        <R> R accept(PointwiseVisitor<R> v);
+
+        @Override
+        default <R> R accept(Visitor<R> v) {
+            return v.pointwise(this);
+        }
+
+        @Override
+        default Role role() {
+            return Role.ACTIVATION;
+        }
+
+        @Override
+        default Shape outputShape(String node, List<Shape> in) {
+            return in.get(0);
+        }
+    }
+
+    /** One method per pointwise family. */
+    interface PointwiseVisitor<R> {
+        R relu(Relu op);
+
+        R leakyRelu(LeakyRelu op);
+
+        R clip(Clip op);
+
+        R tabulated(Tabulated op);
+    }
+
+    /**
+     * A pointwise function computed in hardware by a lookup table over the input format, built
+     * from {@link #apply} (Sigmoid, Tanh, ...). Adding one is adding a record here and its name to
+     * the frontends' tables.
+     */
+    sealed interface Tabulated extends Pointwise permits Sigmoid, Tanh {
+        /**
+         * True if every output lies in [-1, 1]: the output format is then {@code Q(bits, bits-1)}
+         * without calibration; otherwise it is calibrated like any computed value.
+         */
+        boolean unitRange();
+
+        /** Names the function in reports and tables, with its parameters if it has any. */
+        default String label() {
+            return kind().toLowerCase(java.util.Locale.ROOT);
+        }
+
+        @Override
+        default <R> R accept(PointwiseVisitor<R> v) {
+            return v.tabulated(this);
+        }
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -48,6 +163,16 @@ public sealed interface Op {
         @Override
         public String kind() {
             return "Dense";
+        }
+
+        @Override
+        public Role role() {
+            return Role.MAC;
+        }
+
+        @Override
+        public <R> R accept(Visitor<R> v) {
+            return v.dense(this);
         }
 
         @Override
@@ -103,6 +228,16 @@ public sealed interface Op {
         @Override
         public String kind() {
             return "Conv";
+        }
+
+        @Override
+        public Role role() {
+            return Role.MAC;
+        }
+
+        @Override
+        public <R> R accept(Visitor<R> v) {
+            return v.conv(this);
         }
 
         @Override
@@ -170,6 +305,16 @@ public sealed interface Op {
         }
 
         @Override
+        public Role role() {
+            return Role.AFFINE;
+        }
+
+        @Override
+        public <R> R accept(Visitor<R> v) {
+            return v.batchNorm(this);
+        }
+
+        @Override
         public Shape outputShape(String node, List<Shape> in) {
             return Shapes.perChannel(node, kind(), in.get(0), channels());
         }
@@ -219,6 +364,16 @@ public sealed interface Op {
         }
 
         @Override
+        public Role role() {
+            return Role.AFFINE;
+        }
+
+        @Override
+        public <R> R accept(Visitor<R> v) {
+            return v.affine(this);
+        }
+
+        @Override
         public Shape outputShape(String node, List<Shape> in) {
             return Shapes.perChannel(node, kind(), in.get(0), channels());
         }
@@ -231,28 +386,38 @@ public sealed interface Op {
     }
 
     /** {@code max(x, 0)}. */
-    record Relu() implements Op {
+    record Relu() implements Pointwise {
         @Override
         public String kind() {
             return "Relu";
         }
 
         @Override
-        public Shape outputShape(String node, List<Shape> in) {
-            return in.get(0);
+        public double apply(double x) {
+            return Math.max(x, 0.0);
+        }
+
+        @Override
+        public <R> R accept(PointwiseVisitor<R> v) {
+            return v.relu(this);
         }
     }
 
     /** {@code x >= 0 ? x : alpha * x}. */
-    record LeakyRelu(double alpha) implements Op {
+    record LeakyRelu(double alpha) implements Pointwise {
         @Override
         public String kind() {
             return "LeakyRelu";
         }
 
         @Override
-        public Shape outputShape(String node, List<Shape> in) {
-            return in.get(0);
+        public double apply(double x) {
+            return x >= 0 ? x : alpha * x;
+        }
+
+        @Override
+        public <R> R accept(PointwiseVisitor<R> v) {
+            return v.leakyRelu(this);
         }
 
         @Override
@@ -264,15 +429,20 @@ public sealed interface Op {
     }
 
     /** {@code min(max(x, min), max)}; ReLU6 is {@code Clip(0, 6)}. */
-    record Clip(double min, double max) implements Op {
+    record Clip(double min, double max) implements Pointwise {
         @Override
         public String kind() {
             return "Clip";
         }
 
         @Override
-        public Shape outputShape(String node, List<Shape> in) {
-            return in.get(0);
+        public double apply(double x) {
+            return Math.min(Math.max(x, min), max);
+        }
+
+        @Override
+        public <R> R accept(PointwiseVisitor<R> v) {
+            return v.clip(this);
         }
 
         @Override
@@ -284,28 +454,38 @@ public sealed interface Op {
     }
 
     /** Logistic sigmoid; in hardware a lookup table. */
-    record Sigmoid() implements Op {
+    record Sigmoid() implements Tabulated {
         @Override
         public String kind() {
             return "Sigmoid";
         }
 
         @Override
-        public Shape outputShape(String node, List<Shape> in) {
-            return in.get(0);
+        public double apply(double x) {
+            return 1.0 / (1.0 + Math.exp(-x));
+        }
+
+        @Override
+        public boolean unitRange() {
+            return true;
         }
     }
 
     /** Hyperbolic tangent; in hardware a lookup table. */
-    record Tanh() implements Op {
+    record Tanh() implements Tabulated {
         @Override
         public String kind() {
             return "Tanh";
         }
 
         @Override
-        public Shape outputShape(String node, List<Shape> in) {
-            return in.get(0);
+        public double apply(double x) {
+            return Math.tanh(x);
+        }
+
+        @Override
+        public boolean unitRange() {
+            return true;
         }
     }
 
@@ -314,6 +494,16 @@ public sealed interface Op {
         @Override
         public String kind() {
             return "Softmax";
+        }
+
+        @Override
+        public Role role() {
+            return Role.ACTIVATION;
+        }
+
+        @Override
+        public <R> R accept(Visitor<R> v) {
+            return v.softmax(this);
         }
 
         @Override
@@ -331,6 +521,16 @@ public sealed interface Op {
         @Override
         public String kind() {
             return "MaxPool";
+        }
+
+        @Override
+        public Role role() {
+            return Role.POOL;
+        }
+
+        @Override
+        public <R> R accept(Visitor<R> v) {
+            return v.maxPool(this);
         }
 
         @Override
@@ -354,6 +554,16 @@ public sealed interface Op {
         }
 
         @Override
+        public Role role() {
+            return Role.POOL;
+        }
+
+        @Override
+        public <R> R accept(Visitor<R> v) {
+            return v.avgPool(this);
+        }
+
+        @Override
         public Shape outputShape(String node, List<Shape> in) {
             Shape x = in.get(0);
             if (x.rank() != window.rank() + 1) {
@@ -368,6 +578,16 @@ public sealed interface Op {
         @Override
         public String kind() {
             return "GlobalAveragePool";
+        }
+
+        @Override
+        public Role role() {
+            return Role.POOL;
+        }
+
+        @Override
+        public <R> R accept(Visitor<R> v) {
+            return v.globalAvgPool(this);
         }
 
         @Override
@@ -391,6 +611,16 @@ public sealed interface Op {
         }
 
         @Override
+        public Role role() {
+            return Role.LAYOUT;
+        }
+
+        @Override
+        public <R> R accept(Visitor<R> v) {
+            return v.flatten(this);
+        }
+
+        @Override
         public Shape outputShape(String node, List<Shape> in) {
             return Shape.of(in.get(0).size());
         }
@@ -401,6 +631,16 @@ public sealed interface Op {
         @Override
         public String kind() {
             return "Reshape";
+        }
+
+        @Override
+        public Role role() {
+            return Role.LAYOUT;
+        }
+
+        @Override
+        public <R> R accept(Visitor<R> v) {
+            return v.reshape(this);
         }
 
         @Override
@@ -417,6 +657,16 @@ public sealed interface Op {
         @Override
         public String kind() {
             return "Add";
+        }
+
+        @Override
+        public Role role() {
+            return Role.JOIN;
+        }
+
+        @Override
+        public <R> R accept(Visitor<R> v) {
+            return v.add(this);
         }
 
         @Override

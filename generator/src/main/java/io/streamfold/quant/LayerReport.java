@@ -29,44 +29,91 @@ public record LayerReport(String node, String kind, List<QFormat> inputs, QForma
     }
 
     static LayerReport of(Node n, QOp q, double range) {
-        String w = "";
-        int acc = 0;
-        String detail;
-        if (q instanceof QOp.QDense d) {
-            w = d.weight().toString();
-            acc = d.accBits();
-            detail = "products " + d.productBits() + " bits, shift " + shifts(d.weight(), d.in(), d.out());
-        } else if (q instanceof QOp.QConv c) {
-            w = c.weight().toString();
-            acc = c.accBits();
-            detail = "products " + c.productBits() + " bits, shift " + shifts(c.weight(), c.in(), c.out());
-        } else if (q instanceof QOp.QAffine a) {
-            w = a.scale().toString();
-            acc = a.accBits();
-            detail = "shift " + shifts(a.scale(), a.in(), a.out());
-        } else if (q instanceof QOp.QLeakyRelu l) {
-            acc = l.productBits();
-            detail = "alpha " + l.alpha() + " in Q(" + l.alphaBits() + "," + l.alphaFrac() + ")";
-        } else if (q instanceof QOp.QClip c) {
-            detail = "bounds [" + c.lo() + ", " + c.hi() + "]";
-        } else if (q instanceof QOp.QLut l) {
-            detail = l.lut().toString();
-        } else if (q instanceof QOp.QSoftmax s) {
-            acc = s.productBits();
-            detail = s.exp() + ", sum " + s.sumBits() + " bits, r = floor(2^" + s.recipShift() + "/sum) in " + s.recipBits() + " bits";
-        } else if (q instanceof QOp.QAvgPool p) {
-            acc = p.accBits();
-            detail = "sum " + p.sumBits() + " bits, reciprocals at frac " + p.recipFrac() + " in " + p.recipBits() + " bits";
-        } else if (q instanceof QOp.QGlobalAvgPool p) {
-            acc = p.accBits();
-            detail = "sum " + p.sumBits() + " bits, 1/" + p.count() + " = " + p.recip() + " at frac " + p.recipFrac();
-        } else if (q instanceof QOp.QAdd a) {
-            acc = a.sumBits();
-            detail = "aligned to frac " + a.frac() + " (shifts " + a.shiftA() + ", " + a.shiftB() + ")";
-        } else {
-            detail = q.inputs().get(0).equals(q.out()) ? "pass-through" : "requantize";
-        }
-        return new LayerReport(n.name(), n.op().kind(), q.inputs(), q.out(), w, acc, range, detail);
+        return q.accept(new QOp.Visitor<LayerReport>() {
+            @Override
+            public LayerReport dense(QOp.QDense d) {
+                return line(d.weight().toString(), d.accBits(), "products " + d.productBits() + " bits, shift " + shifts(d.weight(), d.in(), d.out()));
+            }
+
+            @Override
+            public LayerReport conv(QOp.QConv c) {
+                return line(c.weight().toString(), c.accBits(), "products " + c.productBits() + " bits, shift " + shifts(c.weight(), c.in(), c.out()));
+            }
+
+            @Override
+            public LayerReport elementwise(QOp.QElementwise e) {
+                return e.accept(new QOp.ElementwiseVisitor<LayerReport>() {
+                    @Override
+                    public LayerReport affine(QOp.QAffine a) {
+                        return line(a.scale().toString(), a.accBits(), "shift " + shifts(a.scale(), a.in(), a.out()));
+                    }
+
+                    @Override
+                    public LayerReport relu(QOp.QRelu r) {
+                        return requantize(r);
+                    }
+
+                    @Override
+                    public LayerReport leakyRelu(QOp.QLeakyRelu l) {
+                        return line("", l.productBits(), "alpha " + l.alpha() + " in Q(" + l.alphaBits() + "," + l.alphaFrac() + ")");
+                    }
+
+                    @Override
+                    public LayerReport clip(QOp.QClip c) {
+                        return line("", 0, "bounds [" + c.lo() + ", " + c.hi() + "]");
+                    }
+
+                    @Override
+                    public LayerReport lut(QOp.QLut l) {
+                        return line("", 0, l.lut().toString());
+                    }
+
+                    @Override
+                    public LayerReport flatten(QOp.QFlatten f) {
+                        return requantize(f);
+                    }
+
+                    @Override
+                    public LayerReport reshape(QOp.QReshape r) {
+                        return requantize(r);
+                    }
+                });
+            }
+
+            @Override
+            public LayerReport softmax(QOp.QSoftmax s) {
+                return line("", s.productBits(), s.exp() + ", sum " + s.sumBits() + " bits, r = floor(2^" + s.recipShift() + "/sum) in "
+                        + s.recipBits() + " bits");
+            }
+
+            @Override
+            public LayerReport maxPool(QOp.QMaxPool p) {
+                return requantize(p);
+            }
+
+            @Override
+            public LayerReport avgPool(QOp.QAvgPool p) {
+                return line("", p.accBits(), "sum " + p.sumBits() + " bits, reciprocals at frac " + p.recipFrac() + " in " + p.recipBits() + " bits");
+            }
+
+            @Override
+            public LayerReport globalAvgPool(QOp.QGlobalAvgPool p) {
+                return line("", p.accBits(), "sum " + p.sumBits() + " bits, 1/" + p.count() + " = " + p.recip() + " at frac " + p.recipFrac());
+            }
+
+            @Override
+            public LayerReport add(QOp.QAdd a) {
+                return line("", a.sumBits(), "aligned to frac " + a.frac() + " (shifts " + a.shiftA() + ", " + a.shiftB() + ")");
+            }
+
+            private LayerReport requantize(QOp op) {
+                return line("", 0, op.inputs().get(0).equals(op.out()) ? "pass-through" : "requantize");
+            }
+
+            private LayerReport line(String weights, int accBits, String detail) {
+                return new LayerReport(n.name(), n.op().kind(), q.inputs(), q.out(), weights, accBits, range, detail);
+            }
+        });
     }
 
     private static String shifts(QWeights w, QFormat in, QFormat out) {

@@ -1,47 +1,44 @@
 package io.streamfold.quant;
 
-/** The functions streamfold evaluates by lookup table. */
-public enum LutFunction {
+import io.streamfold.ir.Op;
+
+import java.util.function.DoubleUnaryOperator;
+
+/**
+ * A function streamfold evaluates by lookup table: a label for reports and the function in
+ * float64. Two functions with the same label are the same function.
+ */
+public final class LutFunction {
+
     /** {@code 1 / (1 + e^-x)}. */
-    SIGMOID("sigmoid") {
-        @Override
-        public double apply(double x) {
-            return 1.0 / (1.0 + Math.exp(-x));
-        }
-    },
+    public static final LutFunction SIGMOID = of(new Op.Sigmoid());
     /** {@code tanh(x)}. */
-    TANH("tanh") {
-        @Override
-        public double apply(double x) {
-            return Math.tanh(x);
-        }
-    },
+    public static final LutFunction TANH = of(new Op.Tanh());
     /** {@code e^x}. */
-    EXP("exp") {
-        @Override
-        public double apply(double x) {
-            return Math.exp(x);
-        }
-    },
+    public static final LutFunction EXP = new LutFunction("exp", Math::exp);
     /**
      * {@code e^-t}: softmax's exponential, indexed by the non-negative distance {@code t} of an
      * element below the vector's maximum, so that an unsigned index uses the whole table.
      */
-    EXP_NEG("exp(-t)") {
-        @Override
-        public double apply(double t) {
-            return Math.exp(-t);
-        }
-    };
+    public static final LutFunction EXP_NEG = new LutFunction("exp(-t)", t -> Math.exp(-t));
 
     private final String label;
+    private final DoubleUnaryOperator f;
 
-    LutFunction(String label) {
+    private LutFunction(String label, DoubleUnaryOperator f) {
         this.label = label;
+        this.f = f;
+    }
+
+    /** The table function of a tabulated graph op: its own float semantics. */
+    public static LutFunction of(Op.Tabulated op) {
+        return new LutFunction(op.label(), op::apply);
     }
 
     /** The function in float64. */
-    public abstract double apply(double x);
+    public double apply(double x) {
+        return f.applyAsDouble(x);
+    }
 
     /**
      * The smallest magnitude {@code R} beyond which the function, quantized to {@code out}, no
@@ -74,6 +71,16 @@ public enum LutFunction {
     private boolean settled(double r, QFormat out, boolean nonNegative) {
         boolean high = out.quantize(apply(r)) == out.quantize(apply(1e30));
         return high && (nonNegative || out.quantize(apply(-r)) == out.quantize(apply(-1e30)));
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof LutFunction l && l.label.equals(label);
+    }
+
+    @Override
+    public int hashCode() {
+        return label.hashCode();
     }
 
     @Override

@@ -31,6 +31,99 @@ public sealed interface QOp {
     /** Format of the output. */
     QFormat out();
 
+    /** Calls the visitor method of this op's kind. */
+    <R> R accept(Visitor<R> v);
+
+    /**
+     * One method per kind: a consumer that implements it handles every kind, or does not
+     * compile. Elementwise ops share one method ({@link ElementwiseVisitor} tells them apart).
+     */
+    interface Visitor<R> {
+        R dense(QDense op);
+
+        R conv(QConv op);
+
+        R elementwise(QElementwise op);
+
+        R softmax(QSoftmax op);
+
+        R maxPool(QMaxPool op);
+
+        R avgPool(QAvgPool op);
+
+        R globalAvgPool(QGlobalAvgPool op);
+
+        R add(QAdd op);
+    }
+
+    /**
+     * An op that maps each element on its own, given the element's channel: {@link #apply} is its
+     * whole arithmetic, so the integer reference and the simulator need nothing else.
+     */
+    sealed interface QElementwise extends QOp permits QAffine, QRelu, QLeakyRelu, QClip, QLut, QFlatten, QReshape {
+        /** Format of the input. */
+        QFormat in();
+
+        /** The output value of element {@code x} of channel {@code channel}. */
+        long apply(int channel, long x);
+
+        /** True if the result depends on the channel (per-channel constants). */
+        default boolean perChannel() {
+            return false;
+        }
+
+        /** True if {@code apply(c, x) == x} for every input: no hardware at all. */
+        default boolean identity() {
+            return false;
+        }
+
+        /** Hardware multipliers per element. */
+        default int multipliers() {
+            return 0;
+        }
+
+        <R> R accept(ElementwiseVisitor<R> v);
+
+        @Override
+        default <R> R accept(Visitor<R> v) {
+            return v.elementwise(this);
+        }
+
+        @Override
+        default List<QFormat> inputs() {
+            return List.of(in());
+        }
+    }
+
+    /** One method per elementwise kind, for consumers that build each kind differently (the RTL). */
+    interface ElementwiseVisitor<R> {
+        R affine(QAffine op);
+
+        R relu(QRelu op);
+
+        R leakyRelu(QLeakyRelu op);
+
+        R clip(QClip op);
+
+        R lut(QLut op);
+
+        R flatten(QFlatten op);
+
+        R reshape(QReshape op);
+    }
+
+    /** A pooling window reduction (max or average). */
+    sealed interface QPool extends QOp permits QMaxPool, QAvgPool {
+        QFormat in();
+
+        Window window();
+
+        @Override
+        default List<QFormat> inputs() {
+            return List.of(in());
+        }
+    }
+
     /**
      * A dot product per output channel (Dense, Conv): {@code acc = bias(o) + sum w*x} exact in
      * {@code accBits} with frac {@code accFrac(o) = weight.frac(o) + in.frac}, then
@@ -107,6 +200,11 @@ public sealed interface QOp {
         public List<QFormat> inputs() {
             return List.of(in);
         }
+
+        @Override
+        public <R> R accept(Visitor<R> v) {
+            return v.dense(this);
+        }
     }
 
     /**
@@ -143,6 +241,11 @@ public sealed interface QOp {
         public List<QFormat> inputs() {
             return List.of(in);
         }
+
+        @Override
+        public <R> R accept(Visitor<R> v) {
+            return v.conv(this);
+        }
     }
 
     /**
@@ -150,7 +253,7 @@ public sealed interface QOp {
      * {@code y = requantize(x * scale[c] + shift[c], accFrac(c), out)} with the shift pre-aligned
      * to the product's frac {@code scale.frac(c) + in.frac}.
      */
-    record QAffine(QFormat in, QWeights scale, long[] shift, int accBits, QFormat out) implements QOp {
+    record QAffine(QFormat in, QWeights scale, long[] shift, int accBits, QFormat out) implements QElementwise {
         public QAffine {
             shift = shift.clone();
             checkDot(scale, shift, accBits);
@@ -182,8 +285,19 @@ public sealed interface QOp {
             return Fixed.requantize(acc, accFrac(c), out);
         }
 
+        @Override
         public long apply(int c, long x) {
             return finish(c, acc(c, x));
+        }
+
+        @Override
+        public boolean perChannel() {
+            return true;
+        }
+
+        @Override
+        public int multipliers() {
+            return 1;
         }
 
         @Override
@@ -197,14 +311,15 @@ public sealed interface QOp {
         }
 
         @Override
-        public List<QFormat> inputs() {
-            return List.of(in);
+        public <R> R accept(ElementwiseVisitor<R> v) {
+            return v.affine(this);
         }
     }
 
     /** {@code y = requantize(max(x, 0), in.frac, out)}: a pass-through when {@code in == out}. */
-    record QRelu(QFormat in, QFormat out) implements QOp {
-        public long apply(long x) {
+    record QRelu(QFormat in, QFormat out) implements QElementwise {
+        @Override
+        public long apply(int channel, long x) {
             return Fixed.requantize(Math.max(x, 0), in.frac(), out);
         }
 
@@ -218,8 +333,8 @@ public sealed interface QOp {
         }
 
         @Override
-        public List<QFormat> inputs() {
-            return List.of(in);
+        public <R> R accept(ElementwiseVisitor<R> v) {
+            return v.relu(this);
         }
     }
 
@@ -227,7 +342,7 @@ public sealed interface QOp {
      * {@code x >= 0 ? requantize(x, in.frac, out) : requantize(x * alpha, in.frac + alphaFrac, out)};
      * {@code alpha} is the slope in {@code Q(alphaBits, alphaFrac)}.
      */
-    record QLeakyRelu(QFormat in, long alpha, int alphaBits, int alphaFrac, QFormat out) implements QOp {
+    record QLeakyRelu(QFormat in, long alpha, int alphaBits, int alphaFrac, QFormat out) implements QElementwise {
         public QLeakyRelu {
             if (Fixed.saturate(alpha, alphaBits) != alpha || in.bits() + alphaBits > QFormat.MAX_BITS) {
                 throw new IllegalArgumentException("LeakyRelu slope " + alpha + " in " + alphaBits + " bits with input " + in);
@@ -239,8 +354,14 @@ public sealed interface QOp {
             return in.bits() + alphaBits;
         }
 
-        public long apply(long x) {
+        @Override
+        public long apply(int channel, long x) {
             return x >= 0 ? Fixed.requantize(x, in.frac(), out) : Fixed.requantize(x * alpha, in.frac() + alphaFrac, out);
+        }
+
+        @Override
+        public int multipliers() {
+            return 1;
         }
 
         @Override
@@ -249,8 +370,8 @@ public sealed interface QOp {
         }
 
         @Override
-        public List<QFormat> inputs() {
-            return List.of(in);
+        public <R> R accept(ElementwiseVisitor<R> v) {
+            return v.leakyRelu(this);
         }
     }
 
@@ -258,14 +379,15 @@ public sealed interface QOp {
      * {@code y = clamp(requantize(x, in.frac, out), lo, hi)} with the bounds quantized in the
      * output format.
      */
-    record QClip(QFormat in, long lo, long hi, QFormat out) implements QOp {
+    record QClip(QFormat in, long lo, long hi, QFormat out) implements QElementwise {
         public QClip {
             if (lo > hi || !out.contains(lo) || !out.contains(hi)) {
                 throw new IllegalArgumentException("Clip bounds [" + lo + ", " + hi + "] in " + out);
             }
         }
 
-        public long apply(long x) {
+        @Override
+        public long apply(int channel, long x) {
             return Math.min(Math.max(Fixed.requantize(x, in.frac(), out), lo), hi);
         }
 
@@ -275,8 +397,8 @@ public sealed interface QOp {
         }
 
         @Override
-        public List<QFormat> inputs() {
-            return List.of(in);
+        public <R> R accept(ElementwiseVisitor<R> v) {
+            return v.clip(this);
         }
     }
 
@@ -284,8 +406,9 @@ public sealed interface QOp {
      * An elementwise function by table (Sigmoid, Tanh): {@code y = lut.lookup(lut.index(x, in.frac))};
      * the output format is the table's.
      */
-    record QLut(String kind, QFormat in, Lut lut) implements QOp {
-        public long apply(long x) {
+    record QLut(String kind, QFormat in, Lut lut) implements QElementwise {
+        @Override
+        public long apply(int channel, long x) {
             return lut.apply(x, in.frac());
         }
 
@@ -295,8 +418,8 @@ public sealed interface QOp {
         }
 
         @Override
-        public List<QFormat> inputs() {
-            return List.of(in);
+        public <R> R accept(ElementwiseVisitor<R> v) {
+            return v.lut(this);
         }
     }
 
@@ -318,7 +441,7 @@ public sealed interface QOp {
     record QSoftmax(QFormat in, int axis, Lut exp, int sumBits, int recipShift, int recipBits, QFormat out)
             implements QOp {
         public QSoftmax {
-            if (exp.function() != LutFunction.EXP_NEG || exp.signedIndex()) {
+            if (!exp.function().equals(LutFunction.EXP_NEG) || exp.signedIndex()) {
                 throw new IllegalArgumentException("softmax needs an unsigned exp(-t) table, got " + exp);
             }
             if (recipShift > 62 || sumBits > QFormat.MAX_BITS || exp.out().bits() + recipBits > QFormat.MAX_BITS) {
@@ -360,13 +483,18 @@ public sealed interface QOp {
         public List<QFormat> inputs() {
             return List.of(in);
         }
+
+        @Override
+        public <R> R accept(Visitor<R> v) {
+            return v.softmax(this);
+        }
     }
 
     /**
      * Max pooling then {@code requantize(max, in.frac, out)} (a pass-through when {@code in == out};
      * requantization is monotone, so it commutes with the max). Padding never wins.
      */
-    record QMaxPool(QFormat in, Window window, QFormat out) implements QOp {
+    record QMaxPool(QFormat in, Window window, QFormat out) implements QPool {
         public long finish(long max) {
             return Fixed.requantize(max, in.frac(), out);
         }
@@ -377,8 +505,8 @@ public sealed interface QOp {
         }
 
         @Override
-        public List<QFormat> inputs() {
-            return List.of(in);
+        public <R> R accept(Visitor<R> v) {
+            return v.maxPool(this);
         }
     }
 
@@ -393,7 +521,7 @@ public sealed interface QOp {
      * do not count the padding.
      */
     record QAvgPool(QFormat in, Window window, boolean countIncludePad, int[] counts, long[] recip, int recipFrac,
-                    int recipBits, int sumBits, int accBits, QFormat out) implements QOp {
+                    int recipBits, int sumBits, int accBits, QFormat out) implements QPool {
         public QAvgPool {
             counts = counts.clone();
             recip = recip.clone();
@@ -431,8 +559,8 @@ public sealed interface QOp {
         }
 
         @Override
-        public List<QFormat> inputs() {
-            return List.of(in);
+        public <R> R accept(Visitor<R> v) {
+            return v.avgPool(this);
         }
     }
 
@@ -462,12 +590,23 @@ public sealed interface QOp {
         public List<QFormat> inputs() {
             return List.of(in);
         }
+
+        @Override
+        public <R> R accept(Visitor<R> v) {
+            return v.globalAvgPool(this);
+        }
     }
 
     /** Flatten: {@code y = requantize(x, in.frac, out)}, a pass-through when {@code in == out}. */
-    record QFlatten(QFormat in, QFormat out) implements QOp {
-        public long apply(long x) {
+    record QFlatten(QFormat in, QFormat out) implements QElementwise {
+        @Override
+        public long apply(int channel, long x) {
             return Fixed.requantize(x, in.frac(), out);
+        }
+
+        @Override
+        public boolean identity() {
+            return in.equals(out);
         }
 
         @Override
@@ -476,15 +615,21 @@ public sealed interface QOp {
         }
 
         @Override
-        public List<QFormat> inputs() {
-            return List.of(in);
+        public <R> R accept(ElementwiseVisitor<R> v) {
+            return v.flatten(this);
         }
     }
 
     /** Reshape: {@code y = requantize(x, in.frac, out)}, a pass-through when {@code in == out}. */
-    record QReshape(QFormat in, Shape target, QFormat out) implements QOp {
-        public long apply(long x) {
+    record QReshape(QFormat in, Shape target, QFormat out) implements QElementwise {
+        @Override
+        public long apply(int channel, long x) {
             return Fixed.requantize(x, in.frac(), out);
+        }
+
+        @Override
+        public boolean identity() {
+            return in.equals(out);
         }
 
         @Override
@@ -493,8 +638,8 @@ public sealed interface QOp {
         }
 
         @Override
-        public List<QFormat> inputs() {
-            return List.of(in);
+        public <R> R accept(ElementwiseVisitor<R> v) {
+            return v.reshape(this);
         }
     }
 
@@ -540,6 +685,11 @@ public sealed interface QOp {
         @Override
         public List<QFormat> inputs() {
             return List.of(a, b);
+        }
+
+        @Override
+        public <R> R accept(Visitor<R> v) {
+            return v.add(this);
         }
     }
 

@@ -185,99 +185,174 @@ public final class Quantize {
     }
 
     private QOp build(Graph g, Node n, List<QFormat> in, Map<String, Double> ranges, PassContext ctx) {
-        String name = n.name();
-        QFormat x = in.get(0);
-        Op op = n.op();
-        QuantConfig.LayerOverride o = config.layer(name);
-        int wBits = o != null && o.weightBits() != null ? o.weightBits() : config.weightBits();
-        if (o != null && o.weightBits() != null && !(op instanceof Op.Dense || op instanceof Op.Conv
-                || op instanceof Op.Affine || op instanceof Op.BatchNorm)) {
-            throw new ModelException(Diagnostic.SF_BAD_QUANT, name, op.kind() + " has no weights", "remove \"weight_bits\"");
-        }
         try {
-            if (op instanceof Op.Dense d) {
-                ctx.count(NAME, "layers quantized");
-                QFormat out = calibrated(name, o, ranges, n.output(), ctx);
-                QWeights w = QWeights.quantize(d.weight(), wBits, config.perChannel());
-                long[] bias = alignBias(name, d.bias(), w, x);
-                return new QOp.QDense(x, w, bias, accBits(name, w, bias, x), out);
-            }
-            if (op instanceof Op.Conv c) {
-                ctx.count(NAME, "layers quantized");
-                QFormat out = calibrated(name, o, ranges, n.output(), ctx);
-                QWeights w = QWeights.quantize(c.weight(), wBits, config.perChannel());
-                long[] bias = alignBias(name, c.bias(), w, x);
-                return new QOp.QConv(x, w, bias, c.window(), c.group(), accBits(name, w, bias, x), out);
-            }
-            if (op instanceof Op.Affine || op instanceof Op.BatchNorm) {
-                Op.Affine a = op instanceof Op.BatchNorm bn ? bn.toAffine() : (Op.Affine) op;
-                ctx.count(NAME, "layers quantized");
-                if (op instanceof Op.BatchNorm) {
-                    ctx.count(NAME, "batchnorms quantized as affine");
-                }
-                QFormat out = calibrated(name, o, ranges, n.output(), ctx);
-                // An affine's constants differ per channel anyway, so its scales always get one
-                // frac per channel: a per-tensor format would starve the small-scale channels.
-                QWeights s = QWeights.quantize(a.scale(), wBits, true);
-                long[] shift = alignBias(name, a.shift(), s, x);
-                return new QOp.QAffine(x, s, shift, accBits(name, s, shift, x), out);
-            }
-            if (op instanceof Op.Relu) {
-                return new QOp.QRelu(x, follow(name, x, n.output(), ranges, ctx));
-            }
-            if (op instanceof Op.LeakyRelu l) {
-                QFormat out = calibrated(name, o, ranges, n.output(), ctx);
-                QFormat af = new QFormat(config.constBits(), Fixed.fracFor(Math.abs(l.alpha()), config.constBits()));
-                Fixed.checkWidth(x.bits() + af.bits(), name, "the slope product");
-                return new QOp.QLeakyRelu(x, af.quantize(l.alpha()), af.bits(), af.frac(), out);
-            }
-            if (op instanceof Op.Clip c) {
-                QFormat out = calibrated(name, o, ranges, n.output(), ctx);
-                return new QOp.QClip(x, out.quantize(c.min()), out.quantize(c.max()), out);
-            }
-            if (op instanceof Op.Sigmoid || op instanceof Op.Tanh) {
-                ctx.count(NAME, "luts built");
-                LutFunction f = op instanceof Op.Sigmoid ? LutFunction.SIGMOID : LutFunction.TANH;
-                return new QOp.QLut(op.kind(), x, Lut.forInput(f, x, unitRange(name, ctx), config.lutIndexBits()));
-            }
-            if (op instanceof Op.Softmax s) {
-                ctx.count(NAME, "luts built");
-                return softmax(name, s, g.shape(n.input()), x, unitRange(name, ctx));
-            }
-            if (op instanceof Op.MaxPool p) {
-                return new QOp.QMaxPool(x, p.window(), follow(name, x, n.output(), ranges, ctx));
-            }
-            if (op instanceof Op.AvgPool p) {
-                QFormat out = calibrated(name, o, ranges, n.output(), ctx);
-                return avgPool(name, p, g.shape(n.input()), g.shape(n.output()), x, out);
-            }
-            if (op instanceof Op.GlobalAvgPool) {
-                QFormat out = calibrated(name, o, ranges, n.output(), ctx);
-                int count = g.shape(n.input()).perChannel();
-                int k = recipFrac(name, count);
-                long r = Fixed.reciprocalRound(count, k);
-                IntRange sum = IntRange.of(x).times(count);
-                return new QOp.QGlobalAvgPool(x, count, r, k, IntRange.point(r).bits(), width(name, sum, "the window sum"),
-                        width(name, sum.times(r), "the scaled sum"), out);
-            }
-            if (op instanceof Op.Flatten) {
-                return new QOp.QFlatten(x, follow(name, x, n.output(), ranges, ctx));
-            }
-            if (op instanceof Op.Reshape r) {
-                return new QOp.QReshape(x, r.target(), follow(name, x, n.output(), ranges, ctx));
-            }
-            if (op instanceof Op.Add) {
-                QFormat b = in.get(1);
-                QFormat out = calibrated(name, o, ranges, n.output(), ctx);
-                int frac = Math.max(x.frac(), b.frac());
-                IntRange sum = IntRange.of(x).shiftLeft(frac - x.frac()).plus(IntRange.of(b).shiftLeft(frac - b.frac()));
-                return new QOp.QAdd(x, b, frac, width(name, sum, "the aligned sum"), out);
-            }
+            return n.op().accept(new Builder(g, n, in, ranges, ctx));
         } catch (ArithmeticException e) {
-            throw new ModelException(Diagnostic.SF_BAD_QUANT, name, "fixed-point registers exceed 64 bits (" + e.getMessage() + ")",
+            throw new ModelException(Diagnostic.SF_BAD_QUANT, n.name(), "fixed-point registers exceed 64 bits (" + e.getMessage() + ")",
                     "use fewer weight or activation bits for this layer");
         }
-        throw new ModelException(Diagnostic.SF_UNSUPPORTED_OP, name, "no fixed-point implementation of " + op.kind());
+    }
+
+    /** The integer parameters of one node, per op kind. */
+    private final class Builder implements Op.Visitor<QOp>, Op.PointwiseVisitor<QOp> {
+        private final Graph g;
+        private final Node n;
+        private final String name;
+        private final List<QFormat> in;
+        private final QFormat x;
+        private final Map<String, Double> ranges;
+        private final PassContext ctx;
+        private final QuantConfig.LayerOverride o;
+        private final int wBits;
+
+        Builder(Graph g, Node n, List<QFormat> in, Map<String, Double> ranges, PassContext ctx) {
+            this.g = g;
+            this.n = n;
+            this.name = n.name();
+            this.in = in;
+            this.x = in.get(0);
+            this.ranges = ranges;
+            this.ctx = ctx;
+            this.o = config.layer(name);
+            this.wBits = o != null && o.weightBits() != null ? o.weightBits() : config.weightBits();
+        }
+
+        /** An override of the weight width on an op without weights is a mistake worth reporting. */
+        private void noWeights() {
+            if (o != null && o.weightBits() != null) {
+                throw new ModelException(Diagnostic.SF_BAD_QUANT, name, n.op().kind() + " has no weights", "remove \"weight_bits\"");
+            }
+        }
+
+        private QFormat calibratedOut() {
+            return calibrated(name, o, ranges, n.output(), ctx);
+        }
+
+        private QFormat followIn() {
+            return follow(name, x, n.output(), ranges, ctx);
+        }
+
+        @Override
+        public QOp dense(Op.Dense d) {
+            ctx.count(NAME, "layers quantized");
+            QFormat out = calibratedOut();
+            QWeights w = QWeights.quantize(d.weight(), wBits, config.perChannel());
+            long[] bias = alignBias(name, d.bias(), w, x);
+            return new QOp.QDense(x, w, bias, accBits(name, w, bias, x), out);
+        }
+
+        @Override
+        public QOp conv(Op.Conv c) {
+            ctx.count(NAME, "layers quantized");
+            QFormat out = calibratedOut();
+            QWeights w = QWeights.quantize(c.weight(), wBits, config.perChannel());
+            long[] bias = alignBias(name, c.bias(), w, x);
+            return new QOp.QConv(x, w, bias, c.window(), c.group(), accBits(name, w, bias, x), out);
+        }
+
+        @Override
+        public QOp batchNorm(Op.BatchNorm bn) {
+            QOp q = affine(bn.toAffine());
+            ctx.count(NAME, "batchnorms quantized as affine");
+            return q;
+        }
+
+        @Override
+        public QOp affine(Op.Affine a) {
+            ctx.count(NAME, "layers quantized");
+            QFormat out = calibratedOut();
+            // An affine's constants differ per channel anyway, so its scales always get one
+            // frac per channel: a per-tensor format would starve the small-scale channels.
+            QWeights s = QWeights.quantize(a.scale(), wBits, true);
+            long[] shift = alignBias(name, a.shift(), s, x);
+            return new QOp.QAffine(x, s, shift, accBits(name, s, shift, x), out);
+        }
+
+        @Override
+        public QOp pointwise(Op.Pointwise p) {
+            noWeights();
+            return p.accept((Op.PointwiseVisitor<QOp>) this);
+        }
+
+        @Override
+        public QOp relu(Op.Relu r) {
+            return new QOp.QRelu(x, followIn());
+        }
+
+        @Override
+        public QOp leakyRelu(Op.LeakyRelu l) {
+            QFormat out = calibratedOut();
+            QFormat af = new QFormat(config.constBits(), Fixed.fracFor(Math.abs(l.alpha()), config.constBits()));
+            Fixed.checkWidth(x.bits() + af.bits(), name, "the slope product");
+            return new QOp.QLeakyRelu(x, af.quantize(l.alpha()), af.bits(), af.frac(), out);
+        }
+
+        @Override
+        public QOp clip(Op.Clip c) {
+            QFormat out = calibratedOut();
+            return new QOp.QClip(x, out.quantize(c.min()), out.quantize(c.max()), out);
+        }
+
+        @Override
+        public QOp tabulated(Op.Tabulated t) {
+            ctx.count(NAME, "luts built");
+            QFormat out = t.unitRange() ? unitRange(name, ctx) : calibratedOut();
+            return new QOp.QLut(t.kind(), x, Lut.forInput(LutFunction.of(t), x, out, config.lutIndexBits()));
+        }
+
+        @Override
+        public QOp softmax(Op.Softmax s) {
+            noWeights();
+            ctx.count(NAME, "luts built");
+            return Quantize.this.softmax(name, s, g.shape(n.input()), x, unitRange(name, ctx));
+        }
+
+        @Override
+        public QOp maxPool(Op.MaxPool p) {
+            noWeights();
+            return new QOp.QMaxPool(x, p.window(), followIn());
+        }
+
+        @Override
+        public QOp avgPool(Op.AvgPool p) {
+            noWeights();
+            QFormat out = calibratedOut();
+            return Quantize.this.avgPool(name, p, g.shape(n.input()), g.shape(n.output()), x, out);
+        }
+
+        @Override
+        public QOp globalAvgPool(Op.GlobalAvgPool p) {
+            noWeights();
+            QFormat out = calibratedOut();
+            int count = g.shape(n.input()).perChannel();
+            int k = recipFrac(name, count);
+            long r = Fixed.reciprocalRound(count, k);
+            IntRange sum = IntRange.of(x).times(count);
+            return new QOp.QGlobalAvgPool(x, count, r, k, IntRange.point(r).bits(), width(name, sum, "the window sum"),
+                    width(name, sum.times(r), "the scaled sum"), out);
+        }
+
+        @Override
+        public QOp flatten(Op.Flatten f) {
+            noWeights();
+            return new QOp.QFlatten(x, followIn());
+        }
+
+        @Override
+        public QOp reshape(Op.Reshape r) {
+            noWeights();
+            return new QOp.QReshape(x, r.target(), followIn());
+        }
+
+        @Override
+        public QOp add(Op.Add a) {
+            noWeights();
+            QFormat b = in.get(1);
+            QFormat out = calibratedOut();
+            int frac = Math.max(x.frac(), b.frac());
+            IntRange sum = IntRange.of(x).shiftLeft(frac - x.frac()).plus(IntRange.of(b).shiftLeft(frac - b.frac()));
+            return new QOp.QAdd(x, b, frac, width(name, sum, "the aligned sum"), out);
+        }
     }
 
     /** Rounds a per-channel bias (or shift) into the accumulator frac {@code w.frac(c) + x.frac}. */

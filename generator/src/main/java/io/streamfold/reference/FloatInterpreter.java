@@ -47,94 +47,110 @@ public final class FloatInterpreter {
     public static double[] eval(Op op, Shape x, List<double[]> ins, Shape y) {
         double[] in = ins.get(0);
         double[] out = new double[y.size()];
-        if (op instanceof Op.Dense d) {
-            int nIn = d.inFeatures();
-            for (int o = 0; o < d.outFeatures(); o++) {
-                double acc = d.bias().at(o);
-                for (int i = 0; i < nIn; i++) {
-                    acc += d.weight().at(o * nIn + i) * in[i];
+        op.accept(new Op.Visitor<Void>() {
+            @Override
+            public Void dense(Op.Dense d) {
+                int nIn = d.inFeatures();
+                for (int o = 0; o < d.outFeatures(); o++) {
+                    double acc = d.bias().at(o);
+                    for (int i = 0; i < nIn; i++) {
+                        acc += d.weight().at(o * nIn + i) * in[i];
+                    }
+                    out[o] = acc;
                 }
-                out[o] = acc;
+                return null;
             }
-        } else if (op instanceof Op.Conv c) {
-            conv(c, x, in, y, out);
-        } else if (op instanceof Op.BatchNorm bn) {
-            int per = x.perChannel();
-            for (int ch = 0; ch < bn.channels(); ch++) {
-                double sd = Math.sqrt(bn.var().at(ch) + bn.eps());
-                for (int i = ch * per; i < (ch + 1) * per; i++) {
-                    out[i] = bn.gamma().at(ch) * (in[i] - bn.mean().at(ch)) / sd + bn.beta().at(ch);
-                }
-            }
-        } else if (op instanceof Op.Affine a) {
-            int per = x.perChannel();
-            for (int ch = 0; ch < a.channels(); ch++) {
-                for (int i = ch * per; i < (ch + 1) * per; i++) {
-                    out[i] = a.scale().at(ch) * in[i] + a.shift().at(ch);
-                }
-            }
-        } else if (op instanceof Op.Relu r) {
-            for (int i = 0; i < out.length; i++) {
-                out[i] = Math.max(in[i], 0.0);
-            }
-        } else if (op instanceof Op.LeakyRelu l) {
-            for (int i = 0; i < out.length; i++) {
-                out[i] = in[i] >= 0 ? in[i] : l.alpha() * in[i];
-            }
-        } else if (op instanceof Op.Clip c) {
-            for (int i = 0; i < out.length; i++) {
-                out[i] = Math.min(Math.max(in[i], c.min()), c.max());
-            }
-        } else if (op instanceof Op.Sigmoid s) {
-            for (int i = 0; i < out.length; i++) {
-                out[i] = 1.0 / (1.0 + Math.exp(-in[i]));
-            }
-        } else if (op instanceof Op.Tanh t) {
-            for (int i = 0; i < out.length; i++) {
-                out[i] = Math.tanh(in[i]);
-            }
-        } else if (op instanceof Op.Softmax s) {
-            softmax(s.axis(), x, in, out);
-        } else if (op instanceof Op.MaxPool p) {
-            pool(p.window(), true, false, x, in, y, out);
-        } else if (op instanceof Op.AvgPool p) {
-            pool(p.window(), false, p.countIncludePad(), x, in, y, out);
-        } else if (op instanceof Op.GlobalAvgPool gp) {
-            int per = x.perChannel();
-            for (int ch = 0; ch < x.channels(); ch++) {
-                double s = 0;
-                for (int i = ch * per; i < (ch + 1) * per; i++) {
-                    s += in[i];
-                }
-                out[ch] = s / per;
-            }
-        } else if (op instanceof Op.Flatten f) {
-            System.arraycopy(in, 0, out, 0, out.length);
-        } else if (op instanceof Op.Reshape r) {
-            System.arraycopy(in, 0, out, 0, out.length);
-        } else if (op instanceof Op.Add a) {
-            double[] other = ins.get(1);
-            for (int i = 0; i < out.length; i++) {
-                out[i] = in[i] + other[i];
-            }
-        } else {
-            throw new IllegalStateException("no float semantics for " + op.kind());
-        }
 
+            @Override
+            public Void conv(Op.Conv c) {
+                FloatInterpreter.conv(c, x, in, y, out);
+                return null;
+            }
+
+            @Override
+            public Void batchNorm(Op.BatchNorm bn) {
+                int per = x.perChannel();
+                for (int ch = 0; ch < bn.channels(); ch++) {
+                    double sd = Math.sqrt(bn.var().at(ch) + bn.eps());
+                    for (int i = ch * per; i < (ch + 1) * per; i++) {
+                        out[i] = bn.gamma().at(ch) * (in[i] - bn.mean().at(ch)) / sd + bn.beta().at(ch);
+                    }
+                }
+                return null;
+            }
+
+            @Override
+            public Void affine(Op.Affine a) {
+                int per = x.perChannel();
+                for (int ch = 0; ch < a.channels(); ch++) {
+                    for (int i = ch * per; i < (ch + 1) * per; i++) {
+                        out[i] = a.scale().at(ch) * in[i] + a.shift().at(ch);
+                    }
+                }
+                return null;
+            }
+
+            @Override
+            public Void pointwise(Op.Pointwise p) {
+                for (int i = 0; i < out.length; i++) {
+                    out[i] = p.apply(in[i]);
+                }
+                return null;
+            }
+
+            @Override
+            public Void softmax(Op.Softmax s) {
+                FloatInterpreter.softmax(s.axis(), x, in, out);
+                return null;
+            }
+
+            @Override
+            public Void maxPool(Op.MaxPool p) {
+                pool(p.window(), true, false, x, in, y, out);
+                return null;
+            }
+
+            @Override
+            public Void avgPool(Op.AvgPool p) {
+                pool(p.window(), false, p.countIncludePad(), x, in, y, out);
+                return null;
+            }
+
+            @Override
+            public Void globalAvgPool(Op.GlobalAvgPool gp) {
+                int per = x.perChannel();
+                for (int ch = 0; ch < x.channels(); ch++) {
+                    double s = 0;
+                    for (int i = ch * per; i < (ch + 1) * per; i++) {
+                        s += in[i];
+                    }
+                    out[ch] = s / per;
+                }
+                return null;
+            }
+
+            @Override
+            public Void flatten(Op.Flatten f) {
+                System.arraycopy(in, 0, out, 0, out.length);
+                return null;
+            }
+
+            @Override
+            public Void reshape(Op.Reshape r) {
+                System.arraycopy(in, 0, out, 0, out.length);
+                return null;
+            }
+
+            @Override
+            public Void add(Op.Add a) {
+                double[] other = ins.get(1);
+                for (int i = 0; i < out.length; i++) {
+                    out[i] = in[i] + other[i];
+                }
+                return null;
+            }
+        });
         return out;
-    }
-
-    /** Spatial view of a channels-first shape as (C, H, W); a 1D (C, L) shape is (C, 1, L). */
-    static int[] chw(Shape s) {
-        return s.rank() == 3 ? new int[] {s.dim(0), s.dim(1), s.dim(2)} : new int[] {s.dim(0), 1, s.dim(1)};
-    }
-
-    /** Window geometry as (kh, kw, sh, sw, padTop, padLeft); a 1D window has kh = 1. */
-    static int[] geometry(Window w) {
-        if (w.rank() == 2) {
-            return new int[] {w.kernel(0), w.kernel(1), w.stride(0), w.stride(1), w.padBegin(0), w.padBegin(1)};
-        }
-        return new int[] {1, w.kernel(0), 1, w.stride(0), 0, w.padBegin(0)};
     }
 
     private static void conv(Op.Conv c, Shape x, double[] in, Shape y, double[] out) {

@@ -89,76 +89,81 @@ public final class IntegerInterpreter {
     public static long[] eval(QOp op, Shape x, List<long[]> ins, Shape y) {
         long[] in = ins.get(0);
         long[] out = new long[y.size()];
-        if (op instanceof QOp.QDense d) {
-            int nIn = d.inFeatures();
-            for (int o = 0; o < d.outFeatures(); o++) {
-                long acc = d.bias(o);
-                for (int i = 0; i < nIn; i++) {
-                    acc += d.weight().at(o * nIn + i) * in[i];
+        op.accept(new QOp.Visitor<Void>() {
+            @Override
+            public Void dense(QOp.QDense d) {
+                int nIn = d.inFeatures();
+                for (int o = 0; o < d.outFeatures(); o++) {
+                    long acc = d.bias(o);
+                    for (int i = 0; i < nIn; i++) {
+                        acc += d.weight().at(o * nIn + i) * in[i];
+                    }
+                    out[o] = d.finish(o, checked(acc, d.accBits()));
                 }
-                out[o] = d.finish(o, checked(acc, d.accBits()));
+                return null;
             }
-        } else if (op instanceof QOp.QConv c) {
-            conv(c, x, in, y, out);
-        } else if (op instanceof QOp.QAffine a) {
-            int per = x.perChannel();
-            for (int ch = 0; ch < a.channels(); ch++) {
-                for (int i = ch * per; i < (ch + 1) * per; i++) {
-                    out[i] = a.finish(ch, checked(a.acc(ch, in[i]), a.accBits()));
+
+            @Override
+            public Void conv(QOp.QConv c) {
+                IntegerInterpreter.conv(c, x, in, y, out);
+                return null;
+            }
+
+            @Override
+            public Void elementwise(QOp.QElementwise e) {
+                int per = x.perChannel();
+                for (int i = 0; i < out.length; i++) {
+                    out[i] = e.apply(e.perChannel() ? i / per : 0, in[i]);
                 }
+                return null;
             }
-        } else if (op instanceof QOp.QRelu r) {
-            for (int i = 0; i < out.length; i++) {
-                out[i] = r.apply(in[i]);
+
+            @Override
+            public Void softmax(QOp.QSoftmax s) {
+                IntegerInterpreter.softmax(s, x, in, out);
+                return null;
             }
-        } else if (op instanceof QOp.QLeakyRelu l) {
-            for (int i = 0; i < out.length; i++) {
-                out[i] = l.apply(in[i]);
+
+            @Override
+            public Void maxPool(QOp.QMaxPool p) {
+                pool(p.window(), x, in, y, out, (pos, count, acc) -> p.finish(acc), true, false);
+                return null;
             }
-        } else if (op instanceof QOp.QClip c) {
-            for (int i = 0; i < out.length; i++) {
-                out[i] = c.apply(in[i]);
+
+            @Override
+            public Void avgPool(QOp.QAvgPool p) {
+                pool(p.window(), x, in, y, out, (pos, count, sum) -> {
+                    if (count != p.count(pos)) {
+                        throw new IllegalStateException("window " + pos + " averages " + count + " elements, its reciprocal is for "
+                                + p.count(pos));
+                    }
+                    return p.finish(pos, checked(sum, p.sumBits()));
+                }, false, p.countIncludePad());
+                return null;
             }
-        } else if (op instanceof QOp.QLut l) {
-            for (int i = 0; i < out.length; i++) {
-                out[i] = l.apply(in[i]);
-            }
-        } else if (op instanceof QOp.QSoftmax s) {
-            softmax(s, x, in, out);
-        } else if (op instanceof QOp.QMaxPool p) {
-            pool(p.window(), x, in, y, out, (pos, count, acc) -> p.finish(acc), true, false);
-        } else if (op instanceof QOp.QAvgPool p) {
-            pool(p.window(), x, in, y, out, (pos, count, sum) -> {
-                if (count != p.count(pos)) {
-                    throw new IllegalStateException("window " + pos + " averages " + count + " elements, its reciprocal is for " + p.count(pos));
+
+            @Override
+            public Void globalAvgPool(QOp.QGlobalAvgPool p) {
+                int per = x.perChannel();
+                for (int ch = 0; ch < x.channels(); ch++) {
+                    long s = 0;
+                    for (int i = ch * per; i < (ch + 1) * per; i++) {
+                        s += in[i];
+                    }
+                    out[ch] = p.finish(checked(s, p.sumBits()));
                 }
-                return p.finish(pos, checked(sum, p.sumBits()));
-            }, false, p.countIncludePad());
-        } else if (op instanceof QOp.QGlobalAvgPool p) {
-            int per = x.perChannel();
-            for (int ch = 0; ch < x.channels(); ch++) {
-                long s = 0;
-                for (int i = ch * per; i < (ch + 1) * per; i++) {
-                    s += in[i];
+                return null;
+            }
+
+            @Override
+            public Void add(QOp.QAdd a) {
+                long[] other = ins.get(1);
+                for (int i = 0; i < out.length; i++) {
+                    out[i] = a.finish(checked(a.sum(in[i], other[i]), a.sumBits()));
                 }
-                out[ch] = p.finish(checked(s, p.sumBits()));
+                return null;
             }
-        } else if (op instanceof QOp.QFlatten f) {
-            for (int i = 0; i < out.length; i++) {
-                out[i] = f.apply(in[i]);
-            }
-        } else if (op instanceof QOp.QReshape r) {
-            for (int i = 0; i < out.length; i++) {
-                out[i] = r.apply(in[i]);
-            }
-        } else if (op instanceof QOp.QAdd a) {
-            long[] other = ins.get(1);
-            for (int i = 0; i < out.length; i++) {
-                out[i] = a.finish(checked(a.sum(in[i], other[i]), a.sumBits()));
-            }
-        } else {
-            throw new IllegalStateException("no integer semantics for " + op.kind());
-        }
+        });
         return out;
     }
 

@@ -26,9 +26,9 @@ final class WindowTable {
     }
 
     static WindowTable of(Window win, Shape x, Shape y) {
-        int[] xs = FloatInterpreter.chw(x);
-        int[] ys = FloatInterpreter.chw(y);
-        int[] g = FloatInterpreter.geometry(win);
+        int[] xs = chw(x);
+        int[] ys = chw(y);
+        int[] g = geometry(win);
         int kh = g[0], kw = g[1], sh = g[2], sw = g[3], pt = g[4], pl = g[5];
         int size = kh * kw;
         int positions = ys[1] * ys[2];
@@ -74,5 +74,18 @@ final class WindowTable {
     /** Window elements inside the input at {@code pos}. */
     int count(int pos) {
         return counts[pos];
+    }
+
+    /** Spatial view of a channels-first shape as (C, H, W); a 1D (C, L) shape is (C, 1, L). */
+    private static int[] chw(Shape s) {
+        return s.rank() == 3 ? new int[] {s.dim(0), s.dim(1), s.dim(2)} : new int[] {s.dim(0), 1, s.dim(1)};
+    }
+
+    /** Window geometry as (kh, kw, sh, sw, padTop, padLeft); a 1D window has kh = 1. */
+    private static int[] geometry(Window w) {
+        if (w.rank() == 2) {
+            return new int[] {w.kernel(0), w.kernel(1), w.stride(0), w.stride(1), w.padBegin(0), w.padBegin(1)};
+        }
+        return new int[] {1, w.kernel(0), 1, w.stride(0), 0, w.padBegin(0)};
     }
 }

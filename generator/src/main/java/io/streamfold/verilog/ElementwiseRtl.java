@@ -32,84 +32,103 @@ final class ElementwiseRtl {
     static VModule elementwise(HwDesign d, Map<String, String> files, Stage.Elementwise s) {
         String mod = moduleName(d, s);
         RtlBuilder b = new RtlBuilder();
-        QOp op = s.op();
-        QFormat in = op.inputs().get(0);
+        QOp.QElementwise op = s.op();
+        QFormat in = op.in();
         QFormat out = op.out();
         int e = s.elems();
         int period = s.periodBeats();
         int posBits = counterBits(period);
         VExpr fire = b.wire("fire", 1, false, and(ref("in_valid"), ref("out_ready")));
         VExpr.Ref pos = period > 1 ? b.reg("pos", posBits, false, 0) : null;
-        VExpr.Ref lut = null;
         if (op instanceof QOp.QLut t) {
+            // one table for all lanes
             Lut l = t.lut();
-            lut = b.reg("lut_rom", l.out().bits(), false, l.size());
+            VExpr.Ref rom = b.reg("lut_rom", l.out().bits(), false, l.size());
             files.put(mod + "_lut.mem", MemFile.packed(l.table(), 1, l.out().bits()));
-            b.add(new VItem.Initial(List.of(new VStmt.SysCall("$readmemh", List.of(mod + "_lut.mem", lut)))));
+            b.add(new VItem.Initial(List.of(new VStmt.SysCall("$readmemh", List.of(mod + "_lut.mem", rom)))));
         }
         List<VExpr> ys = new ArrayList<>();
         for (int i = 0; i < e; i++) {
+            int lane = i;
             VExpr.Ref x = RtlFixed.lane(b, "x" + i, ref("in_data"), i, in.bits());
-            final String n = "y" + i;
-            VExpr y;
-            if (op instanceof QOp.QRelu r) {
-                VExpr.Ref m = b.wire("relu" + i, in.bits(), true,
-                        new VExpr.Cond(new VExpr.Index(x, new VExpr.Int(in.bits() - 1)), sconst(in.bits(), 0), x));
-                y = RtlFixed.requantize(b, n, m, in.bits(), in.frac(), r.out());
-            } else if (op instanceof QOp.QClip c) {
-                VExpr r = RtlFixed.requantize(b, n + "_r", x, in.bits(), in.frac(), out);
-                y = b.wire(n, out.bits(), true, new VExpr.Cond(bin("<", r, sconst(out.bits(), c.lo())), sconst(out.bits(), c.lo()),
-                        new VExpr.Cond(bin(">", r, sconst(out.bits(), c.hi())), sconst(out.bits(), c.hi()), r)));
-            } else if (op instanceof QOp.QLeakyRelu l) {
-                VExpr pos0 = RtlFixed.requantize(b, n + "_p", x, in.bits(), in.frac(), out);
-                int pb = l.productBits();
-                VExpr.Ref prod = RtlFixed.mul(b, "prod" + i, x, in.bits(), sconst(l.alphaBits(), l.alpha()), l.alphaBits());
-                VExpr neg = RtlFixed.requantize(b, n + "_n", prod, pb, in.frac() + l.alphaFrac(), out);
-                y = b.wire(n, out.bits(), true, new VExpr.Cond(new VExpr.Index(x, new VExpr.Int(in.bits() - 1)), neg, pos0));
-            } else if (op instanceof QOp.QLut t) {
-                Lut l = t.lut();
-                int ib = l.indexBits();
-                VExpr addr;
-                if (l.signedIndex()) {
-                    VExpr v = RtlFixed.requantize(b, n + "_i", x, in.bits(), in.frac(), new QFormat(ib, l.indexFrac()));
-                    addr = v;
-                } else {
-                    VExpr v = RtlFixed.requantize(b, n + "_i", x, in.bits(), in.frac(), new QFormat(ib + 1, l.indexFrac()));
-                    addr = new VExpr.Cond(new VExpr.Index(v, new VExpr.Int(ib)), uconst(ib, 0), new VExpr.Slice(v, ib - 1, 0));
+            String n = "y" + i;
+            ys.add(op.accept(new QOp.ElementwiseVisitor<VExpr>() {
+                @Override
+                public VExpr relu(QOp.QRelu r) {
+                    VExpr.Ref m = b.wire("relu" + lane, in.bits(), true,
+                            new VExpr.Cond(new VExpr.Index(x, new VExpr.Int(in.bits() - 1)), sconst(in.bits(), 0), x));
+                    return RtlFixed.requantize(b, n, m, in.bits(), in.frac(), r.out());
                 }
-                VExpr.Ref a = b.wire(n + "_addr", ib, false, addr);
-                y = b.wire(n, l.out().bits(), true, new VExpr.Index(lut, a));
-            } else if (op instanceof QOp.QAffine a) {
-                List<VExpr> scales = new ArrayList<>();
-                List<VExpr> shifts = new ArrayList<>();
-                int sb = a.scale().bits();
-                int aw = a.accBits();
-                for (int k = 0; k < period; k++) {
-                    int c = s.channel(k, i);
-                    scales.add(sconst(sb, a.scale().at(c)));
-                    shifts.add(sconst(aw, a.shift(c)));
+
+                @Override
+                public VExpr clip(QOp.QClip c) {
+                    VExpr r = RtlFixed.requantize(b, n + "_r", x, in.bits(), in.frac(), out);
+                    return b.wire(n, out.bits(), true, new VExpr.Cond(bin("<", r, sconst(out.bits(), c.lo())), sconst(out.bits(), c.lo()),
+                            new VExpr.Cond(bin(">", r, sconst(out.bits(), c.hi())), sconst(out.bits(), c.hi()), r)));
                 }
-                VExpr scale = b.select("scale" + i, sb, true, pos, scales);
-                VExpr shift = b.select("shift" + i, aw, true, pos, shifts);
-                VExpr.Ref sc = scale instanceof VExpr.Ref r0 ? r0 : b.wire("scale" + i + "_c", sb, true, scale);
-                VExpr.Ref sh = shift instanceof VExpr.Ref r1 ? r1 : b.wire("shift" + i + "_c", aw, true, shift);
-                VExpr.Ref prod = RtlFixed.mul(b, "prod" + i, x, in.bits(), sc, sb);
-                int sw = Math.max(aw, a.productBits());
-                VExpr.Ref acc = b.wire("acc" + i, sw, true,
-                        bin("+", RtlFixed.signExtend(prod, a.productBits(), sw), RtlFixed.signExtend(sh, aw, sw)));
-                Map<Integer, VExpr> byFrac = new LinkedHashMap<>();
-                List<VExpr> choices = new ArrayList<>();
-                for (int k = 0; k < period; k++) {
-                    int f = a.accFrac(s.channel(k, i));
-                    choices.add(byFrac.computeIfAbsent(f, f0 -> RtlFixed.requantize(b, n + "_f" + (f0 < 0 ? "m" + (-f0) : f0), acc, sw, f0, out)));
+
+                @Override
+                public VExpr leakyRelu(QOp.QLeakyRelu l) {
+                    VExpr pos0 = RtlFixed.requantize(b, n + "_p", x, in.bits(), in.frac(), out);
+                    int pb = l.productBits();
+                    VExpr.Ref prod = RtlFixed.mul(b, "prod" + lane, x, in.bits(), sconst(l.alphaBits(), l.alpha()), l.alphaBits());
+                    VExpr neg = RtlFixed.requantize(b, n + "_n", prod, pb, in.frac() + l.alphaFrac(), out);
+                    return b.wire(n, out.bits(), true, new VExpr.Cond(new VExpr.Index(x, new VExpr.Int(in.bits() - 1)), neg, pos0));
                 }
-                y = b.select(n, out.bits(), true, pos, choices);
-            } else if (op instanceof QOp.QFlatten || op instanceof QOp.QReshape) {
-                y = RtlFixed.requantize(b, n, x, in.bits(), in.frac(), out);
-            } else {
-                throw new IllegalStateException("not elementwise: " + op.kind());
-            }
-            ys.add(y);
+
+                @Override
+                public VExpr lut(QOp.QLut t) {
+                    Lut l = t.lut();
+                    int ib = l.indexBits();
+                    VExpr addr;
+                    if (l.signedIndex()) {
+                        addr = RtlFixed.requantize(b, n + "_i", x, in.bits(), in.frac(), new QFormat(ib, l.indexFrac()));
+                    } else {
+                        VExpr v = RtlFixed.requantize(b, n + "_i", x, in.bits(), in.frac(), new QFormat(ib + 1, l.indexFrac()));
+                        addr = new VExpr.Cond(new VExpr.Index(v, new VExpr.Int(ib)), uconst(ib, 0), new VExpr.Slice(v, ib - 1, 0));
+                    }
+                    VExpr.Ref a = b.wire(n + "_addr", ib, false, addr);
+                    return b.wire(n, l.out().bits(), true, new VExpr.Index(ref("lut_rom"), a));
+                }
+
+                @Override
+                public VExpr affine(QOp.QAffine a) {
+                    List<VExpr> scales = new ArrayList<>();
+                    List<VExpr> shifts = new ArrayList<>();
+                    int sb = a.scale().bits();
+                    int aw = a.accBits();
+                    for (int k = 0; k < period; k++) {
+                        int c = s.channel(k, lane);
+                        scales.add(sconst(sb, a.scale().at(c)));
+                        shifts.add(sconst(aw, a.shift(c)));
+                    }
+                    VExpr scale = b.select("scale" + lane, sb, true, pos, scales);
+                    VExpr shift = b.select("shift" + lane, aw, true, pos, shifts);
+                    VExpr.Ref sc = scale instanceof VExpr.Ref r0 ? r0 : b.wire("scale" + lane + "_c", sb, true, scale);
+                    VExpr.Ref sh = shift instanceof VExpr.Ref r1 ? r1 : b.wire("shift" + lane + "_c", aw, true, shift);
+                    VExpr.Ref prod = RtlFixed.mul(b, "prod" + lane, x, in.bits(), sc, sb);
+                    int sw = Math.max(aw, a.productBits());
+                    VExpr.Ref acc = b.wire("acc" + lane, sw, true,
+                            bin("+", RtlFixed.signExtend(prod, a.productBits(), sw), RtlFixed.signExtend(sh, aw, sw)));
+                    Map<Integer, VExpr> byFrac = new LinkedHashMap<>();
+                    List<VExpr> choices = new ArrayList<>();
+                    for (int k = 0; k < period; k++) {
+                        int f = a.accFrac(s.channel(k, lane));
+                        choices.add(byFrac.computeIfAbsent(f, f0 -> RtlFixed.requantize(b, n + "_f" + (f0 < 0 ? "m" + (-f0) : f0), acc, sw, f0, out)));
+                    }
+                    return b.select(n, out.bits(), true, pos, choices);
+                }
+
+                @Override
+                public VExpr flatten(QOp.QFlatten f) {
+                    return RtlFixed.requantize(b, n, x, in.bits(), in.frac(), out);
+                }
+
+                @Override
+                public VExpr reshape(QOp.QReshape r) {
+                    return RtlFixed.requantize(b, n, x, in.bits(), in.frac(), out);
+                }
+            }));
         }
         b.add(new VItem.Assign(ref("out_data"), concatLanes(ys)));
         b.add(new VItem.Assign(ref("in_pop"), fire));

@@ -193,30 +193,61 @@ public final class VerilogLowering {
     }
 
     private VModule stage(Stage s) {
-        if (s instanceof Stage.MatVec m) {
-            return MatVecRtl.matVec(d, files, m);
-        } else if (s instanceof Stage.Elementwise e) {
-            return ElementwiseRtl.elementwise(d, files, e);
-        } else if (s instanceof Stage.WidthConverter w) {
-            return ElementwiseRtl.widthConverter(d, files, w);
-        } else if (s instanceof Stage.GlobalAvgPool g) {
-            return WindowRtl.globalAvgPool(d, files, g);
-        } else if (s instanceof Stage.Fork f) {
-            return GraphRtl.fork(d, files, f);
-        } else if (s instanceof Stage.Add a) {
-            return GraphRtl.add(d, files, a);
-        } else if (s instanceof Stage.Softmax m) {
-            return GraphRtl.softmax(d, files, m);
-        } else if (s instanceof Stage.Argmax m) {
-            return GraphRtl.argmax(d, files, m);
-        } else if (s instanceof Stage.SlidingWindow w) {
-            return WindowRtl.slidingWindow(d, files, w);
-        } else if (s instanceof Stage.PoolReduce p) {
-            return WindowRtl.poolReduce(d, files, p);
-        } else if (s instanceof Stage.Depthwise dw) {
-            return MatVecRtl.depthwise(d, files, dw);
-        }
-        throw new IllegalStateException("no Verilog for " + s);
-    }
+        return s.accept(new Stage.Visitor<VModule>() {
+            @Override
+            public VModule matVec(Stage.MatVec m) {
+                return MatVecRtl.matVec(d, files, m);
+            }
 
+            @Override
+            public VModule elementwise(Stage.Elementwise e) {
+                return ElementwiseRtl.elementwise(d, files, e);
+            }
+
+            @Override
+            public VModule widthConverter(Stage.WidthConverter w) {
+                return ElementwiseRtl.widthConverter(d, files, w);
+            }
+
+            @Override
+            public VModule globalAvgPool(Stage.GlobalAvgPool g) {
+                return WindowRtl.globalAvgPool(d, files, g);
+            }
+
+            @Override
+            public VModule fork(Stage.Fork f) {
+                return GraphRtl.fork(d, files, f);
+            }
+
+            @Override
+            public VModule add(Stage.Add a) {
+                return GraphRtl.add(d, files, a);
+            }
+
+            @Override
+            public VModule softmax(Stage.Softmax m) {
+                return GraphRtl.softmax(d, files, m);
+            }
+
+            @Override
+            public VModule argmax(Stage.Argmax m) {
+                return GraphRtl.argmax(d, files, m);
+            }
+
+            @Override
+            public VModule slidingWindow(Stage.SlidingWindow w) {
+                return WindowRtl.slidingWindow(d, files, w);
+            }
+
+            @Override
+            public VModule poolReduce(Stage.PoolReduce p) {
+                return WindowRtl.poolReduce(d, files, p);
+            }
+
+            @Override
+            public VModule depthwise(Stage.Depthwise dw) {
+                return MatVecRtl.depthwise(d, files, dw);
+            }
+        });
+    }
 }

@@ -13,44 +13,66 @@ abstract class StageModel {
     abstract void step();
 
     static StageModel of(Stage s, Fifo[] fifos) {
-        if (s instanceof Stage.MatVec m) {
-            return new MatVecModel(m, fifos[m.input()], fifos[m.output()]);
-        }
-        if (s instanceof Stage.Elementwise e) {
-            return new ElementwiseModel(e, fifos[e.input()], fifos[e.output()]);
-        }
-        if (s instanceof Stage.WidthConverter w) {
-            return new WidthConverterModel(w, fifos[w.input()], fifos[w.output()]);
-        }
-        if (s instanceof Stage.GlobalAvgPool g) {
-            return new GlobalAvgPoolModel(g, fifos[g.input()], fifos[g.output()]);
-        }
-        if (s instanceof Stage.Fork f) {
-            Fifo[] outs = new Fifo[f.outputs().size()];
-            for (int i = 0; i < outs.length; i++) {
-                outs[i] = fifos[f.outputs().get(i)];
+        return s.accept(new Stage.Visitor<StageModel>() {
+            @Override
+            public StageModel matVec(Stage.MatVec m) {
+                return new MatVecModel(m, fifos[m.input()], fifos[m.output()]);
             }
-            return new ForkModel(fifos[f.input()], outs);
-        }
-        if (s instanceof Stage.Add a) {
-            return new AddModel(a, fifos[a.inputA()], fifos[a.inputB()], fifos[a.output()]);
-        }
-        if (s instanceof Stage.Softmax m) {
-            return new SoftmaxModel(m, fifos[m.input()], fifos[m.output()]);
-        }
-        if (s instanceof Stage.Argmax m) {
-            return new ArgmaxModel(m, fifos[m.input()], fifos[m.output()]);
-        }
-        if (s instanceof Stage.SlidingWindow w) {
-            return new SlidingWindowModel(w, fifos[w.input()], fifos[w.output()]);
-        }
-        if (s instanceof Stage.PoolReduce p) {
-            return new PoolReduceModel(p, fifos[p.input()], fifos[p.output()]);
-        }
-        if (s instanceof Stage.Depthwise d) {
-            return new DepthwiseModel(d, fifos[d.input()], fifos[d.output()]);
-        }
-        throw new IllegalStateException("no model for " + s);
+
+            @Override
+            public StageModel elementwise(Stage.Elementwise e) {
+                return new ElementwiseModel(e, fifos[e.input()], fifos[e.output()]);
+            }
+
+            @Override
+            public StageModel widthConverter(Stage.WidthConverter w) {
+                return new WidthConverterModel(w, fifos[w.input()], fifos[w.output()]);
+            }
+
+            @Override
+            public StageModel globalAvgPool(Stage.GlobalAvgPool g) {
+                return new GlobalAvgPoolModel(g, fifos[g.input()], fifos[g.output()]);
+            }
+
+            @Override
+            public StageModel fork(Stage.Fork f) {
+                Fifo[] outs = new Fifo[f.outputs().size()];
+                for (int i = 0; i < outs.length; i++) {
+                    outs[i] = fifos[f.outputs().get(i)];
+                }
+                return new ForkModel(fifos[f.input()], outs);
+            }
+
+            @Override
+            public StageModel add(Stage.Add a) {
+                return new AddModel(a, fifos[a.inputA()], fifos[a.inputB()], fifos[a.output()]);
+            }
+
+            @Override
+            public StageModel softmax(Stage.Softmax m) {
+                return new SoftmaxModel(m, fifos[m.input()], fifos[m.output()]);
+            }
+
+            @Override
+            public StageModel argmax(Stage.Argmax m) {
+                return new ArgmaxModel(m, fifos[m.input()], fifos[m.output()]);
+            }
+
+            @Override
+            public StageModel slidingWindow(Stage.SlidingWindow w) {
+                return new SlidingWindowModel(w, fifos[w.input()], fifos[w.output()]);
+            }
+
+            @Override
+            public StageModel poolReduce(Stage.PoolReduce p) {
+                return new PoolReduceModel(p, fifos[p.input()], fifos[p.output()]);
+            }
+
+            @Override
+            public StageModel depthwise(Stage.Depthwise d) {
+                return new DepthwiseModel(d, fifos[d.input()], fifos[d.output()]);
+            }
+        });
     }
 
     static final class MatVecModel extends StageModel {
@@ -152,9 +174,9 @@ abstract class StageModel {
             if (in.empty() || out.full()) {
                 return;
             }
-            QOp op = s.op();
+            QOp.QElementwise op = s.op();
             for (int i = 0; i < beat.length; i++) {
-                beat[i] = apply(op, s.channel(pos, i), in.head(i));
+                beat[i] = op.apply(s.channel(pos, i), in.head(i));
             }
             in.pop();
             out.push(beat);
@@ -162,25 +184,6 @@ abstract class StageModel {
                 pos = 0;
             }
             fires++;
-        }
-
-        static long apply(QOp op, int channel, long x) {
-            if (op instanceof QOp.QRelu r) {
-                return r.apply(x);
-            } else if (op instanceof QOp.QClip c) {
-                return c.apply(x);
-            } else if (op instanceof QOp.QLeakyRelu l) {
-                return l.apply(x);
-            } else if (op instanceof QOp.QLut t) {
-                return t.apply(x);
-            } else if (op instanceof QOp.QAffine a) {
-                return a.apply(channel, x);
-            } else if (op instanceof QOp.QFlatten f) {
-                return f.apply(x);
-            } else if (op instanceof QOp.QReshape r) {
-                return r.apply(x);
-            }
-            throw new IllegalStateException("not elementwise: " + op.kind());
         }
     }
 

@@ -120,7 +120,7 @@ public final class Converter {
         for (Stage s : d.stages()) {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("name", s.name());
-            m.put("kind", s.getClass().getSimpleName());
+            m.put("kind", s.kind());
             m.put("source", s.source());
             m.put("cycles_per_inference", s.cycles());
             m.put("multipliers", s.multipliers());

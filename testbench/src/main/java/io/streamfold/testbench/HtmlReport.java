@@ -5,6 +5,7 @@ import io.streamfold.hw.HwDesign;
 import io.streamfold.hw.Stage;
 import io.streamfold.ir.Graph;
 import io.streamfold.ir.Node;
+import io.streamfold.ir.Op;
 import io.streamfold.passes.FoldBatchNorm;
 import io.streamfold.quant.LayerReport;
 import io.streamfold.quant.QFormat;
@@ -96,7 +97,7 @@ public final class HtmlReport {
         int i = 0;
         for (Node n : g.nodes()) {
             h.append("<tr><td class=\"n\">").append(i++).append("</td><td><code>").append(esc(n.name())).append("</code></td><td><span class=\"op ")
-                    .append(opClass(n.op().kind())).append("\">").append(esc(n.op().kind())).append("</span></td><td>");
+                    .append(opClass(n.op().role())).append("\">").append(esc(n.op().kind())).append("</span></td><td>");
             for (int k = 0; k < n.inputs().size(); k++) {
                 h.append(k > 0 ? ", " : "").append("<code>").append(esc(n.inputs().get(k))).append("</code>");
             }
@@ -139,13 +140,16 @@ public final class HtmlReport {
         List<String> values = new ArrayList<>();
         List<String> labels = new ArrayList<>();
         List<String> kinds = new ArrayList<>();
+        List<Op.Role> roles = new ArrayList<>();
         values.add(g.input());
         labels.add(g.input());
         kinds.add("Input");
+        roles.add(null);
         for (Node n : g.nodes()) {
             values.add(n.output());
             labels.add(n.name());
             kinds.add(n.op().kind());
+            roles.add(n.op().role());
         }
         Map<String, Integer> producer = new HashMap<>();
         for (int i = 0; i < values.size(); i++) {
@@ -184,7 +188,7 @@ public final class HtmlReport {
         }
         for (int i = 0; i < rows; i++) {
             int y = 5 + i * (bh + gap);
-            String fill = switch (opClass(kinds.get(i))) {
+            String fill = switch (opClass(roles.get(i))) {
                 case "mac" -> "#dbe7f7";
                 case "affine" -> "#fbe3c8";
                 case "act" -> "#dcf0de";
@@ -340,7 +344,7 @@ public final class HtmlReport {
             double busy = r.fires().getOrDefault(s.name(), 0L) / (double) Math.max(1, r.cycles());
             boolean bottleneck = s.cycles() == d.initiationInterval();
             h.append("<tr").append(bottleneck ? " class=\"hot\"" : "").append("><td><code>").append(esc(s.name())).append("</code></td><td>")
-                    .append(s.getClass().getSimpleName()).append("</td><td><code>").append(esc(s.source())).append("</code></td><td class=\"r\">")
+                    .append(s.kind()).append("</td><td><code>").append(esc(s.source())).append("</code></td><td class=\"r\">")
                     .append(s instanceof Stage.MatVec mv ? mv.pe() + "&times;" + mv.simd() : "").append("</td><td class=\"r\">")
                     .append(s.multipliers() > 0 ? String.valueOf(s.multipliers()) : "").append("</td><td class=\"r\">").append(s.cycles())
                     .append(bottleneck ? " &#9664;" : "").append("</td><td class=\"r\">")
@@ -364,14 +368,14 @@ public final class HtmlReport {
         return d.utilization();
     }
 
-    private static String opClass(String kind) {
-        return switch (kind) {
-            case "Dense", "Conv", "DepthwiseConv", "Gemm", "MatMul" -> "mac";
-            case "Affine" -> "affine";
-            case "Relu", "Clip", "LeakyRelu", "Sigmoid", "Tanh", "Softmax" -> "act";
-            case "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalAvgPool", "AvgPool" -> "pool";
-            case "Input" -> "in";
-            default -> "other";
+    /** CSS class of an op role ({@code in} for the graph input). */
+    private static String opClass(Op.Role role) {
+        return role == null ? "in" : switch (role) {
+            case MAC -> "mac";
+            case AFFINE -> "affine";
+            case ACTIVATION -> "act";
+            case POOL -> "pool";
+            case LAYOUT, JOIN -> "other";
         };
     }
 

@@ -1,0 +1,91 @@
+package io.streamfold.hw;
+
+import io.streamfold.ir.Diagnostic;
+import io.streamfold.ir.ModelException;
+import io.streamfold.ir.Shape;
+import io.streamfold.quant.QOp;
+import io.streamfold.quant.QuantizedGraph;
+
+/**
+ * The one rule for which PE/SIMD a layer may have: SIMD must divide {@code inputs} and PE must
+ * divide {@code outputs}. {@link PlanParallelism} searches within it and {@link LowerToHardware}
+ * checks every plan against it, so a plan the planner writes always lowers.
+ *
+ * <ul>
+ * <li>Dense: SIMD divides the input features, PE the output features.</li>
+ * <li>Conv with one group: SIMD divides the input channels (a window is read channel group by
+ *     channel group), PE the output channels.</li>
+ * <li>Depthwise (or grouped) conv, max and average pooling: no SIMD (1); PE divides the
+ *     channels (groups) processed side by side.</li>
+ * </ul>
+ * Other layers have no lanes of their own: they run at the width of the stream they are fed.
+ *
+ * @param inputs   what SIMD must divide (1: SIMD is always 1)
+ * @param outputs  what PE must divide
+ * @param inWhat   the inputs in words, for errors
+ * @param outWhat  the outputs in words, for errors
+ */
+public record Lanes(int inputs, int outputs, String inWhat, String outWhat) {
+
+    /** The lanes of a node, or null if a plan cannot give it any. */
+    public static Lanes of(QuantizedGraph q, String node) {
+        QOp op = q.ops().get(node);
+        if (op == null) {
+            return null;
+        }
+        Shape in = q.graph().shape(q.graph().node(node).input());
+        return op.accept(new QOp.Visitor<Lanes>() {
+            @Override
+            public Lanes dense(QOp.QDense d) {
+                return new Lanes(d.inFeatures(), d.outFeatures(), "inputs", "outputs");
+            }
+
+            @Override
+            public Lanes conv(QOp.QConv c) {
+                return c.group() == 1 ? new Lanes(c.weight().shape().dim(1), c.outChannels(), "input channels", "output channels")
+                        : new Lanes(1, c.group(), "", "channels of a depthwise conv");
+            }
+
+            @Override
+            public Lanes elementwise(QOp.QElementwise e) {
+                return null;
+            }
+
+            @Override
+            public Lanes softmax(QOp.QSoftmax s) {
+                return null;
+            }
+
+            @Override
+            public Lanes maxPool(QOp.QMaxPool p) {
+                return new Lanes(1, LowerToHardware.lanesPerPixel(in), "", "channels");
+            }
+
+            @Override
+            public Lanes avgPool(QOp.QAvgPool p) {
+                return new Lanes(1, LowerToHardware.lanesPerPixel(in), "", "channels");
+            }
+
+            @Override
+            public Lanes globalAvgPool(QOp.QGlobalAvgPool p) {
+                return null;
+            }
+
+            @Override
+            public Lanes add(QOp.QAdd a) {
+                return null;
+            }
+        });
+    }
+
+    /** Checks a fold against this rule; the error names the node. */
+    public void check(String node, ParallelismPlan.Fold f) {
+        if (inputs % f.simd() != 0) {
+            throw new ModelException(Diagnostic.SF_BAD_PLAN, node, inputs == 1 ? "SIMD " + f.simd() + " on a layer without SIMD lanes"
+                    : "SIMD " + f.simd() + " must divide " + inputs + " " + inWhat, inputs == 1 ? "give it SIMD 1" : null);
+        }
+        if (outputs % f.pe() != 0) {
+            throw new ModelException(Diagnostic.SF_BAD_PLAN, node, "PE " + f.pe() + " must divide the " + outputs + " " + outWhat, null);
+        }
+    }
+}

@@ -10,7 +10,8 @@ import io.streamfold.quant.QuantErrorReport;
 import io.streamfold.quant.QuantizedGraph;
 import io.streamfold.reference.IntegerInterpreter;
 import io.streamfold.sim.Stimulus;
-import io.streamfold.testbench.Converter;
+import io.streamfold.compile.Pipeline;
+import io.streamfold.flow.Converter;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -215,8 +216,8 @@ final class BatchCommand implements Callable<Integer> {
             Graph g = ModelLoader.load(e.file());
             List<double[]> calib = quant.calibration(e.file(), g);
             List<double[]> tb = calib.subList(0, Math.min(tbCount, calib.size()));
-            Converter.Outcome o = Converter.convert(g, new Converter.Options(s.quant(), s.plan(), calib, tb, s.stimulus(),
-                    hardware.dspBudget), dir, force);
+            Converter.Outcome o = Converter.convert(Pipeline.compile(g, new Pipeline.Settings(s.quant(), s.plan(), hardware.dspBudget), calib),
+                    calib, tb, s.stimulus(), dir, force);
             Integer mults = o.design().multipliers();
             Long ii = (long) o.design().initiationInterval();
             Long latency = o.timing().latency();

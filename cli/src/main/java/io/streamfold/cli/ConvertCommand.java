@@ -5,8 +5,9 @@ import io.streamfold.compile.ModelLoader;
 import io.streamfold.hw.LowerToHardware;
 import io.streamfold.ir.Graph;
 import io.streamfold.ir.ModelException;
-import io.streamfold.testbench.Converter;
-import io.streamfold.testbench.OutputFolder;
+import io.streamfold.compile.Pipeline;
+import io.streamfold.flow.Converter;
+import io.streamfold.flow.OutputFolder;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -66,8 +67,7 @@ final class ConvertCommand implements Callable<Integer> {
                 throw new CommandLine.ParameterException(spec.commandLine(), "--tb-count must be >= 1");
             }
             tb = tb.subList(0, Math.min(tbCount, tb.size()));
-            o = Converter.build(g, new Converter.Options(quant.config(), hardware.plan(), calib, tb, hardware.stimulus(),
-                    hardware.dspBudget));
+            o = Converter.build(Pipeline.compile(g, hardware.settings(quant.config()), calib), calib, tb, hardware.stimulus());
             java.util.Map<String, String> files = new java.util.LinkedHashMap<>(o.files());
             files.put(SOURCE_FILE, quant.sourceJson(model));
             OutputFolder.write(dir, files, force);

@@ -11,7 +11,7 @@ import io.streamfold.quant.QuantConfig;
 import io.streamfold.quant.QuantErrorReport;
 import io.streamfold.hw.ParallelismPlan;
 import io.streamfold.sim.Stimulus;
-import io.streamfold.testbench.Converter;
+import io.streamfold.flow.Converter;
 import io.streamfold.testbench.EdaRunner;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -79,8 +79,8 @@ final class DemoCommand implements Callable<Integer> {
             List<double[]> calib = DataFiles.samples(dir.resolve("calib.npy"), g.inputShape());
             List<double[]> inputs = DataFiles.samples(dir.resolve("inputs.npy"), g.inputShape());
             int[] labels = DataFiles.labels(dir.resolve("labels.npy"));
-            Pipeline.Result r8 = Pipeline.run(g, QuantConfig.defaults(), calib);
-            Pipeline.Result r16 = Pipeline.run(g, QuantConfig.defaults().withBits(16, 16), calib);
+            Pipeline.Result r8 = Pipeline.quantize(g, QuantConfig.defaults(), calib);
+            Pipeline.Result r16 = Pipeline.quantize(g, QuantConfig.defaults().withBits(16, 16), calib);
             QuantErrorReport e8 = QuantErrorReport.measure(r8.quantized(), inputs, labels);
             QuantErrorReport e16 = QuantErrorReport.measure(r16.quantized(), inputs, labels);
             StringBuilder fold = new StringBuilder();
@@ -108,8 +108,8 @@ final class DemoCommand implements Callable<Integer> {
             Path outDir = outputRoot.resolve(m);
             Converter.Outcome o;
             try {
-                o = Converter.convert(g, new Converter.Options(QuantConfig.defaults(), ParallelismPlan.serial(), calib, inputs.subList(0, 3),
-                        new Stimulus(1, 0.2, 0.2), budget), outDir, true);
+                o = Converter.convert(Pipeline.compile(g, new Pipeline.Settings(QuantConfig.defaults(), ParallelismPlan.serial(), budget), calib),
+                        calib, inputs.subList(0, 3), new Stimulus(1, 0.2, 0.2), outDir, true);
             } catch (ModelException e) {
                 out.printf("%-14s not yet in hardware: %s%n", m, e.reason());
                 continue;

@@ -1,6 +1,6 @@
 package io.streamfold.cli;
 
-/** The documented exit codes (DESIGN.md section 7). */
+/** The documented exit codes (docs/architecture.md, section 7). */
 public final class ExitCodes {
     public static final int OK = 0;
     public static final int VERIFY_FAILED = 1;

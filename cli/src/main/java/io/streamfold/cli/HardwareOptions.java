@@ -1,6 +1,8 @@
 package io.streamfold.cli;
 
+import io.streamfold.compile.Pipeline;
 import io.streamfold.hw.ParallelismPlan;
+import io.streamfold.quant.QuantConfig;
 import io.streamfold.ir.Diagnostic;
 import io.streamfold.ir.ModelException;
 import io.streamfold.sim.Stimulus;
@@ -64,6 +66,11 @@ final class HardwareOptions {
             }
         }
         return p;
+    }
+
+    /** The compile settings these options give with {@code quant}. */
+    Pipeline.Settings settings(QuantConfig quant) {
+        return new Pipeline.Settings(quant, plan(), dspBudget);
     }
 
     Stimulus stimulus() {

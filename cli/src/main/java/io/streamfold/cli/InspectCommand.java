@@ -5,8 +5,6 @@ import io.streamfold.compile.Pipeline;
 import io.streamfold.ir.Graph;
 import io.streamfold.hw.HwDesign;
 import io.streamfold.hw.LowerToHardware;
-import io.streamfold.hw.ParallelismPlan;
-import io.streamfold.hw.PlanParallelism;
 import io.streamfold.hw.Stage;
 import io.streamfold.passes.FoldBatchNorm;
 import picocli.CommandLine.Command;
@@ -52,12 +50,10 @@ final class InspectCommand implements Callable<Integer> {
         out.print(g);
         Pipeline.Result r;
         if (noQuant) {
-            io.streamfold.passes.PassContext ctx = new io.streamfold.passes.PassContext();
-            Graph folded = new FoldBatchNorm().run(g, ctx);
-            r = new Pipeline.Result(g, folded, null, ctx);
+            r = Pipeline.fold(g);
         } else {
             try {
-                r = Pipeline.run(g, quant.config(), quant.calibration(model, g));
+                r = Pipeline.quantize(g, quant.config(), quant.calibration(model, g));
             } catch (io.streamfold.ir.ModelException e) {
                 throw e.inFile(model.toString());
             }
@@ -68,10 +64,8 @@ final class InspectCommand implements Callable<Integer> {
         if (r.quantized() != null) {
             out.println("== quantize");
             out.print(r.quantized());
-            ParallelismPlan plan = hardware.dspBudget > 0
-                    ? PlanParallelism.run(r.quantized(), hardware.dspBudget, hardware.plan()).plan() : hardware.plan();
             try {
-                HwDesign d = LowerToHardware.run(r.quantized(), plan);
+                HwDesign d = Pipeline.lower(r, hardware.settings(quant.config())).design();
                 out.println("== " + LowerToHardware.NAME + (hardware.dspBudget > 0 ? " (planned for " + hardware.dspBudget + " multipliers)" : ""));
                 out.printf("  %-34s %-14s %-22s %9s %6s%n", "stage", "kind", "lanes", "cycles", "mults");
                 for (Stage s : d.stages()) {

@@ -4,7 +4,6 @@ import io.streamfold.compile.DataFiles;
 import io.streamfold.compile.ModelLoader;
 import io.streamfold.compile.Pipeline;
 import io.streamfold.hw.HwDesign;
-import io.streamfold.hw.LowerToHardware;
 import io.streamfold.hw.Stage;
 import io.streamfold.ir.Graph;
 import io.streamfold.ir.ModelException;
@@ -84,10 +83,10 @@ final class SimulateCommand implements Callable<Integer> {
         List<double[]> xs;
         io.streamfold.hw.ParallelismPlan plan;
         try {
-            q = Pipeline.run(g, quant.config(), quant.calibration(model, g)).quantized();
-            plan = hardware.dspBudget > 0
-                    ? io.streamfold.hw.PlanParallelism.run(q, hardware.dspBudget, hardware.plan()).plan() : hardware.plan();
-            d = LowerToHardware.run(q, plan);
+            Pipeline.Result c = Pipeline.compile(g, hardware.settings(quant.config()), quant.calibration(model, g));
+            q = c.quantized();
+            plan = c.plan();
+            d = c.design();
             xs = DataFiles.samples(input, g.inputShape());
         } catch (ModelException e) {
             throw e.inFile(model.toString());

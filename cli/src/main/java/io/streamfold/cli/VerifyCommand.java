@@ -4,9 +4,7 @@ import io.streamfold.compile.DataFiles;
 import io.streamfold.compile.ModelLoader;
 import io.streamfold.compile.Pipeline;
 import io.streamfold.hw.HwDesign;
-import io.streamfold.hw.LowerToHardware;
 import io.streamfold.hw.ParallelismPlan;
-import io.streamfold.hw.PlanParallelism;
 import io.streamfold.ir.Diagnostic;
 import io.streamfold.ir.Graph;
 import io.streamfold.ir.ModelException;
@@ -15,7 +13,7 @@ import io.streamfold.quant.QuantizedGraph;
 import io.streamfold.reference.FloatInterpreter;
 import io.streamfold.reference.IntegerInterpreter;
 import io.streamfold.sim.CycleSimulator;
-import io.streamfold.testbench.Converter;
+import io.streamfold.flow.Converter;
 import io.streamfold.testbench.EdaRunner;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -130,9 +128,9 @@ final class VerifyCommand implements Callable<Integer> {
                 ys = checkedLabels(labelFile, xs.size(), g.outputShape().size(), inFile);
             }
             calib = quant.calibration(model, g);
-            c = Pipeline.run(g, quant.config(), calib);
-            plan = hardware.dspBudget > 0 ? PlanParallelism.run(c.quantized(), hardware.dspBudget, hardware.plan()).plan() : hardware.plan();
-            d = LowerToHardware.run(c.quantized(), plan);
+            c = Pipeline.compile(g, hardware.settings(quant.config()), calib);
+            plan = c.plan();
+            d = c.design();
         } catch (ModelException e) {
             throw e.inFile(model.toString());
         }
@@ -223,7 +221,7 @@ final class VerifyCommand implements Callable<Integer> {
 
         // 5. the emitted RTL under a real simulator
         if (sim != null) {
-            String line = rtlLine(g, calib, xs, sim, failures);
+            String line = rtlLine(c, calib, xs, sim, failures);
             out.println(line);
         }
 
@@ -282,7 +280,7 @@ final class VerifyCommand implements Callable<Integer> {
                 + "with fixed %.2f%%", maxDiff, hi - lo, 100.0 * withFloat / n, 100.0 * withFixed / n);
     }
 
-    private String rtlLine(Graph g, List<double[]> calib, List<double[]> xs, EdaRunner.Simulator sim, List<String> failures)
+    private String rtlLine(Pipeline.Result c, List<double[]> calib, List<double[]> xs, EdaRunner.Simulator sim, List<String> failures)
             throws IOException, InterruptedException {
         String tool = sim == EdaRunner.Simulator.ICARUS ? "iverilog" : "verilator";
         String label = "RTL (" + sim.name().toLowerCase(Locale.ROOT) + ")";
@@ -291,9 +289,8 @@ final class VerifyCommand implements Callable<Integer> {
             return label + ": FAIL: " + tool + " is not installed";
         }
         Path tmp = Files.createTempDirectory("streamfold-verify-");
-        Path dir = tmp.resolve(LowerToHardware.verilogName(g.name()));
-        Converter.convert(g, new Converter.Options(quant.config(), hardware.plan(), calib, xs.subList(0, Math.min(rtlCount, xs.size())),
-                hardware.stimulus(), hardware.dspBudget), dir, true);
+        Path dir = tmp.resolve(c.design().name());
+        Converter.convert(c, calib, xs.subList(0, Math.min(rtlCount, xs.size())), hardware.stimulus(), dir, true);
         EdaRunner.Run run = EdaRunner.simulate(dir, sim, 1800);
         String verdict = run.output().lines().filter(l -> l.startsWith("PASS") || l.startsWith("FAIL")).findFirst()
                 .orElse("no verdict (exit " + run.exitCode() + ")");

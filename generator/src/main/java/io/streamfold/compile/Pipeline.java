@@ -1,5 +1,9 @@
 package io.streamfold.compile;
 
+import io.streamfold.hw.HwDesign;
+import io.streamfold.hw.LowerToHardware;
+import io.streamfold.hw.ParallelismPlan;
+import io.streamfold.hw.PlanParallelism;
 import io.streamfold.ir.Graph;
 import io.streamfold.passes.FoldBatchNorm;
 import io.streamfold.passes.PassContext;
@@ -10,32 +14,83 @@ import io.streamfold.quant.QuantizedGraph;
 import java.util.List;
 
 /**
- * The compiler's passes in order. Shapes are inferred whenever a graph is built, so every step
- * starts from a verified graph.
+ * The compiler's steps in order, and the one place that runs them: every command, the bench and
+ * the tests compile through {@link #compile} (or stop early with {@link #fold} or
+ * {@link #quantize}). Shapes are inferred whenever a graph is built, so every step starts from a
+ * verified graph.
  *
  * <pre>
- *   import          frontend (ONNX or JSON) -> graph IR, float, as in the source model
- *   fold-batchnorm  BN folded into Conv/Dense in float64 (before quantizing: no double rounding)
- *   quantize        calibrate on float values of the folded graph, choose formats, integer params
+ *   import             frontend (ONNX or JSON) -> graph IR, float, as in the source model
+ *   fold-batchnorm     BN folded into Conv/Dense in float64 (before quantizing: no double rounding)
+ *   quantize           calibrate on float values of the folded graph, choose formats, integer params
+ *   plan-parallelism   only with a multiplier budget: PE/SIMD per layer and the input beat width
+ *   lower-to-hardware  stages, channels, ROMs and schedules: the hardware IR both back ends read
  * </pre>
  */
 public final class Pipeline {
 
     /** Stable step names, in order (for reports and {@code --dump-after}). */
-    public static final List<String> STEPS = List.of("import", FoldBatchNorm.NAME, Quantize.NAME);
+    public static final List<String> STEPS = List.of("import", FoldBatchNorm.NAME, Quantize.NAME, PlanParallelism.NAME,
+            LowerToHardware.NAME);
 
     private Pipeline() {
     }
 
-    /** Everything the compiler produced, with the counters and notes of every pass. */
-    public record Result(Graph original, Graph folded, QuantizedGraph quantized, PassContext context) {
+    /**
+     * What to build.
+     *
+     * @param quant      quantization settings
+     * @param plan       the parallelism plan; with a budget, only its FIFO depth and argmax head are kept
+     * @param dspBudget  if positive, {@link PlanParallelism} chooses the folds and input width for
+     *                   at most this many multipliers
+     */
+    public record Settings(QuantConfig quant, ParallelismPlan plan, int dspBudget) {
+        /** One lane per layer, no budget. */
+        public static Settings serial(QuantConfig quant) {
+            return new Settings(quant, ParallelismPlan.serial(), 0);
+        }
     }
 
-    /** Folds and quantizes; {@code calibration} holds flat channels-first input samples. */
-    public static Result run(Graph original, QuantConfig config, List<double[]> calibration) {
+    /**
+     * Everything the compiler produced, with the counters and notes of every pass. A result of
+     * {@link #fold} has no quantized graph, plan or design; one of {@link #quantize} has no plan
+     * or design.
+     */
+    public record Result(Graph original, Graph folded, QuantizedGraph quantized, ParallelismPlan plan, HwDesign design,
+                         PassContext context) {
+    }
+
+    /** All steps: folds, quantizes on {@code calibration} (flat channels-first samples), plans and lowers. */
+    public static Result compile(Graph original, Settings settings, List<double[]> calibration) {
+        return lower(quantize(original, settings.quant(), calibration), settings);
+    }
+
+    /** Folds BatchNorm only. */
+    public static Result fold(Graph original) {
         PassContext ctx = new PassContext();
         Graph folded = new FoldBatchNorm().run(original, ctx);
-        QuantizedGraph q = new Quantize(config).run(folded, calibration, ctx);
-        return new Result(original, folded, q, ctx);
+        return new Result(original, folded, null, null, null, ctx);
+    }
+
+    /** Folds and quantizes. */
+    public static Result quantize(Graph original, QuantConfig config, List<double[]> calibration) {
+        Result f = fold(original);
+        QuantizedGraph q = new Quantize(config).run(f.folded(), calibration, f.context());
+        return new Result(original, f.folded(), q, null, null, f.context());
+    }
+
+    /** The remaining steps of a quantized result: the plan (planned if a budget is given) and the design. */
+    public static Result lower(Result quantized, Settings settings) {
+        QuantizedGraph q = quantized.quantized();
+        ParallelismPlan plan = settings.plan();
+        HwDesign design;
+        if (settings.dspBudget() > 0) {
+            PlanParallelism.Result planned = PlanParallelism.run(q, settings.dspBudget(), plan);
+            plan = planned.plan();
+            design = planned.design();
+        } else {
+            design = LowerToHardware.run(q, plan);
+        }
+        return new Result(quantized.original(), quantized.folded(), q, plan, design, quantized.context());
     }
 }

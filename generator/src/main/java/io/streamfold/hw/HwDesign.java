@@ -80,7 +80,7 @@ public record HwDesign(String name, List<Channel> channels, List<Stage> stages, 
 
     /**
      * Multiplier utilization {@code sum(MACs) / (II * multipliers)} at the scheduled II
-     * (DESIGN.md section 8); 0 for a design without multipliers.
+     * (the utilization figure of bench/); 0 for a design without multipliers.
      */
     public double utilization() {
         int m = multipliers();

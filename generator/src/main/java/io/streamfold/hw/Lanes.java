@@ -22,10 +22,12 @@ import io.streamfold.quant.QuantizedGraph;
  *
  * @param inputs   what SIMD must divide (1: SIMD is always 1)
  * @param outputs  what PE must divide
+ * @param repeats  passes per inference: the layer takes {@code repeats * (inputs/SIMD) * (outputs/PE)}
+ *                 cycles (1 for Dense; output positions times window size for windowed layers)
  * @param inWhat   the inputs in words, for errors
  * @param outWhat  the outputs in words, for errors
  */
-public record Lanes(int inputs, int outputs, String inWhat, String outWhat) {
+public record Lanes(int inputs, int outputs, int repeats, String inWhat, String outWhat) {
 
     /** The lanes of a node, or null if a plan cannot give it any. */
     public static Lanes of(QuantizedGraph q, String node) {
@@ -34,16 +36,18 @@ public record Lanes(int inputs, int outputs, String inWhat, String outWhat) {
             return null;
         }
         Shape in = q.graph().shape(q.graph().node(node).input());
+        int positions = q.graph().shape(q.graph().node(node).output()).perChannel();
         return op.accept(new QOp.Visitor<Lanes>() {
             @Override
             public Lanes dense(QOp.QDense d) {
-                return new Lanes(d.inFeatures(), d.outFeatures(), "inputs", "outputs");
+                return new Lanes(d.inFeatures(), d.outFeatures(), 1, "inputs", "outputs");
             }
 
             @Override
             public Lanes conv(QOp.QConv c) {
-                return c.group() == 1 ? new Lanes(c.weight().shape().dim(1), c.outChannels(), "input channels", "output channels")
-                        : new Lanes(1, c.group(), "", "channels of a depthwise conv");
+                int repeats = positions * c.window().kernelSize();
+                return c.group() == 1 ? new Lanes(c.weight().shape().dim(1), c.outChannels(), repeats, "input channels", "output channels")
+                        : new Lanes(1, c.group(), repeats, "", "channels of a depthwise conv");
             }
 
             @Override
@@ -58,12 +62,12 @@ public record Lanes(int inputs, int outputs, String inWhat, String outWhat) {
 
             @Override
             public Lanes maxPool(QOp.QMaxPool p) {
-                return new Lanes(1, LowerToHardware.lanesPerPixel(in), "", "channels");
+                return new Lanes(1, LowerToHardware.lanesPerPixel(in), positions * p.window().kernelSize(), "", "channels");
             }
 
             @Override
             public Lanes avgPool(QOp.QAvgPool p) {
-                return new Lanes(1, LowerToHardware.lanesPerPixel(in), "", "channels");
+                return new Lanes(1, LowerToHardware.lanesPerPixel(in), positions * p.window().kernelSize(), "", "channels");
             }
 
             @Override

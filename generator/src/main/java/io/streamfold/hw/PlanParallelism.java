@@ -3,7 +3,6 @@ package io.streamfold.hw;
 import io.streamfold.ir.Diagnostic;
 import io.streamfold.ir.ModelException;
 import io.streamfold.ir.Shape;
-import io.streamfold.quant.QOp;
 import io.streamfold.quant.QuantizedGraph;
 
 import java.util.ArrayList;
@@ -51,7 +50,7 @@ public final class PlanParallelism {
             return design.multipliers();
         }
 
-        /** {@code sum(MACs) / (II * multipliers)}, DESIGN.md section 8; 0 if there are no multipliers. */
+        /** {@code sum(MACs) / (II * multipliers)}, the utilization figure of bench/; 0 if there are no multipliers. */
         public double utilization() {
             return design.utilization();
         }
@@ -236,15 +235,12 @@ public final class PlanParallelism {
     private Result trim(ParallelismPlan plan, HwDesign d) {
         int ii = d.initiationInterval();
         Map<String, ParallelismPlan.Fold> folds = new LinkedHashMap<>();
-        for (Map.Entry<String, QOp> e : q.ops().entrySet()) {
-            String node = e.getKey();
+        for (String node : q.ops().keySet()) {
             Lanes lanes = Lanes.of(q, node);
             if (lanes == null) {
                 continue;
             }
-            // cycles = repeats * (in/SIMD) * (out/PE): one vector per output position for windowed layers
-            int repeats = e.getValue() instanceof QOp.QDense ? 1 : windowRepeats(node);
-            folds.put(node, cheapest(lanes.inputs(), lanes.outputs(), ii / repeats));
+            folds.put(node, cheapest(lanes.inputs(), lanes.outputs(), ii / Math.max(1, lanes.repeats())));
         }
         int lanes = inputLanes();
         int inElems = lanes;
@@ -261,16 +257,6 @@ public final class PlanParallelism {
             return new Result(trimmed, td);
         }
         return new Result(plan, d);
-    }
-
-    /** Vectors per inference times window size of a conv or pool: its cycles at one lane per input and output group. */
-    private int windowRepeats(String node) {
-        io.streamfold.ir.Node n = q.graph().node(node);
-        Shape out = q.graph().shape(n.output());
-        QOp op = q.ops().get(node);
-        io.streamfold.ir.Window w = op instanceof QOp.QConv c ? c.window() : ((QOp.QPool) op).window();
-        int positions = out.perChannel();
-        return Math.max(1, positions * w.kernelSize());
     }
 
     /** The fold with the fewest multipliers, then the fewest cycles, with at most {@code ii} cycles. */

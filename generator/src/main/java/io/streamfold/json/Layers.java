@@ -13,6 +13,11 @@ import io.streamfold.ir.Window;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.Function;
+import java.util.function.Supplier;
 
 /**
  * Turns one JSON layer into graph IR nodes, in the model's layout.
@@ -37,9 +42,6 @@ final class Layers {
     record Value(String id, Shape shape, int[] order) {
     }
 
-    static final List<String> TYPES = List.of("dense", "conv1d", "conv2d", "depthwise_conv1d", "depthwise_conv2d", "batchnorm",
-            "relu", "relu6", "leaky_relu", "clip", "sigmoid", "tanh", "softmax", "activation", "maxpool1d", "maxpool2d",
-            "avgpool1d", "avgpool2d", "global_avgpool", "flatten", "reshape", "add", "dropout", "identity");
 
     private final Layout layout;
     private final Weights weights;
@@ -57,58 +59,80 @@ final class Layers {
 
     /** Converts one layer; {@code ins} are its resolved inputs (two for {@code add}). */
     Value convert(LayerSpec l, List<Value> ins) {
-        String k = l.kind();
-        Value x = ins.get(0);
-        switch (k) {
-            case "dense", "linear", "fullyconnected":
-                return dense(l, x);
-            case "conv", "conv1d", "conv2d", "convolution1d", "convolution2d":
-                return conv(l, x, suffixRank(k), false);
-            case "depthwiseconv", "depthwiseconv1d", "depthwiseconv2d":
-                return conv(l, x, suffixRank(k), true);
-            case "batchnorm", "batchnormalization", "batchnorm1d", "batchnorm2d":
-                return batchNorm(l, x);
-            case "relu":
-                return relu(l, x);
-            case "relu6":
-                return emit(l.name(), new Op.Clip(0, 6), x);
-            case "leakyrelu":
-                return emit(l.name(), new Op.LeakyRelu(l.requiredDouble("alpha", "negative_slope")), x);
-            case "clip":
-                return emit(l.name(), new Op.Clip(l.requiredDouble("min", "min_value", "min_val"),
-                        l.requiredDouble("max", "max_value", "max_val")), x);
-            case "sigmoid":
-                return emit(l.name(), new Op.Sigmoid(), x);
-            case "tanh":
-                return emit(l.name(), new Op.Tanh(), x);
-            case "softmax":
-                return emit(l.name(), new Op.Softmax(softmaxAxis(l, x)), x);
-            case "activation":
-                return activation(l, l.name(), requiredString(l, "activation"), x);
-            case "maxpool", "maxpool1d", "maxpool2d", "maxpooling1d", "maxpooling2d":
-                return pool(l, x, suffixRank(k), true);
-            case "avgpool", "avgpool1d", "avgpool2d", "averagepool", "averagepool1d", "averagepool2d", "averagepooling1d",
-                    "averagepooling2d":
-                return pool(l, x, suffixRank(k), false);
-            case "globalavgpool", "globalaveragepool", "globalavgpool1d", "globalavgpool2d", "globalaveragepooling1d",
-                    "globalaveragepooling2d":
-                return globalAvgPool(l, x);
-            case "flatten":
-                l.get("data_format");
-                return emit(l.name(), new Op.Flatten(), List.of(x), orderOf(x));
-            case "reshape":
-                return reshape(l, x);
-            case "add":
-                return add(l, ins);
-            case "dropout", "dropout1d", "dropout2d", "spatialdropout1d", "spatialdropout2d", "identity":
-                for (String ignored : List.of("rate", "p", "seed", "noise_shape", "inplace")) {
-                    l.get(ignored);
-                }
-                return x;
-            default:
-                throw l.error(Diagnostic.SF_UNSUPPORTED_OP, "layer type '" + l.type() + "' is not supported",
-                        "supported types: " + String.join(", ", TYPES));
+        LayerConverter c = LAYER_TYPES.get(l.kind());
+        if (c == null) {
+            throw l.error(Diagnostic.SF_UNSUPPORTED_OP, "layer type '" + l.type() + "' is not supported",
+                    "supported types: " + String.join(", ", TYPE_NAMES));
         }
+        return c.convert(this, l, ins);
+    }
+
+    /** Converts one layer, given its resolved inputs. */
+    private interface LayerConverter {
+        Value convert(Layers self, LayerSpec l, List<Value> ins);
+    }
+
+    /** The one table of layer types: normalized name or alias -> converter. */
+    private static final Map<String, LayerConverter> LAYER_TYPES = new HashMap<>();
+
+    /** The documented name of every layer type, for error hints. */
+    private static final List<String> TYPE_NAMES = new ArrayList<>();
+
+    /** Parameter-free activations a layer's {@code "activation"} field may name (besides linear, relu, softmax). */
+    private static final Map<String, Supplier<Op>> ACTIVATIONS = new LinkedHashMap<>();
+
+    private static void type(LayerConverter c, String name, String... aliases) {
+        TYPE_NAMES.add(name);
+        LAYER_TYPES.put(LayerSpec.normalize(name), c);
+        for (String a : aliases) {
+            LAYER_TYPES.put(LayerSpec.normalize(a), c);
+        }
+    }
+
+    /** A pointwise layer type whose op is read from the layer. */
+    private static void pointwise(String name, Function<LayerSpec, Op> op) {
+        type((self, l, in) -> self.emit(l.name(), op.apply(l), in.get(0)), name);
+    }
+
+    /** A parameter-free activation: a layer type, and a name for {@code "activation"} fields. */
+    private static void activation(String name, Supplier<Op> op) {
+        ACTIVATIONS.put(LayerSpec.normalize(name), op);
+        type((self, l, in) -> self.emit(l.name(), op.get(), in.get(0)), name);
+    }
+
+    static {
+        type((self, l, in) -> self.dense(l, in.get(0)), "dense", "linear", "fullyconnected");
+        type((self, l, in) -> self.conv(l, in.get(0), suffixRank(l.kind()), false), "conv1d", "conv2d", "conv", "convolution1d",
+                "convolution2d");
+        type((self, l, in) -> self.conv(l, in.get(0), suffixRank(l.kind()), true), "depthwise_conv1d", "depthwise_conv2d",
+                "depthwiseconv");
+        type((self, l, in) -> self.batchNorm(l, in.get(0)), "batchnorm", "batchnormalization", "batchnorm1d", "batchnorm2d");
+        type((self, l, in) -> self.relu(l, in.get(0)), "relu");
+        activation("relu6", () -> new Op.Clip(0, 6));
+        pointwise("leaky_relu", l -> new Op.LeakyRelu(l.requiredDouble("alpha", "negative_slope")));
+        pointwise("clip", l -> new Op.Clip(l.requiredDouble("min", "min_value", "min_val"), l.requiredDouble("max", "max_value", "max_val")));
+        activation("sigmoid", Op.Sigmoid::new);
+        activation("tanh", Op.Tanh::new);
+        type((self, l, in) -> self.emit(l.name(), new Op.Softmax(self.softmaxAxis(l, in.get(0))), in.get(0)), "softmax");
+        type((self, l, in) -> self.activation(l, l.name(), requiredString(l, "activation"), in.get(0)), "activation");
+        type((self, l, in) -> self.pool(l, in.get(0), suffixRank(l.kind()), true), "maxpool1d", "maxpool2d", "maxpool", "maxpooling1d",
+                "maxpooling2d");
+        type((self, l, in) -> self.pool(l, in.get(0), suffixRank(l.kind()), false), "avgpool1d", "avgpool2d", "avgpool", "averagepool",
+                "averagepool1d", "averagepool2d", "averagepooling1d", "averagepooling2d");
+        type((self, l, in) -> self.globalAvgPool(l, in.get(0)), "global_avgpool", "globalaveragepool", "globalavgpool1d", "globalavgpool2d",
+                "globalaveragepooling1d", "globalaveragepooling2d");
+        type((self, l, in) -> {
+            l.get("data_format");
+            return self.emit(l.name(), new Op.Flatten(), List.of(in.get(0)), self.orderOf(in.get(0)));
+        }, "flatten");
+        type((self, l, in) -> self.reshape(l, in.get(0)), "reshape");
+        type((self, l, in) -> self.add(l, in), "add");
+        type((self, l, in) -> {
+            for (String ignored : List.of("rate", "p", "seed", "noise_shape", "inplace")) {
+                l.get(ignored);
+            }
+            return in.get(0);
+        }, "dropout", "dropout1d", "dropout2d", "spatialdropout1d", "spatialdropout2d", "identity");
     }
 
     /** Whether the layer type reads two inputs. */
@@ -340,25 +364,24 @@ final class Layers {
     }
 
     private Value activation(LayerSpec l, String node, String act, Value x) {
-        switch (LayerSpec.normalize(act)) {
+        String k = LayerSpec.normalize(act);
+        switch (k) {
             case "linear", "identity", "none":
                 return x;
             case "relu":
                 return emit(node, new Op.Relu(), x);
-            case "relu6":
-                return emit(node, new Op.Clip(0, 6), x);
-            case "sigmoid":
-                return emit(node, new Op.Sigmoid(), x);
-            case "tanh":
-                return emit(node, new Op.Tanh(), x);
             case "softmax":
                 if (x.shape().rank() > 1) {
                     requireUsualOrder(l, x); // over the channels; on a vector the order does not matter
                 }
                 return emit(node, new Op.Softmax(0), x);
             default:
-                throw l.error(Diagnostic.SF_UNSUPPORTED_OP, "activation '" + act + "' is not supported",
-                        "supported: linear, relu, relu6, sigmoid, tanh, softmax");
+                Supplier<Op> op = ACTIVATIONS.get(k);
+                if (op == null) {
+                    throw l.error(Diagnostic.SF_UNSUPPORTED_OP, "activation '" + act + "' is not supported",
+                            "supported: linear, relu, softmax, " + String.join(", ", ACTIVATIONS.keySet()));
+                }
+                return emit(node, op.get(), x);
         }
     }
 

@@ -187,38 +187,52 @@ public final class OnnxModelReader {
         if (!n.getDomain().isEmpty() && !n.getDomain().equals("ai.onnx")) {
             throw unsupported(name, "operator " + n.getDomain() + "::" + op);
         }
-        switch (op) {
-            case "Constant" -> constantNode(n, name);
-            case "Identity", "Dropout" -> {
-                for (int i = 1; i < n.getOutputCount(); i++) {
-                    if (!n.getOutput(i).isEmpty() && useCount.containsKey(n.getOutput(i))) {
-                        throw unsupported(name, "Dropout mask output is used");
-                    }
-                }
-                String src = resolve(n.getInput(0));
-                if (constants.containsKey(src)) {
-                    constants.put(n.getOutput(0), constants.get(src));
-                } else {
-                    alias.put(n.getOutput(0), src);
-                }
+        NodeConverter c = OPERATORS.get(op);
+        if (c == null) {
+            throw unsupported(name, "operator " + op);
+        }
+        c.convert(this, n, name);
+    }
+
+    /** Converts one ONNX node into graph IR nodes (or constants and aliases). */
+    private interface NodeConverter {
+        void convert(OnnxModelReader r, NodeProto n, String name);
+    }
+
+    /** The one table of supported ONNX operators: name -> converter. */
+    private static final Map<String, NodeConverter> OPERATORS = Map.ofEntries(
+            Map.entry("Constant", OnnxModelReader::constantNode),
+            Map.entry("Identity", OnnxModelReader::passThrough),
+            Map.entry("Dropout", OnnxModelReader::passThrough),
+            Map.entry("Gemm", OnnxModelReader::gemm),
+            Map.entry("MatMul", OnnxModelReader::matmul),
+            Map.entry("Conv", OnnxModelReader::conv),
+            Map.entry("BatchNormalization", OnnxModelReader::batchNorm),
+            Map.entry("Relu", (r, n, name) -> r.emit(name, new Op.Relu(), n)),
+            Map.entry("LeakyRelu", (r, n, name) -> r.emit(name, new Op.LeakyRelu(attrFloat(n, "alpha", 0.01)), n)),
+            Map.entry("Sigmoid", (r, n, name) -> r.emit(name, new Op.Sigmoid(), n)),
+            Map.entry("Tanh", (r, n, name) -> r.emit(name, new Op.Tanh(), n)),
+            Map.entry("Clip", OnnxModelReader::clip),
+            Map.entry("Softmax", OnnxModelReader::softmax),
+            Map.entry("MaxPool", (r, n, name) -> r.pool(n, name, true)),
+            Map.entry("AveragePool", (r, n, name) -> r.pool(n, name, false)),
+            Map.entry("GlobalAveragePool", (r, n, name) -> r.emit(name, new Op.GlobalAvgPool(), n)),
+            Map.entry("Flatten", OnnxModelReader::flatten),
+            Map.entry("Reshape", OnnxModelReader::reshape),
+            Map.entry("Add", OnnxModelReader::add));
+
+    /** Identity and inference-mode Dropout: the output is the input. */
+    private void passThrough(NodeProto n, String name) {
+        for (int i = 1; i < n.getOutputCount(); i++) {
+            if (!n.getOutput(i).isEmpty() && useCount.containsKey(n.getOutput(i))) {
+                throw unsupported(name, "Dropout mask output is used");
             }
-            case "Gemm" -> gemm(n, name);
-            case "MatMul" -> matmul(n, name);
-            case "Conv" -> conv(n, name);
-            case "BatchNormalization" -> batchNorm(n, name);
-            case "Relu" -> emit(name, new Op.Relu(), n);
-            case "LeakyRelu" -> emit(name, new Op.LeakyRelu(attrFloat(n, "alpha", 0.01)), n);
-            case "Sigmoid" -> emit(name, new Op.Sigmoid(), n);
-            case "Tanh" -> emit(name, new Op.Tanh(), n);
-            case "Clip" -> clip(n, name);
-            case "Softmax" -> softmax(n, name);
-            case "MaxPool" -> pool(n, name, true);
-            case "AveragePool" -> pool(n, name, false);
-            case "GlobalAveragePool" -> emit(name, new Op.GlobalAvgPool(), n);
-            case "Flatten" -> flatten(n, name);
-            case "Reshape" -> reshape(n, name);
-            case "Add" -> add(n, name);
-            default -> throw unsupported(name, "operator " + op);
+        }
+        String src = resolve(n.getInput(0));
+        if (constants.containsKey(src)) {
+            constants.put(n.getOutput(0), constants.get(src));
+        } else {
+            alias.put(n.getOutput(0), src);
         }
     }
 

@@ -12,7 +12,7 @@ import java.util.List;
 /**
  * Folds every inference BatchNormalization into a neighbouring linear layer, in double precision,
  * and turns each one that cannot be folded into a standalone per-channel {@link Op.Affine}
- * (DESIGN.md section 4). With {@code a = gamma / sqrt(var + eps)} and {@code b = beta - a*mean}:
+ * (docs/architecture.md, section 4). With {@code a = gamma / sqrt(var + eps)} and {@code b = beta - a*mean}:
  *
  * <pre>
  *   Conv|Dense -> BN                =>  Conv'|Dense'       W'[c,...] = a[c] W[c,...], bias'[c] = a[c] bias[c] + b[c]

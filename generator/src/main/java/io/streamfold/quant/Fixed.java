@@ -5,7 +5,7 @@ import io.streamfold.ir.ModelException;
 
 /**
  * The fixed-point primitives every part of streamfold uses: rounding, saturation, the rounding
- * shift and requantization of DESIGN.md section 5. The integer reference, the cycle-accurate
+ * shift and requantization of docs/architecture.md, section 5. The integer reference, the cycle-accurate
  * simulator and the Verilog emitter all compute with exactly these definitions.
  *
  * <p><b>Overflow.</b> Values live in Java {@code long}s. Every width streamfold builds (formats,

@@ -123,7 +123,7 @@ public record Lut(LutFunction function, int indexBits, int indexFrac, boolean si
 
     /**
      * The index of an input {@code x} with {@code fracIn} fractional bits: the rounding shift to
-     * {@code indexFrac} (DESIGN.md section 5), then saturation to {@code [indexMin, indexMax]}.
+     * {@code indexFrac} (docs/architecture.md, section 5), then saturation to {@code [indexMin, indexMax]}.
      */
     public long index(long x, int fracIn) {
         // Saturating to one bit more than an unsigned index needs, then clamping at 0, gives

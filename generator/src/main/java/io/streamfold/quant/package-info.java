@@ -3,7 +3,7 @@
  *
  * <ul>
  * <li>{@link io.streamfold.quant.QFormat} and {@link io.streamfold.quant.Fixed}: formats, rounding
- * (half up), saturation, the rounding shift and requantization of DESIGN.md section 5;
+ * (half up), saturation, the rounding shift and requantization of docs/architecture.md, section 5;
  * {@link io.streamfold.quant.IntRange} for worst-case register widths.
  * <li>{@link io.streamfold.quant.Lut}: function tables (sigmoid, tanh, exp) that become ROMs.
  * <li>{@link io.streamfold.quant.Quantize} with {@link io.streamfold.quant.QuantConfig}: the pass

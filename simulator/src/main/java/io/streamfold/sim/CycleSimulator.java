@@ -64,7 +64,7 @@ public final class CycleSimulator {
 
         /**
          * Cycles between the first output beats of the last two inferences, or -1. In steady state
-         * this equals the interval between their first input beats (the DESIGN.md definition of
+         * this equals the interval between their first input beats (the definition in docs/architecture.md, section 6, of
          * II); unlike the input side it is not shortened while the input buffers fill, so it is
          * right after a few inferences already.
          */

@@ -117,7 +117,7 @@ public final class GraphFixtures {
 
     /** Folds and quantizes with calibration on random samples. */
     public QuantizedGraph quantize(Graph g, QuantConfig cfg) {
-        return Pipeline.run(g, cfg, samples(g.inputShape(), 64)).quantized();
+        return Pipeline.quantize(g, cfg, samples(g.inputShape(), 64)).quantized();
     }
 
     /** Random quantized inputs (from random reals, so some saturate). */

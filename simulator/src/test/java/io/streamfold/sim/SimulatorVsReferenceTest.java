@@ -12,7 +12,6 @@ import io.streamfold.quant.QuantizedGraph;
 import io.streamfold.reference.IntegerInterpreter;
 import org.junit.jupiter.api.Test;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.ArrayList;
@@ -34,7 +33,7 @@ class SimulatorVsReferenceTest {
     static QuantizedGraph quantize(String model, QuantConfig cfg) {
         Path dir = examples().resolve(model);
         Graph g = ModelLoader.load(dir.resolve("model.onnx"));
-        return Pipeline.run(g, cfg, DataFiles.samples(dir.resolve("calib.npy"), g.inputShape())).quantized();
+        return Pipeline.quantize(g, cfg, DataFiles.samples(dir.resolve("calib.npy"), g.inputShape())).quantized();
     }
 
     static List<long[]> inputs(String model, QuantizedGraph q, int n) {

@@ -38,7 +38,7 @@ final class CoSim {
     static QuantizedGraph quantize(String model, QuantConfig cfg) {
         Path dir = examples().resolve(model);
         Graph g = ModelLoader.load(dir.resolve("model.onnx"));
-        return Pipeline.run(g, cfg, DataFiles.samples(dir.resolve("calib.npy"), g.inputShape())).quantized();
+        return Pipeline.quantize(g, cfg, DataFiles.samples(dir.resolve("calib.npy"), g.inputShape())).quantized();
     }
 
     static List<long[]> inputs(String model, QuantizedGraph q, int n) {

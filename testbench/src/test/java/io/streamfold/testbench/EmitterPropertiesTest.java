@@ -2,7 +2,6 @@ package io.streamfold.testbench;
 
 import io.streamfold.hw.HwDesign;
 import io.streamfold.hw.LowerToHardware;
-import io.streamfold.hw.ParallelismPlan;
 import io.streamfold.quant.QuantConfig;
 import io.streamfold.quant.QuantizedGraph;
 import io.streamfold.verilog.VerilogLowering;

@@ -43,7 +43,7 @@ class WindowedCoSimTest {
         Node softmax = nodes.remove(nodes.size() - 1);
         assertEquals("Softmax", softmax.op().kind());
         Graph cut = g.withNodes(nodes, softmax.input());
-        return Pipeline.run(cut, QuantConfig.defaults(), DataFiles.samples(dir.resolve("calib.npy"), g.inputShape())).quantized();
+        return Pipeline.quantize(cut, QuantConfig.defaults(), DataFiles.samples(dir.resolve("calib.npy"), g.inputShape())).quantized();
     }
 
     static String node(QuantizedGraph q, String kind) {

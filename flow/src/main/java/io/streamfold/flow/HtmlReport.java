@@ -1,4 +1,4 @@
-package io.streamfold.testbench;
+package io.streamfold.flow;
 
 import io.streamfold.compile.Pipeline;
 import io.streamfold.hw.HwDesign;

@@ -1,10 +1,11 @@
-package io.streamfold.testbench;
+package io.streamfold.flow;
 
+import io.streamfold.testbench.EdaRunner;
+import io.streamfold.testbench.Testbench;
 import io.streamfold.compile.DataFiles;
 import io.streamfold.compile.ModelLoader;
 import io.streamfold.compile.Pipeline;
 import io.streamfold.hw.HwDesign;
-import io.streamfold.hw.LowerToHardware;
 import io.streamfold.hw.ParallelismPlan;
 import io.streamfold.ir.Graph;
 import io.streamfold.quant.QuantConfig;
@@ -51,8 +52,11 @@ public final class Bench {
         for (Design ds : designs) {
             Path dir = root.resolve("examples").resolve(ds.model());
             Graph g = ModelLoader.load(dir.resolve("model.onnx"));
-            QuantizedGraph q = Pipeline.run(g, QuantConfig.defaults(), DataFiles.samples(dir.resolve("calib.npy"), g.inputShape())).quantized();
-            HwDesign d = ds.plan() != null ? LowerToHardware.run(q, ds.plan()) : io.streamfold.hw.PlanParallelism.run(q, 64).design();
+            Pipeline.Settings settings = ds.plan() != null ? new Pipeline.Settings(QuantConfig.defaults(), ds.plan(), 0)
+                    : new Pipeline.Settings(QuantConfig.defaults(), ParallelismPlan.serial(), 64);
+            Pipeline.Result c = Pipeline.compile(g, settings, DataFiles.samples(dir.resolve("calib.npy"), g.inputShape()));
+            QuantizedGraph q = c.quantized();
+            HwDesign d = c.design();
             List<double[]> x = DataFiles.samples(dir.resolve("inputs.npy"), g.inputShape());
             List<long[]> xs = new ArrayList<>();
             for (int i = 0; i < inferences; i++) {
@@ -156,9 +160,9 @@ public final class Bench {
         ParallelismPlan plan = ParallelismPlan.serial().withInputElems(16).with("fc0", 16, 16).with("fc1", 2, 16);
         for (int k = 0; k < 3; k++) {
             long t0 = System.nanoTime();
-            QuantizedGraph q = Pipeline.run(g, QuantConfig.defaults(), calib).quantized();
+            Pipeline.Result q = Pipeline.quantize(g, QuantConfig.defaults(), calib);
             long t1 = System.nanoTime();
-            HwDesign d = LowerToHardware.run(q, plan);
+            HwDesign d = Pipeline.lower(q, new Pipeline.Settings(QuantConfig.defaults(), plan, 0)).design();
             java.util.Map<String, String> files = VerilogLowering.emit(d);
             long t2 = System.nanoTime();
             long bytes = files.values().stream().mapToLong(String::length).sum();

@@ -1,5 +1,6 @@
-package io.streamfold.testbench;
+package io.streamfold.flow;
 
+import io.streamfold.testbench.EdaRunner;
 import java.io.IOException;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.FileAlreadyExistsException;

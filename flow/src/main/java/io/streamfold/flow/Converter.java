@@ -1,18 +1,14 @@
-package io.streamfold.testbench;
+package io.streamfold.flow;
 
+import io.streamfold.testbench.Testbench;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.streamfold.compile.Pipeline;
 import io.streamfold.hw.Channel;
 import io.streamfold.hw.HwDesign;
-import io.streamfold.hw.LowerToHardware;
-import io.streamfold.hw.ParallelismPlan;
-import io.streamfold.hw.PlanParallelism;
 import io.streamfold.hw.Stage;
-import io.streamfold.ir.Graph;
 import io.streamfold.passes.FoldBatchNorm;
 import io.streamfold.quant.LayerReport;
-import io.streamfold.quant.QuantConfig;
 import io.streamfold.reference.IntegerInterpreter;
 import io.streamfold.sim.CycleSimulator;
 import io.streamfold.sim.Stimulus;
@@ -37,55 +33,48 @@ public final class Converter {
     }
 
     /**
-     * @param quant      quantization settings
-     * @param plan       parallelism plan
-     * @param calib      calibration samples (flat, channels first)
-     * @param tbInputs   samples for the testbench vectors
-     * @param stimulus   gaps/backpressure the testbench applies
-     * @param dspBudget  if positive, {@link PlanParallelism} chooses the folds and input width for at
-     *                   most this many multipliers (FIFO depth and argmax head still from {@code plan})
+     * What was produced: {@code sim} is the run behind the testbench vectors (with its stimulus),
+     * {@code timing} a run without gaps or backpressure, which latency and II are defined on.
      */
-    public record Options(QuantConfig quant, ParallelismPlan plan, List<double[]> calib, List<double[]> tbInputs, Stimulus stimulus,
-                          int dspBudget) {
-        public Options(QuantConfig quant, ParallelismPlan plan, List<double[]> calib, List<double[]> tbInputs, Stimulus stimulus) {
-            this(quant, plan, calib, tbInputs, stimulus, 0);
+    public record Outcome(Pipeline.Result compiled, CycleSimulator.Result sim, CycleSimulator.Result timing, Map<String, String> files) {
+        public HwDesign design() {
+            return compiled.design();
         }
     }
 
     /**
-     * What was produced: {@code sim} is the run behind the testbench vectors (with its stimulus),
-     * {@code timing} a run without gaps or backpressure, which latency and II are defined on.
+     * Simulates the testbench vectors on a compiled design and returns the folder's files (nothing
+     * written yet).
+     *
+     * @param c         a result of {@link Pipeline#compile}
+     * @param calib     the calibration samples (report.html's error histograms; the testbench inputs if empty)
+     * @param tbInputs  samples for the testbench vectors (flat, channels first)
+     * @param stimulus  gaps/backpressure the testbench applies
      */
-    public record Outcome(Pipeline.Result compiled, HwDesign design, CycleSimulator.Result sim, CycleSimulator.Result timing,
-                          Map<String, String> files) {
-    }
-
-    /** Compiles, simulates the testbench vectors and returns the files (nothing written yet). */
-    public static Outcome build(Graph g, Options o) {
-        Pipeline.Result c = Pipeline.run(g, o.quant(), o.calib());
-        ParallelismPlan plan = o.dspBudget() > 0 ? PlanParallelism.run(c.quantized(), o.dspBudget(), o.plan()).plan() : o.plan();
-        HwDesign d = LowerToHardware.run(c.quantized(), plan);
+    public static Outcome build(Pipeline.Result c, List<double[]> calib, List<double[]> tbInputs, Stimulus stimulus) {
+        HwDesign d = c.design();
         List<long[]> xs = new ArrayList<>();
-        for (double[] x : o.tbInputs()) {
+        for (double[] x : tbInputs) {
             xs.add(IntegerInterpreter.quantizeInput(c.quantized(), x));
         }
-        CycleSimulator.Result r = CycleSimulator.run(d, xs, o.stimulus());
+        CycleSimulator.Result r = CycleSimulator.run(d, xs, stimulus);
         List<long[]> three = new ArrayList<>();
         for (int i = 0; i < 3; i++) {
             three.add(xs.get(i % xs.size()));
         }
         CycleSimulator.Result timing = CycleSimulator.run(d, three, Stimulus.ideal());
         Map<String, String> files = new LinkedHashMap<>(VerilogLowering.emit(d));
-        files.putAll(Testbench.files(d, xs, o.stimulus(), r));
-        files.put("report.json", reportJson(c, d, timing));
-        files.put("report.html", HtmlReport.render(c, d, timing, o.calib().isEmpty() ? o.tbInputs() : o.calib()));
-        files.put("plan.json", plan.toJson());
-        return new Outcome(c, d, r, timing, files);
+        files.putAll(Testbench.files(d, xs, stimulus, r));
+        files.put("report.json", reportJson(c, timing));
+        files.put("report.html", HtmlReport.render(c, d, timing, calib.isEmpty() ? tbInputs : calib));
+        files.put("plan.json", c.plan().toJson());
+        return new Outcome(c, r, timing, files);
     }
 
     /** {@link #build} and writes the folder atomically. */
-    public static Outcome convert(Graph g, Options o, Path outDir, boolean force) throws IOException {
-        Outcome out = build(g, o);
+    public static Outcome convert(Pipeline.Result c, List<double[]> calib, List<double[]> tbInputs, Stimulus stimulus, Path outDir,
+                                  boolean force) throws IOException {
+        Outcome out = build(c, calib, tbInputs, stimulus);
         OutputFolder.write(outDir, out.files(), force);
         return out;
     }
@@ -99,7 +88,8 @@ public final class Converter {
         return m;
     }
 
-    static String reportJson(Pipeline.Result c, HwDesign d, CycleSimulator.Result r) {
+    static String reportJson(Pipeline.Result c, CycleSimulator.Result r) {
+        HwDesign d = c.design();
         Map<String, Object> root = new LinkedHashMap<>();
         root.put("model", c.original().name());
         root.put("top", d.name());

@@ -124,7 +124,7 @@ public sealed interface Op {
      * from {@link #apply} (Sigmoid, Tanh, ...). Adding one is adding a record here and its name to
      * the frontends' tables.
      */
-    sealed interface Tabulated extends Pointwise permits Sigmoid, Tanh {
+    sealed interface Tabulated extends Pointwise permits Sigmoid, Tanh, Elu {
         /**
          * True if every output lies in [-1, 1]: the output format is then {@code Q(bits, bits-1)}
          * without calibration; otherwise it is calibrated like any computed value.
@@ -486,6 +486,39 @@ public sealed interface Op {
         @Override
         public boolean unitRange() {
             return true;
+        }
+    }
+
+    /**
+     * Exponential linear unit, as Keras and ONNX define it: {@code x > 0 ? x : alpha * (e^x - 1)};
+     * in hardware a lookup table over the input format, its output format calibrated.
+     */
+    record Elu(double alpha) implements Tabulated {
+        @Override
+        public String kind() {
+            return "Elu";
+        }
+
+        @Override
+        public double apply(double x) {
+            return x > 0 ? x : alpha * Math.expm1(x);
+        }
+
+        @Override
+        public boolean unitRange() {
+            return false;
+        }
+
+        @Override
+        public String label() {
+            return "elu(alpha=" + alpha + ")";
+        }
+
+        @Override
+        public void validate(String node) {
+            if (!Double.isFinite(alpha)) {
+                throw new ModelException(Diagnostic.SF_BAD_ATTRIBUTE, node, "alpha is " + alpha, null);
+            }
         }
     }
 

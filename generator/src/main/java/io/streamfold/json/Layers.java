@@ -113,6 +113,8 @@ final class Layers {
         pointwise("clip", l -> new Op.Clip(l.requiredDouble("min", "min_value", "min_val"), l.requiredDouble("max", "max_value", "max_val")));
         activation("sigmoid", Op.Sigmoid::new);
         activation("tanh", Op.Tanh::new);
+        pointwise("elu", l -> new Op.Elu(l.optDouble("alpha") == null ? 1.0 : l.optDouble("alpha")));
+        ACTIVATIONS.put("elu", () -> new Op.Elu(1.0));
         type((self, l, in) -> self.emit(l.name(), new Op.Softmax(self.softmaxAxis(l, in.get(0))), in.get(0)), "softmax");
         type((self, l, in) -> self.activation(l, l.name(), requiredString(l, "activation"), in.get(0)), "activation");
         type((self, l, in) -> self.pool(l, in.get(0), suffixRank(l.kind()), true), "maxpool1d", "maxpool2d", "maxpool", "maxpooling1d",

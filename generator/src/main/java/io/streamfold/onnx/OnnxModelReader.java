@@ -212,6 +212,7 @@ public final class OnnxModelReader {
             Map.entry("LeakyRelu", (r, n, name) -> r.emit(name, new Op.LeakyRelu(attrFloat(n, "alpha", 0.01)), n)),
             Map.entry("Sigmoid", (r, n, name) -> r.emit(name, new Op.Sigmoid(), n)),
             Map.entry("Tanh", (r, n, name) -> r.emit(name, new Op.Tanh(), n)),
+            Map.entry("Elu", (r, n, name) -> r.emit(name, new Op.Elu(attrFloat(n, "alpha", 1.0)), n)),
             Map.entry("Clip", OnnxModelReader::clip),
             Map.entry("Softmax", OnnxModelReader::softmax),
             Map.entry("MaxPool", (r, n, name) -> r.pool(n, name, true)),

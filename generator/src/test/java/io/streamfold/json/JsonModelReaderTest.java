@@ -281,7 +281,10 @@ class JsonModelReaderTest {
         c.put("max", 2);
         layer(m, "s", "sigmoid");
         layer(m, "t", "tanh");
+        layer(m, "e", "elu").put("alpha", 0.5);
+        layer(m, "e1", "ELU");
         layer(m, "a", "activation").put("activation", "relu");
+        layer(m, "ae", "activation").put("activation", "elu");
         layer(m, "sm", "softmax");
         layer(m, "id", "identity");
         Graph g = read(m);
@@ -291,10 +294,13 @@ class JsonModelReaderTest {
         assertEquals(new Op.Clip(-1.5, 2), g.node("cl").op());
         assertInstanceOf(Op.Sigmoid.class, g.node("s").op());
         assertInstanceOf(Op.Tanh.class, g.node("t").op());
+        assertEquals(new Op.Elu(0.5), g.node("e").op());
+        assertEquals(new Op.Elu(1.0), g.node("e1").op());
+        assertEquals(new Op.Elu(1.0), g.node("ae").op());
         assertInstanceOf(Op.Relu.class, g.node("a").op());
         assertEquals(new Op.Softmax(0), g.node("sm").op());
         assertEquals("sm", g.output(), "the trailing identity is removed");
-        assertEquals(8, g.nodes().size());
+        assertEquals(11, g.nodes().size());
     }
 
     @Test

@@ -196,6 +196,16 @@ class OnnxOpsVsRuntimeTest {
     }
 
     @Test
+    void convThenElu() throws Exception {
+        Builder b = new Builder(13, 1, 3, 6, 6);
+        String w = b.init(new long[] {4, 3, 3, 3}, 0.5);
+        b.node("Conv", List.of(w), ints("kernel_shape", 3, 3));
+        b.node("Elu", f("alpha", 0.7f));
+        Graph g = check(b);
+        assertEquals(new io.streamfold.ir.Op.Elu(0.7f), g.nodes().get(1).op());
+    }
+
+    @Test
     void avgPoolWithPaddingBothCountModes() throws Exception {
         for (int include = 0; include <= 1; include++) {
             Builder b = new Builder(13, 1, 2, 5, 5);

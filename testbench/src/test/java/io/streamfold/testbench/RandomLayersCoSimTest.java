@@ -66,12 +66,13 @@ class RandomLayersCoSimTest {
             nodes.add(new Node("fc" + l, new Op.Dense(random(r, 1.0 / Math.sqrt(width), out, width), random(r, 0.3, out)), cur, "d" + l));
             cur = "d" + l;
             width = out;
-            Op act = switch (r.nextInt(6)) {
+            Op act = switch (r.nextInt(7)) {
                 case 0 -> new Op.Relu();
                 case 1 -> new Op.Clip(-0.5, 1.5);
                 case 2 -> new Op.LeakyRelu(0.1 + 0.2 * r.nextDouble());
                 case 3 -> new Op.Sigmoid();
                 case 4 -> new Op.Tanh();
+                case 5 -> new Op.Elu(0.5 + r.nextDouble());
                 default -> new Op.Affine(random(r, 1.0, width), random(r, 0.5, width));
             };
             nodes.add(new Node("act" + l, act, cur, "a" + l));

@@ -1,6 +1,5 @@
 package io.streamfold.verilog;
 
-import io.streamfold.hw.Channel;
 import io.streamfold.hw.HwDesign;
 import io.streamfold.hw.Stage;
 import io.streamfold.quant.Lut;
@@ -8,19 +7,20 @@ import io.streamfold.quant.QFormat;
 import io.streamfold.quant.QOp;
 
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-import static io.streamfold.verilog.RtlFixed.counterBits;
 import static io.streamfold.verilog.RtlFixed.sconst;
 import static io.streamfold.verilog.RtlFixed.uconst;
-import static io.streamfold.verilog.RtlFixed.valueBits;
+import static io.streamfold.verilog.RtlKit.clocked;
+import static io.streamfold.verilog.RtlKit.concatLanes;
+import static io.streamfold.verilog.RtlKit.ports;
+import static io.streamfold.verilog.RtlKit.set;
+import static io.streamfold.verilog.RtlKit.unusedClock;
 import static io.streamfold.verilog.VExpr.and;
 import static io.streamfold.verilog.VExpr.bin;
 import static io.streamfold.verilog.VExpr.not;
 import static io.streamfold.verilog.VExpr.ref;
-import static io.streamfold.verilog.RtlKit.*;
 import static io.streamfold.verilog.VerilogLowering.moduleName;
 
 /** Verilog of {@link Stage.Elementwise} and {@link Stage.WidthConverter}. */
@@ -37,9 +37,11 @@ final class ElementwiseRtl {
         QFormat out = op.out();
         int e = s.elems();
         int period = s.periodBeats();
-        int posBits = counterBits(period);
         VExpr fire = b.wire("fire", 1, false, and(ref("in_valid"), ref("out_ready")));
-        VExpr.Ref pos = period > 1 ? b.reg("pos", posBits, false, 0) : null;
+        // With a period of several beats, a lane carries different channels on different beats: per-channel
+        // constants are then chosen by this beat counter.
+        RtlCounter beat = period > 1 ? b.counter("pos", period) : null;
+        VExpr.Ref pos = beat == null ? null : beat.ref();
         if (op instanceof QOp.QLut t) {
             // one table for all lanes
             Lut l = t.lut();
@@ -110,13 +112,11 @@ final class ElementwiseRtl {
                     int sw = Math.max(aw, a.productBits());
                     VExpr.Ref acc = b.wire("acc" + lane, sw, true,
                             bin("+", RtlFixed.signExtend(prod, a.productBits(), sw), RtlFixed.signExtend(sh, aw, sw)));
-                    Map<Integer, VExpr> byFrac = new LinkedHashMap<>();
-                    List<VExpr> choices = new ArrayList<>();
+                    List<Integer> fracs = new ArrayList<>();
                     for (int k = 0; k < period; k++) {
-                        int f = a.accFrac(s.channel(k, lane));
-                        choices.add(byFrac.computeIfAbsent(f, f0 -> RtlFixed.requantize(b, n + "_f" + (f0 < 0 ? "m" + (-f0) : f0), acc, sw, f0, out)));
+                        fracs.add(a.accFrac(s.channel(k, lane)));
                     }
-                    return b.select(n, out.bits(), true, pos, choices);
+                    return RtlFixed.requantizeBank(b, n, acc, sw, fracs, out, pos);
                 }
 
                 @Override
@@ -130,17 +130,13 @@ final class ElementwiseRtl {
                 }
             }));
         }
-        b.add(new VItem.Assign(ref("out_data"), concatLanes(ys)));
-        b.add(new VItem.Assign(ref("in_pop"), fire));
-        b.add(new VItem.Assign(ref("out_push"), fire));
-        if (pos != null) {
-            b.add(new VItem.AlwaysFf("aclk", List.of(new VStmt.If(not(ref("aresetn")),
-                    List.of(new VStmt.NonBlocking(pos, uconst(posBits, 0))),
-                    List.of(new VStmt.If(fire, List.of(new VStmt.NonBlocking(pos, wrap(pos, posBits, period))), List.of()))))));
+        b.assign("out_data", concatLanes(ys));
+        b.assign("in_pop", fire);
+        b.assign("out_push", fire);
+        if (beat != null) {
+            b.add(clocked(List.of(beat.clear()), fire, List.of(beat.step())));
         } else {
-            b.add(new VItem.Comment("verilator lint_off UNUSEDSIGNAL"));
-            b.wire("unused_clock", 2, false, new VExpr.Concat(List.of(ref("aclk"), ref("aresetn"))));
-            b.add(new VItem.Comment("verilator lint_on UNUSEDSIGNAL"));
+            unusedClock(b);
         }
         String doc = op.kind() + " stage " + s.name() + " (" + s.source() + "): " + e + " elements per beat, " + in + " -> " + out + ".";
         return new VModule(mod, doc, List.of(), ports(e * in.bits(), e * out.bits()), b.items);
@@ -151,9 +147,8 @@ final class ElementwiseRtl {
         RtlBuilder b = new RtlBuilder();
         int bits = s.format().bits();
         int k = s.ratio();
-        int jb = counterBits(k);
-        VExpr.Ref j = b.reg("j", jb, false, 0);
-        VExpr last = b.wire("last", 1, false, bin("==", j, uconst(jb, k - 1)));
+        RtlCounter j = b.counter("j", k);
+        VExpr last = b.wire("last", 1, false, j.atLast());
         VExpr fire;
         List<VStmt> onFire = new ArrayList<>();
         if (s.widening()) {
@@ -164,13 +159,13 @@ final class ElementwiseRtl {
                 List<VStmt.CaseItem> arms = new ArrayList<>();
                 for (int g = 0; g < k - 1; g++) {
                     VExpr target = new VExpr.Slice(hold, (g + 1) * w - 1, g * w);
-                    arms.add(new VStmt.CaseItem(List.of(uconst(jb, g)), List.of(new VStmt.NonBlocking(target, ref("in_data")))));
+                    arms.add(new VStmt.CaseItem(List.of(uconst(j.bits(), g)), List.of(set(target, ref("in_data")))));
                 }
-                onFire.add(new VStmt.Case(j, arms, List.of()));
-                b.add(new VItem.Assign(ref("out_data"), new VExpr.Concat(List.of(ref("in_data"), hold))));
+                onFire.add(new VStmt.Case(j.ref(), arms, List.of()));
+                b.assign("out_data", new VExpr.Concat(List.of(ref("in_data"), hold)));
             }
-            b.add(new VItem.Assign(ref("in_pop"), fire));
-            b.add(new VItem.Assign(ref("out_push"), and(fire, last)));
+            b.assign("in_pop", fire);
+            b.assign("out_push", and(fire, last));
         } else {
             int w = s.elemsOut() * bits;
             fire = b.wire("fire", 1, false, and(ref("in_valid"), ref("out_ready")));
@@ -178,18 +173,14 @@ final class ElementwiseRtl {
             for (int g = 0; g < k; g++) {
                 groups.add(new VExpr.Slice(ref("in_data"), (g + 1) * w - 1, g * w));
             }
-            VExpr out = b.select("group", w, false, j, groups);
-            b.add(new VItem.Assign(ref("out_data"), out));
-            b.add(new VItem.Assign(ref("in_pop"), and(fire, last)));
-            b.add(new VItem.Assign(ref("out_push"), fire));
+            VExpr out = b.select("group", w, false, j.ref(), groups);
+            b.assign("out_data", out);
+            b.assign("in_pop", and(fire, last));
+            b.assign("out_push", fire);
         }
-        onFire.add(new VStmt.NonBlocking(j, new VExpr.Cond(last, uconst(jb, 0), bin("+", j, uconst(jb, 1)))));
-        b.add(new VItem.AlwaysFf("aclk", List.of(new VStmt.If(not(ref("aresetn")),
-                List.of(new VStmt.NonBlocking(j, uconst(jb, 0))),
-                List.of(new VStmt.If(fire, onFire, List.of()))))));
+        onFire.add(j.step(last));
+        b.add(clocked(List.of(j.clear()), fire, onFire));
         String doc = "Width converter " + s.name() + ": " + s.elemsIn() + " -> " + s.elemsOut() + " elements of " + s.format() + " per beat.";
         return new VModule(mod, doc, List.of(), ports(s.elemsIn() * bits, s.elemsOut() * bits), b.items);
     }
-
-    // --- graph stages: pooling, fork/add, softmax, argmax -------------------------------------------
 }

@@ -1,6 +1,5 @@
 package io.streamfold.verilog;
 
-import io.streamfold.hw.Channel;
 import io.streamfold.hw.HwDesign;
 import io.streamfold.hw.Stage;
 import io.streamfold.quant.Lut;
@@ -8,19 +7,23 @@ import io.streamfold.quant.QFormat;
 import io.streamfold.quant.QOp;
 
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-import static io.streamfold.verilog.RtlFixed.counterBits;
-import static io.streamfold.verilog.RtlFixed.sconst;
 import static io.streamfold.verilog.RtlFixed.uconst;
-import static io.streamfold.verilog.RtlFixed.valueBits;
+import static io.streamfold.verilog.RtlKit.aligned;
+import static io.streamfold.verilog.RtlKit.clocked;
+import static io.streamfold.verilog.RtlKit.clockedNoReset;
+import static io.streamfold.verilog.RtlKit.concatLanes;
+import static io.streamfold.verilog.RtlKit.ports;
+import static io.streamfold.verilog.RtlKit.set;
+import static io.streamfold.verilog.RtlKit.unusedClock;
+import static io.streamfold.verilog.RtlKit.when;
+import static io.streamfold.verilog.RtlKit.zext;
 import static io.streamfold.verilog.VExpr.and;
 import static io.streamfold.verilog.VExpr.bin;
 import static io.streamfold.verilog.VExpr.not;
 import static io.streamfold.verilog.VExpr.ref;
-import static io.streamfold.verilog.RtlKit.*;
 import static io.streamfold.verilog.VerilogLowering.moduleName;
 
 /** Verilog of the graph stages: {@link Stage.Fork}, {@link Stage.Add}, {@link Stage.Softmax}, {@link Stage.Argmax}. */
@@ -39,12 +42,12 @@ final class GraphRtl {
             all = and(all, ref("out" + k + "_ready"));
         }
         VExpr fire = b.wire("fire", 1, false, all);
-        b.add(new VItem.Assign(ref("in_pop"), fire));
+        b.assign("in_pop", fire);
         List<VModule.Port> ports = new ArrayList<>(List.of(VModule.Port.in("aclk", 1), VModule.Port.in("aresetn", 1),
                 VModule.Port.in("in_data", bits), VModule.Port.in("in_valid", 1), VModule.Port.out("in_pop", 1)));
         for (int k = 0; k < n; k++) {
-            b.add(new VItem.Assign(ref("out" + k + "_data"), ref("in_data")));
-            b.add(new VItem.Assign(ref("out" + k + "_push"), fire));
+            b.assign("out" + k + "_data", ref("in_data"));
+            b.assign("out" + k + "_push", fire);
             ports.add(VModule.Port.out("out" + k + "_data", bits));
             ports.add(VModule.Port.in("out" + k + "_ready", 1));
             ports.add(VModule.Port.out("out" + k + "_push", 1));
@@ -70,10 +73,10 @@ final class GraphRtl {
             VExpr.Ref w = b.wire("sum" + i, sb, true, sum);
             ys.add(RtlFixed.requantize(b, "y" + i, w, sb, op.frac(), op.out()));
         }
-        b.add(new VItem.Assign(ref("out_data"), concatLanes(ys)));
-        b.add(new VItem.Assign(ref("in0_pop"), fire));
-        b.add(new VItem.Assign(ref("in1_pop"), fire));
-        b.add(new VItem.Assign(ref("out_push"), fire));
+        b.assign("out_data", concatLanes(ys));
+        b.assign("in0_pop", fire);
+        b.assign("in1_pop", fire);
+        b.assign("out_push", fire);
         unusedClock(b);
         List<VModule.Port> ports = List.of(VModule.Port.in("aclk", 1), VModule.Port.in("aresetn", 1),
                 VModule.Port.in("in0_data", e * op.a().bits()), VModule.Port.in("in0_valid", 1), VModule.Port.out("in0_pop", 1),
@@ -98,12 +101,10 @@ final class GraphRtl {
         int k = op.recipShift();
         int q = s.divSteps();
         int ib = lut.indexBits();
-        int bb = counterBits(beats);
-        int tb = counterBits(q);
         // Phases LOAD = 0, EXP = 1, DIV = 2, OUT = 3 (Stage.Softmax).
         VExpr.Ref phase = b.reg("phase", 2, false, 0);
-        VExpr.Ref bc = b.reg("b", bb, false, 0);
-        VExpr.Ref t = b.reg("t", tb, false, 0);
+        RtlCounter bc = b.counter("b", beats);
+        RtlCounter t = b.counter("t", q);
         VExpr.Ref max = b.reg("max", xb, true, 0);
         VExpr.Ref sum = b.reg("sum", sb, false, 0);
         VExpr.Ref rem = b.reg("rem", sb, false, 0);
@@ -113,8 +114,8 @@ final class GraphRtl {
         VExpr.Ref table = b.reg("exp_rom", eb, false, lut.size());
         files.put(mod + "_exp.mem", MemFile.packed(lut.table(), 1, eb));
         b.add(new VItem.Initial(List.of(new VStmt.SysCall("$readmemh", List.of(mod + "_exp.mem", table)))));
-        VExpr lastBeat = b.wire("last_beat", 1, false, bin("==", bc, uconst(bb, beats - 1)));
-        VExpr first = b.wire("first_beat", 1, false, bin("==", bc, uconst(bb, 0)));
+        VExpr lastBeat = b.wire("last_beat", 1, false, bc.atLast());
+        VExpr first = b.wire("first_beat", 1, false, bc.is(0));
         VExpr inLoad = b.wire("in_load", 1, false, bin("==", phase, uconst(2, 0)));
         VExpr inExp = b.wire("in_exp", 1, false, bin("==", phase, uconst(2, 1)));
         VExpr inDiv = b.wire("in_div", 1, false, bin("==", phase, uconst(2, 2)));
@@ -130,7 +131,7 @@ final class GraphRtl {
             m = b.wire("max" + i, xb, true, new VExpr.Cond(pick, x, m));
         }
         // EXP: e = table[index(max - x)], the unsigned index saturated as in Lut.index.
-        VExpr.Ref xrow = b.wire("xrow", e * xb, false, new VExpr.Index(xbuf, bc));
+        VExpr.Ref xrow = b.wire("xrow", e * xb, false, new VExpr.Index(xbuf, bc.ref()));
         List<VExpr> es = new ArrayList<>();
         VExpr total = new VExpr.Cond(first, uconst(sb, 0), sum);
         for (int i = 0; i < e; i++) {
@@ -146,14 +147,14 @@ final class GraphRtl {
         }
         VExpr.Ref sumNext = b.wire("sum_next", sb, false, total);
         // DIV: one restoring step per cycle; 2^K has its single one bit at position K.
-        VExpr bit = k <= q - 1 ? bin("==", t, uconst(tb, q - 1 - k)) : uconst(1, 0);
+        VExpr bit = k <= q - 1 ? t.is(q - 1 - k) : uconst(1, 0);
         VExpr.Ref r2 = b.wire("rem2", sb + 1, false, bin("+", new VExpr.Concat(List.of(rem, uconst(1, 0))), zext(bit, 1, sb + 1)));
         VExpr.Ref geq = b.wire("geq", 1, false, bin(">=", r2, zext(sum, sb, sb + 1)));
         VExpr.Ref diffR = b.wirePartlyUnused("rem_sub", sb + 1, false,
                 new VExpr.Cond(geq, bin("-", r2, zext(sum, sb, sb + 1)), r2));
         VExpr quoNext = q == 1 ? geq : new VExpr.Concat(List.of(new VExpr.Slice(quo, q - 2, 0), geq));
         // OUT: p = requantize(e * q, K, out).
-        VExpr.Ref erow = b.wire("erow", e * eb, false, new VExpr.Index(ebuf, bc));
+        VExpr.Ref erow = b.wire("erow", e * eb, false, new VExpr.Index(ebuf, bc.ref()));
         VExpr.Ref recip = b.wire("recip", q + 1, true, new VExpr.Concat(List.of(uconst(1, 0), quo)));
         List<VExpr> ys = new ArrayList<>();
         for (int i = 0; i < e; i++) {
@@ -161,31 +162,23 @@ final class GraphRtl {
             VExpr.Ref prod = RtlFixed.mul(b, "prod" + i, eo, eb, recip, q + 1);
             ys.add(RtlFixed.requantize(b, "p" + i, prod, eb + q + 1, k, op.out()));
         }
-        b.add(new VItem.Assign(ref("out_data"), concatLanes(ys)));
-        b.add(new VItem.Assign(ref("in_pop"), load));
-        b.add(new VItem.Assign(ref("out_push"), emit));
-        b.add(new VItem.AlwaysFf("aclk", List.of(
-                new VStmt.If(load, List.of(new VStmt.NonBlocking(new VExpr.Index(xbuf, bc), ref("in_data"))), List.of()),
-                new VStmt.If(inExp, List.of(new VStmt.NonBlocking(new VExpr.Index(ebuf, bc), concatLanes(es))), List.of()))));
+        b.assign("out_data", concatLanes(ys));
+        b.assign("in_pop", load);
+        b.assign("out_push", emit);
+        b.add(clockedNoReset(List.of(
+                when(load, List.of(set(new VExpr.Index(xbuf, bc.ref()), ref("in_data")))),
+                when(inExp, List.of(set(new VExpr.Index(ebuf, bc.ref()), concatLanes(es)))))));
         long r0 = (1L << k) >>> q;
-        VExpr nextBeat = new VExpr.Cond(lastBeat, uconst(bb, 0), bin("+", bc, uconst(bb, 1)));
-        List<VStmt> reset = List.of(new VStmt.NonBlocking(phase, uconst(2, 0)), new VStmt.NonBlocking(bc, uconst(bb, 0)),
-                new VStmt.NonBlocking(t, uconst(tb, 0)));
+        VStmt nextBeat = bc.step(lastBeat);
+        List<VStmt> reset = List.of(set(phase, uconst(2, 0)), bc.clear(), t.clear());
         List<VStmt> run = List.of(
-                new VStmt.If(load, List.of(new VStmt.NonBlocking(max, m), new VStmt.NonBlocking(bc, nextBeat),
-                        new VStmt.If(lastBeat, List.of(new VStmt.NonBlocking(phase, uconst(2, 1))), List.of())), List.of()),
-                new VStmt.If(inExp, List.of(new VStmt.NonBlocking(sum, sumNext), new VStmt.NonBlocking(bc, nextBeat),
-                        new VStmt.NonBlocking(t, uconst(tb, 0)),
-                        new VStmt.If(lastBeat, List.of(new VStmt.NonBlocking(phase, uconst(2, 2)),
-                                new VStmt.NonBlocking(rem, uconst(sb, r0)), new VStmt.NonBlocking(quo, uconst(q, 0))), List.of())),
-                        List.of()),
-                new VStmt.If(inDiv, List.of(new VStmt.NonBlocking(rem, new VExpr.Slice(diffR, sb - 1, 0)),
-                        new VStmt.NonBlocking(quo, quoNext), step(t, tb, q),
-                        new VStmt.If(bin("==", t, uconst(tb, q - 1)), List.of(new VStmt.NonBlocking(phase, uconst(2, 3))), List.of())),
-                        List.of()),
-                new VStmt.If(emit, List.of(new VStmt.NonBlocking(bc, nextBeat),
-                        new VStmt.If(lastBeat, List.of(new VStmt.NonBlocking(phase, uconst(2, 0))), List.of())), List.of()));
-        b.add(new VItem.AlwaysFf("aclk", List.of(new VStmt.If(not(ref("aresetn")), reset, run))));
+                when(load, List.of(set(max, m), nextBeat, when(lastBeat, List.of(set(phase, uconst(2, 1)))))),
+                when(inExp, List.of(set(sum, sumNext), nextBeat, t.clear(),
+                        when(lastBeat, List.of(set(phase, uconst(2, 2)), set(rem, uconst(sb, r0)), set(quo, uconst(q, 0)))))),
+                when(inDiv, List.of(set(rem, new VExpr.Slice(diffR, sb - 1, 0)), set(quo, quoNext), t.step(),
+                        when(t.atLast(), List.of(set(phase, uconst(2, 3)))))),
+                when(emit, List.of(nextBeat, when(lastBeat, List.of(set(phase, uconst(2, 0)))))));
+        b.add(clocked(reset, run));
         String doc = "Softmax " + s.name() + " (" + s.source() + "): " + s.n() + " elements, " + e + " per beat, " + in + " -> "
                 + op.out() + ".\nPhases LOAD (" + beats + " beats), EXP (" + beats + " cycles), DIV (" + q + " cycles, restoring "
                 + "divider of 2^" + k + " by the " + sb + "-bit sum), OUT (" + beats + " beats): " + s.cycles() + " cycles per vector.";
@@ -199,12 +192,11 @@ final class GraphRtl {
         int beats = s.beats();
         int xb = s.in().bits();
         int ob = s.out().bits();
-        int bb = counterBits(beats);
-        VExpr.Ref bc = b.reg("b", bb, false, 0);
+        RtlCounter bc = b.counter("b", beats);
         VExpr.Ref best = b.reg("best", xb, true, 0);
         VExpr.Ref bestIdx = b.reg("best_idx", ob, false, 0);
-        VExpr first = b.wire("first", 1, false, bin("==", bc, uconst(bb, 0)));
-        VExpr last = b.wire("last", 1, false, bin("==", bc, uconst(bb, beats - 1)));
+        VExpr first = b.wire("first", 1, false, bc.is(0));
+        VExpr last = b.wire("last", 1, false, bc.atLast());
         VExpr fire = b.wire("fire", 1, false, and(ref("in_valid"), bin("||", not(last), ref("out_ready"))));
         VExpr v = best;
         VExpr idx = bestIdx;
@@ -214,17 +206,16 @@ final class GraphRtl {
             for (int k = 0; k < beats; k++) {
                 idxs.add(uconst(ob, s.index(k, i)));
             }
-            VExpr li = b.select("idx" + i, ob, false, bc, idxs);
+            VExpr li = b.select("idx" + i, ob, false, bc.ref(), idxs);
             VExpr take = bin("||", bin(">", x, v), and(bin("==", x, v), bin("<", li, idx)));
             VExpr.Ref tk = b.wire("take" + i, 1, false, i == 0 ? bin("||", first, take) : take);
             v = b.wire("v" + i, xb, true, new VExpr.Cond(tk, x, v));
             idx = b.wire("i" + i, ob, false, new VExpr.Cond(tk, li, idx));
         }
-        b.add(new VItem.Assign(ref("out_data"), idx));
-        b.add(new VItem.Assign(ref("in_pop"), fire));
-        b.add(new VItem.Assign(ref("out_push"), and(fire, last)));
-        b.add(clocked(List.of(new VStmt.NonBlocking(bc, uconst(bb, 0))), fire, List.of(
-                step(bc, bb, beats), new VStmt.NonBlocking(best, v), new VStmt.NonBlocking(bestIdx, idx))));
+        b.assign("out_data", idx);
+        b.assign("in_pop", fire);
+        b.assign("out_push", and(fire, last));
+        b.add(clocked(List.of(bc.clear()), fire, List.of(bc.step(), set(best, v), set(bestIdx, idx))));
         String doc = "Argmax head " + s.name() + ": index (" + s.out() + ") of the largest of " + s.index().length
                 + " elements, ties to the lowest index; " + e + " elements per beat.";
         return new VModule(mod, doc, List.of(), ports(e * xb, ob), b.items);

@@ -16,7 +16,7 @@ final class RtlBuilder {
     VExpr.Ref wire(String name, int width, boolean signed, VExpr value) {
         claim(name);
         items.add(new VItem.Decl(VItem.Kind.WIRE, signed, width, name, 0));
-        items.add(new VItem.Assign(new VExpr.Ref(name), value));
+        assign(name, value);
         return new VExpr.Ref(name);
     }
 
@@ -58,6 +58,17 @@ final class RtlBuilder {
         claim(name);
         items.add(new VItem.Decl(VItem.Kind.REG, signed, width, name, depth));
         return new VExpr.Ref(name);
+    }
+
+    /** Declares a counter register that wraps after {@code n} values. */
+    RtlCounter counter(String name, int n) {
+        int bits = RtlFixed.counterBits(n);
+        return new RtlCounter(reg(name, bits, false, 0), bits, n);
+    }
+
+    /** {@code assign name = value;} for a port or a net declared elsewhere. */
+    void assign(String name, VExpr value) {
+        items.add(new VItem.Assign(new VExpr.Ref(name), value));
     }
 
     void add(VItem item) {

@@ -3,7 +3,10 @@ package io.streamfold.verilog;
 import io.streamfold.quant.Fixed;
 import io.streamfold.quant.QFormat;
 
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The RTL form of {@link Fixed}: builds the Verilog of requantization (rounding shift, then
@@ -50,6 +53,24 @@ final class RtlFixed {
         }
         VExpr q = saturate(b, name, r, rw, out.bits());
         return q instanceof VExpr.Ref ? q : b.wire(name + "_q", out.bits(), true, q);
+    }
+
+    /**
+     * The requantization of an accumulator whose input fraction depends on the output it holds:
+     * {@code fracs.get(i)} when {@code selector == i}. Outputs that share a fraction share one
+     * {@link #requantize} (wires {@code name_f<frac>}, {@code name_fm<-frac>} when negative), so a
+     * per-tensor scale costs one requantizer and no case; the result is the {@code out.bits}-wide
+     * {@code name} chosen by {@link RtlBuilder#select}.
+     */
+    static VExpr requantizeBank(RtlBuilder b, String name, VExpr.Ref acc, int accBits, List<Integer> fracs, QFormat out,
+            VExpr selector) {
+        Map<Integer, VExpr> byFrac = new LinkedHashMap<>();
+        List<VExpr> choices = new ArrayList<>();
+        for (int frac : fracs) {
+            choices.add(byFrac.computeIfAbsent(frac,
+                    f -> requantize(b, name + "_f" + (f < 0 ? "m" + (-f) : f), acc, accBits, f, out)));
+        }
+        return b.select(name, out.bits(), true, selector, choices);
     }
 
     /** Saturates a signed {@code width}-bit value to {@code bits} bits. */

@@ -1,35 +1,18 @@
 package io.streamfold.verilog;
 
-import io.streamfold.hw.Channel;
-import io.streamfold.hw.HwDesign;
-import io.streamfold.hw.Stage;
-import io.streamfold.quant.Lut;
-import io.streamfold.quant.QFormat;
-import io.streamfold.quant.QOp;
-
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
+import java.util.Collections;
 import java.util.List;
-import java.util.Map;
 
-import static io.streamfold.verilog.RtlFixed.counterBits;
-import static io.streamfold.verilog.RtlFixed.sconst;
 import static io.streamfold.verilog.RtlFixed.uconst;
-import static io.streamfold.verilog.RtlFixed.valueBits;
-import static io.streamfold.verilog.VExpr.and;
 import static io.streamfold.verilog.VExpr.bin;
 import static io.streamfold.verilog.VExpr.not;
 import static io.streamfold.verilog.VExpr.ref;
 
-/** Small RTL-building helpers shared by the stage emitters: ports, counters, clocked blocks, lane packing. */
+/** Small RTL-building helpers shared by the stage emitters: ports, clocked blocks, statements, lane packing. */
 final class RtlKit {
 
     private RtlKit() {
-    }
-
-    /** {@code (v == n-1) ? 0 : v + 1} in {@code bits} bits. */
-    static VExpr wrap(VExpr v, int bits, int n) {
-        return new VExpr.Cond(bin("==", v, uconst(bits, n - 1)), uconst(bits, 0), bin("+", v, uconst(bits, 1)));
     }
 
     // --- stages ------------------------------------------------------------------------------------
@@ -40,17 +23,6 @@ final class RtlKit {
                 VModule.Port.out("out_data", outBits), VModule.Port.in("out_ready", 1), VModule.Port.out("out_push", 1));
     }
 
-    /** {@code if (!aresetn) reset else if (cond) body} on the clock. */
-    static VItem.AlwaysFf clocked(List<VStmt> reset, VExpr cond, List<VStmt> body) {
-        return new VItem.AlwaysFf("aclk", List.of(new VStmt.If(not(ref("aresetn")), reset,
-                List.of(new VStmt.If(cond, body, List.of())))));
-    }
-
-    /** {@code v == n-1 ? 0 : v + 1}, the counter update. */
-    static VStmt.NonBlocking step(VExpr.Ref v, int bits, int n) {
-        return new VStmt.NonBlocking(v, wrap(v, bits, n));
-    }
-
     /** A stage without registers still has clock and reset ports; lint is told they are unused. */
     static void unusedClock(RtlBuilder b) {
         b.add(new VItem.Comment("verilator lint_off UNUSEDSIGNAL"));
@@ -58,22 +30,53 @@ final class RtlKit {
         b.add(new VItem.Comment("verilator lint_on UNUSEDSIGNAL"));
     }
 
+    // --- clocked blocks and statements -------------------------------------------------------------
+
+    /** {@code if (!aresetn) reset else run} on the clock: the control registers of a stage. */
+    static VItem.AlwaysFf clocked(List<VStmt> reset, List<VStmt> run) {
+        return new VItem.AlwaysFf("aclk", List.of(new VStmt.If(not(ref("aresetn")), reset, run)));
+    }
+
+    /** {@code if (!aresetn) reset else if (enable) body} on the clock. */
+    static VItem.AlwaysFf clocked(List<VStmt> reset, VExpr enable, List<VStmt> body) {
+        return clocked(reset, List.of(when(enable, body)));
+    }
+
+    /**
+     * {@code body} on the clock, without reset: for memories (a reset would keep them from mapping
+     * to RAM) and datapath registers that are written before they are read.
+     */
+    static VItem.AlwaysFf clockedNoReset(List<VStmt> body) {
+        return new VItem.AlwaysFf("aclk", body);
+    }
+
+    /** {@code if (enable) body} on the clock, without reset (see {@link #clockedNoReset(List)}). */
+    static VItem.AlwaysFf clockedNoReset(VExpr enable, List<VStmt> body) {
+        return clockedNoReset(List.of(when(enable, body)));
+    }
+
+    /** {@code lhs <= rhs;} */
+    static VStmt.NonBlocking set(VExpr lhs, VExpr rhs) {
+        return new VStmt.NonBlocking(lhs, rhs);
+    }
+
+    /** {@code if (cond) then}, without else. */
+    static VStmt.If when(VExpr cond, List<VStmt> then) {
+        return new VStmt.If(cond, then, List.of());
+    }
+
+    static List<VStmt> concat(List<VStmt> a, List<VStmt> b) {
+        List<VStmt> l = new ArrayList<>(a);
+        l.addAll(b);
+        return l;
+    }
+
+    // --- values ------------------------------------------------------------------------------------
+
     /** A signed {@code bits}-wide value shifted left by {@code shift}, sign-extended to {@code width} (it fits). */
     static VExpr aligned(VExpr v, int bits, int shift, int width) {
         VExpr extended = RtlFixed.signExtend(v, bits, width - shift);
         return shift == 0 ? extended : new VExpr.Concat(List.of(extended, uconst(shift, 0)));
-    }
-
-    /**
-     * Counter {@code c} (0..n-1) steps by one; when it wraps to 0, {@code carry} runs (the next
-     * counter of a nest).
-     */
-    static List<VStmt> step(VExpr.Ref c, int bits, int n, List<VStmt> carry) {
-        List<VStmt> wrapped = new ArrayList<>();
-        wrapped.add(new VStmt.NonBlocking(c, uconst(bits, 0)));
-        wrapped.addAll(carry);
-        return List.of(new VStmt.If(bin("==", c, uconst(bits, n - 1)), wrapped,
-                List.of(new VStmt.NonBlocking(c, bin("+", c, uconst(bits, 1))))));
     }
 
     /** {@code v mod n} for {@code v < 2n}, in {@code bits} bits. */
@@ -86,23 +89,15 @@ final class RtlKit {
         return from >= to ? (from == to ? v : new VExpr.Slice(v, to - 1, 0)) : zext(v, from, to);
     }
 
-    static List<VStmt> concat(List<VStmt> a, List<VStmt> b) {
-        List<VStmt> l = new ArrayList<>(a);
-        l.addAll(b);
-        return l;
+    /** Zero-extends an unsigned {@code from}-bit value to {@code to} bits. */
+    static VExpr zext(VExpr v, int from, int to) {
+        return to == from ? v : new VExpr.Concat(List.of(uconst(to - from, 0), v));
     }
-
-    // --- helpers -----------------------------------------------------------------------------------
 
     /** Lanes packed little-end first: {@code {y[n-1], ..., y[0]}}. */
     static VExpr concatLanes(List<VExpr> ys) {
         List<VExpr> parts = new ArrayList<>(ys);
-        java.util.Collections.reverse(parts);
+        Collections.reverse(parts);
         return parts.size() == 1 ? parts.get(0) : new VExpr.Concat(parts);
-    }
-
-    /** Zero-extends an unsigned {@code from}-bit value to {@code to} bits. */
-    static VExpr zext(VExpr v, int from, int to) {
-        return to == from ? v : new VExpr.Concat(List.of(uconst(to - from, 0), v));
     }
 }

@@ -3,20 +3,18 @@ package io.streamfold.verilog;
 import io.streamfold.hw.Channel;
 import io.streamfold.hw.HwDesign;
 import io.streamfold.hw.Stage;
-import io.streamfold.quant.Lut;
-import io.streamfold.quant.QFormat;
-import io.streamfold.quant.QOp;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-import static io.streamfold.verilog.RtlKit.*;
-import static io.streamfold.verilog.RtlFixed.counterBits;
-import static io.streamfold.verilog.RtlFixed.sconst;
 import static io.streamfold.verilog.RtlFixed.uconst;
 import static io.streamfold.verilog.RtlFixed.valueBits;
+import static io.streamfold.verilog.RtlKit.clocked;
+import static io.streamfold.verilog.RtlKit.clockedNoReset;
+import static io.streamfold.verilog.RtlKit.set;
+import static io.streamfold.verilog.RtlKit.when;
 import static io.streamfold.verilog.VExpr.and;
 import static io.streamfold.verilog.VExpr.bin;
 import static io.streamfold.verilog.VExpr.not;
@@ -90,22 +88,16 @@ public final class VerilogLowering {
             b.add(new VItem.Decl(VItem.Kind.WIRE, false, 1, n + "_pop", 0));
         }
         b.comment("s_axis feeds the input FIFO; tlast is not needed: the beat count per inference is fixed");
-        b.add(new VItem.Assign(ref(in.name() + "_in_data"), ref("s_axis_tdata")));
-        b.add(new VItem.Assign(ref(in.name() + "_push"), and(ref("s_axis_tvalid"), ref(in.name() + "_ready"))));
-        b.add(new VItem.Assign(ref("s_axis_tready"), ref(in.name() + "_ready")));
+        b.assign(in.name() + "_in_data", ref("s_axis_tdata"));
+        b.assign(in.name() + "_push", and(ref("s_axis_tvalid"), ref(in.name() + "_ready")));
+        b.assign("s_axis_tready", ref(in.name() + "_ready"));
         b.comment("m_axis drains the output FIFO; tlast marks the last beat of each inference");
-        b.add(new VItem.Assign(ref("m_axis_tdata"), ref(out.name() + "_out_data")));
-        b.add(new VItem.Assign(ref("m_axis_tvalid"), ref(out.name() + "_valid")));
-        b.add(new VItem.Assign(ref(out.name() + "_pop"), and(ref(out.name() + "_valid"), ref("m_axis_tready"))));
-        int ob = counterBits(out.beats());
-        VExpr.Ref ocnt = b.reg("out_beat", ob, false, 0);
-        VExpr lastBeat = bin("==", ocnt, uconst(ob, out.beats() - 1));
-        b.add(new VItem.Assign(ref("m_axis_tlast"), lastBeat));
-        b.add(new VItem.AlwaysFf("aclk", List.of(new VStmt.If(not(ref("aresetn")),
-                List.of(new VStmt.NonBlocking(ocnt, uconst(ob, 0))),
-                List.of(new VStmt.If(ref(out.name() + "_pop"),
-                        List.of(new VStmt.NonBlocking(ocnt, new VExpr.Cond(lastBeat, uconst(ob, 0), bin("+", ocnt, uconst(ob, 1))))),
-                        List.of()))))));
+        b.assign("m_axis_tdata", ref(out.name() + "_out_data"));
+        b.assign("m_axis_tvalid", ref(out.name() + "_valid"));
+        b.assign(out.name() + "_pop", and(ref(out.name() + "_valid"), ref("m_axis_tready")));
+        RtlCounter outBeat = b.counter("out_beat", out.beats());
+        b.assign("m_axis_tlast", outBeat.atLast());
+        b.add(clocked(List.of(outBeat.clear()), ref(out.name() + "_pop"), List.of(outBeat.step())));
         for (Channel c : d.channels()) {
             Map<String, VExpr> ports = new LinkedHashMap<>();
             ports.put("aclk", ref("aclk"));
@@ -164,27 +156,21 @@ public final class VerilogLowering {
 
     static VModule fifo(String name, int width, int depth) {
         RtlBuilder b = new RtlBuilder();
-        int aw = counterBits(depth);
         int cw = valueBits(depth);
         VExpr.Ref mem = b.reg("mem", width, false, depth);
-        VExpr.Ref rd = b.reg("rd", aw, false, 0);
-        VExpr.Ref wr = b.reg("wr", aw, false, 0);
+        RtlCounter rd = b.counter("rd", depth);
+        RtlCounter wr = b.counter("wr", depth);
         VExpr.Ref count = b.reg("count", cw, false, 0);
-        b.add(new VItem.Assign(ref("in_ready"), bin("!=", count, uconst(cw, depth))));
-        b.add(new VItem.Assign(ref("out_valid"), bin("!=", count, uconst(cw, 0))));
-        b.add(new VItem.Assign(ref("out_data"), new VExpr.Index(mem, rd)));
-        b.add(new VItem.AlwaysFf("aclk", List.of(new VStmt.If(ref("in_push"),
-                List.of(new VStmt.NonBlocking(new VExpr.Index(mem, wr), ref("in_data"))), List.of()))));
-        b.add(new VItem.AlwaysFf("aclk", List.of(new VStmt.If(not(ref("aresetn")),
-                List.of(new VStmt.NonBlocking(rd, uconst(aw, 0)), new VStmt.NonBlocking(wr, uconst(aw, 0)),
-                        new VStmt.NonBlocking(count, uconst(cw, 0))),
-                List.of(
-                        new VStmt.If(ref("in_push"), List.of(new VStmt.NonBlocking(wr, wrap(wr, aw, depth))), List.of()),
-                        new VStmt.If(ref("out_pop"), List.of(new VStmt.NonBlocking(rd, wrap(rd, aw, depth))), List.of()),
-                        new VStmt.If(and(ref("in_push"), not(ref("out_pop"))),
-                                List.of(new VStmt.NonBlocking(count, bin("+", count, uconst(cw, 1)))),
-                                List.of(new VStmt.If(and(not(ref("in_push")), ref("out_pop")),
-                                        List.of(new VStmt.NonBlocking(count, bin("-", count, uconst(cw, 1)))), List.of()))))))));
+        b.assign("in_ready", bin("!=", count, uconst(cw, depth)));
+        b.assign("out_valid", bin("!=", count, uconst(cw, 0)));
+        b.assign("out_data", new VExpr.Index(mem, rd.ref()));
+        b.add(clockedNoReset(ref("in_push"), List.of(set(new VExpr.Index(mem, wr.ref()), ref("in_data")))));
+        b.add(clocked(List.of(rd.clear(), wr.clear(), set(count, uconst(cw, 0))), List.of(
+                when(ref("in_push"), List.of(wr.step())),
+                when(ref("out_pop"), List.of(rd.step())),
+                new VStmt.If(and(ref("in_push"), not(ref("out_pop"))),
+                        List.of(set(count, bin("+", count, uconst(cw, 1)))),
+                        List.of(when(and(not(ref("in_push")), ref("out_pop")), List.of(set(count, bin("-", count, uconst(cw, 1))))))))));
         return new VModule(name, "FIFO of " + depth + " beats of " + width + " bits; flags from the registered count.", List.of(),
                 List.of(VModule.Port.in("aclk", 1), VModule.Port.in("aresetn", 1), VModule.Port.in("in_data", width),
                         VModule.Port.in("in_push", 1), VModule.Port.out("in_ready", 1), VModule.Port.out("out_data", width),

@@ -216,7 +216,7 @@ final class BatchCommand implements Callable<Integer> {
             Graph g = ModelLoader.load(e.file());
             List<double[]> calib = quant.calibration(e.file(), g);
             List<double[]> tb = calib.subList(0, Math.min(tbCount, calib.size()));
-            Converter.Outcome o = Converter.convert(Pipeline.compile(g, new Pipeline.Settings(s.quant(), s.plan(), hardware.dspBudget), calib),
+            Converter.Outcome o = Converter.convert(Pipeline.compile(g, new Pipeline.Settings(s.quant(), s.plan(), hardware.dspBudget, hardware.target), calib),
                     calib, tb, s.stimulus(), dir, force);
             Integer mults = o.design().multipliers();
             Long ii = (long) o.design().initiationInterval();

@@ -1,6 +1,7 @@
 package io.streamfold.cli;
 
 import io.streamfold.compile.Pipeline;
+import io.streamfold.hw.DeviceTarget;
 import io.streamfold.hw.ParallelismPlan;
 import io.streamfold.quant.QuantConfig;
 import io.streamfold.ir.Diagnostic;
@@ -25,6 +26,22 @@ final class HardwareOptions {
 
     @Option(names = "--dsp-budget", paramLabel = "N", description = "plan PE/SIMD automatically for at most N multipliers")
     int dspBudget;
+
+    @Option(names = "--target", paramLabel = "DEVICE", defaultValue = "generic", converter = TargetConverter.class,
+            description = "device: ice40-up5k, ice40-hx8k or generic (default ${DEFAULT-VALUE}); its DSP count caps the planner, its memories must hold the weights")
+    DeviceTarget target;
+
+    /** {@code --target NAME}: a usage error (exit 2) for an unknown name. */
+    static final class TargetConverter implements picocli.CommandLine.ITypeConverter<DeviceTarget> {
+        @Override
+        public DeviceTarget convert(String value) {
+            try {
+                return DeviceTarget.of(value);
+            } catch (ModelException e) {
+                throw new picocli.CommandLine.TypeConversionException(e.reason() + " (" + e.hint() + ")");
+            }
+        }
+    }
 
     @Option(names = "--plan", paramLabel = "PLAN", description = "a plan.json to apply (as convert writes it); --fold overrides its layers")
     java.nio.file.Path config;
@@ -70,7 +87,7 @@ final class HardwareOptions {
 
     /** The compile settings these options give with {@code quant}. */
     Pipeline.Settings settings(QuantConfig quant) {
-        return new Pipeline.Settings(quant, plan(), dspBudget);
+        return new Pipeline.Settings(quant, plan(), dspBudget, target);
     }
 
     Stimulus stimulus() {

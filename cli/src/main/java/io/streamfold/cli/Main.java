@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
         versionProvider = Main.Version.class,
         description = "Compiles a trained neural network into streaming fixed-point Verilog and verifies it by simulation.",
         subcommands = {ConvertCommand.class, SimulateCommand.class, VerifyCommand.class, BatchCommand.class, DemoCommand.class,
-            InspectCommand.class, CommandLine.HelpCommand.class},
+            InspectCommand.class, SynthCommand.class, CommandLine.HelpCommand.class},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {
             "0:success",

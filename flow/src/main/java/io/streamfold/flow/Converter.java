@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.streamfold.compile.Pipeline;
 import io.streamfold.hw.Channel;
+import io.streamfold.hw.DeviceTarget;
 import io.streamfold.hw.HwDesign;
 import io.streamfold.hw.Stage;
 import io.streamfold.passes.FoldBatchNorm;
@@ -65,6 +66,8 @@ public final class Converter {
         CycleSimulator.Result timing = CycleSimulator.run(d, three, Stimulus.ideal());
         Map<String, String> files = new LinkedHashMap<>(VerilogLowering.emit(d));
         files.putAll(Testbench.files(d, xs, stimulus, r));
+        List<String> verilog = files.keySet().stream().filter(n -> n.endsWith(".v") && !n.endsWith("_tb.v")).sorted().toList();
+        files.put("run_ice40.sh", Implementation.script(d.name(), verilog, c.target().placeable() ? c.target() : DeviceTarget.ICE40_UP5K));
         files.put("report.json", reportJson(c, timing));
         files.put("report.html", HtmlReport.render(c, d, timing, calib.isEmpty() ? tbInputs : calib));
         files.put("plan.json", c.plan().toJson());
@@ -93,6 +96,7 @@ public final class Converter {
         Map<String, Object> root = new LinkedHashMap<>();
         root.put("model", c.original().name());
         root.put("top", d.name());
+        root.put("target", c.target().name());
         Map<String, Object> hw = new LinkedHashMap<>();
         hw.put("initiation_interval", d.initiationInterval());
         hw.put("measured_interval", r.measuredInterval());
@@ -100,6 +104,8 @@ public final class Converter {
         hw.put("multipliers", d.multipliers());
         hw.put("macs_per_inference", d.macs());
         hw.put("multiplier_utilization", d.utilization());
+        hw.put("rom_bits", d.romBits());
+        hw.put("buffer_bits", d.bufferBits());
         Map<String, Object> io = new LinkedHashMap<>();
         io.put("s_axis", ordered("elements_per_beat", d.inputChannel().elems(), "format", d.inputFormat().toString(),
                 "beats_per_inference", d.inputChannel().beats()));

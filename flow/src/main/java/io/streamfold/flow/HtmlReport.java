@@ -59,8 +59,35 @@ public final class HtmlReport {
         formats(h, c.quantized());
         errors(h, c.quantized(), xs);
         hardware(h, d, timing);
-        h.append("</body>\n</html>\n");
+        h.append(IMPLEMENTATION_MARK).append("\n</body>\n</html>\n");
         return h.toString();
+    }
+
+    /** Where {@code streamfold synth} puts its figures in a page {@link #render} wrote. */
+    static final String IMPLEMENTATION_MARK = "<!-- implementation -->";
+
+    /** The page with the place-and-route figures of {@code r} in place of the mark (or of an earlier run's section). */
+    public static String withImplementation(String page, Implementation.Result r) {
+        StringBuilder h = new StringBuilder(IMPLEMENTATION_MARK).append("\n<section id=\"implementation\">\n<h2>5. Implementation (")
+                .append(esc(r.device())).append(")</h2>\n<table>\n");
+        row(h, "logic cells", r.logicCells() + " / " + r.logicCellsAvailable());
+        row(h, "flip-flops", String.valueOf(r.flipFlops()));
+        row(h, "DSP blocks (SB_MAC16)", String.valueOf(r.dsps()));
+        row(h, "block RAMs (EBR)", String.valueOf(r.blockRams()));
+        row(h, "SPRAM", String.valueOf(r.sprams()));
+        row(h, "post-route Fmax", Double.isNaN(r.fmaxMhz()) ? "-" : fmt("%.2f MHz (clock %.1f MHz)", r.fmaxMhz(), r.clockMhz()));
+        row(h, "verdict", r.meetsClock() ? "fits and meets the clock" : r.fits() ? "misses the clock" : r.failure());
+        h.append("</table>\n</section>\n<!-- /implementation -->");
+        int at = page.indexOf(IMPLEMENTATION_MARK);
+        if (at < 0) {
+            return page.replace("</body>", h + "\n</body>");
+        }
+        int end = page.indexOf("<!-- /implementation -->", at);
+        return page.substring(0, at) + h + page.substring(end < 0 ? at + IMPLEMENTATION_MARK.length() : end + "<!-- /implementation -->".length());
+    }
+
+    private static void row(StringBuilder h, String k, String v) {
+        h.append("<tr><th>").append(esc(k)).append("</th><td>").append(esc(v)).append("</td></tr>\n");
     }
 
     // ---------------------------------------------------------------------------------------------

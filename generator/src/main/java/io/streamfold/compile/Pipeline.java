@@ -1,5 +1,6 @@
 package io.streamfold.compile;
 
+import io.streamfold.hw.DeviceTarget;
 import io.streamfold.hw.HwDesign;
 import io.streamfold.hw.LowerToHardware;
 import io.streamfold.hw.ParallelismPlan;
@@ -42,12 +43,24 @@ public final class Pipeline {
      * @param quant      quantization settings
      * @param plan       the parallelism plan; with a budget, only its FIFO depth and argmax head are kept
      * @param dspBudget  if positive, {@link PlanParallelism} chooses the folds and input width for
-     *                   at most this many multipliers
+     *                   at most this many multipliers; if not, and the target has a known number of
+     *                   DSP blocks, for at most that many
+     * @param target     the device: its DSP blocks bound the planner, its memories must hold the constants
      */
-    public record Settings(QuantConfig quant, ParallelismPlan plan, int dspBudget) {
+    public record Settings(QuantConfig quant, ParallelismPlan plan, int dspBudget, DeviceTarget target) {
+        /** Settings for no particular device. */
+        public Settings(QuantConfig quant, ParallelismPlan plan, int dspBudget) {
+            this(quant, plan, dspBudget, DeviceTarget.GENERIC);
+        }
+
         /** One lane per layer, no budget. */
         public static Settings serial(QuantConfig quant) {
             return new Settings(quant, ParallelismPlan.serial(), 0);
+        }
+
+        /** The multiplier budget the planner gets, 0 for none. */
+        public int budget() {
+            return dspBudget > 0 ? dspBudget : Math.max(0, target.dsps());
         }
     }
 
@@ -57,7 +70,7 @@ public final class Pipeline {
      * or design.
      */
     public record Result(Graph original, Graph folded, QuantizedGraph quantized, ParallelismPlan plan, HwDesign design,
-                         PassContext context) {
+                         DeviceTarget target, PassContext context) {
     }
 
     /** All steps: folds, quantizes on {@code calibration} (flat channels-first samples), plans and lowers. */
@@ -69,14 +82,14 @@ public final class Pipeline {
     public static Result fold(Graph original) {
         PassContext ctx = new PassContext();
         Graph folded = new FoldBatchNorm().run(original, ctx);
-        return new Result(original, folded, null, null, null, ctx);
+        return new Result(original, folded, null, null, null, null, ctx);
     }
 
     /** Folds and quantizes. */
     public static Result quantize(Graph original, QuantConfig config, List<double[]> calibration) {
         Result f = fold(original);
         QuantizedGraph q = new Quantize(config).run(f.folded(), calibration, f.context());
-        return new Result(original, f.folded(), q, null, null, f.context());
+        return new Result(original, f.folded(), q, null, null, null, f.context());
     }
 
     /** The remaining steps of a quantized result: the plan (planned if a budget is given) and the design. */
@@ -84,13 +97,14 @@ public final class Pipeline {
         QuantizedGraph q = quantized.quantized();
         ParallelismPlan plan = settings.plan();
         HwDesign design;
-        if (settings.dspBudget() > 0) {
-            PlanParallelism.Result planned = PlanParallelism.run(q, settings.dspBudget(), plan);
+        if (settings.budget() > 0) {
+            PlanParallelism.Result planned = PlanParallelism.run(q, settings.budget(), plan);
             plan = planned.plan();
             design = planned.design();
         } else {
             design = LowerToHardware.run(q, plan);
         }
-        return new Result(quantized.original(), quantized.folded(), q, plan, design, quantized.context());
+        settings.target().checkFits(design);
+        return new Result(quantized.original(), quantized.folded(), q, plan, design, settings.target(), quantized.context());
     }
 }

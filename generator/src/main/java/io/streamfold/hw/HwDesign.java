@@ -74,6 +74,16 @@ public record HwDesign(String name, List<Channel> channels, List<Stage> stages, 
         return stages.stream().mapToInt(Stage::multipliers).sum();
     }
 
+    /** Bits of every constant table (weights, biases, lookup tables). */
+    public long romBits() {
+        return stages.stream().mapToLong(Stage::romBits).sum();
+    }
+
+    /** Bits of the stages' buffers and of every FIFO. */
+    public long bufferBits() {
+        return stages.stream().mapToLong(Stage::bufferBits).sum() + channels.stream().mapToLong(c -> (long) c.depth() * c.beatBits()).sum();
+    }
+
     public long macs() {
         return stages.stream().mapToLong(Stage::macs).sum();
     }

@@ -31,6 +31,12 @@ public sealed interface Stage {
     /** Hardware multipliers of the stage. */
     int multipliers();
 
+    /** Bits of constants the stage reads (weights, biases, tables): what must fit block RAM or logic. */
+    long romBits();
+
+    /** Bits of the memories the stage writes (input banks, line buffers, beat buffers), registers excluded. */
+    long bufferBits();
+
     /** The stage kind: a stable name, part of report.json and inspect's output. */
     String kind();
 
@@ -184,6 +190,16 @@ public sealed interface Stage {
         public <R> R accept(Visitor<R> v) {
             return v.matVec(this);
         }
+
+        @Override
+        public long romBits() {
+            return (long) weights.length * op.weight().bits() + (long) outFeatures * op.accBits();
+        }
+
+        @Override
+        public long bufferBits() {
+            return 2L * sf() * simd * op.in().bits();
+        }
     }
 
     /**
@@ -236,6 +252,16 @@ public sealed interface Stage {
         public <R> R accept(Visitor<R> v) {
             return v.elementwise(this);
         }
+
+        @Override
+        public long romBits() {
+            return op.tableBits();
+        }
+
+        @Override
+        public long bufferBits() {
+            return 0;
+        }
     }
 
     /**
@@ -279,6 +305,16 @@ public sealed interface Stage {
         @Override
         public int multipliers() {
             return 0;
+        }
+
+        @Override
+        public long romBits() {
+            return 0;
+        }
+
+        @Override
+        public long bufferBits() {
+            return widening() ? (long) (ratio() - 1) * elemsIn * format.bits() : 0;
         }
     }
 
@@ -327,6 +363,16 @@ public sealed interface Stage {
         public int multipliers() {
             return 0;
         }
+
+        @Override
+        public long romBits() {
+            return 0;
+        }
+
+        @Override
+        public long bufferBits() {
+            return 0;
+        }
     }
 
     /**
@@ -368,6 +414,16 @@ public sealed interface Stage {
         public int multipliers() {
             return 0;
         }
+
+        @Override
+        public long romBits() {
+            return 0;
+        }
+
+        @Override
+        public long bufferBits() {
+            return 0;
+        }
     }
 
     /**
@@ -404,6 +460,16 @@ public sealed interface Stage {
 
         @Override
         public int multipliers() {
+            return 0;
+        }
+
+        @Override
+        public long romBits() {
+            return 0;
+        }
+
+        @Override
+        public long bufferBits() {
             return 0;
         }
     }
@@ -471,6 +537,16 @@ public sealed interface Stage {
         public int multipliers() {
             return 0;
         }
+
+        @Override
+        public long romBits() {
+            return (long) op.exp().size() * op.exp().out().bits();
+        }
+
+        @Override
+        public long bufferBits() {
+            return 2L * n * op.in().bits();
+        }
     }
 
     /**
@@ -521,6 +597,16 @@ public sealed interface Stage {
 
         @Override
         public int multipliers() {
+            return 0;
+        }
+
+        @Override
+        public long romBits() {
+            return 0;
+        }
+
+        @Override
+        public long bufferBits() {
             return 0;
         }
     }
@@ -647,6 +733,16 @@ public sealed interface Stage {
         public int multipliers() {
             return 0;
         }
+
+        @Override
+        public long romBits() {
+            return 0;
+        }
+
+        @Override
+        public long bufferBits() {
+            return (long) rows * width * channels * format.bits();
+        }
     }
 
     /**
@@ -700,6 +796,16 @@ public sealed interface Stage {
         @Override
         public <R> R accept(Visitor<R> v) {
             return v.poolReduce(this);
+        }
+
+        @Override
+        public long romBits() {
+            return op.tableBits();
+        }
+
+        @Override
+        public long bufferBits() {
+            return 0;
         }
     }
 
@@ -767,6 +873,16 @@ public sealed interface Stage {
         @Override
         public <R> R accept(Visitor<R> v) {
             return v.depthwise(this);
+        }
+
+        @Override
+        public long romBits() {
+            return (long) weights.length * op.weight().bits() + (long) channelBeats * lanes() * op.accBits();
+        }
+
+        @Override
+        public long bufferBits() {
+            return 0;
         }
     }
 }

@@ -82,6 +82,11 @@ public sealed interface QOp {
             return 0;
         }
 
+        /** Bits of the op's constant table (a lookup table, per-channel constants), 0 if none. */
+        default long tableBits() {
+            return 0;
+        }
+
         <R> R accept(ElementwiseVisitor<R> v);
 
         @Override
@@ -117,6 +122,11 @@ public sealed interface QOp {
         QFormat in();
 
         Window window();
+
+        /** Bits of the per-position constants (average pooling's reciprocals), 0 if none. */
+        default long tableBits() {
+            return 0;
+        }
 
         @Override
         default List<QFormat> inputs() {
@@ -296,6 +306,11 @@ public sealed interface QOp {
         }
 
         @Override
+        public long tableBits() {
+            return (long) channels() * (scale.bits() + accBits);
+        }
+
+        @Override
         public int multipliers() {
             return 1;
         }
@@ -418,6 +433,11 @@ public sealed interface QOp {
         }
 
         @Override
+        public long tableBits() {
+            return (long) lut.size() * lut.out().bits();
+        }
+
+        @Override
         public <R> R accept(ElementwiseVisitor<R> v) {
             return v.lut(this);
         }
@@ -528,6 +548,11 @@ public sealed interface QOp {
             if (counts.length != recip.length || accBits > QFormat.MAX_BITS || sumBits > QFormat.MAX_BITS) {
                 throw new IllegalArgumentException("AvgPool constants disagree or are too wide");
             }
+        }
+
+        @Override
+        public long tableBits() {
+            return (long) recip.length * recipBits;
         }
 
         /** The output value of a window sum at spatial output position {@code pos}. */

@@ -111,9 +111,11 @@ public final class Testbench {
 
     private static String makefile() {
         return "# make icarus | make verilator: run the self-checking testbench (PASS/FAIL).\n"
-                + ".PHONY: icarus verilator lint clean\n"
+                + "# make ice40: synthesis, placement and routing with Yosys and nextpnr-ice40 (run_ice40.sh).\n"
+                + ".PHONY: icarus verilator ice40 clean\n"
                 + "icarus:\n\tsh run_icarus.sh\n"
                 + "verilator:\n\tsh run_verilator.sh\n"
-                + "clean:\n\trm -rf tb.vvp obj_verilator\n";
+                + "ice40:\n\tsh run_ice40.sh\n"
+                + "clean:\n\trm -rf tb.vvp obj_verilator ice40_*\n";
     }
 }

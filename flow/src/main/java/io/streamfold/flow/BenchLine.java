@@ -1,0 +1,30 @@
+package io.streamfold.flow;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import java.nio.file.Path;
+import java.util.Locale;
+
+/**
+ * One line of {@code bench/ice40}: the place-and-route figures and the schedule of a converted and
+ * synthesized folder, with the time per inference at the achieved Fmax (II cycles per inference).
+ */
+public final class BenchLine {
+
+    private BenchLine() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        JsonNode r = new ObjectMapper().readTree(Path.of(args[0]).toFile());
+        JsonNode i = r.path("implementation");
+        JsonNode hw = r.path("hardware");
+        double fmax = i.path("fmax_mhz").asDouble(Double.NaN);
+        long ii = hw.path("initiation_interval").asLong();
+        System.out.printf(Locale.ROOT, "%-14s %-11s %9s %6d %4d %4d %9s %8d %8d %10s  %s%n", args[1], i.path("device").asText(),
+                i.path("logic_cells").asInt() + "/" + i.path("logic_cells_available").asInt(), i.path("flip_flops").asInt(),
+                i.path("dsps").asInt(), i.path("block_rams").asInt(), Double.isNaN(fmax) ? "-" : String.format(Locale.ROOT, "%.1f", fmax),
+                ii, hw.path("latency").asLong(), Double.isNaN(fmax) ? "-" : String.format(Locale.ROOT, "%.1f", ii / fmax),
+                args.length > 2 ? args[2] : "");
+    }
+}

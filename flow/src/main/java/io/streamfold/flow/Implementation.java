@@ -1,0 +1,208 @@
+package io.streamfold.flow;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.streamfold.hw.DeviceTarget;
+import io.streamfold.testbench.EdaRunner;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Synthesis, placement and routing of an emitted design with the open iCE40 flow (Yosys
+ * {@code synth_ice40}, then {@code nextpnr-ice40}), and the figures it reports: logic cells,
+ * flip-flops, DSP blocks, block RAM, SPRAM and the post-route maximum clock frequency.
+ *
+ * <p>The commands are built in one place ({@link #commands}): the folder's {@code run_ice40.sh}
+ * (what {@code make ice40} runs) is rendered from them, and {@code streamfold synth} runs them, so
+ * both always do the same thing. The design's top-level ports become package pins; a design whose
+ * beats are wider than the package has pins does not place (reported as such).
+ */
+public final class Implementation {
+
+    /** Files the flow writes into the design folder. */
+    public static final String NETLIST = "ice40_netlist.json";
+    public static final String YOSYS_LOG = "ice40_yosys.log";
+    public static final String YOSYS_STAT = "ice40_stat.txt";
+    public static final String PNR_LOG = "ice40_nextpnr.log";
+    public static final String PNR_REPORT = "ice40_nextpnr.json";
+
+    private Implementation() {
+    }
+
+    /**
+     * What place and route achieved.
+     *
+     * @param device       the target's name
+     * @param logicCells   logic cells used ({@code ICESTORM_LC})
+     * @param logicCellsAvailable the device's logic cells
+     * @param flipFlops    flip-flops after synthesis (every {@code SB_DFF*} cell)
+     * @param dsps         {@code SB_MAC16} blocks
+     * @param blockRams    {@code SB_RAM40_4K} blocks (EBR)
+     * @param sprams       {@code SB_SPRAM256KA} blocks
+     * @param fmaxMhz      post-route maximum frequency of {@code aclk}, NaN if routing did not finish
+     * @param clockMhz     the clock aimed for
+     * @param failure      why it does not fit or did not route, empty if it did
+     */
+    public record Result(String device, int logicCells, int logicCellsAvailable, int flipFlops, int dsps, int blockRams, int sprams,
+                         double fmaxMhz, double clockMhz, String failure) {
+
+        /** True if the design placed and routed on the device. */
+        public boolean fits() {
+            return failure.isEmpty();
+        }
+
+        public boolean meetsClock() {
+            return fits() && fmaxMhz >= clockMhz;
+        }
+
+        /** The figures as a JSON-ready map, in a fixed order. */
+        public Map<String, Object> toMap() {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("device", device);
+            m.put("logic_cells", logicCells);
+            m.put("logic_cells_available", logicCellsAvailable);
+            m.put("flip_flops", flipFlops);
+            m.put("dsps", dsps);
+            m.put("block_rams", blockRams);
+            m.put("sprams", sprams);
+            m.put("fmax_mhz", Double.isNaN(fmaxMhz) ? null : Math.round(fmaxMhz * 100) / 100.0);
+            m.put("clock_mhz", clockMhz);
+            m.put("fits", fits());
+            m.put("meets_clock", meetsClock());
+            m.put("failure", failure.isEmpty() ? null : failure);
+            return m;
+        }
+
+        @Override
+        public String toString() {
+            return String.format(Locale.ROOT, "%s: %d/%d logic cells, %d flip-flops, %d DSP, %d EBR, %d SPRAM, Fmax %s MHz (clock %.1f MHz)%s",
+                    device, logicCells, logicCellsAvailable, flipFlops, dsps, blockRams, sprams,
+                    Double.isNaN(fmaxMhz) ? "-" : String.format(Locale.ROOT, "%.2f", fmaxMhz), clockMhz,
+                    failure.isEmpty() ? "" : ": " + failure);
+        }
+    }
+
+    /** The Yosys and nextpnr command lines for a design's Verilog files. */
+    public static List<List<String>> commands(String top, List<String> verilogFiles, DeviceTarget t, double clockMhz, int seed) {
+        if (!t.placeable()) {
+            throw new IllegalArgumentException(t.name() + " is not an iCE40 device");
+        }
+        String synth = "synth_ice40" + (t.dsps() > 0 ? " -dsp" : "") + " -top " + top + " -json " + NETLIST;
+        String script = "read_verilog " + String.join(" ", verilogFiles) + "; " + synth + "; tee -q -o " + YOSYS_STAT + " stat";
+        List<List<String>> cmds = new ArrayList<>();
+        cmds.add(List.of("yosys", "-q", "-l", YOSYS_LOG, "-p", script));
+        cmds.add(List.of("nextpnr-ice40", "--" + t.nextpnrDevice(), "--package", t.pack(), "--json", NETLIST, "--freq",
+                fmt(clockMhz), "--seed", Integer.toString(seed), "--timing-allow-fail", "--report", PNR_REPORT, "-q", "-l", PNR_LOG));
+        return cmds;
+    }
+
+    /** {@code run_ice40.sh}: the same commands as a script. */
+    public static String script(String top, List<String> verilogFiles, DeviceTarget t) {
+        StringBuilder sb = new StringBuilder("#!/bin/sh\n# Synthesis, placement and routing for " + t.name()
+                + " (Yosys + nextpnr-ice40); streamfold synth runs the same and reports the figures.\nset -e\ncd \"$(dirname \"$0\")\"\n");
+        for (List<String> c : commands(top, verilogFiles, t, t.clockMhz(), 1)) {
+            List<String> q = new ArrayList<>();
+            for (String a : c) {
+                q.add(a.matches("[A-Za-z0-9_./=+-]+") ? a : "'" + a.replace("'", "'\\''") + "'");
+            }
+            sb.append(String.join(" ", q)).append('\n');
+        }
+        return sb.toString();
+    }
+
+    /** Runs synthesis and place-and-route in {@code dir} and reads the figures. */
+    public static Result run(Path dir, String top, List<String> verilogFiles, DeviceTarget t, double clockMhz, int seed)
+            throws IOException, InterruptedException {
+        List<List<String>> cmds = commands(top, verilogFiles, t, clockMhz, seed);
+        Files.deleteIfExists(dir.resolve(PNR_REPORT));
+        EdaRunner.Run synth = EdaRunner.run(dir, cmds.get(0), 3600);
+        if (synth.exitCode() != 0) {
+            return new Result(t.name(), 0, t.logicCells(), 0, 0, 0, 0, Double.NaN, clockMhz, "synthesis failed: " + lastError(synth.output()));
+        }
+        String stat = Files.readString(dir.resolve(YOSYS_STAT));
+        EdaRunner.Run pnr = EdaRunner.run(dir, cmds.get(1), 3600);
+        String log = Files.exists(dir.resolve(PNR_LOG)) ? Files.readString(dir.resolve(PNR_LOG)) : pnr.output();
+        return parse(t, clockMhz, stat, log, Files.exists(dir.resolve(PNR_REPORT)) ? Files.readString(dir.resolve(PNR_REPORT)) : null,
+                pnr.exitCode() == 0 ? "" : lastError(log + "\n" + pnr.output()));
+    }
+
+    /** The design's Verilog files in a folder {@code convert} wrote: every {@code .v} but the testbench. */
+    public static List<String> designFiles(Path dir) throws IOException {
+        try (var s = Files.list(dir)) {
+            return s.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(".v") && !n.endsWith("_tb.v")).sorted().toList();
+        }
+    }
+
+    /** The figures from Yosys' {@code stat}, nextpnr's log and its JSON report (null if it wrote none). */
+    static Result parse(DeviceTarget t, double clockMhz, String stat, String pnrLog, String pnrReport, String failure) throws IOException {
+        int ffs = 0;
+        Matcher m = Pattern.compile("(?m)^\\s*(SB_DFF\\w*)\\s+(\\d+)").matcher(stat);
+        while (m.find()) {
+            ffs += Integer.parseInt(m.group(2));
+        }
+        int dsp = cells(stat, "SB_MAC16");
+        int ebr = cells(stat, "SB_RAM40_4K");
+        int spram = cells(stat, "SB_SPRAM256KA");
+        int lc = used(pnrLog, "ICESTORM_LC");
+        int lcAvail = t.logicCells();
+        double fmax = Double.NaN;
+        if (pnrReport != null) {
+            JsonNode r = new ObjectMapper().readTree(pnrReport);
+            JsonNode u = r.path("utilization").path("ICESTORM_LC");
+            if (!u.isMissingNode()) {
+                lc = u.path("used").asInt();
+                lcAvail = u.path("available").asInt();
+            }
+            for (JsonNode clk : r.path("fmax")) {
+                fmax = Double.isNaN(fmax) ? clk.path("achieved").asDouble() : Math.min(fmax, clk.path("achieved").asDouble());
+            }
+        }
+        if (!failure.isEmpty() && lcAvail > 0 && lc > lcAvail) {
+            failure = "needs " + lc + " logic cells, " + t.name() + " has " + lcAvail;
+        }
+        return new Result(t.name(), lc, lcAvail, ffs, dsp, ebr, spram, fmax, clockMhz, failure);
+    }
+
+    /** The count of a cell type in Yosys' {@code stat} of the flattened design. */
+    private static int cells(String stat, String cell) {
+        Matcher m = Pattern.compile("(?m)^\\s*" + cell + "\\s+(\\d+)").matcher(stat);
+        int n = 0;
+        while (m.find()) {
+            n = Integer.parseInt(m.group(1));
+        }
+        return n;
+    }
+
+    /** {@code used} of a nextpnr "Device utilisation" line ({@code ICESTORM_LC:  5942/ 5280   112%}), 0 if absent. */
+    private static int used(String log, String bel) {
+        Matcher m = Pattern.compile(bel + ":\\s+(\\d+)/\\s*(\\d+)").matcher(log);
+        int n = 0;
+        while (m.find()) {
+            n = Integer.parseInt(m.group(1));
+        }
+        return n;
+    }
+
+    private static String lastError(String log) {
+        String err = "";
+        for (String l : log.split("\n")) {
+            if (l.startsWith("ERROR:")) {
+                err = l.substring(6).strip();
+            }
+        }
+        return err.isEmpty() ? "see the tool log" : err;
+    }
+
+    private static String fmt(double mhz) {
+        return mhz == Math.rint(mhz) ? Long.toString((long) mhz) : Double.toString(mhz);
+    }
+}

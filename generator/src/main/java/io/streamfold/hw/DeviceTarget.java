@@ -1,0 +1,76 @@
+package io.streamfold.hw;
+
+import io.streamfold.ir.Diagnostic;
+import io.streamfold.ir.ModelException;
+
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * An FPGA the design is meant for: its resources and the clock to aim for. The planner does not
+ * spend more multipliers than the device has DSP blocks (unless a budget says otherwise), lowering
+ * checks that the constants fit its block RAM, and {@code streamfold synth} places and routes for it.
+ *
+ * <p>Logic cells cannot be predicted before synthesis, so only {@code synth} checks them.
+ *
+ * @param name       the {@code --target} name
+ * @param family     nextpnr architecture ({@code ice40}) or empty for the generic target
+ * @param nextpnrDevice nextpnr device flag ({@code up5k}, {@code hx8k}) or empty
+ * @param pack       the package nextpnr places into
+ * @param logicCells logic cells (LUT4 + flip-flop), 0 if unbounded
+ * @param dsps       DSP blocks (iCE40 SB_MAC16), -1 if unbounded
+ * @param blockRamBits block RAM bits (iCE40 EBR: 4 kbit each), -1 if unbounded
+ * @param sprams     single-port 256 kbit RAMs (UP5K SB_SPRAM256KA)
+ * @param clockMhz   the clock to aim for
+ */
+public record DeviceTarget(String name, String family, String nextpnrDevice, String pack, int logicCells, int dsps, long blockRamBits,
+                           int sprams, double clockMhz) {
+
+    /** Bits of one iCE40 SPRAM. */
+    public static final long SPRAM_BITS = 256 * 1024;
+
+    /** Lattice iCE40 UltraPlus 5K: 5,280 LCs, 8 DSPs, 30 EBR, 4 SPRAM; its own oscillator runs at 48 MHz. */
+    public static final DeviceTarget ICE40_UP5K = new DeviceTarget("ice40-up5k", "ice40", "up5k", "sg48", 5280, 8, 30 * 4096L, 4, 48);
+
+    /** Lattice iCE40 HX8K: 7,680 LCs, no DSPs, 32 EBR, no SPRAM. */
+    public static final DeviceTarget ICE40_HX8K = new DeviceTarget("ice40-hx8k", "ice40", "hx8k", "ct256", 7680, 0, 32 * 4096L, 0, 48);
+
+    /** No device limits (Xilinx-style synthesis, simulation). */
+    public static final DeviceTarget GENERIC = new DeviceTarget("generic", "", "", "", 0, -1, -1, 0, 100);
+
+    public static final List<DeviceTarget> ALL = List.of(ICE40_UP5K, ICE40_HX8K, GENERIC);
+
+    /** The target of a {@code --target} name; the error lists the known ones. */
+    public static DeviceTarget of(String name) {
+        for (DeviceTarget t : ALL) {
+            if (t.name.equals(name.toLowerCase(Locale.ROOT))) {
+                return t;
+            }
+        }
+        throw new ModelException(Diagnostic.SF_BAD_PLAN, null, "unknown target '" + name + "'",
+                "targets: " + String.join(", ", ALL.stream().map(DeviceTarget::name).toList()));
+    }
+
+    /** True for a device nextpnr can place and route. */
+    public boolean placeable() {
+        return !family.isEmpty();
+    }
+
+    /** Block RAM plus SPRAM bits. */
+    public long memoryBits() {
+        return blockRamBits < 0 ? -1 : blockRamBits + sprams * SPRAM_BITS;
+    }
+
+    /**
+     * Checks what can be checked before synthesis: the design's constant tables (weights, biases,
+     * lookup tables) must fit the device's memories. Throws a one-line error saying what does not fit.
+     */
+    public void checkFits(HwDesign d) {
+        long need = d.romBits();
+        if (memoryBits() >= 0 && need > memoryBits()) {
+            throw new ModelException(Diagnostic.SF_UNSUPPORTED_HW, null, String.format(Locale.ROOT,
+                    "the weights and tables need %.1f kbit, %s has %.0f kbit block RAM + %.0f kbit SPRAM", need / 1024.0, name,
+                    blockRamBits / 1024.0, sprams * SPRAM_BITS / 1024.0), "use fewer weight bits or a larger device");
+        }
+    }
+}

@@ -361,7 +361,7 @@ public sealed interface Stage {
 
         @Override
         public int multipliers() {
-            return 0;
+            return elems; // one product sum * reciprocal per lane
         }
 
         @Override
@@ -535,7 +535,7 @@ public sealed interface Stage {
 
         @Override
         public int multipliers() {
-            return 0;
+            return elems; // one product e * r per lane
         }
 
         @Override

@@ -13,6 +13,7 @@ import static io.streamfold.verilog.RtlFixed.uconst;
 import static io.streamfold.verilog.RtlFixed.valueBits;
 import static io.streamfold.verilog.RtlKit.clocked;
 import static io.streamfold.verilog.RtlKit.clockedNoReset;
+import static io.streamfold.verilog.RtlKit.nextValue;
 import static io.streamfold.verilog.RtlKit.concat;
 import static io.streamfold.verilog.RtlKit.concatLanes;
 import static io.streamfold.verilog.RtlKit.ports;
@@ -77,9 +78,11 @@ final class MatVecRtl {
         VExpr wcntNext = b.wire("wcnt_next", wcBits, false, new VExpr.Cond(load, bin("+", wc, uconst(wcBits, 1)), wc));
         VExpr waddr = b.wire("waddr", bufBits, false, new VExpr.Cond(ws,
                 bin("+", uconst(bufBits, sfN), zext(wc, wcBits, bufBits)), zext(wc, wcBits, bufBits)));
-        VExpr raddr = b.wire("raddr", bufBits, false, new VExpr.Cond(rsel,
-                bin("+", uconst(bufBits, sfN), zext(sf.ref(), sf.bits(), bufBits)), zext(sf.ref(), sf.bits(), bufBits)));
-        VExpr x = b.wire("x", simd * xb, false, new VExpr.Index(buf, raddr));
+        // The buffer is read synchronously: x captures the slot the next cycle reads (addressed from
+        // the next rsel and sf), or the beat written at that same edge when it is that slot. So x
+        // always equals buffer[{rsel, sf}] as a combinational read would, not a cycle changes, and
+        // synthesis maps the buffer to block RAM instead of flip-flops.
+        VExpr.Ref x = b.reg("x", simd * xb, false, 0);
         VExpr w = b.wire("w", pe * simd * wb, false, new VExpr.Index(wrom, addr.ref()));
         VExpr bias = b.wire("bias", pe * aw, false, new VExpr.Index(brom, nf.ref()));
         List<VExpr> xs = new ArrayList<>();
@@ -115,9 +118,16 @@ final class MatVecRtl {
         onCompute.add(addr.step());
         // The last chunk of the last row frees this half of the input buffer: the next vector is read from the other.
         onCompute.addAll(sf.stepCarry(needOut, nf.stepCarry(List.of(set(rsel, not(rsel))))));
-        b.add(clocked(List.of(set(wsel, uconst(1, 0)), set(wcnt, uconst(wcBits, 0)), set(rsel, uconst(1, 0)),
+        VItem.AlwaysFf control = clocked(List.of(set(wsel, uconst(1, 0)), set(wcnt, uconst(wcBits, 0)), set(rsel, uconst(1, 0)),
                         sf.clear(), nf.clear(), addr.clear()),
-                List.of(set(wsel, ws), set(wcnt, wcntNext), when(compute, onCompute))));
+                List.of(set(wsel, ws), set(wcnt, wcntNext), when(compute, onCompute)));
+        b.add(control);
+        VExpr rselNext = b.wire("rsel_next", 1, false, nextValue(rsel, control.body()));
+        VExpr sfNext = b.wire("sf_next", sf.bits(), false, nextValue(sf.ref(), control.body()));
+        VExpr raddrNext = b.wire("raddr_next", bufBits, false, new VExpr.Cond(rselNext,
+                bin("+", uconst(bufBits, sfN), zext(sfNext, sf.bits(), bufBits)), zext(sfNext, sf.bits(), bufBits)));
+        b.add(clockedNoReset(List.of(set(x, new VExpr.Cond(and(load, bin("==", waddr, raddrNext)), ref("in_data"),
+                new VExpr.Index(buf, raddrNext))))));
         String doc = "Matrix-vector stage " + s.name() + " (" + s.source() + "): " + s.inFeatures() + " -> " + s.outFeatures()
                 + ", PE " + pe + ", SIMD " + simd + ", " + s.cycles() + " cycles per vector.\n"
                 + "in " + op.in() + ", weights " + op.weight().bits() + " bits, accumulator " + aw + " bits, out " + op.out() + ".";

@@ -105,7 +105,12 @@ final class RtlFixed {
     /** The exact signed product of an {@code aBits}- and a {@code cBits}-bit value, {@code aBits+cBits} wide. */
     static VExpr.Ref mul(RtlBuilder b, String name, VExpr a, int aBits, VExpr c, int cBits) {
         int pb = aBits + cBits;
-        return b.wire(name, pb, true, new VExpr.Binary("*", signExtend(a, aBits, pb), signExtend(c, cBits, pb)));
+        // The operands are sign-extended into wires of their own: Yosys then sees an aBits x cBits
+        // signed product (one iCE40 SB_MAC16 up to 16 x 16), where extending them inside the
+        // product expression made it a pb x pb one (three SB_MAC16 for 12 x 11 bits).
+        VExpr.Ref ax = b.wire(name + "_a", pb, true, signExtend(a, aBits, pb));
+        VExpr.Ref cx = b.wire(name + "_b", pb, true, signExtend(c, cBits, pb));
+        return b.wire(name, pb, true, new VExpr.Binary("*", ax, cx));
     }
 
     /** {@code lane}-th {@code width}-bit field of a packed vector, as a signed wire. */

@@ -18,6 +18,7 @@ import static io.streamfold.verilog.RtlKit.clockedNoReset;
 import static io.streamfold.verilog.RtlKit.concatLanes;
 import static io.streamfold.verilog.RtlKit.fit;
 import static io.streamfold.verilog.RtlKit.modRows;
+import static io.streamfold.verilog.RtlKit.nextValue;
 import static io.streamfold.verilog.RtlKit.ports;
 import static io.streamfold.verilog.RtlKit.set;
 import static io.streamfold.verilog.RtlKit.when;
@@ -98,17 +99,16 @@ final class WindowRtl {
         VExpr.Ref wrowsLeft = b.wire("wrows_left", wrB, false, bin("-", wrows, new VExpr.Cond(emit, release, uconst(wrB, 0))));
         VExpr write = b.wire("write", 1, false, and(ref("in_valid"), bin("||", inRow, bin("!=", wrowsLeft, uconst(wrB, rows)))));
 
-        VExpr.Ref slotSum = b.wire("slot_sum", slb, false, bin("+", zext(rtop, slotB, slb), ky.widen(slb)));
-        VExpr slot = b.wirePartlyUnused("slot", slb, false, new VExpr.Cond(bin(">=", slotSum, uconst(slb, rows)),
-                bin("-", slotSum, uconst(slb, rows)), slotSum));
-        VExpr.Ref ixLow = b.wirePartlyUnused("ix_low", sb, false, ix);
-        VExpr raddr = b.wire("raddr", ab, false, bin("+", bin("*", bin("+", bin("*", fit(slot, slb, ab), uconst(ab, w)),
-                fit(ixLow, sb, ab)), uconst(ab, cbN)), cb.widen(ab)));
         VExpr waddr = b.wire("waddr", ab, false, bin("+", bin("*", bin("+", bin("*", wslot.widen(ab), uconst(ab, w)),
                 wx.widen(ab)), uconst(ab, cbN)), wcb.widen(ab)));
         long padBits = s.padValue() & ((1L << xb) - 1);
         VExpr padBeat = e == 1 ? uconst(xb, padBits) : new VExpr.Repeat(e, uconst(xb, padBits));
-        b.assign("out_data", new VExpr.Cond(padded, padBeat, new VExpr.Index(buf, raddr)));
+        // The line buffer is read synchronously: rdata captures the beat the next cycle reads
+        // (addressed from the reader's next state, below), or the beat written at that same edge
+        // when it is that one. So rdata always equals the combinational read of the current window
+        // position, not a cycle changes, and synthesis maps the buffer to block RAM.
+        VExpr.Ref rdata = b.reg("rdata", e * xb, false, 0);
+        b.assign("out_data", new VExpr.Cond(padded, padBeat, rdata));
         b.assign("out_push", emit);
         b.assign("in_pop", write);
         b.add(clockedNoReset(write, List.of(set(new VExpr.Index(buf, waddr), ref("in_data")))));
@@ -137,11 +137,26 @@ final class WindowRtl {
                 : cb.stepCarry(kx.stepCarry(ky.stepCarry(pixel)));
         List<VStmt> onWrite = wcb.stepCarry(wx.stepCarry(List.of(wslot.step())));
         VExpr wrowsNext = bin("+", wrowsLeft, new VExpr.Cond(and(write, wrowEnd), uconst(wrB, 1), uconst(wrB, 0)));
-        b.add(clocked(List.of(wx.clear(), wcb.clear(), wslot.clear(), set(wrows, uconst(wrB, 0)),
+        VItem.AlwaysFf control = clocked(List.of(wx.clear(), wcb.clear(), wslot.clear(), set(wrows, uconst(wrB, 0)),
                         oy.clear(), ox.clear(), ky.clear(), kx.clear(), cb.clear(),
                         set(ylo, sconst(sb, -s.padTop())), set(xlo, sconst(sb, -s.padLeft())),
                         set(rtop, uconst(slotB, Math.floorMod(-s.padTop(), rows))), set(rbase, uconst(slotB, 0))),
-                List.of(when(write, onWrite), set(wrows, wrowsNext), when(emit, advance))));
+                List.of(when(write, onWrite), set(wrows, wrowsNext), when(emit, advance)));
+        b.add(control);
+        VExpr nRtop = b.wire("n_rtop", slotB, false, nextValue(rtop, control.body()));
+        VExpr nKy = b.wire("n_ky", ky.bits(), false, nextValue(ky.ref(), control.body()));
+        VExpr nKx = b.wire("n_kx", kx.bits(), false, nextValue(kx.ref(), control.body()));
+        VExpr nCb = b.wire("n_cb", cb.bits(), false, nextValue(cb.ref(), control.body()));
+        VExpr.Ref nXlo = b.wire("n_xlo", sb, true, nextValue(xlo, control.body()));
+        // Buffer address of window element (ky, kx, cb) of the next position: slot (rtop + ky) mod rows, column xlo + kx.
+        VExpr.Ref slotSum = b.wire("n_slot_sum", slb, false, bin("+", zext(nRtop, slotB, slb), zext(nKy, ky.bits(), slb)));
+        VExpr slot = b.wirePartlyUnused("n_slot", slb, false, new VExpr.Cond(bin(">=", slotSum, uconst(slb, rows)),
+                bin("-", slotSum, uconst(slb, rows)), slotSum));
+        VExpr.Ref ixNext = b.wirePartlyUnused("n_ix", sb, true, bin("+", nXlo, zext(nKx, kx.bits(), sb)));
+        VExpr raddrNext = b.wire("raddr_next", ab, false, bin("+", bin("*", bin("+", bin("*", fit(slot, slb, ab), uconst(ab, w)),
+                fit(ixNext, sb, ab)), uconst(ab, cbN)), zext(nCb, cb.bits(), ab)));
+        b.add(clockedNoReset(List.of(set(rdata, new VExpr.Cond(and(write, bin("==", waddr, raddrNext)), ref("in_data"),
+                new VExpr.Index(buf, raddrNext))))));
         String doc = "Sliding-window unit " + s.name() + " (" + s.source() + "): (" + s.channels() + ", " + h + ", " + w + ") in "
                 + e + "-element beats, kernel " + s.kernelH() + "x" + s.kernelW() + ", stride " + s.strideH() + "x" + s.strideW()
                 + ", pad " + s.padTop() + "," + s.padLeft() + " -> " + s.outHeight() + "x" + s.outWidth() + " windows, order "

@@ -97,4 +97,23 @@ class RtlHelpersTest {
         assertFalse(declared(b).contains("y0"));
         assertFalse(body(b).contains("case"));
     }
+
+    @Test
+    void nextValueReadsTheClockedBlockAsAnExpression() {
+        RtlBuilder b = new RtlBuilder();
+        RtlCounter k = b.counter("k", 3);
+        RtlCounter cb = b.counter("cb", 5);
+        VExpr.Ref other = b.reg("other", 4, false, 0);
+        VItem.AlwaysFf block = clocked(List.of(k.clear(), cb.clear()), ref("fire"), k.stepCarry(List.of(cb.step())));
+        // k: cleared under reset, steps when fire, otherwise keeps its value
+        assertEquals("(!aresetn) ? 2'h0 : (fire ? ((k == 2'h2) ? 2'h0 : (k + 2'h1)) : k)",
+                VerilogPrinter.expr(RtlKit.nextValue(k.ref(), block.body())));
+        // cb steps only when k wraps
+        assertEquals("(!aresetn) ? 3'h0 : (fire ? ((k == 2'h2) ? ((cb == 3'h4) ? 3'h0 : (cb + 3'h1)) : cb) : cb)", VerilogPrinter.expr(RtlKit.nextValue(cb.ref(), block.body())));
+        // a register the block never assigns keeps its value
+        assertEquals("other", VerilogPrinter.expr(RtlKit.nextValue(other, block.body())));
+        VStmt.Case c = new VStmt.Case(ref("sel"), List.of(new VStmt.CaseItem(List.of(RtlFixed.uconst(1, 0)),
+                List.of(RtlKit.set(other, RtlFixed.uconst(4, 5))))), List.of(RtlKit.set(other, RtlFixed.uconst(4, 9))));
+        assertEquals("(sel == 1'h0) ? 4'h5 : 4'h9", VerilogPrinter.expr(RtlKit.nextValue(other, List.of(c))));
+    }
 }

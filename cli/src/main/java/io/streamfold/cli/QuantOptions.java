@@ -4,6 +4,7 @@ import io.streamfold.compile.DataFiles;
 import io.streamfold.ir.Diagnostic;
 import io.streamfold.ir.Graph;
 import io.streamfold.ir.ModelException;
+import io.streamfold.json.Layout;
 import io.streamfold.quant.QuantConfig;
 import picocli.CommandLine.Option;
 
@@ -29,7 +30,7 @@ final class QuantOptions {
     @Option(names = "--config", paramLabel = "FILE", description = "JSON file of per-layer format overrides")
     Path config;
 
-    @Option(names = "--calib", paramLabel = "DATA", description = "calibration inputs (.npy or .csv, channels first); default: calib.npy beside the model")
+    @Option(names = "--calib", paramLabel = "DATA", description = "calibration inputs (.npy or .csv, in --data-layout order); default: calib.npy beside the model")
     Path calib;
 
     QuantConfig config() {
@@ -51,9 +52,11 @@ final class QuantOptions {
      * The model and these settings as JSON, with absolute paths: what {@code simulate DIR} needs
      * to rebuild the design a {@code convert} wrote (its parallelism is in {@code plan.json}).
      */
-    String sourceJson(Path model) {
+    String sourceJson(Path model, ModelOptions models) {
         java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
         m.put("model", model.toAbsolutePath().normalize().toString());
+        m.put("weights", models.weights == null ? null : models.weights.toAbsolutePath().normalize().toString());
+        m.put("data_layout", models.dataLayout == null ? null : models.dataLayout.jsonName());
         Path c = calib != null ? calib : model.toAbsolutePath().getParent().resolve("calib.npy");
         m.put("calib", c.toAbsolutePath().normalize().toString());
         m.put("weight_bits", weightBits);
@@ -68,10 +71,17 @@ final class QuantOptions {
         }
     }
 
-    /** Reads the settings {@link #sourceJson} wrote; returns the model path. */
-    Path fromSourceJson(Path file) {
+    /** Reads the settings {@link #sourceJson} wrote (into these options and {@code models}); returns the model path. */
+    Path fromSourceJson(Path file, ModelOptions models) {
         try {
             com.fasterxml.jackson.databind.JsonNode n = new com.fasterxml.jackson.databind.ObjectMapper().readTree(file.toFile());
+            // Folders written before Keras support have neither field.
+            if (n.hasNonNull("weights")) {
+                models.weights = Path.of(n.get("weights").asText());
+            }
+            if (n.hasNonNull("data_layout")) {
+                models.dataLayout = new ModelOptions.LayoutConverter().convert(n.get("data_layout").asText());
+            }
             weightBits = n.get("weight_bits").asInt();
             actBits = n.get("act_bits").asInt();
             perTensor = n.get("per_tensor").asBoolean();
@@ -85,8 +95,8 @@ final class QuantOptions {
         }
     }
 
-    /** The calibration samples: {@code --calib}, else {@code calib.npy} next to the model. */
-    List<double[]> calibration(Path model, Graph g) {
+    /** The calibration samples, written in {@code layout}: {@code --calib}, else {@code calib.npy} next to the model. */
+    List<double[]> calibration(Path model, Graph g, Layout layout) {
         Path f = calib;
         if (f == null) {
             Path sibling = model.toAbsolutePath().getParent().resolve("calib.npy");
@@ -96,6 +106,6 @@ final class QuantOptions {
             }
             f = sibling;
         }
-        return DataFiles.samples(f, g.inputShape());
+        return DataFiles.samples(f, g.inputShape(), layout);
     }
 }

@@ -27,6 +27,11 @@ final class QuantOptions {
     @Option(names = "--percentile", paramLabel = "P", description = "calibrate activation ranges to this percentile of |x| instead of the maximum")
     Double percentile;
 
+    @Option(names = "--lut-index-bits", paramLabel = "N", defaultValue = "10",
+            description = "widest lookup-table index: sigmoid, tanh and ELU tables and softmax's exp table have at most 2^N entries "
+                    + "(default ${DEFAULT-VALUE}; at 16-bit activations a wider softmax table separates closer logits)")
+    int lutIndexBits;
+
     @Option(names = "--config", paramLabel = "FILE", description = "JSON file of per-layer format overrides")
     Path config;
 
@@ -34,7 +39,7 @@ final class QuantOptions {
     Path calib;
 
     QuantConfig config() {
-        QuantConfig c = QuantConfig.defaults().withBits(weightBits, actBits).withPerChannel(!perTensor);
+        QuantConfig c = QuantConfig.defaults().withBits(weightBits, actBits).withPerChannel(!perTensor).withLutIndexBits(lutIndexBits);
         if (percentile != null) {
             c = c.withPercentile(percentile);
         }
@@ -62,6 +67,7 @@ final class QuantOptions {
         m.put("weight_bits", weightBits);
         m.put("act_bits", actBits);
         m.put("per_tensor", perTensor);
+        m.put("lut_index_bits", lutIndexBits);
         m.put("percentile", percentile);
         m.put("config", config == null ? null : config.toAbsolutePath().normalize().toString());
         try {
@@ -85,6 +91,7 @@ final class QuantOptions {
             weightBits = n.get("weight_bits").asInt();
             actBits = n.get("act_bits").asInt();
             perTensor = n.get("per_tensor").asBoolean();
+            lutIndexBits = n.hasNonNull("lut_index_bits") ? n.get("lut_index_bits").asInt() : 10;
             percentile = n.get("percentile").isNull() ? null : n.get("percentile").asDouble();
             config = n.get("config").isNull() ? null : Path.of(n.get("config").asText());
             calib = Path.of(n.get("calib").asText());

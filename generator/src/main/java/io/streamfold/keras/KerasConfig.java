@@ -340,7 +340,7 @@ final class KerasConfig {
             JsonNode v = shape.get(i + (withBatch ? 1 : 0));
             if (!v.isInt() || v.asInt() < 1) {
                 throw new ModelException(Diagnostic.SF_UNSUPPORTED_OP, null, layer, "input shape " + shape + " has an unknown or invalid dimension",
-                        "streamfold needs a fixed input shape (no None besides the batch axis)");
+                        "streamfold needs a fixed input shape; only the batch axis may be None");
             }
             d[i] = v.asInt();
         }

@@ -123,7 +123,8 @@ public final class KerasModelReader {
         }
         checkVersion(root.path("keras_version").asText(null), root.path("backend").asText(null), root);
         Path w = weights != null ? weights : defaultWeights(file);
-        return build(root, stem(file), w == null ? null : WeightsSource.of(w));
+        return build(root, stem(file), w == null ? null : WeightsSource.of(w),
+                "give --weights FILE, or put " + stem(file) + "_weights.h5 beside " + file.getFileName());
     }
 
     private static JsonModel readH5(Path file, Path weights) {
@@ -142,7 +143,7 @@ public final class KerasModelReader {
             List<String> backend = KerasWeights.strings(f.getAttribute("backend"));
             checkVersion(version.isEmpty() ? null : version.get(0), backend.isEmpty() ? null : backend.get(0), root);
             WeightsSource w = weights != null ? WeightsSource.of(weights) : new WeightsSource(file.toString(), file, f);
-            return build(root, stem(file), w);
+            return build(root, stem(file), w, null);
         }
     }
 
@@ -166,11 +167,11 @@ public final class KerasModelReader {
         }
         JsonNode root = parse(config, "config.json");
         if (weights != null) {
-            return build(root, stem(file), WeightsSource.of(weights));
+            return build(root, stem(file), WeightsSource.of(weights), null);
         }
         String label = file + "[model.weights.h5]";
         try (HdfFile f = fromBytes(h5, label)) {
-            return build(root, stem(file), new WeightsSource(label, null, f));
+            return build(root, stem(file), new WeightsSource(label, null, f), null);
         }
     }
 
@@ -184,7 +185,8 @@ public final class KerasModelReader {
         }
     }
 
-    private static JsonModel build(JsonNode root, String name, WeightsSource weights) {
+    /** {@code weights} may be null when the model has none; {@code noWeightsHint} says where they are looked for. */
+    private static JsonModel build(JsonNode root, String name, WeightsSource weights, String noWeightsHint) {
         KerasConfig.Arch arch = KerasConfig.parse(root);
         ObjectNode tree = tree(arch, name);
         boolean needed = arch.layers().stream().anyMatch(l -> !KerasLayers.params(l).isEmpty());
@@ -192,8 +194,7 @@ public final class KerasModelReader {
         String label = null;
         if (needed) {
             if (weights == null) {
-                throw new ModelException(Diagnostic.SF_BAD_WEIGHTS, null, null, "no weights file",
-                        "give --weights FILE, or put <name>_weights.h5 beside the architecture .json");
+                throw new ModelException(Diagnostic.SF_BAD_WEIGHTS, null, null, "no weights file", noWeightsHint);
             }
             label = weights.label();
             try {

@@ -1,7 +1,8 @@
 package io.streamfold.compile;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
 import io.streamfold.ir.Diagnostic;
 import io.streamfold.ir.Graph;
 import io.streamfold.ir.ModelException;
@@ -68,11 +69,33 @@ public final class ModelLoader {
                 "streamfold reads .onnx, streamfold .json and Keras (.h5, .keras, architecture .json) models");
     }
 
-    /** A .json whose top level is a Keras configuration; an unparsable file is left to the streamfold reader to report. */
+    /**
+     * A .json whose top level has {@code class_name} and {@code config} (a Keras configuration) and
+     * no {@code format} (a streamfold model). Only the top-level keys are looked at, so a streamfold
+     * model with large inline weights is not parsed twice; an unparsable file is left to the
+     * streamfold reader to report.
+     */
     private static boolean isKerasJson(Path file) {
-        try {
-            JsonNode root = new ObjectMapper().readTree(file.toFile());
-            return KerasModelReader.isKerasConfig(root);
+        boolean className = false;
+        boolean config = false;
+        try (JsonParser p = new JsonFactory().createParser(file.toFile())) {
+            if (p.nextToken() != JsonToken.START_OBJECT) {
+                return false;
+            }
+            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                String key = p.currentName();
+                if (key.equals("format")) {
+                    return false;
+                }
+                className |= key.equals("class_name");
+                config |= key.equals("config");
+                if (className && config) {
+                    return true;
+                }
+                p.nextToken();
+                p.skipChildren();
+            }
+            return false;
         } catch (IOException e) {
             return false;
         }

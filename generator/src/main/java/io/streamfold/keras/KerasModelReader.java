@@ -9,7 +9,6 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.jhdf.HdfFile;
 import io.jhdf.api.Attribute;
-import io.jhdf.api.Group;
 import io.streamfold.data.NdArray;
 import io.streamfold.ir.Diagnostic;
 import io.streamfold.ir.ModelException;

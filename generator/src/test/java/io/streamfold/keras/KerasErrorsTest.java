@@ -114,7 +114,7 @@ class KerasErrorsTest {
         fails(Diagnostic.SF_UNSUPPORTED_OP, shared.toString(), "out", () -> ModelLoader.load(shared));
 
         ObjectNode two = (ObjectNode) KerasTestModel.tree(m.config(false));
-        two.with("config").set("output_layers", KerasTestModel.MAPPER.valueToTree(List.of(List.of("d", 0, 0), List.of("out", 0, 0))));
+        ((ObjectNode) two.get("config")).set("output_layers", KerasTestModel.MAPPER.valueToTree(List.of(List.of("d", 0, 0), List.of("out", 0, 0))));
         Path twoOut = writeJson("two.json", two.toString());
         fails(Diagnostic.SF_UNSUPPORTED_OP, twoOut.toString(), null, () -> ModelLoader.load(twoOut));
 

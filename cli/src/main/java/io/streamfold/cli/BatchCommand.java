@@ -1,6 +1,5 @@
 package io.streamfold.cli;
 
-import io.streamfold.compile.DataFiles;
 import io.streamfold.compile.ModelLoader;
 import io.streamfold.hw.ParallelismPlan;
 import io.streamfold.ir.Graph;
@@ -47,7 +46,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 @Command(name = "batch", mixinStandardHelpOptions = true,
         description = {"Converts many models in parallel (as convert does), each into OUTROOT/<model>/, and prints a summary table.",
-                       "A folder stands for every .onnx and streamfold .json model below it; patterns (examples/*/model.onnx, "
+                       "A folder stands for every model below it (.onnx, streamfold .json, Keras .keras, full-model .h5 and "
+                       + "architecture .json with its <stem>_weights.h5); patterns (examples/*/model.onnx, "
                        + "models/**.onnx) are expanded relative to the working directory, in sorted order."},
         exitCodeListHeading = "%nExit codes (the worst model decides; listed by precedence):%n",
         exitCodeList = {
@@ -128,6 +128,9 @@ final class BatchCommand implements Callable<Integer> {
     Progress progress;
 
     @Mixin
+    ModelOptions models;
+
+    @Mixin
     QuantOptions quant;
 
     @Mixin
@@ -146,13 +149,17 @@ final class BatchCommand implements Callable<Integer> {
         if (minAgreement != null && !(minAgreement >= 0 && minAgreement <= 1)) {
             throw new CommandLine.ParameterException(cl, "--min-agreement is a fraction in [0, 1], e.g. 0.95");
         }
+        if (models.weights != null) {
+            throw new CommandLine.ParameterException(cl, "--weights names the weights of one model; batch reads <stem>_weights.h5 beside "
+                    + "each Keras architecture .json");
+        }
         boolean check = verify || minAgreement != null;
         Settings settings = new Settings(quant.config(), hardware.plan(), hardware.stimulus());
 
         BatchInputs.Expansion ex = BatchInputs.expand(inputs, Path.of(""), outputRoot);
         PrintWriter err = cl.getErr();
         for (String u : ex.unmatched()) {
-            err.println("warning: " + u + ": no model found (folders are searched for .onnx and streamfold .json files)");
+            err.println("warning: " + u + ": no model found (folders are searched for .onnx, .json, .h5 and .keras models)");
         }
         List<BatchInputs.Entry> entries = ex.entries();
         if (entries.isEmpty()) {
@@ -213,8 +220,9 @@ final class BatchCommand implements Callable<Integer> {
             if (!force && Files.exists(dir)) {
                 return failed(e, Status.EXISTS, null, dir + ": output folder exists (use --force to replace it)", t0);
             }
-            Graph g = ModelLoader.load(e.file());
-            List<double[]> calib = quant.calibration(e.file(), g);
+            ModelLoader.Loaded m = models.load(e.file());
+            Graph g = m.graph();
+            List<double[]> calib = quant.calibration(e.file(), g, models.layout(m));
             List<double[]> tb = calib.subList(0, Math.min(tbCount, calib.size()));
             Converter.Outcome o = Converter.convert(Pipeline.compile(g, new Pipeline.Settings(s.quant(), s.plan(), hardware.dspBudget, hardware.target), calib),
                     calib, tb, s.stimulus(), dir, force);
@@ -227,7 +235,7 @@ final class BatchCommand implements Callable<Integer> {
             QuantizedGraph q = o.compiled().quantized();
             String mismatch = simulatorMismatch(q, tb, o, s.plan().argmax());
             Path sibling = e.file().toAbsolutePath().getParent().resolve("inputs.npy");
-            List<double[]> data = Files.exists(sibling) ? DataFiles.samples(sibling, g.inputShape()) : calib;
+            List<double[]> data = Files.exists(sibling) ? models.samples(sibling, m) : calib;
             QuantErrorReport rep = QuantErrorReport.measure(q, data.subList(0, Math.min(verifyCount, data.size())));
             double agreement = rep.top1Agreement();
             double maxErr = rep.layers().get(rep.layers().size() - 1).maxAbsError();

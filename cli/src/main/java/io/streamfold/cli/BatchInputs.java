@@ -1,6 +1,7 @@
 package io.streamfold.cli;
 
 import io.streamfold.hw.LowerToHardware;
+import io.streamfold.keras.KerasModelReader;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -108,21 +109,29 @@ final class BatchInputs {
         return s.chars().anyMatch(c -> "*?[{".indexOf(c) >= 0);
     }
 
-    /** A model by its name: any {@code .onnx}, and {@code .json} files of the streamfold format. */
+    /**
+     * A model by its name: any {@code .onnx} and {@code .keras}; an {@code .h5}/{@code .hdf5} that
+     * holds a whole Keras model (not a weights-only file such as {@code <stem>_weights.h5}); a
+     * {@code .json} of the streamfold format or a Keras architecture.
+     */
     static boolean isModel(Path p) {
         String n = p.getFileName().toString().toLowerCase(Locale.ROOT);
         if (!Files.isRegularFile(p)) {
             return false;
         }
-        if (n.endsWith(".onnx")) {
+        if (n.endsWith(".onnx") || n.endsWith(".keras")) {
             return true;
+        }
+        if (n.endsWith(".h5") || n.endsWith(".hdf5")) {
+            return KerasModelReader.isFullModel(p);
         }
         if (!n.endsWith(".json")) {
             return false;
         }
         // plan.json, report.json and other JSON files are not models; the format is named near the top
         try (InputStream in = Files.newInputStream(p)) {
-            return new String(in.readNBytes(4096), StandardCharsets.UTF_8).contains("\"streamfold-json\"");
+            String head = new String(in.readNBytes(4096), StandardCharsets.UTF_8);
+            return head.contains("\"streamfold-json\"") || KerasModelReader.looksLikeKerasJson(p);
         } catch (IOException e) {
             return true; // let the loader report why it cannot be read
         }

@@ -1,6 +1,5 @@
 package io.streamfold.cli;
 
-import io.streamfold.compile.DataFiles;
 import io.streamfold.compile.ModelLoader;
 import io.streamfold.hw.LowerToHardware;
 import io.streamfold.ir.Graph;
@@ -30,7 +29,7 @@ final class ConvertCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "MODEL", description = "an .onnx or streamfold .json model")
+    @Parameters(index = "0", paramLabel = "MODEL", description = "a model: .onnx, streamfold .json, or Keras (.h5, .keras, architecture .json)")
     Path model;
 
     @Option(names = {"-o", "--output"}, paramLabel = "DIR", description = "output folder (default: verilog-out/<model-name>)")
@@ -46,6 +45,9 @@ final class ConvertCommand implements Callable<Integer> {
     int tbCount;
 
     @Mixin
+    ModelOptions models;
+
+    @Mixin
     QuantOptions quant;
 
     @Mixin
@@ -57,19 +59,20 @@ final class ConvertCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
-        Graph g = ModelLoader.load(model);
+        ModelLoader.Loaded m = models.load(model);
+        Graph g = m.graph();
         Path dir = output != null ? output : Path.of("verilog-out", LowerToHardware.verilogName(g.name()));
         Converter.Outcome o;
         try {
-            List<double[]> calib = quant.calibration(model, g);
-            List<double[]> tb = tbInputs != null ? DataFiles.samples(tbInputs, g.inputShape()) : calib;
+            List<double[]> calib = quant.calibration(model, g, models.layout(m));
+            List<double[]> tb = tbInputs != null ? models.samples(tbInputs, m) : calib;
             if (tbCount < 1) {
                 throw new CommandLine.ParameterException(spec.commandLine(), "--tb-count must be >= 1");
             }
             tb = tb.subList(0, Math.min(tbCount, tb.size()));
             o = Converter.build(Pipeline.compile(g, hardware.settings(quant.config()), calib), calib, tb, hardware.stimulus());
             java.util.Map<String, String> files = new java.util.LinkedHashMap<>(o.files());
-            files.put(SOURCE_FILE, quant.sourceJson(model));
+            files.put(SOURCE_FILE, quant.sourceJson(model, models));
             OutputFolder.write(dir, files, force);
         } catch (ModelException e) {
             throw e.inFile(model.toString());

@@ -30,8 +30,11 @@ final class InspectCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "MODEL", description = "an .onnx or streamfold .json model")
+    @Parameters(index = "0", paramLabel = "MODEL", description = "a model: .onnx, streamfold .json, or Keras (.h5, .keras, architecture .json)")
     Path model;
+
+    @Mixin
+    ModelOptions models;
 
     @Mixin
     QuantOptions quant;
@@ -45,7 +48,8 @@ final class InspectCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
-        Graph g = ModelLoader.load(model);
+        ModelLoader.Loaded m = models.load(model);
+        Graph g = m.graph();
         out.println("== imported");
         out.print(g);
         Pipeline.Result r;
@@ -53,7 +57,7 @@ final class InspectCommand implements Callable<Integer> {
             r = Pipeline.fold(g);
         } else {
             try {
-                r = Pipeline.quantize(g, quant.config(), quant.calibration(model, g));
+                r = Pipeline.quantize(g, quant.config(), quant.calibration(model, g, models.layout(m)));
             } catch (io.streamfold.ir.ModelException e) {
                 throw e.inFile(model.toString());
             }

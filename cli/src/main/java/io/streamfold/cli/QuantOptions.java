@@ -4,6 +4,7 @@ import io.streamfold.compile.DataFiles;
 import io.streamfold.ir.Diagnostic;
 import io.streamfold.ir.Graph;
 import io.streamfold.ir.ModelException;
+import io.streamfold.json.Layout;
 import io.streamfold.quant.QuantConfig;
 import picocli.CommandLine.Option;
 
@@ -26,14 +27,19 @@ final class QuantOptions {
     @Option(names = "--percentile", paramLabel = "P", description = "calibrate activation ranges to this percentile of |x| instead of the maximum")
     Double percentile;
 
+    @Option(names = "--lut-index-bits", paramLabel = "N", defaultValue = "10",
+            description = "widest lookup-table index: sigmoid, tanh and ELU tables and softmax's exp table have at most 2^N entries "
+                    + "(default ${DEFAULT-VALUE}; at 16-bit activations a wider softmax table separates closer logits)")
+    int lutIndexBits;
+
     @Option(names = "--config", paramLabel = "FILE", description = "JSON file of per-layer format overrides")
     Path config;
 
-    @Option(names = "--calib", paramLabel = "DATA", description = "calibration inputs (.npy or .csv, channels first); default: calib.npy beside the model")
+    @Option(names = "--calib", paramLabel = "DATA", description = "calibration inputs (.npy or .csv, in --data-layout order); default: calib.npy beside the model")
     Path calib;
 
     QuantConfig config() {
-        QuantConfig c = QuantConfig.defaults().withBits(weightBits, actBits).withPerChannel(!perTensor);
+        QuantConfig c = QuantConfig.defaults().withBits(weightBits, actBits).withPerChannel(!perTensor).withLutIndexBits(lutIndexBits);
         if (percentile != null) {
             c = c.withPercentile(percentile);
         }
@@ -51,14 +57,17 @@ final class QuantOptions {
      * The model and these settings as JSON, with absolute paths: what {@code simulate DIR} needs
      * to rebuild the design a {@code convert} wrote (its parallelism is in {@code plan.json}).
      */
-    String sourceJson(Path model) {
+    String sourceJson(Path model, ModelOptions models) {
         java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
         m.put("model", model.toAbsolutePath().normalize().toString());
+        m.put("weights", models.weights == null ? null : models.weights.toAbsolutePath().normalize().toString());
+        m.put("data_layout", models.dataLayout == null ? null : models.dataLayout.jsonName());
         Path c = calib != null ? calib : model.toAbsolutePath().getParent().resolve("calib.npy");
         m.put("calib", c.toAbsolutePath().normalize().toString());
         m.put("weight_bits", weightBits);
         m.put("act_bits", actBits);
         m.put("per_tensor", perTensor);
+        m.put("lut_index_bits", lutIndexBits);
         m.put("percentile", percentile);
         m.put("config", config == null ? null : config.toAbsolutePath().normalize().toString());
         try {
@@ -68,13 +77,21 @@ final class QuantOptions {
         }
     }
 
-    /** Reads the settings {@link #sourceJson} wrote; returns the model path. */
-    Path fromSourceJson(Path file) {
+    /** Reads the settings {@link #sourceJson} wrote (into these options and {@code models}); returns the model path. */
+    Path fromSourceJson(Path file, ModelOptions models) {
         try {
             com.fasterxml.jackson.databind.JsonNode n = new com.fasterxml.jackson.databind.ObjectMapper().readTree(file.toFile());
+            // Folders written before Keras support have neither field.
+            if (n.hasNonNull("weights")) {
+                models.weights = Path.of(n.get("weights").asText());
+            }
+            if (n.hasNonNull("data_layout")) {
+                models.dataLayout = new ModelOptions.LayoutConverter().convert(n.get("data_layout").asText());
+            }
             weightBits = n.get("weight_bits").asInt();
             actBits = n.get("act_bits").asInt();
             perTensor = n.get("per_tensor").asBoolean();
+            lutIndexBits = n.hasNonNull("lut_index_bits") ? n.get("lut_index_bits").asInt() : 10;
             percentile = n.get("percentile").isNull() ? null : n.get("percentile").asDouble();
             config = n.get("config").isNull() ? null : Path.of(n.get("config").asText());
             calib = Path.of(n.get("calib").asText());
@@ -85,8 +102,8 @@ final class QuantOptions {
         }
     }
 
-    /** The calibration samples: {@code --calib}, else {@code calib.npy} next to the model. */
-    List<double[]> calibration(Path model, Graph g) {
+    /** The calibration samples, written in {@code layout}: {@code --calib}, else {@code calib.npy} next to the model. */
+    List<double[]> calibration(Path model, Graph g, Layout layout) {
         Path f = calib;
         if (f == null) {
             Path sibling = model.toAbsolutePath().getParent().resolve("calib.npy");
@@ -96,6 +113,6 @@ final class QuantOptions {
             }
             f = sibling;
         }
-        return DataFiles.samples(f, g.inputShape());
+        return DataFiles.samples(f, g.inputShape(), layout);
     }
 }

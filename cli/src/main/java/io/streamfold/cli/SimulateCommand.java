@@ -1,6 +1,5 @@
 package io.streamfold.cli;
 
-import io.streamfold.compile.DataFiles;
 import io.streamfold.compile.ModelLoader;
 import io.streamfold.compile.Pipeline;
 import io.streamfold.hw.HwDesign;
@@ -38,10 +37,11 @@ final class SimulateCommand implements Callable<Integer> {
     CommandSpec spec;
 
     @Parameters(index = "0", paramLabel = "MODEL|DIR",
-            description = "an .onnx or streamfold .json model, or a folder written by convert (same model, formats and plan)")
+            description = "a model (.onnx, streamfold .json, Keras .h5/.keras/architecture .json), or a folder written by convert (same model, "
+                    + "formats and plan)")
     Path model;
 
-    @Option(names = "--input", paramLabel = "FILE", required = true, description = "inputs (.npy or .csv, one sample per row, channels first)")
+    @Option(names = "--input", paramLabel = "FILE", required = true, description = "inputs (.npy or .csv, one sample per row, in --data-layout order)")
     Path input;
 
     @Option(names = "--limit", paramLabel = "N", description = "simulate at most N samples (default ${DEFAULT-VALUE})", defaultValue = "16")
@@ -56,6 +56,9 @@ final class SimulateCommand implements Callable<Integer> {
     @Option(names = "--stress", description = "apply the random input gaps and output backpressure of --gaps/--stalls "
             + "(by default the source never pauses and the sink is always ready, as latency and II are defined)")
     boolean stress;
+
+    @Mixin
+    ModelOptions models;
 
     @Mixin
     QuantOptions quant;
@@ -73,21 +76,22 @@ final class SimulateCommand implements Callable<Integer> {
                 throw new ModelException(io.streamfold.ir.Diagnostic.SF_BAD_DATA, dir.toString(), null, "not a folder written by convert",
                         "give a model file, or a folder holding source.json and plan.json");
             }
-            model = quant.fromSourceJson(source);
+            model = quant.fromSourceJson(source, models);
             hardware.config = dir.resolve("plan.json");
             hardware.dspBudget = 0;
         }
-        Graph g = ModelLoader.load(model);
+        ModelLoader.Loaded m = models.load(model);
+        Graph g = m.graph();
         QuantizedGraph q;
         HwDesign d;
         List<double[]> xs;
         io.streamfold.hw.ParallelismPlan plan;
         try {
-            Pipeline.Result c = Pipeline.compile(g, hardware.settings(quant.config()), quant.calibration(model, g));
+            Pipeline.Result c = Pipeline.compile(g, hardware.settings(quant.config()), quant.calibration(model, g, models.layout(m)));
             q = c.quantized();
             plan = c.plan();
             d = c.design();
-            xs = DataFiles.samples(input, g.inputShape());
+            xs = models.samples(input, m);
         } catch (ModelException e) {
             throw e.inFile(model.toString());
         }

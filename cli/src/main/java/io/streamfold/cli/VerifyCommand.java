@@ -57,10 +57,10 @@ final class VerifyCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "MODEL", description = "an .onnx or streamfold .json model")
+    @Parameters(index = "0", paramLabel = "MODEL", description = "a model: .onnx, streamfold .json, or Keras (.h5, .keras, architecture .json)")
     Path model;
 
-    @Option(names = "--inputs", paramLabel = "FILE", description = "test inputs (.npy or .csv, channels first; default: inputs.npy beside the model)")
+    @Option(names = "--inputs", paramLabel = "FILE", description = "test inputs (.npy or .csv, in --data-layout order; default: inputs.npy beside the model)")
     Path inputs;
 
     @Option(names = "--labels", paramLabel = "FILE", description = "class labels, one per input (default: labels.npy beside the model, if present)")
@@ -79,6 +79,9 @@ final class VerifyCommand implements Callable<Integer> {
     @Option(names = "--rtl-count", paramLabel = "N", defaultValue = "4",
             description = "inferences in the RTL testbench (default ${DEFAULT-VALUE})")
     int rtlCount;
+
+    @Mixin
+    ModelOptions models;
 
     @Mixin
     QuantOptions quant;
@@ -108,7 +111,8 @@ final class VerifyCommand implements Callable<Integer> {
             };
         }
 
-        Graph g = ModelLoader.load(model);
+        ModelLoader.Loaded m = models.load(model);
+        Graph g = m.graph();
         Path dir = model.toAbsolutePath().getParent();
         List<double[]> xs;
         int[] ys = null;
@@ -123,11 +127,11 @@ final class VerifyCommand implements Callable<Integer> {
                 throw new ModelException(Diagnostic.SF_BAD_DATA, model.toString(), null, "no test inputs",
                         "give --inputs FILE (.npy or .csv) or put inputs.npy beside the model");
             }
-            xs = DataFiles.samples(inFile, g.inputShape());
+            xs = models.samples(inFile, m);
             if (labelFile != null) {
                 ys = checkedLabels(labelFile, xs.size(), g.outputShape().size(), inFile);
             }
-            calib = quant.calibration(model, g);
+            calib = quant.calibration(model, g, models.layout(m));
             c = Pipeline.compile(g, hardware.settings(quant.config()), calib);
             plan = c.plan();
             d = c.design();

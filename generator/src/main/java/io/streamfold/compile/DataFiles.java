@@ -5,6 +5,7 @@ import io.streamfold.data.Npy;
 import io.streamfold.ir.Diagnostic;
 import io.streamfold.ir.ModelException;
 import io.streamfold.ir.Shape;
+import io.streamfold.json.Layout;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -16,23 +17,45 @@ import java.util.Locale;
 /**
  * Reads sample sets (inputs, calibration data, labels) from {@code .npy} or CSV files.
  *
- * <p>Samples are flat and channels-first, one per row: an {@code .npy} array of shape (N, ...) or
- * a CSV file with one sample per line (comma, semicolon or whitespace separated; a first line
- * that is not numeric is a header and skipped).
+ * <p>Samples are one per row: an {@code .npy} array of shape (N, ...) or a CSV file with one
+ * sample per line (comma, semicolon or whitespace separated; a first line that is not numeric is
+ * a header and skipped). They are channels first unless read with another {@link Layout}.
  */
 public final class DataFiles {
 
     private DataFiles() {
     }
 
-    /** Samples whose size must equal {@code sample.size()}. */
+    /** Channels-first samples whose size must equal {@code sample.size()}. */
     public static List<double[]> samples(Path file, Shape sample) {
+        return samples(file, sample, Layout.CHANNELS_FIRST);
+    }
+
+    /**
+     * Samples written in {@code layout} (Keras data is (N, H, W, C)), returned in the channels-first
+     * order of the graph input {@code sample}. Any array holding whole samples is read row by row;
+     * one of full rank, (N, dims...), must have the dims of {@code layout}, so that data in the
+     * other order is an error rather than silently transposed.
+     */
+    public static List<double[]> samples(Path file, Shape sample, Layout layout) {
         NdArray a = read(file);
         int per = sample.size();
+        String order = layout.jsonName().replace('_', ' ');
         if (a.data().length == 0 || a.data().length % per != 0 || (a.rank() > 1 && a.rowSize() != per)) {
             throw new ModelException(Diagnostic.SF_BAD_DATA, file.toString(), null,
-                    "array of shape " + java.util.Arrays.toString(a.shape()) + " does not hold samples of " + sample,
-                    "expected (N, " + per + ") values, channels first");
+                    "array of shape " + java.util.Arrays.toString(a.shape()) + " does not hold samples of " + shown(sample, layout),
+                    "expected (N, " + per + ") values, " + order);
+        }
+        if (sample.rank() > 1 && a.rank() == sample.rank() + 1) {
+            int[] dims = java.util.Arrays.copyOfRange(a.shape(), 1, a.rank());
+            if (!java.util.Arrays.equals(dims, layout.fromChannelsFirst(sample))) {
+                Layout other = layout == Layout.CHANNELS_FIRST ? Layout.CHANNELS_LAST : Layout.CHANNELS_FIRST;
+                boolean isOther = java.util.Arrays.equals(dims, other.fromChannelsFirst(sample));
+                throw new ModelException(Diagnostic.SF_BAD_DATA, file.toString(), null,
+                        "array of shape " + java.util.Arrays.toString(a.shape()) + " does not hold samples of " + shown(sample, layout),
+                        isOther ? "it looks " + other.jsonName() + "; give --data-layout " + other.jsonName() + " to read it so"
+                                : "expected (N, " + shown(sample, layout) + ")");
+            }
         }
         List<double[]> out = new ArrayList<>();
         double[] d = a.data();
@@ -43,9 +66,15 @@ public final class DataFiles {
                     throw new ModelException(Diagnostic.SF_BAD_DATA, file.toString(), null, "sample " + i + " holds " + v, "data must be finite");
                 }
             }
-            out.add(s);
+            out.add(layout.toChannelsFirst(s, sample));
         }
         return out;
+    }
+
+    /** A sample shape as the data file holds it, e.g. {@code 8, 8, 1 (channels_last)}. */
+    private static String shown(Shape sample, Layout layout) {
+        String dims = java.util.Arrays.toString(layout.fromChannelsFirst(sample)).replaceAll("[\\[\\]]", "");
+        return sample.rank() > 1 ? dims + " (" + layout.jsonName() + ")" : dims;
     }
 
     /** Integer labels, one per sample. */

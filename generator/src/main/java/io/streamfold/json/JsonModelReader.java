@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.streamfold.data.NdArray;
 import io.streamfold.ir.Diagnostic;
 import io.streamfold.ir.Graph;
 import io.streamfold.ir.ModelException;
@@ -109,6 +110,21 @@ public final class JsonModelReader {
         }
     }
 
+    /**
+     * Builds a model from a tree in this format whose parameters are given already read, by
+     * {@code "<layer>/<param>"}: how another frontend (io.streamfold.keras) reuses this one's layer
+     * semantics. {@code source} names the parameters' file in messages; errors name no model file.
+     */
+    public static JsonModel fromTree(ObjectNode model, Map<String, NdArray> params, String source, String defaultName) {
+        try {
+            return new JsonModelReader(Path.of("").toAbsolutePath(), defaultName).build(model, new Weights(Path.of(""), params, source));
+        } catch (ModelException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw internal(e);
+        }
+    }
+
     /** A failure that is not a diagnosed input error: still one line for the user, with the cause kept. */
     private static ModelException internal(RuntimeException e) {
         ModelException m = new ModelException(Diagnostic.SF_CORRUPT_MODEL, null, "cannot read the model: " + e,
@@ -120,7 +136,11 @@ public final class JsonModelReader {
     // --------------------------------------------------------------------------------------------
 
     private JsonModel build(byte[] bytes) {
-        ObjectNode root = top(bytes);
+        return build(top(bytes), null);
+    }
+
+    /** {@code given}: parameters supplied by the caller instead of a {@code "weights"} side file, or null. */
+    private JsonModel build(ObjectNode root, Weights given) {
         checkFields(root, TOP_FIELDS, null, "the top level");
         String format = root.path("format").asText(null);
         if (!FORMAT.equals(format)) {
@@ -154,7 +174,10 @@ public final class JsonModelReader {
         if (layers == null || !layers.isArray() || layers.size() == 0) {
             throw corrupt("\"layers\" is " + (layers == null ? "missing" : layers.isArray() ? "empty" : "not a list"), "give a list of layers");
         }
-        Weights weights = new Weights(baseDir, weightsFile);
+        if (given != null && weightsFile != null) {
+            throw corrupt("\"weights\" names a file, but the parameters are given", null);
+        }
+        Weights weights = given != null ? given : new Weights(baseDir, weightsFile);
         Layers conv = new Layers(layout, weights);
 
         List<LayerSpec> specs = specs(layers, inputName);

@@ -24,6 +24,9 @@ import java.util.zip.ZipFile;
  * Finds the parameter arrays of a layer: inline nested JSON arrays, {@code {"npy": file}},
  * {@code {"npz": file, "key": k}}, or the model's side file ({@code "weights"}) under the key
  * {@code "<layer>/<param>"}. Files are resolved against the JSON file's folder and read once.
+ *
+ * <p>Another frontend that builds a model tree (the Keras reader) passes its parameters already
+ * read, by the same {@code "<layer>/<param>"} keys; they take the side file's place.
  */
 final class Weights {
 
@@ -34,6 +37,7 @@ final class Weights {
     private final Path baseDir;
     private final String sideFile;
     private final Map<String, byte[]> side;
+    private final Map<String, NdArray> given;
     private final Map<Path, Map<String, byte[]>> npzCache = new HashMap<>();
     private final Map<Path, NdArray> npyCache = new HashMap<>();
 
@@ -41,6 +45,7 @@ final class Weights {
     Weights(Path baseDir, String sideFile) {
         this.baseDir = baseDir;
         this.sideFile = sideFile;
+        this.given = Map.of();
         if (sideFile == null) {
             this.side = Map.of();
         } else {
@@ -51,6 +56,14 @@ final class Weights {
                         "cannot read the weights file " + sideFile + ": " + describe(e), "\"weights\" names an .npz file relative to the JSON file");
             }
         }
+    }
+
+    /** Parameters already read, by {@code "<layer>/<param>"}; {@code source} names their file in messages. */
+    Weights(Path baseDir, Map<String, NdArray> given, String source) {
+        this.baseDir = baseDir;
+        this.sideFile = source;
+        this.side = Map.of();
+        this.given = Map.copyOf(given);
     }
 
     /**
@@ -67,6 +80,10 @@ final class Weights {
             if (b != null) {
                 return new Param(n, parseNpy(l, n, b, sideFile + "[" + l.name() + "/" + n + "]"), sideFile);
             }
+            NdArray a = given.get(l.name() + "/" + n);
+            if (a != null) {
+                return new Param(n, a, sideFile);
+            }
         }
         return null;
     }
@@ -75,7 +92,8 @@ final class Weights {
     boolean hasAny(LayerSpec l, String... names) {
         boolean found = false;
         for (String n : names) {
-            found |= l.get(n) != null || side.containsKey(l.name() + "/" + n);
+            String key = l.name() + "/" + n;
+            found |= l.get(n) != null || side.containsKey(key) || given.containsKey(key);
         }
         return found;
     }

@@ -108,14 +108,25 @@ public sealed interface Stage {
      *     {@code wsel = ws, wcnt = wc + (popped ? 1 : 0)}. A full bank that compute has not reached
      *     yet makes it wait. (Moving to the free bank and loading in the same cycle lets a
      *     vector of one beat, SF = 1, stream at one vector per cycle.)</li>
-     * <li>the <b>compute</b> process (registers {@code rsel}, {@code nf}, {@code sf}, {@code acc})
-     *     steps through {@code nf = 0..NF-1}, in each through {@code sf = 0..SF-1}. A step needs
-     *     its beat loaded ({@code rsel != wsel || wcnt > sf}) and, if {@code sf == SF-1}, room in
-     *     the output FIFO. It computes
-     *     {@code sum[p] = (sf == 0 ? bias[o] : acc[p]) + sum_s w[nf*SF+sf][p][s] * buf[rsel][sf][s]}
-     *     for {@code o = nf*PE + p}, keeps it in {@code acc[p]}, and at {@code sf == SF-1} pushes
-     *     one output beat of {@code op.finish(o, sum[p])}. After the last step it moves to the
-     *     other bank ({@code rsel ^= 1}).</li>
+     * <li>the <b>compute</b> process is a pipeline of three steps that advances as a whole
+     *     ({@code adv}) unless its output register holds a beat and the output FIFO is full:
+     *     <ol>
+     *     <li><b>issue</b> (registers {@code rsel}, {@code nf}, {@code sf}): when {@code adv} and the
+     *         step's beat is loaded ({@code rsel != wsel || wcnt > sf}), it reads chunk {@code sf} of
+     *         the buffer and the weights of row {@code nf} and steps through {@code nf = 0..NF-1},
+     *         in each through {@code sf = 0..SF-1}; after the last step it moves to the other bank
+     *         ({@code rsel ^= 1});</li>
+     *     <li><b>products</b> (registers {@code v1}, {@code first1}, {@code last1}, {@code nf1}, the
+     *         products): the issued step's {@code w[nf*SF+sf][p][s] * buf[rsel][sf][s]};</li>
+     *     <li><b>accumulate</b> (registers {@code acc}, {@code v2}): {@code acc[p] = (first1 ?
+     *         bias[o] : acc[p]) + sum_s product[p][s]} for {@code o = nf1*PE + p}; after the last
+     *         chunk ({@code last1}) the accumulators are the output register ({@code v2}), pushed as
+     *         one beat of {@code op.finish(o, acc[p])} in a cycle the output FIFO has room.</li>
+     *     </ol>
+     *     A step issued in cycle t reaches the accumulators at the end of cycle t+1; its output beat
+     *     is pushed from cycle t+2 on. The path from the products to the accumulators and the one
+     *     from the accumulators (requantized) to the output FIFO are separate register-to-register
+     *     paths.</li>
      * </ul>
      * Both processes decide on start-of-cycle state. The next vector loads while the current one
      * is computed, so the initiation interval is NF*SF cycles per vector.

@@ -74,53 +74,81 @@ final class MatVecRtl {
         VExpr needOut = b.wire("need_out", 1, false, sf.atLast());
         VExpr sfWide = zext(sf.ref(), sf.bits(), wcBits);
         VExpr avail = b.wire("avail", 1, false, bin("||", bin("!=", rsel, wsel), bin(">", wcnt, sfWide)));
-        VExpr compute = b.wire("compute", 1, false, and(avail, bin("||", not(needOut), ref("out_ready"))));
+        // Pipeline: issue (buffer and weight reads) -> product registers -> accumulate and requantize
+        // into the output register. It advances as a whole unless the output register holds a beat
+        // the output FIFO cannot take, so out_ready reaches no further than this stage's control.
+        VExpr.Ref v1 = b.reg("v1", 1, false, 0);
+        VExpr.Ref first1 = b.reg("first1", 1, false, 0);
+        VExpr.Ref last1 = b.reg("last1", 1, false, 0);
+        VExpr.Ref nf1 = b.reg("nf1", nf.bits(), false, 0);
+        VExpr.Ref v2 = b.reg("v2", 1, false, 0);
+        // nf of the beat in the output register: it picks the requantization shift when outputs differ in it
+        boolean shiftsDiffer = false;
+        for (int o = pe; o < nfN * pe && !shiftsDiffer; o++) {
+            shiftsDiffer = op.accFrac(o) != op.accFrac(o % pe);
+        }
+        VExpr.Ref nf2 = shiftsDiffer ? b.reg("nf2", nf.bits(), false, 0) : nf1;
+        VExpr adv = b.wire("adv", 1, false, bin("||", not(v2), ref("out_ready")));
+        VExpr compute = b.wire("compute", 1, false, and(avail, adv));
         VExpr wcntNext = b.wire("wcnt_next", wcBits, false, new VExpr.Cond(load, bin("+", wc, uconst(wcBits, 1)), wc));
         VExpr waddr = b.wire("waddr", bufBits, false, new VExpr.Cond(ws,
                 bin("+", uconst(bufBits, sfN), zext(wc, wcBits, bufBits)), zext(wc, wcBits, bufBits)));
         // The buffer is read synchronously: x captures the slot the next cycle reads (addressed from
         // the next rsel and sf), or the beat written at that same edge when it is that slot. So x
-        // always equals buffer[{rsel, sf}] as a combinational read would, not a cycle changes, and
-        // synthesis maps the buffer to block RAM instead of flip-flops.
+        // always equals buffer[{rsel, sf}] as a combinational read would, and synthesis maps the
+        // buffer to block RAM instead of flip-flops.
         VExpr.Ref x = b.reg("x", simd * xb, false, 0);
         VExpr w = b.wire("w", pe * simd * wb, false, new VExpr.Index(wrom, addr.ref()));
-        VExpr bias = b.wire("bias", pe * aw, false, new VExpr.Index(brom, nf.ref()));
+        VExpr bias = b.wire("bias", pe * aw, false, new VExpr.Index(brom, nf1));
         List<VExpr> xs = new ArrayList<>();
         for (int i = 0; i < simd; i++) {
             xs.add(RtlFixed.lane(b, "x" + i, x, i, xb));
         }
+        int pb = wb + xb;
+        // Sums are formed at the wider of accumulator and product; the exact value fits aw bits.
+        int sw = Math.max(aw, pb);
         List<VExpr> ys = new ArrayList<>();
+        List<VStmt> products = new ArrayList<>();
         List<VStmt> accUpdates = new ArrayList<>();
         for (int p = 0; p < pe; p++) {
             VExpr.Ref acc = b.reg("acc" + p, aw, true, 0);
             VExpr bp = RtlFixed.lane(b, "bias" + p, bias, p, aw);
-            // Sums are formed at the wider of accumulator and product; the exact value fits aw bits.
-            int sw = Math.max(aw, wb + xb);
-            VExpr.Ref base = b.wire("base" + p, aw, true, new VExpr.Cond(sf.is(0), bp, acc));
+            VExpr.Ref base = b.wire("base" + p, aw, true, new VExpr.Cond(first1, bp, acc));
             VExpr sum = RtlFixed.signExtend(base, aw, sw);
             for (int i = 0; i < simd; i++) {
                 VExpr wi = RtlFixed.lane(b, "w" + p + "_" + i, w, p * simd + i, wb);
                 VExpr prod = RtlFixed.mul(b, "prod" + p + "_" + i, wi, wb, xs.get(i), xb);
-                sum = bin("+", sum, RtlFixed.signExtend(prod, wb + xb, sw));
+                VExpr.Ref preg = b.reg("p" + p + "_" + i, pb, true, 0);
+                products.add(set(preg, prod));
+                sum = bin("+", sum, RtlFixed.signExtend(preg, pb, sw));
             }
-            VExpr.Ref sumW = accumulate(b, "sum" + p, acc, aw, sum, sw, accUpdates);
+            accumulate(b, "sum" + p, acc, aw, sum, sw, accUpdates);
             List<Integer> fracs = new ArrayList<>();
             for (int nf0 = 0; nf0 < nfN; nf0++) {
                 fracs.add(op.accFrac(nf0 * pe + p));
             }
-            ys.add(RtlFixed.requantizeBank(b, "y" + p, sumW, sw, fracs, op.out(), nf.ref()));
+            // The output register is the accumulator itself, held while the beat waits: its
+            // requantization is on the path to the output FIFO, not on the accumulate path.
+            ys.add(RtlFixed.requantizeBank(b, "y" + p, acc, aw, fracs, op.out(), nf2));
         }
         b.assign("out_data", concatLanes(ys));
         b.assign("in_pop", load);
-        b.assign("out_push", and(compute, needOut));
+        b.assign("out_push", and(v2, ref("out_ready")));
         b.add(clockedNoReset(load, List.of(set(new VExpr.Index(buf, waddr), ref("in_data")))));
-        List<VStmt> onCompute = new ArrayList<>(accUpdates);
+        b.add(clockedNoReset(adv, products));
+        b.add(clockedNoReset(and(adv, v1), accUpdates));
+        List<VStmt> onCompute = new ArrayList<>();
         onCompute.add(addr.step());
         // The last chunk of the last row frees this half of the input buffer: the next vector is read from the other.
         onCompute.addAll(sf.stepCarry(needOut, nf.stepCarry(List.of(set(rsel, not(rsel))))));
+        List<VStmt> onAdvance = new ArrayList<>(List.of(set(v1, compute), set(first1, sf.is(0)), set(last1, needOut), set(nf1, nf.ref()),
+                set(v2, and(v1, last1))));
+        if (nf2 != nf1) {
+            onAdvance.add(set(nf2, nf1));
+        }
         VItem.AlwaysFf control = clocked(List.of(set(wsel, uconst(1, 0)), set(wcnt, uconst(wcBits, 0)), set(rsel, uconst(1, 0)),
-                        sf.clear(), nf.clear(), addr.clear()),
-                List.of(set(wsel, ws), set(wcnt, wcntNext), when(compute, onCompute)));
+                        sf.clear(), nf.clear(), addr.clear(), set(v1, uconst(1, 0)), set(v2, uconst(1, 0))),
+                List.of(set(wsel, ws), set(wcnt, wcntNext), when(compute, onCompute), when(adv, onAdvance)));
         b.add(control);
         VExpr rselNext = b.wire("rsel_next", 1, false, nextValue(rsel, control.body()));
         VExpr sfNext = b.wire("sf_next", sf.bits(), false, nextValue(sf.ref(), control.body()));
@@ -129,7 +157,7 @@ final class MatVecRtl {
         b.add(clockedNoReset(List.of(set(x, new VExpr.Cond(and(load, bin("==", waddr, raddrNext)), ref("in_data"),
                 new VExpr.Index(buf, raddrNext))))));
         String doc = "Matrix-vector stage " + s.name() + " (" + s.source() + "): " + s.inFeatures() + " -> " + s.outFeatures()
-                + ", PE " + pe + ", SIMD " + simd + ", " + s.cycles() + " cycles per vector.\n"
+                + ", PE " + pe + ", SIMD " + simd + ", " + s.cycles() + " cycles per vector, 2 pipeline registers.\n"
                 + "in " + op.in() + ", weights " + op.weight().bits() + " bits, accumulator " + aw + " bits, out " + op.out() + ".";
         return new VModule(mod, doc, List.of(), ports(simd * xb, pe * ob), b.items);
     }

@@ -82,9 +82,18 @@ abstract class StageModel {
         private final int sfN;
         private final int nfN;
         private final int simd;
+        private final int pe;
         private final long[] acc;
         private final long[] buf;
-        private final long[] beat;
+        // product register (after issue): one lane sum of SIMD products per PE lane
+        private final long[] prod;
+        private boolean v1;
+        private boolean first1;
+        private boolean last1;
+        private int nf1;
+        // output register
+        private final long[] y;
+        private boolean v2;
         private int wsel;
         private int wcnt;
         private int rsel;
@@ -98,60 +107,75 @@ abstract class StageModel {
             this.sfN = s.sf();
             this.nfN = s.nf();
             this.simd = s.simd();
-            this.acc = new long[s.pe()];
+            this.pe = s.pe();
+            this.acc = new long[pe];
             this.buf = new long[2 * s.inFeatures()];
-            this.beat = new long[s.pe()];
+            this.prod = new long[pe];
+            this.y = new long[pe];
         }
 
         @Override
         void step() {
-            // Both processes read start-of-cycle state; their updates are applied together.
-            // A full bank that compute has reached frees the other one: load there right away.
+            // Every decision reads start-of-cycle state; all updates apply together at the edge.
+            // The pipeline (products, then accumulate and requantize) advances as a whole unless its
+            // output register holds a beat the output FIFO cannot take.
+            boolean push = v2 && !out.full();
+            boolean adv = !v2 || push;
             boolean reuse = wcnt == sfN && rsel == wsel;
             int ws = reuse ? wsel ^ 1 : wsel;
             int wc = reuse ? 0 : wcnt;
             boolean load = !in.empty() && wc < sfN;
-            boolean needOut = sf == sfN - 1;
-            boolean compute = (rsel != wsel || wcnt > sf) && (!needOut || !out.full());
-            int nextWsel = ws;
-            int nextWcnt = wc;
+            boolean compute = (rsel != wsel || wcnt > sf) && adv;
+            if (push) {
+                out.push(y);
+            }
+            if (adv) {
+                // accumulate the step in the product register; at its last chunk, the output register
+                v2 = v1 && last1;
+                if (v1) {
+                    QOp.QDense op = s.op();
+                    for (int p = 0; p < pe; p++) {
+                        int o = nf1 * pe + p;
+                        long sum = (first1 ? op.bias(o) : acc[p]) + prod[p];
+                        acc[p] = sum;
+                        if (last1) {
+                            y[p] = op.finish(o, sum);
+                        }
+                    }
+                }
+                v1 = compute;
+                if (compute) {
+                    int addr = nf * sfN + sf;
+                    int base = (rsel * sfN + sf) * simd;
+                    for (int p = 0; p < pe; p++) {
+                        long sum = 0;
+                        for (int i = 0; i < simd; i++) {
+                            sum += s.weight(addr, p, i) * buf[base + i];
+                        }
+                        prod[p] = sum;
+                    }
+                    first1 = sf == 0;
+                    last1 = sf == sfN - 1;
+                    nf1 = nf;
+                    if (++sf == sfN) {
+                        sf = 0;
+                        if (++nf == nfN) {
+                            nf = 0;
+                            rsel ^= 1;
+                        }
+                    }
+                    fires++;
+                }
+            }
             if (load) {
                 int base = (ws * sfN + wc) * simd;
                 for (int i = 0; i < simd; i++) {
                     buf[base + i] = in.head(i);
                 }
                 in.pop();
-                nextWcnt = wc + 1;
             }
-            if (compute) {
-                int addr = nf * sfN + sf;
-                int base = (rsel * sfN + sf) * simd;
-                QOp.QDense op = s.op();
-                for (int p = 0; p < s.pe(); p++) {
-                    int o = nf * s.pe() + p;
-                    long sum = sf == 0 ? op.bias(o) : acc[p];
-                    for (int i = 0; i < simd; i++) {
-                        sum += s.weight(addr, p, i) * buf[base + i];
-                    }
-                    acc[p] = sum;
-                    if (needOut) {
-                        beat[p] = op.finish(o, sum);
-                    }
-                }
-                if (needOut) {
-                    out.push(beat);
-                }
-                if (++sf == sfN) {
-                    sf = 0;
-                    if (++nf == nfN) {
-                        nf = 0;
-                        rsel ^= 1;
-                    }
-                }
-                fires++;
-            }
-            wsel = nextWsel;
-            wcnt = nextWcnt;
+            wsel = ws;
+            wcnt = load ? wc + 1 : wc;
         }
     }
 

@@ -18,7 +18,11 @@ public final class ModelLoader {
     /** Reads an {@code .onnx} or streamfold {@code .json} model; errors name the file. */
     public static Graph load(Path file) {
         String name = file.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
-        if (!Files.isRegularFile(file)) {
+        if (Files.isDirectory(file)) {
+            throw new ModelException(Diagnostic.SF_CORRUPT_MODEL, file.toString(), null, "is a folder, not a model file",
+                    "give the path of an .onnx or .json model");
+        }
+        if (!Files.exists(file)) {
             throw new ModelException(Diagnostic.SF_CORRUPT_MODEL, file.toString(), null, "no such file", "give the path of an .onnx or .json model");
         }
         if (name.endsWith(".onnx")) {

@@ -25,7 +25,11 @@ public sealed interface Stage {
     /** Channel ids written. */
     List<Integer> outputs();
 
-    /** Cycles per inference if never stalled: the stage's own initiation interval. */
+    /**
+     * Cycles per inference if never stalled: the stage's own initiation interval. At most
+     * 2^31-1 ({@link LowerToHardware} refuses a design that would need more, so the products
+     * here are exact, and throw on overflow only before that check).
+     */
     int cycles();
 
     /** Hardware multipliers of the stage. */
@@ -157,7 +161,7 @@ public sealed interface Stage {
 
         @Override
         public int cycles() {
-            return sf() * nf() * vectors;
+            return Math.multiplyExact(Math.multiplyExact(sf(), nf()), vectors);
         }
 
         @Override
@@ -263,7 +267,7 @@ public sealed interface Stage {
 
         @Override
         public int cycles() {
-            return widening() ? beatsIn : beatsIn * ratio();
+            return widening() ? beatsIn : Math.multiplyExact(beatsIn, ratio());
         }
 
         @Override
@@ -310,7 +314,7 @@ public sealed interface Stage {
 
         @Override
         public int cycles() {
-            return groups() * pixels;
+            return Math.multiplyExact(groups(), pixels);
         }
 
         @Override
@@ -454,7 +458,7 @@ public sealed interface Stage {
 
         @Override
         public int cycles() {
-            return 3 * beats() + divSteps();
+            return Math.addExact(Math.multiplyExact(3, beats()), divSteps());
         }
 
         @Override
@@ -679,7 +683,7 @@ public sealed interface Stage {
 
         @Override
         public int cycles() {
-            return positions * channelBeats * windowSize;
+            return Math.multiplyExact(Math.multiplyExact(positions, channelBeats), windowSize);
         }
 
         @Override
@@ -741,7 +745,7 @@ public sealed interface Stage {
 
         @Override
         public int cycles() {
-            return positions * channelBeats * windowSize;
+            return Math.multiplyExact(Math.multiplyExact(positions, channelBeats), windowSize);
         }
 
         @Override

@@ -11,6 +11,8 @@ import io.streamfold.reference.IntegerInterpreter;
 import io.streamfold.sim.Stimulus;
 import io.streamfold.compile.Pipeline;
 import io.streamfold.flow.Converter;
+import io.streamfold.flow.OutputFolder;
+import io.streamfold.ir.Diagnostic;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -20,13 +22,15 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 import java.io.PrintWriter;
-import java.nio.file.FileAlreadyExistsException;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -103,13 +107,13 @@ final class BatchCommand implements Callable<Integer> {
             defaultValue = "verilog-out")
     Path outputRoot;
 
-    @Option(names = {"-j", "--jobs"}, paramLabel = "N", description = "models converted at the same time (default: the number of processors)")
+    @Option(names = {"-j", "--jobs"}, paramLabel = "N", converter = OptionTypes.Positive.class, description = "models converted at the same time (default: the number of processors)")
     Integer jobs;
 
     @Option(names = "--force", description = "replace existing output folders")
     boolean force;
 
-    @Option(names = "--tb-count", paramLabel = "N", description = "inferences in each testbench, from the calibration data (default ${DEFAULT-VALUE})",
+    @Option(names = "--tb-count", paramLabel = "N", converter = OptionTypes.Positive.class, description = "inferences in each testbench, from the calibration data (default ${DEFAULT-VALUE})",
             defaultValue = "4")
     int tbCount;
 
@@ -117,10 +121,10 @@ final class BatchCommand implements Callable<Integer> {
             + "float-vs-fixed top-1 agreement and max |error| on inputs.npy beside the model (else the calibration data)")
     boolean verify;
 
-    @Option(names = "--verify-count", paramLabel = "N", description = "samples measured by --verify (default ${DEFAULT-VALUE})", defaultValue = "100")
+    @Option(names = "--verify-count", paramLabel = "N", converter = OptionTypes.Positive.class, description = "samples measured by --verify (default ${DEFAULT-VALUE})", defaultValue = "100")
     int verifyCount;
 
-    @Option(names = "--min-agreement", paramLabel = "F", description = "with --verify (implied): fail a model whose top-1 agreement is under F, a fraction, e.g. 0.95")
+    @Option(names = "--min-agreement", paramLabel = "F", converter = OptionTypes.Fraction.class, description = "with --verify (implied): fail a model whose top-1 agreement is under F, a fraction, e.g. 0.95")
     Double minAgreement;
 
     @Option(names = "--progress", paramLabel = "MODE", description = "auto (a bar on a terminal, else plain lines), bar or plain (default ${DEFAULT-VALUE})",
@@ -217,19 +221,23 @@ final class BatchCommand implements Callable<Integer> {
             if (!dir.toAbsolutePath().normalize().startsWith(outputRoot.toAbsolutePath().normalize())) {
                 throw new IllegalStateException("output folder " + dir + " is outside " + outputRoot); // names are sanitized: a bug
             }
-            if (!force && Files.exists(dir)) {
-                return failed(e, Status.EXISTS, null, dir + ": output folder exists (use --force to replace it)", t0);
-            }
+            List<Path> inputs = new ArrayList<>(List.of(e.file()));
+            inputs.addAll(quant.inputs(e.file()));
+            inputs.addAll(hardware.inputs());
+            OutputFolder.check(dir, force, inputs);
             ModelLoader.Loaded m = models.load(e.file());
             Graph g = m.graph();
             List<double[]> calib = quant.calibration(e.file(), g, models.layout(m));
             List<double[]> tb = calib.subList(0, Math.min(tbCount, calib.size()));
-            Converter.Outcome o = Converter.convert(Pipeline.compile(g, new Pipeline.Settings(s.quant(), s.plan(), hardware.dspBudget, hardware.target), calib),
-                    calib, tb, s.stimulus(), dir, force);
+            Converter.Outcome o = Converter.build(Pipeline.compile(g, new Pipeline.Settings(s.quant(), s.plan(), hardware.dspBudget, hardware.target), calib),
+                    calib, tb, s.stimulus());
+            Map<String, String> files = new LinkedHashMap<>(o.files());
+            files.put(ConvertCommand.SOURCE_FILE, quant.sourceJson(e.file(), models));
             Integer mults = o.design().multipliers();
             Long ii = (long) o.design().initiationInterval();
             Long latency = o.timing().latency();
             if (!check) {
+                OutputFolder.write(dir, files, force, inputs);
                 return new Result(e, Status.OK, null, null, dir, mults, ii, latency, null, null, seconds(t0));
             }
             QuantizedGraph q = o.compiled().quantized();
@@ -243,13 +251,22 @@ final class BatchCommand implements Callable<Integer> {
             if (why == null && minAgreement != null && !(agreement >= minAgreement)) {
                 why = String.format(Locale.ROOT, "top-1 agreement %.2f%% is under --min-agreement %.2f%%", 100 * agreement, 100 * minAgreement);
             }
-            return new Result(e, why == null ? Status.OK : Status.VERIFY_FAILED, null, why, dir, mults, ii, latency, agreement, maxErr,
-                    seconds(t0));
+            if (why != null) {
+                // A model reported as failed leaves no folder behind (convert it alone to inspect it).
+                return new Result(e, Status.VERIFY_FAILED, null, why + "; nothing written", null, mults, ii, latency, agreement, maxErr,
+                        seconds(t0));
+            }
+            OutputFolder.write(dir, files, force, inputs);
+            return new Result(e, Status.OK, null, null, dir, mults, ii, latency, agreement, maxErr, seconds(t0));
         } catch (ModelException me) {
             ModelException m = me.inFile(e.file().toString());
             return failed(e, Status.BAD_INPUT, m.id() == null ? "input" : m.id().name(), m.getMessage(), t0);
-        } catch (FileAlreadyExistsException x) {
-            return failed(e, Status.EXISTS, null, dir + ": output folder exists (use --force to replace it)", t0);
+        } catch (OutputFolder.Refused x) {
+            return failed(e, Status.EXISTS, null, x.getMessage(), t0);
+        } catch (IOException x) {
+            return failed(e, Status.BAD_INPUT, Diagnostic.SF_IO.name(), ErrorHandler.ioLine(x).substring("error: ".length()), t0);
+        } catch (OutOfMemoryError x) {
+            return failed(e, Status.INTERNAL, null, "out of memory (use fewer -j, or give Java more memory with STREAMFOLD_JAVA_OPTS=-Xmx8g)", t0);
         } catch (Throwable t) { // one model's bug must not stop the others
             return failed(e, Status.INTERNAL, null, internalLine(t), t0);
         }

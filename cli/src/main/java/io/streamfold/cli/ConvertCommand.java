@@ -2,12 +2,13 @@ package io.streamfold.cli;
 
 import io.streamfold.compile.ModelLoader;
 import io.streamfold.hw.LowerToHardware;
+import io.streamfold.ir.Diagnostic;
 import io.streamfold.ir.Graph;
+import io.streamfold.ir.IoErrors;
 import io.streamfold.ir.ModelException;
 import io.streamfold.compile.Pipeline;
 import io.streamfold.flow.Converter;
 import io.streamfold.flow.OutputFolder;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -15,10 +16,13 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
+import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 
 /** {@code streamfold convert MODEL}: RTL, ROMs, testbench, run scripts and report in one folder. */
@@ -35,13 +39,14 @@ final class ConvertCommand implements Callable<Integer> {
     @Option(names = {"-o", "--output"}, paramLabel = "DIR", description = "output folder (default: verilog-out/<model-name>)")
     Path output;
 
-    @Option(names = "--force", description = "replace an existing output folder")
+    @Option(names = "--force", description = "replace an existing output folder that streamfold wrote (never anything else)")
     boolean force;
 
     @Option(names = "--tb-inputs", paramLabel = "DATA", description = "inputs for the testbench vectors (default: the calibration data)")
     Path tbInputs;
 
-    @Option(names = "--tb-count", paramLabel = "N", description = "inferences in the testbench (default ${DEFAULT-VALUE})", defaultValue = "4")
+    @Option(names = "--tb-count", paramLabel = "N", converter = OptionTypes.Positive.class,
+            description = "inferences in the testbench, >= 1 (default ${DEFAULT-VALUE})", defaultValue = "4")
     int tbCount;
 
     @Mixin
@@ -61,24 +66,31 @@ final class ConvertCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         ModelLoader.Loaded m = models.load(model);
         Graph g = m.graph();
-        Path dir = output != null ? output : Path.of("verilog-out", LowerToHardware.verilogName(g.name()));
+        Path dir = output != null ? output : Path.of("verilog-out", LowerToHardware.topName(g.name()));
+        List<Path> inputs = new ArrayList<>(List.of(model));
+        inputs.addAll(quant.inputs(model));
+        inputs.addAll(hardware.inputs());
+        inputs.addAll(models.inputs());
+        if (tbInputs != null) {
+            inputs.add(tbInputs);
+        }
+        // Refuse before compiling: a refusal should not cost a conversion.
+        OutputFolder.check(dir, force, inputs);
         Converter.Outcome o;
         try {
             List<double[]> calib = quant.calibration(model, g, models.layout(m));
             List<double[]> tb = tbInputs != null ? models.samples(tbInputs, m) : calib;
-            if (tbCount < 1) {
-                throw new CommandLine.ParameterException(spec.commandLine(), "--tb-count must be >= 1");
-            }
             tb = tb.subList(0, Math.min(tbCount, tb.size()));
             o = Converter.build(Pipeline.compile(g, hardware.settings(quant.config()), calib), calib, tb, hardware.stimulus());
-            java.util.Map<String, String> files = new java.util.LinkedHashMap<>(o.files());
+            Map<String, String> files = new LinkedHashMap<>(o.files());
             files.put(SOURCE_FILE, quant.sourceJson(model, models));
-            OutputFolder.write(dir, files, force);
+            OutputFolder.write(dir, files, force, inputs);
         } catch (ModelException e) {
             throw e.inFile(model.toString());
-        } catch (FileAlreadyExistsException e) {
-            spec.commandLine().getErr().println("error: " + dir + ": output folder exists (use --force to replace it)");
-            return ExitCodes.USAGE;
+        } catch (OutputFolder.Refused e) {
+            throw e;
+        } catch (IOException e) {
+            throw new ModelException(Diagnostic.SF_IO, dir.toString(), null, "cannot write the output folder: " + IoErrors.reason(e), null);
         }
         out.printf("wrote %s: %d files, top module %s%n", dir, o.files().size(), o.design().name());
         out.printf("  %d stages, %d multipliers, II %d cycles, latency %d cycles (simulated)%n", o.design().stages().size(),

@@ -12,6 +12,7 @@ import io.streamfold.quant.QuantErrorReport;
 import io.streamfold.hw.ParallelismPlan;
 import io.streamfold.sim.Stimulus;
 import io.streamfold.flow.Converter;
+import io.streamfold.flow.OutputFolder;
 import io.streamfold.testbench.EdaRunner;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -45,9 +46,12 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = {"-o", "--output"}, paramLabel = "DIR", description = "where the converted designs go (default: verilog-out/)")
     Path outputRoot = Path.of("verilog-out");
 
-    @Option(names = "--dsp-budget", paramLabel = "N", description = "multipliers the planner may spend per design (default ${DEFAULT-VALUE})",
-            defaultValue = "64")
+    @Option(names = "--dsp-budget", paramLabel = "N", converter = OptionTypes.NonNegative.class,
+            description = "multipliers the planner may spend per design, >= 0 (default ${DEFAULT-VALUE})", defaultValue = "64")
     int budget;
+
+    @Option(names = "--force", description = "replace output folders that streamfold wrote before (never anything else)")
+    boolean force;
 
     @Option(names = "--verbose", description = "print the per-layer error report")
     boolean verbose;
@@ -65,11 +69,20 @@ final class DemoCommand implements Callable<Integer> {
         return false;
     }
 
+    /** What converting the example in {@code dir} reads; its output folder may not contain them. */
+    private static List<Path> inputs(Path dir) {
+        return List.of(dir.resolve("model.onnx"), dir.resolve("calib.npy"), dir.resolve("inputs.npy"), dir.resolve("labels.npy"));
+    }
+
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         if (!Files.isDirectory(examples)) {
             throw new ModelException(Diagnostic.SF_BAD_DATA, examples.toString(), null, "no examples folder", "run from the repository root or give --examples DIR");
+        }
+        // Every output folder is checked before any work, as convert does: an existing one needs --force.
+        for (String m : MODELS) {
+            OutputFolder.check(outputRoot.resolve(m), force, inputs(examples.resolve(m)));
         }
         out.printf("%-14s %-62s %9s %9s %9s %9s%n", "model", "batchnorm folding", "float acc", "8b agree", "16b agree", "8b acc");
         for (String m : MODELS) {
@@ -109,7 +122,7 @@ final class DemoCommand implements Callable<Integer> {
             Converter.Outcome o;
             try {
                 o = Converter.convert(Pipeline.compile(g, new Pipeline.Settings(QuantConfig.defaults(), ParallelismPlan.serial(), budget), calib),
-                        calib, inputs.subList(0, 3), new Stimulus(1, 0.2, 0.2), outDir, true);
+                        calib, inputs.subList(0, 3), new Stimulus(1, 0.2, 0.2), outDir, force, inputs(dir));
             } catch (ModelException e) {
                 out.printf("%-14s not yet in hardware: %s%n", m, e.reason());
                 continue;

@@ -3,28 +3,40 @@ package io.streamfold.cli;
 import io.streamfold.compile.Pipeline;
 import io.streamfold.hw.DeviceTarget;
 import io.streamfold.hw.ParallelismPlan;
-import io.streamfold.quant.QuantConfig;
 import io.streamfold.ir.Diagnostic;
+import io.streamfold.ir.IoErrors;
 import io.streamfold.ir.ModelException;
+import io.streamfold.quant.QuantConfig;
 import io.streamfold.sim.Stimulus;
 import picocli.CommandLine.Option;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Parallelism and stimulus options shared by the commands that build hardware. */
+/**
+ * Parallelism and stimulus options shared by the commands that build hardware. Ranges are checked
+ * where the options are parsed ({@link OptionTypes}); whether a fold fits its layer is checked
+ * against the model.
+ */
 final class HardwareOptions {
 
-    @Option(names = "--fold", paramLabel = "NODE=PExSIMD", description = "lanes of one layer, e.g. --fold /0/Gemm=4x8 (repeatable)")
-    List<String> folds = new ArrayList<>();
+    @Option(names = "--fold", paramLabel = "NODE=PExSIMD", converter = OptionTypes.FoldSpec.class,
+            description = "lanes of one layer, e.g. --fold /0/Gemm=4x8 (repeatable)")
+    List<OptionTypes.Fold> folds = new ArrayList<>();
 
-    @Option(names = "--input-elems", paramLabel = "N", description = "elements per s_axis beat (default ${DEFAULT-VALUE})", defaultValue = "1")
+    @Option(names = "--input-elems", paramLabel = "N", converter = OptionTypes.Positive.class,
+            description = "elements per s_axis beat, >= 1 (default ${DEFAULT-VALUE})", defaultValue = "1")
     int inputElems;
 
-    @Option(names = "--fifo-depth", paramLabel = "N", description = "FIFO depth between stages (default ${DEFAULT-VALUE})", defaultValue = "2")
+    @Option(names = "--fifo-depth", paramLabel = "N", converter = OptionTypes.FifoDepth.class,
+            description = "FIFO depth between stages, 2.." + ParallelismPlan.MAX_FIFO_DEPTH + " (default ${DEFAULT-VALUE})", defaultValue = "2")
     int fifoDepth;
 
-    @Option(names = "--dsp-budget", paramLabel = "N", description = "plan PE/SIMD automatically for at most N multipliers")
+    @Option(names = "--dsp-budget", paramLabel = "N", converter = OptionTypes.NonNegative.class,
+            description = "plan PE/SIMD automatically for at most N multipliers (0: no planning)")
     int dspBudget;
 
     @Option(names = "--target", paramLabel = "DEVICE", defaultValue = "generic", converter = TargetConverter.class,
@@ -44,7 +56,7 @@ final class HardwareOptions {
     }
 
     @Option(names = "--plan", paramLabel = "PLAN", description = "a plan.json to apply (as convert writes it); --fold overrides its layers")
-    java.nio.file.Path config;
+    Path config;
 
     @Option(names = "--argmax", description = "append an argmax head: output the index of the largest element")
     boolean argmax;
@@ -52,37 +64,40 @@ final class HardwareOptions {
     @Option(names = "--seed", description = "seed of the testbench's gap/backpressure pattern (default ${DEFAULT-VALUE})", defaultValue = "1")
     long seed;
 
-    @Option(names = "--gaps", paramLabel = "P", description = "probability of an idle input cycle (default ${DEFAULT-VALUE})", defaultValue = "0.2")
+    @Option(names = "--gaps", paramLabel = "P", converter = OptionTypes.Probability.class,
+            description = "probability of an idle input cycle, 0.." + OptionTypes.MAX_PROBABILITY + " (default ${DEFAULT-VALUE})", defaultValue = "0.2")
     double gaps;
 
-    @Option(names = "--stalls", paramLabel = "P", description = "probability of output backpressure in a cycle (default ${DEFAULT-VALUE})", defaultValue = "0.2")
+    @Option(names = "--stalls", paramLabel = "P", converter = OptionTypes.Probability.class,
+            description = "probability of output backpressure in a cycle, 0.." + OptionTypes.MAX_PROBABILITY + " (default ${DEFAULT-VALUE})",
+            defaultValue = "0.2")
     double stalls;
 
     ParallelismPlan plan() {
         ParallelismPlan p = new ParallelismPlan(java.util.Map.of(), inputElems, fifoDepth);
         if (config != null) {
             try {
-                p = ParallelismPlan.fromJson(java.nio.file.Files.readString(config));
-            } catch (java.io.IOException e) {
-                throw new ModelException(Diagnostic.SF_BAD_PLAN, config.toString(), null, "cannot read the plan: " + e.getMessage(), null);
+                if (Files.isDirectory(config)) {
+                    throw new ModelException(Diagnostic.SF_BAD_PLAN, config.toString(), null, "is a folder, not a plan file",
+                            "give the plan.json that convert wrote");
+                }
+                p = ParallelismPlan.fromJson(Files.readString(config));
+            } catch (IOException e) {
+                throw new ModelException(Diagnostic.SF_BAD_PLAN, config.toString(), null, "cannot read the plan: " + IoErrors.reason(e), null);
             } catch (ModelException e) {
                 throw e.inFile(config.toString());
             }
         }
         p = p.withArgmax(argmax || p.argmax());
-        for (String f : folds) {
-            int eq = f.lastIndexOf('=');
-            String[] lanes = eq < 0 ? new String[0] : f.substring(eq + 1).toLowerCase(java.util.Locale.ROOT).split("x");
-            if (lanes.length != 2) {
-                throw new ModelException(Diagnostic.SF_BAD_PLAN, null, "--fold " + f + " is not NODE=PExSIMD", "e.g. --fold /0/Gemm=4x8");
-            }
-            try {
-                p = p.with(f.substring(0, eq), Integer.parseInt(lanes[0]), Integer.parseInt(lanes[1]));
-            } catch (NumberFormatException e) {
-                throw new ModelException(Diagnostic.SF_BAD_PLAN, null, "--fold " + f + " is not NODE=PExSIMD", "e.g. --fold /0/Gemm=4x8");
-            }
+        for (OptionTypes.Fold f : folds) {
+            p = p.with(f.node(), f.pe(), f.simd());
         }
         return p;
+    }
+
+    /** Files these options read (for the output folder's safety checks). */
+    List<Path> inputs() {
+        return config == null ? List.of() : List.of(config);
     }
 
     /** The compile settings these options give with {@code quant}. */
@@ -91,10 +106,6 @@ final class HardwareOptions {
     }
 
     Stimulus stimulus() {
-        try {
-            return new Stimulus(seed, gaps, stalls);
-        } catch (IllegalArgumentException e) {
-            throw new ModelException(Diagnostic.SF_BAD_PLAN, null, "--gaps and --stalls must be in [0, 1)", null);
-        }
+        return new Stimulus(seed, gaps, stalls);
     }
 }

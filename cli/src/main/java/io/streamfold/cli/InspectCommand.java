@@ -79,6 +79,10 @@ final class InspectCommand implements Callable<Integer> {
                         d.initiationInterval(), d.multipliers(), d.macs(), d.inputChannel().elems(), d.inputFormat(),
                         d.outputChannel().elems(), d.outputFormat());
             } catch (io.streamfold.ir.ModelException e) {
+                if (e.id() == io.streamfold.ir.Diagnostic.SF_BAD_PLAN) {
+                    out.flush();
+                    throw e.inFile(model.toString()); // a --fold, --plan or budget the user gave does not fit: an error, not a finding
+                }
                 out.println("== " + LowerToHardware.NAME + ": not possible: " + e.getMessage());
             }
         }

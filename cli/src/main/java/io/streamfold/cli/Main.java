@@ -14,9 +14,9 @@ import picocli.CommandLine.Command;
         exitCodeList = {
             "0:success",
             "1:verification failed (mismatch, or accuracy under the threshold)",
-            "2:usage error (bad flag or argument)",
-            "3:bad input (unreadable/corrupt model, unsupported op, bad weights, bad data file)",
-            "4:internal error (details written to a file named in the message)"})
+            "2:usage error (bad flag or argument), or an output folder that may not be written (exists without --force, not written by streamfold, holds an input)",
+            "3:bad input (unreadable/corrupt model, unsupported op, bad weights, bad data file), or a file the system cannot read or write",
+            "4:internal error (details written to a file named in the message), or out of memory"})
 public final class Main implements Runnable {
 
     @CommandLine.Spec
@@ -29,9 +29,30 @@ public final class Main implements Runnable {
     /** The configured command line; tests call {@code execute} on it. */
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Main());
-        cl.setExecutionExceptionHandler(new ErrorHandler());
+        ErrorHandler errors = new ErrorHandler();
+        cl.setExecutionExceptionHandler(errors);
+        cl.setParameterExceptionHandler(errors);
         cl.setCaseInsensitiveEnumValuesAllowed(true);
+        cl.setExecutionStrategy(Main::execute);
         return cl;
+    }
+
+    /**
+     * Runs the command; errors (which picocli does not hand to the exception handler) become one
+     * line and code 4: out of memory names the options that make the run big, a stack overflow
+     * (a pathologically deep model) says so.
+     */
+    private static int execute(CommandLine.ParseResult parsed) {
+        CommandLine cl = parsed.commandSpec().commandLine();
+        try {
+            return new CommandLine.RunLast().execute(parsed);
+        } catch (OutOfMemoryError e) {
+            cl.getErr().println(ErrorHandler.outOfMemory(parsed));
+        } catch (StackOverflowError e) {
+            cl.getErr().println("error: stack overflow: the model is nested too deeply (give Java a larger stack: STREAMFOLD_JAVA_OPTS=-Xss64m)");
+        }
+        cl.getErr().flush();
+        return ExitCodes.INTERNAL;
     }
 
     @Override

@@ -28,6 +28,11 @@ final class ModelOptions {
         return ModelLoader.open(model, weights);
     }
 
+    /** Files these options read (for the output folder's safety checks): the weights file if given. */
+    java.util.List<Path> inputs() {
+        return weights == null ? java.util.List.of() : java.util.List.of(weights);
+    }
+
     /** The order data files are in: {@code --data-layout}, else the model's own. */
     Layout layout(ModelLoader.Loaded m) {
         return dataLayout != null ? dataLayout : m.dataLayout();

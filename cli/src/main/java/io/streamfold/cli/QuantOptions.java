@@ -15,16 +15,19 @@ import java.util.List;
 /** Quantization options shared by the commands that compile a model. */
 final class QuantOptions {
 
-    @Option(names = "--weight-bits", paramLabel = "N", description = "weight width in bits (default ${DEFAULT-VALUE})", defaultValue = "8")
+    @Option(names = "--weight-bits", paramLabel = "N", converter = OptionTypes.Bits.class,
+            description = "weight width in bits, 1..62 (default ${DEFAULT-VALUE})", defaultValue = "8")
     int weightBits;
 
-    @Option(names = "--act-bits", paramLabel = "N", description = "activation width in bits (default ${DEFAULT-VALUE})", defaultValue = "8")
+    @Option(names = "--act-bits", paramLabel = "N", converter = OptionTypes.Bits.class,
+            description = "activation width in bits, 1..62 (default ${DEFAULT-VALUE})", defaultValue = "8")
     int actBits;
 
     @Option(names = "--per-tensor", description = "one weight format per layer instead of per output channel")
     boolean perTensor;
 
-    @Option(names = "--percentile", paramLabel = "P", description = "calibrate activation ranges to this percentile of |x| instead of the maximum")
+    @Option(names = "--percentile", paramLabel = "P", converter = OptionTypes.Percentile.class,
+            description = "calibrate activation ranges to this percentile of |x|, in (0, 100], instead of the maximum")
     Double percentile;
 
     @Option(names = "--lut-index-bits", paramLabel = "N", defaultValue = "10",
@@ -47,7 +50,7 @@ final class QuantOptions {
             try {
                 c = c.withOverrides(config);
             } catch (java.io.IOException e) {
-                throw new ModelException(Diagnostic.SF_BAD_QUANT, config.toString(), null, "cannot read: " + e.getMessage(), null);
+                throw new ModelException(Diagnostic.SF_BAD_QUANT, config.toString(), null, "cannot read: " + io.streamfold.ir.IoErrors.reason(e), null);
             }
         }
         return c;
@@ -100,6 +103,16 @@ final class QuantOptions {
             throw new ModelException(Diagnostic.SF_BAD_DATA, file.toString(), null, "unreadable: " + e.getMessage(),
                     "a folder written by streamfold convert holds a valid source.json");
         }
+    }
+
+    /** Files these options read (for the output folder's safety checks): the calibration data and the config. */
+    List<Path> inputs(Path model) {
+        List<Path> l = new java.util.ArrayList<>();
+        l.add(calib != null ? calib : model.toAbsolutePath().getParent().resolve("calib.npy"));
+        if (config != null) {
+            l.add(config);
+        }
+        return l;
     }
 
     /** The calibration samples, written in {@code layout}: {@code --calib}, else {@code calib.npy} next to the model. */

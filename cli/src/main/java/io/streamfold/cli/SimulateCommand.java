@@ -19,7 +19,9 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.io.UncheckedIOException;
 import java.io.Writer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -44,7 +46,8 @@ final class SimulateCommand implements Callable<Integer> {
     @Option(names = "--input", paramLabel = "FILE", required = true, description = "inputs (.npy or .csv, one sample per row, in --data-layout order)")
     Path input;
 
-    @Option(names = "--limit", paramLabel = "N", description = "simulate at most N samples (default ${DEFAULT-VALUE})", defaultValue = "16")
+    @Option(names = "--limit", paramLabel = "N", converter = OptionTypes.Positive.class,
+            description = "simulate at most N samples, >= 1 (default ${DEFAULT-VALUE})", defaultValue = "16")
     int limit;
 
     @Option(names = "--vcd", paramLabel = "FILE", description = "write a VCD of the top-level streams")
@@ -80,6 +83,17 @@ final class SimulateCommand implements Callable<Integer> {
             hardware.config = dir.resolve("plan.json");
             hardware.dspBudget = 0;
         }
+        if (vcd != null) {
+            List<Path> inputs = new ArrayList<>(List.of(model, input));
+            inputs.addAll(quant.inputs(model));
+            inputs.addAll(hardware.inputs());
+            for (Path in : inputs) {
+                if (Files.exists(vcd) && Files.exists(in) && Files.isSameFile(vcd, in)) {
+                    // writing the VCD would destroy an input of this very run
+                    throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--vcd " + vcd + " is an input of this run (" + in + ")");
+                }
+            }
+        }
         ModelLoader.Loaded m = models.load(model);
         Graph g = m.graph();
         QuantizedGraph q;
@@ -95,7 +109,7 @@ final class SimulateCommand implements Callable<Integer> {
         } catch (ModelException e) {
             throw e.inFile(model.toString());
         }
-        xs = xs.subList(0, Math.min(Math.max(limit, 1), xs.size()));
+        xs = xs.subList(0, Math.min(limit, xs.size()));
         List<long[]> ints = new ArrayList<>();
         for (double[] x : xs) {
             ints.add(IntegerInterpreter.quantizeInput(q, x));
@@ -105,6 +119,13 @@ final class SimulateCommand implements Callable<Integer> {
         if (vcd != null) {
             try (Writer w = Files.newBufferedWriter(vcd)) {
                 r = CycleSimulator.run(d, ints, stim, new VcdWriter(w), vcdStages);
+            } catch (IOException | UncheckedIOException e) {
+                IOException cause = e instanceof UncheckedIOException u ? u.getCause() : (IOException) e;
+                if (Files.isRegularFile(vcd)) {
+                    Files.delete(vcd); // half a VCD is no use (a device such as /dev/full is left alone)
+                }
+                throw new ModelException(io.streamfold.ir.Diagnostic.SF_IO, vcd.toString(), null, "cannot write the VCD: "
+                        + io.streamfold.ir.IoErrors.reason(cause), null);
             }
         } else {
             r = CycleSimulator.run(d, ints, stim);
@@ -121,8 +142,9 @@ final class SimulateCommand implements Callable<Integer> {
             }
             out.printf("sample %d: class %d  [%s]%n", i, QuantErrorReport.argmax(y), sb);
         }
-        out.printf("latency %d cycles, II %d cycles (schedule %d), %d cycles for %d samples%n", r.latency(), r.measuredInterval(),
-                d.initiationInterval(), r.cycles(), xs.size());
+        String ii = r.measuredInterval() < 0 ? "II not measured (needs 2 or more samples; schedule " + d.initiationInterval() + ")"
+                : "II " + r.measuredInterval() + " cycles (schedule " + d.initiationInterval() + ")";
+        out.printf("latency %d cycles, %s, %d cycles for %d samples%n", r.latency(), ii, r.cycles(), xs.size());
         for (Stage s : d.stages()) {
             out.printf(Locale.ROOT, "  %-32s busy %5.1f%%  (%d cycles per inference, %d multipliers)%n", s.name(),
                     100.0 * r.fires().get(s.name()) / r.cycles(), s.cycles(), s.multipliers());

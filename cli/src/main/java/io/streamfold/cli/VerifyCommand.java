@@ -13,6 +13,7 @@ import io.streamfold.quant.QuantizedGraph;
 import io.streamfold.reference.FloatInterpreter;
 import io.streamfold.reference.IntegerInterpreter;
 import io.streamfold.sim.CycleSimulator;
+import io.streamfold.flow.Cleanup;
 import io.streamfold.flow.Converter;
 import io.streamfold.testbench.EdaRunner;
 import picocli.CommandLine;
@@ -29,11 +30,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
-import java.util.stream.Stream;
 
 /**
  * {@code streamfold verify MODEL}: compares, on a data set, the float64 reference of the original
@@ -69,14 +68,14 @@ final class VerifyCommand implements Callable<Integer> {
     @Option(names = "--rtl", paramLabel = "SIM", description = "also convert to a temporary folder and run the RTL testbench under icarus or verilator")
     String rtl;
 
-    @Option(names = "--min-agreement", paramLabel = "P", defaultValue = DEFAULT_MIN_AGREEMENT,
+    @Option(names = "--min-agreement", paramLabel = "P", defaultValue = DEFAULT_MIN_AGREEMENT, converter = OptionTypes.Fraction.class,
             description = "least fraction of samples whose float and fixed-point top-1 class agree (default ${DEFAULT-VALUE})")
     double minAgreement;
 
-    @Option(names = "--limit", paramLabel = "N", description = "use at most the first N samples (default: all)")
+    @Option(names = "--limit", paramLabel = "N", converter = OptionTypes.Positive.class, description = "use at most the first N samples, >= 1 (default: all)")
     Integer limit;
 
-    @Option(names = "--rtl-count", paramLabel = "N", defaultValue = "4",
+    @Option(names = "--rtl-count", paramLabel = "N", defaultValue = "4", converter = OptionTypes.Positive.class,
             description = "inferences in the RTL testbench (default ${DEFAULT-VALUE})")
     int rtlCount;
 
@@ -292,24 +291,26 @@ final class VerifyCommand implements Callable<Integer> {
             failures.add("RTL not simulated");
             return label + ": FAIL: " + tool + " is not installed";
         }
-        Path tmp = Files.createTempDirectory("streamfold-verify-");
-        Path dir = tmp.resolve(c.design().name());
-        Converter.convert(c, calib, xs.subList(0, Math.min(rtlCount, xs.size())), hardware.stimulus(), dir, true);
-        EdaRunner.Run run = EdaRunner.simulate(dir, sim, 1800);
-        String verdict = run.output().lines().filter(l -> l.startsWith("PASS") || l.startsWith("FAIL")).findFirst()
-                .orElse("no verdict (exit " + run.exitCode() + ")");
-        if (run.passed()) {
-            deleteTree(tmp);
-            return label + ": " + verdict;
-        }
-        failures.add("RTL testbench failed");
-        return label + ": FAIL: " + (verdict.startsWith("FAIL") ? verdict.substring(4).strip() : verdict) + " (design kept in " + dir + ")";
-    }
-
-    private static void deleteTree(Path root) throws IOException {
-        try (Stream<Path> s = Files.walk(root)) {
-            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
+        // Removed on success, on an exception and on Ctrl-C (Cleanup's shutdown hook); kept, and named, when the testbench fails.
+        Path tmp = Cleanup.createTempDirectory("streamfold-verify-");
+        boolean keep = false;
+        try {
+            Path dir = tmp.resolve(c.design().name());
+            Converter.convert(c, calib, xs.subList(0, Math.min(rtlCount, xs.size())), hardware.stimulus(), dir, false, List.of());
+            EdaRunner.Run run = EdaRunner.simulate(dir, sim, 1800);
+            String verdict = run.output().lines().filter(l -> l.startsWith("PASS") || l.startsWith("FAIL")).findFirst()
+                    .orElse("no verdict (exit " + run.exitCode() + ")");
+            if (run.passed()) {
+                return label + ": " + verdict;
+            }
+            keep = true;
+            failures.add("RTL testbench failed");
+            return label + ": FAIL: " + (verdict.startsWith("FAIL") ? verdict.substring(4).strip() : verdict) + " (design kept in " + dir + ")";
+        } finally {
+            if (keep) {
+                Cleanup.keep(tmp);
+            } else {
+                Cleanup.delete(tmp);
             }
         }
     }

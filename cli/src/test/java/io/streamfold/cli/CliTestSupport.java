@@ -25,6 +25,21 @@ final class CliTestSupport {
         return new Run(code, out.toString(), err.toString());
     }
 
+    /**
+     * Starts the CLI in a separate JVM (for what only a real process shows: signals, out of
+     * memory); output goes to {@code log}.
+     */
+    static Process spawn(Path cwd, java.util.List<String> jvmArgs, Path log, String... args) throws java.io.IOException {
+        java.util.List<String> cmd = new java.util.ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.addAll(jvmArgs);
+        cmd.add("-cp");
+        cmd.add(System.getProperty("java.class.path"));
+        cmd.add(Main.class.getName());
+        cmd.addAll(java.util.List.of(args));
+        return new ProcessBuilder(cmd).directory(cwd.toFile()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    }
+
     static Path example(String model) {
         String prop = System.getProperty("streamfold.root");
         Path root = prop != null ? Paths.get(prop) : Paths.get("").toAbsolutePath().getParent();

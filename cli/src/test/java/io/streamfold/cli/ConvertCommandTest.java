@@ -82,9 +82,14 @@ class ConvertCommandTest {
         assertEquals(2, r.code());
         assertTrue(r.err().contains("--force"), r.err());
         assertTrue(Files.exists(out.resolve("keep.txt")));
-        assertEquals(0, run("convert", model, "-o", out.toString(), "--tb-count", "1", "--force").code());
-        assertFalse(Files.exists(out.resolve("keep.txt")));
-        assertTrue(Files.exists(out.resolve("mlp_bn.v")));
+        // issue 11: --force replaces only a folder streamfold wrote, never the user's own
+        assertEquals(2, run("convert", model, "-o", out.toString(), "--tb-count", "1", "--force").code());
+        assertEquals("mine", Files.readString(out.resolve("keep.txt")));
+        Path ours = tmp.resolve("ours");
+        assertEquals(0, run("convert", model, "-o", ours.toString(), "--tb-count", "1").code());
+        assertEquals(2, run("convert", model, "-o", ours.toString(), "--tb-count", "1").code());
+        assertEquals(0, run("convert", model, "-o", ours.toString(), "--tb-count", "1", "--force").code());
+        assertTrue(Files.exists(ours.resolve("mlp_bn.v")));
     }
 
     @Test

@@ -74,11 +74,15 @@ public final class Converter {
         return new Outcome(c, r, timing, files);
     }
 
-    /** {@link #build} and writes the folder atomically. */
+    /**
+     * {@link #build} and writes the folder atomically ({@link OutputFolder}: an existing folder is
+     * replaced only with {@code force} and only if streamfold wrote it; it may not contain
+     * {@code inputs}).
+     */
     public static Outcome convert(Pipeline.Result c, List<double[]> calib, List<double[]> tbInputs, Stimulus stimulus, Path outDir,
-                                  boolean force) throws IOException {
+                                  boolean force, java.util.Collection<Path> inputs) throws IOException {
         Outcome out = build(c, calib, tbInputs, stimulus);
-        OutputFolder.write(outDir, out.files(), force);
+        OutputFolder.write(outDir, out.files(), force, inputs);
         return out;
     }
 

@@ -42,7 +42,7 @@ class KerasFixturesRtlTest {
         List<double[]> calib = xs.subList(0, 200);
         Pipeline.Result c = Pipeline.compile(m.graph(), new Pipeline.Settings(QuantConfig.defaults(), ParallelismPlan.serial(), budget), calib);
         Path out = tmp.resolve(name);
-        Converter.convert(c, calib, xs.subList(200, 202), new Stimulus(5, 0.2, 0.2), out, false);
+        Converter.convert(c, calib, xs.subList(200, 202), new Stimulus(5, 0.2, 0.2), out, false, List.of(dir));
         EdaRunner.Run run = EdaRunner.simulate(out, EdaRunner.Simulator.ICARUS, 600);
         assertTrue(run.passed(), name + " in " + out + ":\n" + run.output());
     }

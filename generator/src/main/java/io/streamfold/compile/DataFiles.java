@@ -3,6 +3,7 @@ package io.streamfold.compile;
 import io.streamfold.data.NdArray;
 import io.streamfold.data.Npy;
 import io.streamfold.ir.Diagnostic;
+import io.streamfold.ir.IoErrors;
 import io.streamfold.ir.ModelException;
 import io.streamfold.ir.Shape;
 import io.streamfold.json.Layout;
@@ -83,7 +84,7 @@ public final class DataFiles {
         int[] out = new int[a.data().length];
         for (int i = 0; i < out.length; i++) {
             double v = a.data()[i];
-            if (v != Math.rint(v) || v < 0) {
+            if (v != Math.rint(v) || v < 0 || v > Integer.MAX_VALUE) {
                 throw new ModelException(Diagnostic.SF_BAD_DATA, file.toString(), null, "label " + i + " is " + v, "labels are class indices 0, 1, ...");
             }
             out[i] = (int) v;
@@ -93,7 +94,13 @@ public final class DataFiles {
 
     /** The whole file as an array (CSV: one row per line). */
     public static NdArray read(Path file) {
-        String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
+        String name = file.getFileName() == null ? "" : file.getFileName().toString().toLowerCase(Locale.ROOT);
+        if (Files.isDirectory(file)) {
+            throw new ModelException(Diagnostic.SF_BAD_DATA, file.toString(), null, "is a folder, not a data file", "give a .npy or .csv file");
+        }
+        if (!Files.exists(file)) {
+            throw new ModelException(Diagnostic.SF_BAD_DATA, file.toString(), null, "no such file", null);
+        }
         try {
             if (name.endsWith(".npy")) {
                 return Npy.read(file);
@@ -102,7 +109,7 @@ public final class DataFiles {
                 return csv(file);
             }
         } catch (IOException e) {
-            throw new ModelException(Diagnostic.SF_BAD_DATA, file.toString(), null, e.getMessage(), null);
+            throw new ModelException(Diagnostic.SF_BAD_DATA, file.toString(), null, IoErrors.reason(e), null);
         }
         throw new ModelException(Diagnostic.SF_BAD_DATA, file.toString(), null, "unknown data format", "use .npy or .csv");
     }
@@ -112,7 +119,11 @@ public final class DataFiles {
         List<double[]> rows = new ArrayList<>();
         int width = -1;
         for (int ln = 0; ln < lines.size(); ln++) {
-            String line = lines.get(ln).strip();
+            String line = lines.get(ln);
+            if (ln == 0 && line.startsWith("\uFEFF")) {
+                line = line.substring(1); // a UTF-8 byte order mark, as spreadsheet programs write: not a header
+            }
+            line = line.strip();
             if (line.isEmpty() || line.startsWith("#")) {
                 continue;
             }

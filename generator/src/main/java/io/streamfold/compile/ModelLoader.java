@@ -46,7 +46,11 @@ public final class ModelLoader {
      */
     public static Loaded open(Path file, Path weights) {
         String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
-        if (!Files.isRegularFile(file)) {
+        if (Files.isDirectory(file)) {
+            throw new ModelException(Diagnostic.SF_CORRUPT_MODEL, file.toString(), null, "is a folder, not a model file",
+                    "give the path of an .onnx, .json, .h5 or .keras model");
+        }
+        if (!Files.exists(file)) {
             throw new ModelException(Diagnostic.SF_CORRUPT_MODEL, file.toString(), null, "no such file",
                     "give the path of an .onnx, .json, .h5 or .keras model");
         }

@@ -29,6 +29,9 @@ public final class Npy {
     }
 
     public static NdArray read(Path file) throws IOException {
+        if (Files.isRegularFile(file) && Files.size(file) > Integer.MAX_VALUE - 64) {
+            throw new IOException("file of " + Files.size(file) + " bytes is too large for a .npy array");
+        }
         return parse(Files.readAllBytes(file));
     }
 
@@ -73,19 +76,35 @@ public final class Npy {
         }
         List<Integer> dims = new ArrayList<>();
         for (String part : s.group(1).split(",")) {
-            if (!part.isBlank()) {
-                dims.add(Integer.parseInt(part.trim()));
+            String p = part.trim();
+            if (p.isEmpty()) {
+                continue;
             }
+            // NumPy on Python 2 wrote long dimensions as 2L.
+            if (!p.matches("\\d{1,18}L?")) {
+                throw new IOException("bad .npy shape (" + s.group(1).trim() + "): dimension '" + p + "' is not a non-negative integer");
+            }
+            long v = Long.parseLong(p.endsWith("L") ? p.substring(0, p.length() - 1) : p);
+            if (v > Integer.MAX_VALUE) {
+                throw new IOException("bad .npy shape (" + s.group(1).trim() + "): dimension " + v + " is too large");
+            }
+            dims.add((int) v);
         }
         int[] shape = dims.stream().mapToInt(Integer::intValue).toArray();
         long count = 1;
         for (int x : shape) {
             count *= x;
+            if (count > Integer.MAX_VALUE) {
+                throw new IOException("bad .npy shape (" + s.group(1).trim() + "): more than " + Integer.MAX_VALUE + " elements");
+            }
         }
         char kind = d.group(2).charAt(0);
         int size = Integer.parseInt(d.group(3));
         ByteOrder order = d.group(1).equals(">") ? ByteOrder.BIG_ENDIAN : ByteOrder.LITTLE_ENDIAN;
         int dataStart = headerStart + headerLen;
+        if (size < 1 || size > 16) {
+            throw new IOException("unsupported .npy dtype " + kind + size);
+        }
         if (dataStart + count * size > bytes.length) {
             throw new IOException("truncated .npy data: expected " + count * size + " bytes, found " + (bytes.length - dataStart));
         }

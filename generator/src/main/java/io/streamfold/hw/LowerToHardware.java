@@ -94,7 +94,23 @@ public final class LowerToHardware {
             out = argmax(out);
         }
         deepenSkipPaths();
-        return new HwDesign(verilogName(g.name()), channels, stages, inCh, out.channel(), inOrder, out.order());
+        checkCycles();
+        return new HwDesign(topName(g.name()), channels, stages, inCh, out.channel(), inOrder, out.order());
+    }
+
+    /**
+     * Every stage's cycles per inference must fit 31 bits: the simulator, the reports and the
+     * testbench's 32-bit cycle counter count in them.
+     */
+    private void checkCycles() {
+        for (Stage s : stages) {
+            try {
+                s.cycles();
+            } catch (ArithmeticException e) {
+                throw new ModelException(Diagnostic.SF_UNSUPPORTED_HW, s.source(), "needs more than " + Integer.MAX_VALUE
+                        + " cycles per inference", "give the layer lanes with --fold NODE=PExSIMD (the planner starts from one lane per layer, so --dsp-budget cannot)");
+            }
+        }
     }
 
     /** Every fold in the plan must name a layer that has lanes, and fit them ({@link Lanes}). */
@@ -516,22 +532,72 @@ public final class LowerToHardware {
         return b == 0 ? a : gcd(b, a % b);
     }
 
-    /** A Verilog identifier made from a model or node name. */
+    /** Longest name {@link #verilogName} returns: module, file and ROM names built from it stay far below file-name limits. */
+    static final int MAX_NAME = 48;
+
+    /**
+     * A Verilog identifier made from a model or node name: letters, digits and single underscores,
+     * starting with a letter, never a keyword of Verilog (IEEE 1364-2005) or SystemVerilog
+     * (IEEE 1800-2017), at most {@link #MAX_NAME} characters. A longer name keeps its start and
+     * gets a hash of the whole name, so two long names that differ only at the end stay distinct.
+     */
     public static String verilogName(String s) {
         String v = s.replaceAll("[^A-Za-z0-9_]", "_").replaceAll("_+", "_").replaceAll("^_|_$", "");
         if (v.isEmpty() || !Character.isLetter(v.charAt(0))) {
             v = "n_" + v;
         }
-        return VERILOG_KEYWORDS.contains(v) ? v + "_m" : v;
+        if (v.length() > MAX_NAME) {
+            String hash = String.format("%08x", s.hashCode());
+            v = v.substring(0, MAX_NAME - hash.length() - 1).replaceAll("_+$", "") + "_" + hash;
+        }
+        return isKeyword(v) ? v + "_m" : v;
     }
 
-    /** Verilog-2005 and SystemVerilog keywords a tool might reject as identifiers. */
-    private static final java.util.Set<String> VERILOG_KEYWORDS = java.util.Set.of(
-            "always", "and", "assign", "automatic", "begin", "buf", "case", "casex", "casez", "cell", "config", "default",
-            "defparam", "design", "disable", "edge", "else", "end", "endcase", "endconfig", "endfunction", "endgenerate",
-            "endmodule", "endprimitive", "endspecify", "endtable", "endtask", "event", "for", "force", "forever", "fork",
-            "function", "generate", "genvar", "if", "initial", "inout", "input", "integer", "join", "library", "localparam",
-            "module", "nand", "negedge", "nor", "not", "or", "output", "parameter", "posedge", "primitive", "real", "reg",
-            "release", "repeat", "signed", "specify", "table", "task", "time", "tri", "unsigned", "wait", "while", "wire",
-            "xor", "xnor", "logic", "bit", "byte", "int", "class", "package", "interface", "program", "final", "type", "string");
+    /**
+     * The top module's name for a model name: {@link #verilogName}, and never a name declared
+     * inside the top module or its testbench (a port, the channel nets {@code c<n>_*}, the
+     * instances {@code u_*}, the testbench's registers): Verilator rejects a module that shares
+     * its name with a signal or instance in its scope.
+     */
+    public static String topName(String model) {
+        String v = verilogName(model);
+        return RESERVED_TOP.contains(v) || v.matches("(u_)?[cs]\\d.*") ? v + "_top" : v;
+    }
+
+    /** Names declared in the top module (HwDesign's ports, VerilogLowering) and its testbench (tb_template.v). */
+    private static final java.util.Set<String> RESERVED_TOP = java.util.Set.of("aclk", "aresetn", "s_axis_tdata", "s_axis_tvalid",
+            "s_axis_tready", "s_axis_tlast", "m_axis_tdata", "m_axis_tvalid", "m_axis_tready", "m_axis_tlast", "out_beat", "N_IN", "N_OUT",
+            "N_STIM", "BEATS_IN", "TIMEOUT", "W_IN", "W_OUT", "running", "reset_cycles", "cycle", "in_idx", "out_idx", "inputs", "expected",
+            "stim", "stim_now", "in_at", "dut", "got");
+
+    /** True if {@code s} is a reserved word of Verilog-2005 or SystemVerilog-2017 (both are case-sensitive). */
+    public static boolean isKeyword(String s) {
+        return VERILOG_KEYWORDS.contains(s);
+    }
+
+    /**
+     * The reserved words of IEEE 1364-2005 (Annex B) and IEEE 1800-2017 (Annex B, a superset of the
+     * former): Icarus and Verilator reject any of them as an identifier, some only in SystemVerilog
+     * mode ({@code do}, {@code const}), which Verilator uses for {@code .v} files too.
+     */
+    private static final java.util.Set<String> VERILOG_KEYWORDS = java.util.Set.of((""
+            // IEEE 1364-2005
+            + "always and assign automatic begin buf bufif0 bufif1 case casex casez cell cmos config deassign default defparam design "
+            + "disable edge else end endcase endconfig endfunction endgenerate endmodule endprimitive endspecify endtable endtask event "
+            + "for force forever fork function generate genvar highz0 highz1 if ifnone incdir include initial inout input instance "
+            + "integer join large liblist library localparam macromodule medium module nand negedge nmos nor noshowcancelled not notif0 "
+            + "notif1 or output parameter pmos posedge primitive pull0 pull1 pulldown pullup pulsestyle_ondetect pulsestyle_onevent "
+            + "rcmos real realtime reg release repeat rnmos rpmos rtran rtranif0 rtranif1 scalared showcancelled signed small specify "
+            + "specparam strong0 strong1 supply0 supply1 table task time tran tranif0 tranif1 tri tri0 tri1 triand trior trireg "
+            + "unsigned use uwire vectored wait wand weak0 weak1 while wire wor xnor xor "
+            // added by IEEE 1800-2017
+            + "accept_on alias always_comb always_ff always_latch assert assume before bind bins binsof bit break byte chandle checker "
+            + "class clocking const constraint context continue cover covergroup coverpoint cross dist do endchecker endclass "
+            + "endclocking endgroup endinterface endpackage endprogram endproperty endsequence enum eventually expect export extends "
+            + "extern final first_match foreach forkjoin global iff ignore_bins illegal_bins implements implies import inside int "
+            + "interconnect interface intersect join_any join_none let local logic longint matches modport nettype new nexttime null "
+            + "package packed priority program property protected pure rand randc randcase randsequence ref reject_on restrict return "
+            + "s_always s_eventually s_nexttime s_until s_until_with sequence shortint shortreal soft solve static string strong struct "
+            + "super sync_accept_on sync_reject_on tagged this throughout timeprecision timeunit type typedef union unique unique0 until "
+            + "until_with untyped var virtual void wait_order weak wildcard with within").split(" "));
 }

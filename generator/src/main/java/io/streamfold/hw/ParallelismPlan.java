@@ -46,11 +46,17 @@ public record ParallelismPlan(Map<String, Fold> folds, int inputElems, int fifoD
         }
     }
 
+    /**
+     * Deepest FIFO a plan may ask for: 2^20 beats is far beyond any useful buffering, and the
+     * simulator holds every FIFO in memory.
+     */
+    public static final int MAX_FIFO_DEPTH = 1 << 20;
+
     public ParallelismPlan {
         folds = Map.copyOf(folds);
-        if (inputElems < 1 || fifoDepth < 2) {
+        if (inputElems < 1 || fifoDepth < 2 || fifoDepth > MAX_FIFO_DEPTH) {
             throw new ModelException(Diagnostic.SF_BAD_PLAN, null, "input elements " + inputElems + ", FIFO depth " + fifoDepth,
-                    "need >= 1 element per beat and FIFOs of >= 2 beats");
+                    "need >= 1 element per beat and FIFOs of 2.." + MAX_FIFO_DEPTH + " beats");
         }
     }
 

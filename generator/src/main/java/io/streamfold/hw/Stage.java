@@ -25,7 +25,11 @@ public sealed interface Stage {
     /** Channel ids written. */
     List<Integer> outputs();
 
-    /** Cycles per inference if never stalled: the stage's own initiation interval. */
+    /**
+     * Cycles per inference if never stalled: the stage's own initiation interval. At most
+     * 2^31-1 ({@link LowerToHardware} refuses a design that would need more, so the products
+     * here are exact, and throw on overflow only before that check).
+     */
     int cycles();
 
     /** Hardware multipliers of the stage. */
@@ -174,7 +178,7 @@ public sealed interface Stage {
 
         @Override
         public int cycles() {
-            return sf() * nf() * vectors;
+            return Math.multiplyExact(Math.multiplyExact(sf(), nf()), vectors);
         }
 
         @Override
@@ -300,7 +304,7 @@ public sealed interface Stage {
 
         @Override
         public int cycles() {
-            return widening() ? beatsIn : beatsIn * ratio();
+            return widening() ? beatsIn : Math.multiplyExact(beatsIn, ratio());
         }
 
         @Override
@@ -357,7 +361,7 @@ public sealed interface Stage {
 
         @Override
         public int cycles() {
-            return groups() * pixels;
+            return Math.multiplyExact(groups(), pixels);
         }
 
         @Override
@@ -531,7 +535,7 @@ public sealed interface Stage {
 
         @Override
         public int cycles() {
-            return 3 * beats() + divSteps();
+            return Math.addExact(Math.multiplyExact(3, beats()), divSteps());
         }
 
         @Override
@@ -786,7 +790,7 @@ public sealed interface Stage {
 
         @Override
         public int cycles() {
-            return positions * channelBeats * windowSize;
+            return Math.multiplyExact(Math.multiplyExact(positions, channelBeats), windowSize);
         }
 
         @Override
@@ -858,7 +862,7 @@ public sealed interface Stage {
 
         @Override
         public int cycles() {
-            return positions * channelBeats * windowSize;
+            return Math.multiplyExact(Math.multiplyExact(positions, channelBeats), windowSize);
         }
 
         @Override

@@ -26,5 +26,10 @@ public enum Diagnostic {
     /** A parallelism setting cannot be honoured (does not divide the layer, over budget). */
     SF_BAD_PLAN,
     /** The graph is valid but has a construct the hardware back end does not implement yet. */
-    SF_UNSUPPORTED_HW
+    SF_UNSUPPORTED_HW,
+    /**
+     * A file or folder cannot be read or written for a reason outside the model: permissions, a
+     * full disk, a name too long, a missing folder.
+     */
+    SF_IO
 }

@@ -63,6 +63,16 @@ public final class ModelException extends RuntimeException {
         return e;
     }
 
+    /** The same error, attributed to a node (keeps a node that is already set). */
+    public ModelException inNode(String n) {
+        if (node != null) {
+            return this;
+        }
+        ModelException e = new ModelException(id, file, n, reason, hint);
+        e.setStackTrace(getStackTrace());
+        return e;
+    }
+
     /** The one line the CLI prints: {@code error: <file>: <node>: <what is wrong> (<hint>)}. */
     public String toLine() {
         return "error: " + getMessage();

@@ -41,9 +41,13 @@ public record Shape(int... dims) {
         long n = 1;
         for (int d : dims) {
             n *= d;
+            if (n > Integer.MAX_VALUE) {
+                break; // both factors below 2^31: the product cannot overflow a long before this check
+            }
         }
         if (n > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("tensor too large: " + this);
+            throw new ModelException(Diagnostic.SF_SHAPE_MISMATCH, null, "tensor " + this + " has more than " + Integer.MAX_VALUE + " elements",
+                    null);
         }
         return (int) n;
     }

@@ -65,9 +65,13 @@ public final class OnnxModelReader {
         String fileName = file.getFileName().toString();
         byte[] bytes;
         try {
+            if (Files.size(file) > Integer.MAX_VALUE - 64) {
+                throw new ModelException(Diagnostic.SF_CORRUPT_MODEL, file.toString(), null, "file of " + Files.size(file) + " bytes is too large",
+                        "an .onnx file holds at most 2 GB (protobuf's limit)");
+            }
             bytes = Files.readAllBytes(file);
         } catch (IOException e) {
-            throw new ModelException(Diagnostic.SF_CORRUPT_MODEL, file.toString(), null, "cannot read file: " + e.getMessage(), null);
+            throw new ModelException(Diagnostic.SF_CORRUPT_MODEL, file.toString(), null, "cannot read file: " + io.streamfold.ir.IoErrors.reason(e), null);
         }
         String name = fileName.endsWith(".onnx") ? fileName.substring(0, fileName.length() - 5) : fileName;
         if (name.equals("model") && file.toAbsolutePath().getParent() != null) {
@@ -145,7 +149,11 @@ public final class OnnxModelReader {
                 name = name + "_" + index;
             }
             index++;
-            convertNode(n, name);
+            try {
+                convertNode(n, name);
+            } catch (ModelException e) {
+                throw e.inNode(name);
+            }
         }
         String out = resolve(g.getOutput(0).getName());
         if (constants.containsKey(out)) {
@@ -175,8 +183,14 @@ public final class OnnxModelReader {
                 throw new ModelException(Diagnostic.SF_SHAPE_MISMATCH, in.getName(), "input dimension " + i + " is not a fixed size",
                         "only the batch dimension may be symbolic");
             }
-            d[i - 1] = Math.toIntExact(dims.get(i).getDimValue());
+            long v = dims.get(i).getDimValue();
+            if (v > Integer.MAX_VALUE) {
+                throw new ModelException(Diagnostic.SF_SHAPE_MISMATCH, in.getName(), "input dimension " + i + " is " + v,
+                        "dimensions above " + Integer.MAX_VALUE + " are not supported");
+            }
+            d[i - 1] = (int) v;
         }
+        checkSize(d, in.getName(), "the model input");
         return new Shape(d);
     }
 
@@ -280,8 +294,8 @@ public final class OnnxModelReader {
         if (b.dims().length != 2) {
             throw badWeights(name, "weight B has rank " + b.dims().length + ", expected 2");
         }
-        int rows = (int) b.dims()[0];
-        int cols = (int) b.dims()[1];
+        int rows = dim(b, 0, name, "weight B");
+        int cols = dim(b, 1, name, "weight B");
         int out = transB ? rows : cols;
         int in = transB ? cols : rows;
         double[] w = new double[out * in];
@@ -308,8 +322,8 @@ public final class OnnxModelReader {
         if (b.dims().length != 2) {
             throw badWeights(name, "MatMul weight has rank " + b.dims().length + ", expected 2");
         }
-        int in = (int) b.dims()[0];
-        int out = (int) b.dims()[1];
+        int in = dim(b, 0, name, "MatMul weight");
+        int out = dim(b, 1, name, "MatMul weight");
         double[] w = new double[out * in];
         for (int o = 0; o < out; o++) {
             for (int i = 0; i < in; i++) {
@@ -328,13 +342,14 @@ public final class OnnxModelReader {
         checkDilations(n, name, rank);
         int[] kernel = new int[rank];
         for (int i = 0; i < rank; i++) {
-            kernel[i] = (int) w.dims()[2 + i];
+            kernel[i] = dim(w, 2 + i, name, "weight W");
         }
         int[] ks = attrInts(n, "kernel_shape", kernel);
         if (!Arrays.equals(ks, kernel)) {
             throw badWeights(name, "kernel_shape " + Arrays.toString(ks) + " disagrees with weight dims " + Arrays.toString(w.dims()));
         }
-        int outCh = (int) w.dims()[0];
+        int outCh = dim(w, 0, name, "weight W");
+        dim(w, 1, name, "weight W");
         double[] bias = new double[outCh];
         if (n.getInputCount() > 2 && !n.getInput(2).isEmpty()) {
             Constant b = param(n, 2, name, "B (bias)");
@@ -454,6 +469,11 @@ public final class OnnxModelReader {
         String x = activation(n, 0, name);
         Shape in = shapeOf(x);
         Constant c = param(n, 1, name, "shape");
+        for (double v : c.data()) {
+            if (v != Math.rint(v) || Math.abs(v) > Long.MAX_VALUE / 2) {
+                throw new ModelException(Diagnostic.SF_BAD_ATTRIBUTE, name, "Reshape target entry " + v + " is not an integer dimension", null);
+            }
+        }
         long[] target = Arrays.stream(c.data()).mapToLong(v -> (long) v).toArray();
         if (target.length < 2) {
             throw new ModelException(Diagnostic.SF_UNSUPPORTED_OP, name, "Reshape to " + Arrays.toString(target), "the batch axis must be kept");
@@ -479,11 +499,12 @@ public final class OnnxModelReader {
                 infer = i - 1;
                 continue;
             }
-            if (t < 1) {
-                throw new ModelException(Diagnostic.SF_BAD_ATTRIBUTE, name, "Reshape target dimension " + t, null);
+            if (t < 1 || t > Integer.MAX_VALUE) {
+                throw new ModelException(Diagnostic.SF_BAD_ATTRIBUTE, name, "Reshape target dimension " + t,
+                        "dimensions are 1.." + Integer.MAX_VALUE);
             }
             dims[i - 1] = (int) t;
-            known *= t;
+            known = known > Integer.MAX_VALUE ? known : known * t; // past the largest tensor the size cannot match anyway
         }
         if (infer >= 0) {
             if (known == 0 || in.size() % known != 0) {
@@ -491,6 +512,7 @@ public final class OnnxModelReader {
             }
             dims[infer] = (int) (in.size() / known);
         }
+        checkSize(dims, name, "the Reshape target");
         emit(name, new Op.Reshape(new Shape(dims)), List.of(x), n);
     }
 
@@ -717,7 +739,36 @@ public final class OnnxModelReader {
 
     private static int attrInt(NodeProto n, String key, int dflt) {
         AttributeProto a = attr(n, key);
-        return a == null ? dflt : Math.toIntExact(a.getI());
+        return a == null ? dflt : toInt(a.getI(), key);
+    }
+
+    /** An attribute value as an int; outside the 32-bit range it is an error naming the attribute (the node is added by the caller). */
+    private static int toInt(long v, String key) {
+        if (v < Integer.MIN_VALUE || v > Integer.MAX_VALUE) {
+            throw new ModelException(Diagnostic.SF_BAD_ATTRIBUTE, null, "attribute " + key + " = " + v + " is outside the 32-bit range", null);
+        }
+        return (int) v;
+    }
+
+    /** Dimension {@code i} of a weight, which must be 1..2^31-1. */
+    private static int dim(Constant c, int i, String name, String what) {
+        long v = c.dims()[i];
+        if (v < 1 || v > Integer.MAX_VALUE) {
+            throw badWeights(name, what + " has dimension " + v + " (dims " + Arrays.toString(c.dims()) + ")");
+        }
+        return (int) v;
+    }
+
+    /** The product of {@code dims} must be a valid tensor size. */
+    private static void checkSize(int[] dims, String node, String what) {
+        long n = 1;
+        for (int d : dims) {
+            n *= d;
+            if (n > Integer.MAX_VALUE) {
+                throw new ModelException(Diagnostic.SF_SHAPE_MISMATCH, node, what + " has more than " + Integer.MAX_VALUE + " elements "
+                        + Arrays.toString(dims), null);
+            }
+        }
     }
 
     private static String attrString(NodeProto n, String key, String dflt) {
@@ -727,7 +778,7 @@ public final class OnnxModelReader {
 
     private static int[] attrInts(NodeProto n, String key, int[] dflt) {
         AttributeProto a = attr(n, key);
-        return a == null ? dflt : a.getIntsList().stream().mapToInt(Math::toIntExact).toArray();
+        return a == null ? dflt : a.getIntsList().stream().mapToInt(v -> toInt(v, key)).toArray();
     }
 
     private static ModelException unsupported(String name, String what) {
@@ -758,7 +809,8 @@ public final class OnnxModelReader {
             if (d < 0) {
                 throw new ModelException(Diagnostic.SF_BAD_WEIGHTS, node, what + " has a negative dimension", null);
             }
-            count *= d;
+            // saturates: past the limit the exact value no longer matters, and both factors are below 2^31
+            count = count > Integer.MAX_VALUE || d > Integer.MAX_VALUE ? Long.MAX_VALUE : count * d;
         }
         if (count > Integer.MAX_VALUE) {
             throw new ModelException(Diagnostic.SF_BAD_WEIGHTS, node, what + " is too large", null);

@@ -30,9 +30,16 @@ import java.util.Set;
  *                     (default 16)
  * @param layers       overrides by node name
  * @param input        override of the graph input's format, or null
+ * @param overridesFile the file the overrides were read from (errors about them name it), or null
  */
 public record QuantConfig(int weightBits, int actBits, boolean perChannel, CalibrationMethod calibration, double percentile,
-                          int lutIndexBits, int constBits, Map<String, LayerOverride> layers, LayerOverride input) {
+                          int lutIndexBits, int constBits, Map<String, LayerOverride> layers, LayerOverride input, String overridesFile) {
+
+    /**
+     * Largest |frac| an override may give: beyond it the requantization shifts (and so the RTL's
+     * wires) grow by hundreds of bits while every value saturates or rounds to zero.
+     */
+    public static final int MAX_FRAC = 2 * QFormat.MAX_BITS;
 
     /** How a value's range is estimated over the calibration samples. */
     public enum CalibrationMethod {
@@ -50,6 +57,9 @@ public record QuantConfig(int weightBits, int actBits, boolean perChannel, Calib
         public LayerOverride {
             checkBits(actBits, "act bits");
             checkBits(weightBits, "weight_bits");
+            if (actFrac != null && (actFrac < -MAX_FRAC || actFrac > MAX_FRAC)) {
+                throw new ModelException(Diagnostic.SF_BAD_QUANT, null, "frac " + actFrac + " is outside -" + MAX_FRAC + ".." + MAX_FRAC, null);
+            }
         }
     }
 
@@ -68,35 +78,40 @@ public record QuantConfig(int weightBits, int actBits, boolean perChannel, Calib
 
     /** 8-bit weights and activations, per-channel weights, max-abs calibration, 10-bit LUT index. */
     public static QuantConfig defaults() {
-        return new QuantConfig(8, 8, true, CalibrationMethod.MAX_ABS, 99.99, 10, 16, Map.of(), null);
+        return new QuantConfig(8, 8, true, CalibrationMethod.MAX_ABS, 99.99, 10, 16, Map.of(), null, null);
     }
 
     public QuantConfig withBits(int weight, int act) {
-        return new QuantConfig(weight, act, perChannel, calibration, percentile, lutIndexBits, constBits, layers, input);
+        return new QuantConfig(weight, act, perChannel, calibration, percentile, lutIndexBits, constBits, layers, input, overridesFile);
     }
 
     public QuantConfig withPerChannel(boolean on) {
-        return new QuantConfig(weightBits, actBits, on, calibration, percentile, lutIndexBits, constBits, layers, input);
+        return new QuantConfig(weightBits, actBits, on, calibration, percentile, lutIndexBits, constBits, layers, input, overridesFile);
     }
 
     public QuantConfig withMaxAbs() {
-        return new QuantConfig(weightBits, actBits, perChannel, CalibrationMethod.MAX_ABS, percentile, lutIndexBits, constBits, layers, input);
+        return new QuantConfig(weightBits, actBits, perChannel, CalibrationMethod.MAX_ABS, percentile, lutIndexBits, constBits, layers, input, overridesFile);
     }
 
     public QuantConfig withPercentile(double p) {
-        return new QuantConfig(weightBits, actBits, perChannel, CalibrationMethod.PERCENTILE, p, lutIndexBits, constBits, layers, input);
+        return new QuantConfig(weightBits, actBits, perChannel, CalibrationMethod.PERCENTILE, p, lutIndexBits, constBits, layers, input, overridesFile);
     }
 
     public QuantConfig withLutIndexBits(int n) {
-        return new QuantConfig(weightBits, actBits, perChannel, calibration, percentile, n, constBits, layers, input);
+        return new QuantConfig(weightBits, actBits, perChannel, calibration, percentile, n, constBits, layers, input, overridesFile);
     }
 
     public QuantConfig withConstBits(int n) {
-        return new QuantConfig(weightBits, actBits, perChannel, calibration, percentile, lutIndexBits, n, layers, input);
+        return new QuantConfig(weightBits, actBits, perChannel, calibration, percentile, lutIndexBits, n, layers, input, overridesFile);
     }
 
     public QuantConfig withOverrides(Map<String, LayerOverride> newLayers, LayerOverride newInput) {
-        return new QuantConfig(weightBits, actBits, perChannel, calibration, percentile, lutIndexBits, constBits, newLayers, newInput);
+        return new QuantConfig(weightBits, actBits, perChannel, calibration, percentile, lutIndexBits, constBits, newLayers, newInput, overridesFile);
+    }
+
+    /** The same settings, their overrides attributed to {@code file} in errors. */
+    public QuantConfig withOverridesFile(String file) {
+        return new QuantConfig(weightBits, actBits, perChannel, calibration, percentile, lutIndexBits, constBits, layers, input, file);
     }
 
     /** The override of a node, or null. */
@@ -107,7 +122,7 @@ public record QuantConfig(int weightBits, int actBits, boolean perChannel, Calib
     /** Applies the overrides of a JSON file (see {@link #withOverrides(String, String)}). */
     public QuantConfig withOverrides(Path json) throws IOException {
         try {
-            return withOverrides(Files.readString(json), json.toString());
+            return withOverrides(Files.readString(json), json.toString()).withOverridesFile(json.toString());
         } catch (ModelException e) {
             throw e.inFile(json.toString());
         }

@@ -117,6 +117,14 @@ public final class Quantize {
 
     /** Checks that every override names a node or the graph input; returns the input's override. */
     private QuantConfig.LayerOverride checkOverrides(Graph g) {
+        try {
+            return checkOverrideNames(g);
+        } catch (ModelException e) {
+            throw config.overridesFile() == null ? e : e.inFile(config.overridesFile());
+        }
+    }
+
+    private QuantConfig.LayerOverride checkOverrideNames(Graph g) {
         QuantConfig.LayerOverride input = config.input();
         TreeSet<String> names = new TreeSet<>();
         for (Node n : g.nodes()) {

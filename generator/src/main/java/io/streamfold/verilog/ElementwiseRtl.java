@@ -139,7 +139,7 @@ final class ElementwiseRtl {
             unusedClock(b);
         }
         String doc = op.kind() + " stage " + s.name() + " (" + s.source() + "): " + e + " elements per beat, " + in + " -> " + out + ".";
-        return new VModule(mod, doc, List.of(), ports(e * in.bits(), e * out.bits()), b.items);
+        return new VModule(mod, doc, List.of(), ports(e * in.bits(), e * out.bits()), b.items());
     }
 
     static VModule widthConverter(HwDesign d, Map<String, String> files, Stage.WidthConverter s) {
@@ -181,6 +181,6 @@ final class ElementwiseRtl {
         onFire.add(j.step(last));
         b.add(clocked(List.of(j.clear()), fire, onFire));
         String doc = "Width converter " + s.name() + ": " + s.elemsIn() + " -> " + s.elemsOut() + " elements of " + s.format() + " per beat.";
-        return new VModule(mod, doc, List.of(), ports(s.elemsIn() * bits, s.elemsOut() * bits), b.items);
+        return new VModule(mod, doc, List.of(), ports(s.elemsIn() * bits, s.elemsOut() * bits), b.items());
     }
 }

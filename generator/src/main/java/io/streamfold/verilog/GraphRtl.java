@@ -55,7 +55,7 @@ final class GraphRtl {
         unusedClock(b);
         String doc = "Fork " + s.name() + " (value " + s.source() + "): one stream of " + bits + "-bit beats into " + n
                 + "; fires when the input is present and every output has room.";
-        return new VModule(mod, doc, List.of(), ports, b.items);
+        return new VModule(mod, doc, List.of(), ports, b.items());
     }
 
     static VModule add(HwDesign d, Map<String, String> files, Stage.Add s) {
@@ -84,7 +84,7 @@ final class GraphRtl {
                 VModule.Port.out("out_data", e * op.out().bits()), VModule.Port.in("out_ready", 1), VModule.Port.out("out_push", 1));
         String doc = "Add " + s.name() + " (" + s.source() + "): " + e + " elements per beat, " + op.a() + " + " + op.b() + " -> "
                 + op.out() + ", aligned to frac " + op.frac() + " in " + sb + " bits.";
-        return new VModule(mod, doc, List.of(), ports, b.items);
+        return new VModule(mod, doc, List.of(), ports, b.items());
     }
 
     static VModule softmax(HwDesign d, Map<String, String> files, Stage.Softmax s) {
@@ -182,7 +182,7 @@ final class GraphRtl {
         String doc = "Softmax " + s.name() + " (" + s.source() + "): " + s.n() + " elements, " + e + " per beat, " + in + " -> "
                 + op.out() + ".\nPhases LOAD (" + beats + " beats), EXP (" + beats + " cycles), DIV (" + q + " cycles, restoring "
                 + "divider of 2^" + k + " by the " + sb + "-bit sum), OUT (" + beats + " beats): " + s.cycles() + " cycles per vector.";
-        return new VModule(mod, doc, List.of(), ports(e * xb, e * op.out().bits()), b.items);
+        return new VModule(mod, doc, List.of(), ports(e * xb, e * op.out().bits()), b.items());
     }
 
     static VModule argmax(HwDesign d, Map<String, String> files, Stage.Argmax s) {
@@ -218,6 +218,6 @@ final class GraphRtl {
         b.add(clocked(List.of(bc.clear()), fire, List.of(bc.step(), set(best, v), set(bestIdx, idx))));
         String doc = "Argmax head " + s.name() + ": index (" + s.out() + ") of the largest of " + s.index().length
                 + " elements, ties to the lowest index; " + e + " elements per beat.";
-        return new VModule(mod, doc, List.of(), ports(e * xb, ob), b.items);
+        return new VModule(mod, doc, List.of(), ports(e * xb, ob), b.items());
     }
 }

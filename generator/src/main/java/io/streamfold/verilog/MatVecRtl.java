@@ -159,7 +159,7 @@ final class MatVecRtl {
         String doc = "Matrix-vector stage " + s.name() + " (" + s.source() + "): " + s.inFeatures() + " -> " + s.outFeatures()
                 + ", PE " + pe + ", SIMD " + simd + ", " + s.cycles() + " cycles per vector, 2 pipeline registers.\n"
                 + "in " + op.in() + ", weights " + op.weight().bits() + " bits, accumulator " + aw + " bits, out " + op.out() + ".";
-        return new VModule(mod, doc, List.of(), ports(simd * xb, pe * ob), b.items);
+        return new VModule(mod, doc, List.of(), ports(simd * xb, pe * ob), b.items());
     }
 
     static VModule depthwise(HwDesign d, Map<String, String> files, Stage.Depthwise s) {
@@ -221,7 +221,7 @@ final class MatVecRtl {
         String doc = "Depthwise convolution " + s.name() + " (" + s.source() + "): " + s.elems() + " channels x " + s.multiplier()
                 + " outputs per beat, " + kk + " window beats, in " + op.in() + ", weights " + wb + " bits, accumulator " + aw
                 + " bits, out " + op.out() + ".";
-        return new VModule(mod, doc, List.of(), ports(s.elems() * xb, lanes * op.out().bits()), b.items);
+        return new VModule(mod, doc, List.of(), ports(s.elems() * xb, lanes * op.out().bits()), b.items());
     }
 
     /**

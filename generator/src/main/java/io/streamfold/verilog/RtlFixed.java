@@ -115,7 +115,7 @@ final class RtlFixed {
 
     /** {@code lane}-th {@code width}-bit field of a packed vector, as a signed wire. */
     static VExpr.Ref lane(RtlBuilder b, String name, VExpr vector, int lane, int width) {
-        return b.wire(name, width, true, new VExpr.Slice(vector, (lane + 1) * width - 1, lane * width));
+        return b.wireQuietIfUnused(name, width, true, new VExpr.Slice(vector, (lane + 1) * width - 1, lane * width));
     }
 
     /** Bits of an unsigned counter that counts 0..n-1 (at least 1). */

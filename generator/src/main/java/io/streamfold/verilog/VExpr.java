@@ -10,12 +10,16 @@ public sealed interface VExpr {
     }
 
     /**
-     * A sized literal {@code width'sd<value>} (signed) or {@code width'h<value>} (unsigned);
-     * a negative signed value prints as {@code -width'sd<abs>}.
+     * A sized literal {@code width'sh<bits>} (signed) or {@code width'h<bits>} (unsigned), printed
+     * as the two's complement bit pattern of {@code value} in {@code width} bits (sign-extended
+     * beyond 64 bits for a signed literal).
      */
     record Const(int width, long value, boolean signed) implements VExpr {
+        /** Widest literal: Verilator's default limit on the width of a number (--max-num-width). */
+        public static final int MAX_WIDTH = 65536;
+
         public Const {
-            if (width < 1 || width > 64) {
+            if (width < 1 || width > MAX_WIDTH) {
                 throw new IllegalArgumentException("literal width " + width);
             }
         }

@@ -143,7 +143,7 @@ public final class VerilogLowering {
         items.add(new VItem.Decl(VItem.Kind.WIRE, false, 1, "unused_tlast", 0));
         items.add(new VItem.Assign(ref("unused_tlast"), ref("s_axis_tlast")));
         items.add(new VItem.Comment("verilator lint_on UNUSEDSIGNAL"));
-        items.addAll(b.items);
+        items.addAll(b.items());
         String doc = "streamfold design " + d.name() + ": " + d.stages().size() + " stages, " + d.multipliers() + " multipliers, II "
                 + d.initiationInterval() + " cycles.\n"
                 + "s_axis: " + in.elems() + " x " + in.format() + " per beat, " + in.beats() + " beats per inference.\n"
@@ -175,7 +175,7 @@ public final class VerilogLowering {
                 List.of(VModule.Port.in("aclk", 1), VModule.Port.in("aresetn", 1), VModule.Port.in("in_data", width),
                         VModule.Port.in("in_push", 1), VModule.Port.out("in_ready", 1), VModule.Port.out("out_data", width),
                         VModule.Port.out("out_valid", 1), VModule.Port.in("out_pop", 1)),
-                b.items);
+                b.items());
     }
 
     private VModule stage(Stage s) {

@@ -161,7 +161,7 @@ final class WindowRtl {
                 + e + "-element beats, kernel " + s.kernelH() + "x" + s.kernelW() + ", stride " + s.strideH() + "x" + s.strideW()
                 + ", pad " + s.padTop() + "," + s.padLeft() + " -> " + s.outHeight() + "x" + s.outWidth() + " windows, order "
                 + (s.channelMajor() ? "(cb, ky, kx)" : "(ky, kx, cb)") + ", " + rows + " row slots.";
-        return new VModule(mod, doc, List.of(), ports(e * xb, e * xb), b.items);
+        return new VModule(mod, doc, List.of(), ports(e * xb, e * xb), b.items());
     }
 
     static VModule poolReduce(HwDesign d, Map<String, String> files, Stage.PoolReduce s) {
@@ -229,7 +229,7 @@ final class WindowRtl {
         b.add(clocked(reset, fire, k.stepCarry(last, cb.stepCarry(onGroup))));
         String doc = op.kind() + " reduce " + s.name() + " (" + s.source() + "): " + kk + " window beats of " + e + " x " + in
                 + " per output beat of " + out + ".";
-        return new VModule(mod, doc, List.of(), ports(e * xb, e * out.bits()), b.items);
+        return new VModule(mod, doc, List.of(), ports(e * xb, e * out.bits()), b.items());
     }
 
     static VModule globalAvgPool(HwDesign d, Map<String, String> files, Stage.GlobalAvgPool s) {
@@ -266,6 +266,6 @@ final class WindowRtl {
         b.add(clocked(List.of(g.clear(), p.clear()), fire, List.of(g.step(), when(g.atLast(), List.of(p.step())))));
         String doc = "Global average pooling " + s.name() + " (" + s.source() + "): " + s.channels() + " channels x " + s.pixels()
                 + " pixels, " + e + " elements per beat, " + in + " -> " + op.out() + ", sums of " + sb + " bits.";
-        return new VModule(mod, doc, List.of(), ports(e * in.bits(), e * op.out().bits()), b.items);
+        return new VModule(mod, doc, List.of(), ports(e * in.bits(), e * op.out().bits()), b.items());
     }
 }

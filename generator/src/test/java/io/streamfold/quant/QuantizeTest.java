@@ -171,6 +171,29 @@ class QuantizeTest {
         assertTrue(e.hint().contains("conv") && e.hint().contains("fc"), e.hint());
     }
 
+    /** Issue 11: errors about a --config file name that file, not the model; absurd fracs are refused where they are read. */
+    @Test
+    void errorsInAConfigFileNameIt(@TempDir Path dir) throws IOException {
+        Path unknown = dir.resolve("unknown.json");
+        Files.writeString(unknown, "{\"layers\": {\"conv9\": {\"weight_bits\": 4}}}");
+        Graph g = cnn();
+        QuantConfig c = QuantConfig.defaults().withOverrides(unknown);
+        ModelException e = badQuant(() -> new Quantize(c).run(g, samples(g.inputShape(), 2), new PassContext()));
+        assertEquals(unknown.toString(), e.file());
+        assertEquals("conv9", e.node());
+        Path frac = dir.resolve("frac.json");
+        Files.writeString(frac, "{\"layers\": {\"conv\": {\"act\": {\"bits\": 8, \"frac\": -1000}}}}");
+        ModelException f = badQuant(() -> {
+            try {
+                QuantConfig.defaults().withOverrides(frac);
+            } catch (IOException x) {
+                throw new AssertionError(x);
+            }
+        });
+        assertEquals(frac.toString(), f.file());
+        assertEquals("conv", f.node());
+    }
+
     @Test
     void malformedSettingsAreBadQuant(@TempDir Path dir) throws IOException {
         QuantConfig d = QuantConfig.defaults();

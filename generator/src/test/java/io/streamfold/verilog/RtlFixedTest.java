@@ -75,7 +75,7 @@ class RtlFixedTest {
             VExpr y = RtlFixed.requantize(b, "y", VExpr.ref("acc"), c.accBits, c.fracIn, c.out);
             b.add(new VItem.Assign(VExpr.ref("q"), y));
             VModule m = new VModule("rq" + ci, null, List.of(),
-                    List.of(new VModule.Port(VModule.Dir.INPUT, false, true, c.accBits, "acc"), VModule.Port.out("q", c.out.bits())), b.items);
+                    List.of(new VModule.Port(VModule.Dir.INPUT, false, true, c.accBits, "acc"), VModule.Port.out("q", c.out.bits())), b.items());
             Files.writeString(tmp.resolve("rq" + ci + ".v"), VerilogPrinter.print(m));
             tb.append("  reg signed [").append(c.accBits - 1).append(":0] a").append(ci).append(";\n");
             tb.append("  wire [").append(c.out.bits() - 1).append(":0] q").append(ci).append(";\n");

@@ -15,12 +15,12 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 class RtlHelpersTest {
 
     private static String body(RtlBuilder b) {
-        String text = VerilogPrinter.print(new VModule("m", null, List.of(), List.of(), b.items));
+        String text = VerilogPrinter.print(new VModule("m", null, List.of(), List.of(), b.items()));
         return text.lines().filter(l -> l.startsWith("  ")).map(l -> l.substring(2)).collect(Collectors.joining("\n", "", "\n"));
     }
 
     private static List<String> declared(RtlBuilder b) {
-        return b.items.stream().filter(i -> i instanceof VItem.Decl).map(i -> ((VItem.Decl) i).name()).toList();
+        return b.items().stream().filter(i -> i instanceof VItem.Decl).map(i -> ((VItem.Decl) i).name()).toList();
     }
 
     @Test

@@ -74,7 +74,7 @@ public final class CycleSimulator {
         }
     }
 
-    /** Cycles without any movement after which the design is declared deadlocked. */
+    /** Cycles without any movement, not counting cycles of gaps or backpressure, after which the design is declared deadlocked. */
     static final long DEADLOCK_CYCLES = 100_000;
 
     private CycleSimulator() {
@@ -191,7 +191,10 @@ public final class CycleSimulator {
             for (Fifo f : fifos) {
                 moved |= f.commit();
             }
-            idle = moved ? 0 : idle + 1;
+            // Only cycles in which the environment lets data move count towards a deadlock: under
+            // heavy backpressure a design may legitimately wait far longer than DEADLOCK_CYCLES.
+            boolean open = (sent >= totalIn || stim.inputValid(cycle)) && stim.outputReady(cycle);
+            idle = moved ? 0 : (open ? idle + 1 : idle);
             if (idle > DEADLOCK_CYCLES) {
                 throw new IllegalStateException("design " + d.name() + " deadlocked at cycle " + cycle + " after " + received + " of "
                         + totalOut + " output beats");

@@ -51,17 +51,47 @@ public final class EdaRunner {
         return run(dir, List.of("yosys", "-p", script), 1800);
     }
 
+    /** Tool processes still running; a shutdown (Ctrl-C) stops them so that none outlives streamfold. */
+    private static final java.util.Set<Process> RUNNING = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    static {
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> RUNNING.forEach(EdaRunner::kill), "streamfold-eda-stop"));
+    }
+
+    private static void kill(Process p) {
+        p.descendants().forEach(ProcessHandle::destroyForcibly);
+        p.destroyForcibly();
+    }
+
+    /**
+     * Runs {@code command} in {@code dir}, collecting stdout and stderr in memory (no log file that
+     * an interrupt could leave behind).
+     */
     public static Run run(Path dir, List<String> command, long timeoutSeconds) throws IOException, InterruptedException {
-        Path log = Files.createTempFile("streamfold-eda-", ".log");
+        Process p = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true).start();
+        RUNNING.add(p);
         try {
-            Process p = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+            java.io.ByteArrayOutputStream buf = new java.io.ByteArrayOutputStream();
+            Thread reader = new Thread(() -> {
+                try (java.io.InputStream in = p.getInputStream()) {
+                    in.transferTo(buf);
+                } catch (IOException e) {
+                    // the process was killed: its output ends here
+                }
+            }, "streamfold-eda-output");
+            reader.setDaemon(true);
+            reader.start();
             if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
+                kill(p);
                 return new Run(-1, "timeout after " + timeoutSeconds + " s: " + String.join(" ", command));
             }
-            return new Run(p.exitValue(), Files.readString(log));
+            reader.join(30_000); // a leftover grandchild could hold the pipe open
+            return new Run(p.exitValue(), buf.toString(StandardCharsets.UTF_8));
         } finally {
-            Files.deleteIfExists(log);
+            RUNNING.remove(p);
+            if (p.isAlive()) {
+                kill(p);
+            }
         }
     }
 }

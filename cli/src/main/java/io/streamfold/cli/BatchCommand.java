@@ -227,7 +227,7 @@ final class BatchCommand implements Callable<Integer> {
             QuantizedGraph q = o.compiled().quantized();
             String mismatch = simulatorMismatch(q, tb, o, s.plan().argmax());
             Path sibling = e.file().toAbsolutePath().getParent().resolve("inputs.npy");
-            List<double[]> data = Files.exists(sibling) ? DataFiles.samples(sibling, g.inputShape()) : calib;
+            List<double[]> data = Files.exists(sibling) ? DataFiles.samples(sibling, g) : calib;
             QuantErrorReport rep = QuantErrorReport.measure(q, data.subList(0, Math.min(verifyCount, data.size())));
             double agreement = rep.top1Agreement();
             double maxErr = rep.layers().get(rep.layers().size() - 1).maxAbsError();

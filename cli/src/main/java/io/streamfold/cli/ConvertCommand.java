@@ -62,7 +62,7 @@ final class ConvertCommand implements Callable<Integer> {
         Converter.Outcome o;
         try {
             List<double[]> calib = quant.calibration(model, g);
-            List<double[]> tb = tbInputs != null ? DataFiles.samples(tbInputs, g.inputShape()) : calib;
+            List<double[]> tb = tbInputs != null ? DataFiles.samples(tbInputs, g) : calib;
             if (tbCount < 1) {
                 throw new CommandLine.ParameterException(spec.commandLine(), "--tb-count must be >= 1");
             }

@@ -48,6 +48,9 @@ final class InspectCommand implements Callable<Integer> {
         Graph g = ModelLoader.load(model);
         out.println("== imported");
         out.print(g);
+        for (String note : g.source().notes()) {
+            out.println("  note: " + note);
+        }
         Pipeline.Result r;
         if (noQuant) {
             r = Pipeline.fold(g);

@@ -96,6 +96,6 @@ final class QuantOptions {
             }
             f = sibling;
         }
-        return DataFiles.samples(f, g.inputShape());
+        return DataFiles.samples(f, g);
     }
 }

@@ -87,7 +87,7 @@ final class SimulateCommand implements Callable<Integer> {
             q = c.quantized();
             plan = c.plan();
             d = c.design();
-            xs = DataFiles.samples(input, g.inputShape());
+            xs = DataFiles.samples(input, g);
         } catch (ModelException e) {
             throw e.inFile(model.toString());
         }
@@ -110,7 +110,7 @@ final class SimulateCommand implements Callable<Integer> {
                 out.printf("sample %d: class %d  (argmax head)%n", i, r.outputs().get(i)[0]);
                 continue;
             }
-            double[] y = IntegerInterpreter.dequantize(q.outputFormat(), r.outputs().get(i));
+            double[] y = g.toModelOutput(IntegerInterpreter.dequantize(q.outputFormat(), r.outputs().get(i)));
             StringBuilder sb = new StringBuilder();
             for (double v : y) {
                 sb.append(sb.length() > 0 ? " " : "").append(String.format(Locale.ROOT, "%.4g", v));

@@ -3,6 +3,7 @@ package io.streamfold.compile;
 import io.streamfold.data.NdArray;
 import io.streamfold.data.Npy;
 import io.streamfold.ir.Diagnostic;
+import io.streamfold.ir.Graph;
 import io.streamfold.ir.ModelException;
 import io.streamfold.ir.Shape;
 
@@ -16,13 +17,31 @@ import java.util.Locale;
 /**
  * Reads sample sets (inputs, calibration data, labels) from {@code .npy} or CSV files.
  *
- * <p>Samples are flat and channels-first, one per row: an {@code .npy} array of shape (N, ...) or
- * a CSV file with one sample per line (comma, semicolon or whitespace separated; a first line
+ * <p>Samples are flat, one per row: an {@code .npy} array of shape (N, ...) or a CSV file with one
+ * sample per line, channels first, or in the source model's own input layout for
+ * {@link #samples(Path, Graph)} (comma, semicolon or whitespace separated; a first line
  * that is not numeric is a header and skipped).
  */
 public final class DataFiles {
 
     private DataFiles() {
+    }
+
+    /**
+     * Samples for a graph's input, written in the layout the source model declares for its input
+     * ({@link Graph#modelInputDims}; channels first unless the model says otherwise, e.g. an ONNX
+     * export whose channels-last input is transposed by its first node), returned channels first.
+     */
+    public static List<double[]> samples(Path file, Graph g) {
+        List<double[]> raw = samples(file, g.inputShape());
+        if (g.source().inputOrder() == null) {
+            return raw;
+        }
+        List<double[]> out = new ArrayList<>(raw.size());
+        for (double[] s : raw) {
+            out.add(g.toGraphInput(s));
+        }
+        return out;
     }
 
     /** Samples whose size must equal {@code sample.size()}. */

@@ -45,7 +45,7 @@ final class WindowRtl {
         int w = s.width();
         int depth = rows * w * cbN;
         // Signed width of row/column positions, window offsets and row counts (with a sign bit).
-        int sb = valueBits(Math.max(h, w) + Math.max(s.strideH(), s.strideW()) + Math.max(s.kernelH(), s.kernelW()) + rows + 1) + 1;
+        int sb = valueBits(Math.max(h, w) + Math.max(s.strideH(), s.strideW()) + Math.max(s.spanH(), s.spanW()) + rows + 1) + 1;
         int ab = counterBits(depth);
         int slb = valueBits(2 * rows);
         int slotB = counterBits(rows);
@@ -71,8 +71,9 @@ final class WindowRtl {
         VExpr inRow = b.wire("in_row", 1, false,
                 bin("||", bin("!=", wx.ref(), uconst(wx.bits(), 0)), bin("!=", wcb.ref(), uconst(wcb.bits(), 0))));
         VExpr wrowEnd = b.wire("wrow_end", 1, false, and(wx.atLast(), wcb.atLast()));
-        VExpr.Ref kyS = b.wire("ky_s", sb, true, ky.widen(sb));
-        VExpr.Ref kxS = b.wire("kx_s", sb, true, kx.widen(sb));
+        // A dilated window steps DH rows (DW columns) per kernel tap.
+        VExpr.Ref kyS = b.wire("ky_s", sb, true, dilate(ky.widen(sb), s.dilationH(), sconst(sb, s.dilationH())));
+        VExpr.Ref kxS = b.wire("kx_s", sb, true, dilate(kx.widen(sb), s.dilationW(), sconst(sb, s.dilationW())));
         VExpr.Ref iy = b.wire("iy", sb, true, bin("+", ylo, kyS));
         VExpr.Ref ix = b.wire("ix", sb, true, bin("+", xlo, kxS));
         VExpr padded = b.wire("padded", 1, false, bin("||", bin("||", bin("<", iy, sconst(sb, 0)), bin(">=", iy, sconst(sb, h))),
@@ -98,7 +99,8 @@ final class WindowRtl {
         VExpr.Ref wrowsLeft = b.wire("wrows_left", wrB, false, bin("-", wrows, new VExpr.Cond(emit, release, uconst(wrB, 0))));
         VExpr write = b.wire("write", 1, false, and(ref("in_valid"), bin("||", inRow, bin("!=", wrowsLeft, uconst(wrB, rows)))));
 
-        VExpr.Ref slotSum = b.wire("slot_sum", slb, false, bin("+", zext(rtop, slotB, slb), ky.widen(slb)));
+        VExpr.Ref slotSum = b.wire("slot_sum", slb, false, bin("+", zext(rtop, slotB, slb),
+                dilate(ky.widen(slb), s.dilationH(), uconst(slb, s.dilationH()))));
         VExpr slot = b.wirePartlyUnused("slot", slb, false, new VExpr.Cond(bin(">=", slotSum, uconst(slb, rows)),
                 bin("-", slotSum, uconst(slb, rows)), slotSum));
         VExpr.Ref ixLow = b.wirePartlyUnused("ix_low", sb, false, ix);
@@ -144,9 +146,15 @@ final class WindowRtl {
                 List.of(when(write, onWrite), set(wrows, wrowsNext), when(emit, advance))));
         String doc = "Sliding-window unit " + s.name() + " (" + s.source() + "): (" + s.channels() + ", " + h + ", " + w + ") in "
                 + e + "-element beats, kernel " + s.kernelH() + "x" + s.kernelW() + ", stride " + s.strideH() + "x" + s.strideW()
+                + (s.dilated() ? ", dilation " + s.dilationH() + "x" + s.dilationW() : "")
                 + ", pad " + s.padTop() + "," + s.padLeft() + " -> " + s.outHeight() + "x" + s.outWidth() + " windows, order "
                 + (s.channelMajor() ? "(cb, ky, kx)" : "(ky, kx, cb)") + ", " + rows + " row slots.";
         return new VModule(mod, doc, List.of(), ports(e * xb, e * xb), b.items);
+    }
+
+    /** {@code tap * d}, or the tap itself when {@code d == 1} (undilated RTL stays as it was). */
+    private static VExpr dilate(VExpr tap, int d, VExpr dConst) {
+        return d == 1 ? tap : bin("*", tap, dConst);
     }
 
     static VModule poolReduce(HwDesign d, Map<String, String> files, Stage.PoolReduce s) {

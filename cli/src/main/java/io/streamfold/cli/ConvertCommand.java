@@ -1,6 +1,5 @@
 package io.streamfold.cli;
 
-import io.streamfold.compile.ModelLoader;
 import io.streamfold.hw.LowerToHardware;
 import io.streamfold.ir.Graph;
 import io.streamfold.ir.ModelException;
@@ -59,13 +58,12 @@ final class ConvertCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
-        ModelLoader.Loaded m = models.load(model);
-        Graph g = m.graph();
+        Graph g = models.load(model);
         Path dir = output != null ? output : Path.of("verilog-out", LowerToHardware.verilogName(g.name()));
         Converter.Outcome o;
         try {
-            List<double[]> calib = quant.calibration(model, g, models.layout(m));
-            List<double[]> tb = tbInputs != null ? models.samples(tbInputs, m) : calib;
+            List<double[]> calib = quant.calibration(model, g, models.dataLayout);
+            List<double[]> tb = tbInputs != null ? models.samples(tbInputs, g) : calib;
             if (tbCount < 1) {
                 throw new CommandLine.ParameterException(spec.commandLine(), "--tb-count must be >= 1");
             }

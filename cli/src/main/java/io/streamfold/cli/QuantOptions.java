@@ -35,7 +35,7 @@ final class QuantOptions {
     @Option(names = "--config", paramLabel = "FILE", description = "JSON file of per-layer format overrides")
     Path config;
 
-    @Option(names = "--calib", paramLabel = "DATA", description = "calibration inputs (.npy or .csv, in --data-layout order); default: calib.npy beside the model")
+    @Option(names = "--calib", paramLabel = "DATA", description = "calibration inputs (.npy or .csv, in the model's input layout or --data-layout); default: calib.npy beside the model")
     Path calib;
 
     QuantConfig config() {
@@ -102,7 +102,10 @@ final class QuantOptions {
         }
     }
 
-    /** The calibration samples, written in {@code layout}: {@code --calib}, else {@code calib.npy} next to the model. */
+    /**
+     * The calibration samples, written in {@code layout} (null: the model's own input layout):
+     * {@code --calib}, else {@code calib.npy} next to the model.
+     */
     List<double[]> calibration(Path model, Graph g, Layout layout) {
         Path f = calib;
         if (f == null) {
@@ -113,6 +116,6 @@ final class QuantOptions {
             }
             f = sibling;
         }
-        return DataFiles.samples(f, g.inputShape(), layout);
+        return DataFiles.samples(f, g, layout);
     }
 }

@@ -366,6 +366,30 @@ class QOpsTest {
     }
 
     @Test
+    void dilatedAndLongEndPaddedWindowsAreExact() {
+        Window dil = new Window(new int[] {3, 2}, new int[] {1, 2}, new int[] {2, 1}, new int[] {1, 0}, new int[] {2, 3});
+        // ceil mode as the ONNX reader writes it: end padding up to the window's span less one
+        Window ceil = new Window(new int[] {3, 3}, new int[] {2, 2}, new int[] {0, 1}, new int[] {2, 1});
+        Object[][] cases = {
+            {new Op.Conv(randn(0.7, 3, 2, 3, 2), randn(0.3, 3), dil, 1), Shape.of(2, 7, 9)},
+            {new Op.Conv(randn(0.7, 4, 2, 3, 2), randn(0.3, 4), dil, 2), Shape.of(4, 7, 9)},
+            {new Op.MaxPool(dil), Shape.of(2, 7, 9)},
+            {new Op.AvgPool(dil, false), Shape.of(2, 7, 9)},
+            {new Op.MaxPool(ceil), Shape.of(2, 6, 6)},
+            {new Op.AvgPool(ceil, false), Shape.of(2, 6, 6)},
+            {new Op.Conv(randn(0.7, 2, 2, 3), randn(0.3, 2), new Window(new int[] {3}, new int[] {2}, new int[] {2}, new int[] {1},
+                    new int[] {3}), 1), Shape.of(2, 12)},
+        };
+        for (Object[] c : cases) {
+            Graph g = single((Op) c[0], (Shape) c[1]);
+            List<double[]> xs = samples((Shape) c[1], 10, 1.5);
+            for (QuantConfig cfg : List.of(Q16, Q8)) {
+                assertBitExact(quantize(g, xs, cfg), xs);
+            }
+        }
+    }
+
+    @Test
     void averagePoolReciprocalsFollowThePaddingCounts() {
         Graph g = single(new Op.AvgPool(window(new int[] {3, 3}, 1, 1), false), Shape.of(1, 4, 4));
         QuantizedGraph q = quantize(g, samples(g.inputShape(), 5, 1), Q8);

@@ -1,6 +1,5 @@
 package io.streamfold.cli;
 
-import io.streamfold.compile.ModelLoader;
 import io.streamfold.hw.ParallelismPlan;
 import io.streamfold.ir.Graph;
 import io.streamfold.ir.ModelException;
@@ -225,9 +224,8 @@ final class BatchCommand implements Callable<Integer> {
             inputs.addAll(quant.inputs(e.file()));
             inputs.addAll(hardware.inputs());
             OutputFolder.check(dir, force, inputs);
-            ModelLoader.Loaded m = models.load(e.file());
-            Graph g = m.graph();
-            List<double[]> calib = quant.calibration(e.file(), g, models.layout(m));
+            Graph g = models.load(e.file());
+            List<double[]> calib = quant.calibration(e.file(), g, models.dataLayout);
             List<double[]> tb = calib.subList(0, Math.min(tbCount, calib.size()));
             Converter.Outcome o = Converter.build(Pipeline.compile(g, new Pipeline.Settings(s.quant(), s.plan(), hardware.dspBudget, hardware.target), calib),
                     calib, tb, s.stimulus());
@@ -243,7 +241,7 @@ final class BatchCommand implements Callable<Integer> {
             QuantizedGraph q = o.compiled().quantized();
             String mismatch = simulatorMismatch(q, tb, o, s.plan().argmax());
             Path sibling = e.file().toAbsolutePath().getParent().resolve("inputs.npy");
-            List<double[]> data = Files.exists(sibling) ? models.samples(sibling, m) : calib;
+            List<double[]> data = Files.exists(sibling) ? models.samples(sibling, g) : calib;
             QuantErrorReport rep = QuantErrorReport.measure(q, data.subList(0, Math.min(verifyCount, data.size())));
             double agreement = rep.top1Agreement();
             double maxErr = rep.layers().get(rep.layers().size() - 1).maxAbsError();

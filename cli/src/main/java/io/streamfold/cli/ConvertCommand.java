@@ -1,6 +1,5 @@
 package io.streamfold.cli;
 
-import io.streamfold.compile.ModelLoader;
 import io.streamfold.hw.LowerToHardware;
 import io.streamfold.ir.Diagnostic;
 import io.streamfold.ir.Graph;
@@ -64,8 +63,7 @@ final class ConvertCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
-        ModelLoader.Loaded m = models.load(model);
-        Graph g = m.graph();
+        Graph g = models.load(model);
         Path dir = output != null ? output : Path.of("verilog-out", LowerToHardware.topName(g.name()));
         List<Path> inputs = new ArrayList<>(List.of(model));
         inputs.addAll(quant.inputs(model));
@@ -78,8 +76,8 @@ final class ConvertCommand implements Callable<Integer> {
         OutputFolder.check(dir, force, inputs);
         Converter.Outcome o;
         try {
-            List<double[]> calib = quant.calibration(model, g, models.layout(m));
-            List<double[]> tb = tbInputs != null ? models.samples(tbInputs, m) : calib;
+            List<double[]> calib = quant.calibration(model, g, models.dataLayout);
+            List<double[]> tb = tbInputs != null ? models.samples(tbInputs, g) : calib;
             tb = tb.subList(0, Math.min(tbCount, tb.size()));
             o = Converter.build(Pipeline.compile(g, hardware.settings(quant.config()), calib), calib, tb, hardware.stimulus());
             Map<String, String> files = new LinkedHashMap<>(o.files());

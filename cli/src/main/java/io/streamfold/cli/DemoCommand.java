@@ -89,8 +89,8 @@ final class DemoCommand implements Callable<Integer> {
             Path dir = examples.resolve(m);
             Path model = dir.resolve("model.onnx");
             Graph g = ModelLoader.load(model);
-            List<double[]> calib = DataFiles.samples(dir.resolve("calib.npy"), g.inputShape());
-            List<double[]> inputs = DataFiles.samples(dir.resolve("inputs.npy"), g.inputShape());
+            List<double[]> calib = DataFiles.samples(dir.resolve("calib.npy"), g);
+            List<double[]> inputs = DataFiles.samples(dir.resolve("inputs.npy"), g);
             int[] labels = DataFiles.labels(dir.resolve("labels.npy"));
             Pipeline.Result r8 = Pipeline.quantize(g, QuantConfig.defaults(), calib);
             Pipeline.Result r16 = Pipeline.quantize(g, QuantConfig.defaults().withBits(16, 16), calib);
@@ -116,8 +116,8 @@ final class DemoCommand implements Callable<Integer> {
             Path dir = examples.resolve(m);
             Path model = dir.resolve("model.onnx");
             Graph g = ModelLoader.load(model);
-            List<double[]> calib = DataFiles.samples(dir.resolve("calib.npy"), g.inputShape());
-            List<double[]> inputs = DataFiles.samples(dir.resolve("inputs.npy"), g.inputShape());
+            List<double[]> calib = DataFiles.samples(dir.resolve("calib.npy"), g);
+            List<double[]> inputs = DataFiles.samples(dir.resolve("inputs.npy"), g);
             Path outDir = outputRoot.resolve(m);
             Converter.Outcome o;
             try {

@@ -1,6 +1,5 @@
 package io.streamfold.cli;
 
-import io.streamfold.compile.ModelLoader;
 import io.streamfold.compile.Pipeline;
 import io.streamfold.ir.Graph;
 import io.streamfold.hw.HwDesign;
@@ -48,16 +47,18 @@ final class InspectCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
-        ModelLoader.Loaded m = models.load(model);
-        Graph g = m.graph();
+        Graph g = models.load(model);
         out.println("== imported");
         out.print(g);
+        for (String note : g.source().notes()) {
+            out.println("  note: " + note);
+        }
         Pipeline.Result r;
         if (noQuant) {
             r = Pipeline.fold(g);
         } else {
             try {
-                r = Pipeline.quantize(g, quant.config(), quant.calibration(model, g, models.layout(m)));
+                r = Pipeline.quantize(g, quant.config(), quant.calibration(model, g, models.dataLayout));
             } catch (io.streamfold.ir.ModelException e) {
                 throw e.inFile(model.toString());
             }

@@ -2,6 +2,7 @@ package io.streamfold.cli;
 
 import io.streamfold.compile.DataFiles;
 import io.streamfold.compile.ModelLoader;
+import io.streamfold.ir.Graph;
 import io.streamfold.json.Layout;
 import picocli.CommandLine;
 import picocli.CommandLine.Option;
@@ -20,11 +21,12 @@ final class ModelOptions {
 
     @Option(names = "--data-layout", paramLabel = "LAYOUT", converter = LayoutConverter.class,
             description = "axis order of the data files (--calib, --inputs, --input, --tb-inputs, calib.npy, inputs.npy): channels_first "
-                    + "(N, C, H, W) or channels_last (N, H, W, C); default: channels_last for Keras models, channels_first otherwise")
+                    + "(N, C, H, W) or channels_last (N, H, W, C); default: the model's own input layout (channels last for Keras "
+                    + "models and for ONNX exports that transpose a channels-last input, channels first otherwise)")
     Layout dataLayout;
 
-    /** Reads the model with {@code --weights}. */
-    ModelLoader.Loaded load(Path model) {
+    /** Reads the model with {@code --weights}; its graph carries the model's own data layout. */
+    Graph load(Path model) {
         return ModelLoader.open(model, weights);
     }
 
@@ -33,14 +35,9 @@ final class ModelOptions {
         return weights == null ? java.util.List.of() : java.util.List.of(weights);
     }
 
-    /** The order data files are in: {@code --data-layout}, else the model's own. */
-    Layout layout(ModelLoader.Loaded m) {
-        return dataLayout != null ? dataLayout : m.dataLayout();
-    }
-
-    /** A data file's samples, in the graph's channels-first order. */
-    List<double[]> samples(Path file, ModelLoader.Loaded m) {
-        return DataFiles.samples(file, m.graph().inputShape(), layout(m));
+    /** A data file's samples, written in {@code --data-layout} or else the model's own input layout, in the graph's channels-first order. */
+    List<double[]> samples(Path file, Graph g) {
+        return DataFiles.samples(file, g, dataLayout);
     }
 
     /** {@code channels_first} / {@code channels_last} (case and '-' vs '_' do not matter). */

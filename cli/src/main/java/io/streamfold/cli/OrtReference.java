@@ -14,7 +14,8 @@ import java.util.Map;
 
 /**
  * ONNX Runtime as an independent third reference for {@code verify}. It runs the ORIGINAL model file
- * one sample at a time (batch 1, so models exported with a fixed batch of 1 run too).
+ * one sample at a time (batch 1, so models exported with a fixed batch of 1 run too), fed in the
+ * model's own input layout, without graph optimizations.
  *
  * <p>ORT is optional: its native library may fail to load and it refuses some real exports (old
  * opsets, fixed batch dimensions). {@link #run} then returns the reason instead of outputs, and the
@@ -43,6 +44,9 @@ final class OrtReference {
         OrtEnvironment env = OrtEnvironment.getEnvironment();
         try (OrtSession.SessionOptions opts = new OrtSession.SessionOptions()) {
             opts.setIntraOpNumThreads(1);
+            // The model as written: ORT 1.20's Pad fusion turns Pad -> AveragePool into a pool that
+            // does not count the padded zeros.
+            opts.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.NO_OPT);
             try (OrtSession s = env.createSession(model.toString(), opts)) {
                 String input = s.getInputNames().iterator().next();
                 if (s.getInputInfo().get(input).getInfo() instanceof TensorInfo ti && ti.type != OnnxJavaType.FLOAT) {

@@ -30,19 +30,22 @@ final class QuantOptions {
             description = "calibrate activation ranges to this percentile of |x|, in (0, 100], instead of the maximum")
     Double percentile;
 
-    @Option(names = "--lut-index-bits", paramLabel = "N", defaultValue = "10",
-            description = "widest lookup-table index: sigmoid, tanh and ELU tables and softmax's exp table have at most 2^N entries "
-                    + "(default ${DEFAULT-VALUE}; at 16-bit activations a wider softmax table separates closer logits)")
-    int lutIndexBits;
+    @Option(names = "--lut-index-bits", paramLabel = "N",
+            description = "widest lookup-table index: sigmoid, tanh, ELU, ... tables and softmax's exp table have at most 2^N entries "
+                    + "(default: 10, and 12 for activations of 16 bits or more, where a 10-bit softmax table ties close logits)")
+    Integer lutIndexBits;
 
     @Option(names = "--config", paramLabel = "FILE", description = "JSON file of per-layer format overrides")
     Path config;
 
-    @Option(names = "--calib", paramLabel = "DATA", description = "calibration inputs (.npy or .csv, in --data-layout order); default: calib.npy beside the model")
+    @Option(names = "--calib", paramLabel = "DATA", description = "calibration inputs (.npy or .csv, in the model's input layout or --data-layout); default: calib.npy beside the model")
     Path calib;
 
     QuantConfig config() {
-        QuantConfig c = QuantConfig.defaults().withBits(weightBits, actBits).withPerChannel(!perTensor).withLutIndexBits(lutIndexBits);
+        QuantConfig c = QuantConfig.defaults().withBits(weightBits, actBits).withPerChannel(!perTensor);
+        if (lutIndexBits != null) {
+            c = c.withLutIndexBits(lutIndexBits);
+        }
         if (percentile != null) {
             c = c.withPercentile(percentile);
         }
@@ -94,7 +97,7 @@ final class QuantOptions {
             weightBits = n.get("weight_bits").asInt();
             actBits = n.get("act_bits").asInt();
             perTensor = n.get("per_tensor").asBoolean();
-            lutIndexBits = n.hasNonNull("lut_index_bits") ? n.get("lut_index_bits").asInt() : 10;
+            lutIndexBits = n.hasNonNull("lut_index_bits") ? n.get("lut_index_bits").asInt() : null;
             percentile = n.get("percentile").isNull() ? null : n.get("percentile").asDouble();
             config = n.get("config").isNull() ? null : Path.of(n.get("config").asText());
             calib = Path.of(n.get("calib").asText());
@@ -115,7 +118,10 @@ final class QuantOptions {
         return l;
     }
 
-    /** The calibration samples, written in {@code layout}: {@code --calib}, else {@code calib.npy} next to the model. */
+    /**
+     * The calibration samples, written in {@code layout} (null: the model's own input layout):
+     * {@code --calib}, else {@code calib.npy} next to the model.
+     */
     List<double[]> calibration(Path model, Graph g, Layout layout) {
         Path f = calib;
         if (f == null) {
@@ -126,6 +132,6 @@ final class QuantOptions {
             }
             f = sibling;
         }
-        return DataFiles.samples(f, g.inputShape(), layout);
+        return DataFiles.samples(f, g, layout);
     }
 }

@@ -1,6 +1,5 @@
 package io.streamfold.cli;
 
-import io.streamfold.compile.ModelLoader;
 import io.streamfold.compile.Pipeline;
 import io.streamfold.hw.HwDesign;
 import io.streamfold.hw.Stage;
@@ -43,7 +42,7 @@ final class SimulateCommand implements Callable<Integer> {
                     + "formats and plan)")
     Path model;
 
-    @Option(names = "--input", paramLabel = "FILE", required = true, description = "inputs (.npy or .csv, one sample per row, in --data-layout order)")
+    @Option(names = "--input", paramLabel = "FILE", required = true, description = "inputs (.npy or .csv, one sample per row, in the model's own input layout or --data-layout)")
     Path input;
 
     @Option(names = "--limit", paramLabel = "N", converter = OptionTypes.Positive.class,
@@ -94,18 +93,17 @@ final class SimulateCommand implements Callable<Integer> {
                 }
             }
         }
-        ModelLoader.Loaded m = models.load(model);
-        Graph g = m.graph();
+        Graph g = models.load(model);
         QuantizedGraph q;
         HwDesign d;
         List<double[]> xs;
         io.streamfold.hw.ParallelismPlan plan;
         try {
-            Pipeline.Result c = Pipeline.compile(g, hardware.settings(quant.config()), quant.calibration(model, g, models.layout(m)));
+            Pipeline.Result c = Pipeline.compile(g, hardware.settings(quant.config()), quant.calibration(model, g, models.dataLayout));
             q = c.quantized();
             plan = c.plan();
             d = c.design();
-            xs = models.samples(input, m);
+            xs = models.samples(input, g);
         } catch (ModelException e) {
             throw e.inFile(model.toString());
         }
@@ -135,7 +133,7 @@ final class SimulateCommand implements Callable<Integer> {
                 out.printf("sample %d: class %d  (argmax head)%n", i, r.outputs().get(i)[0]);
                 continue;
             }
-            double[] y = IntegerInterpreter.dequantize(q.outputFormat(), r.outputs().get(i));
+            double[] y = g.toModelOutput(IntegerInterpreter.dequantize(q.outputFormat(), r.outputs().get(i)));
             StringBuilder sb = new StringBuilder();
             for (double v : y) {
                 sb.append(sb.length() > 0 ? " " : "").append(String.format(Locale.ROOT, "%.4g", v));

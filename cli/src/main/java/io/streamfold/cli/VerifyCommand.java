@@ -1,8 +1,9 @@
 package io.streamfold.cli;
 
 import io.streamfold.compile.DataFiles;
-import io.streamfold.compile.ModelLoader;
 import io.streamfold.compile.Pipeline;
+import io.streamfold.data.NdArray;
+import io.streamfold.data.Npy;
 import io.streamfold.hw.HwDesign;
 import io.streamfold.hw.ParallelismPlan;
 import io.streamfold.ir.Diagnostic;
@@ -59,7 +60,8 @@ final class VerifyCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "MODEL", description = "a model: .onnx, streamfold .json, or Keras (.h5, .keras, architecture .json)")
     Path model;
 
-    @Option(names = "--inputs", paramLabel = "FILE", description = "test inputs (.npy or .csv, in --data-layout order; default: inputs.npy beside the model)")
+    @Option(names = "--inputs", paramLabel = "FILE", description = "test inputs (.npy or .csv, in the model's own input layout "
+            + "or --data-layout; default: inputs.npy beside the model)")
     Path inputs;
 
     @Option(names = "--labels", paramLabel = "FILE", description = "class labels, one per input (default: labels.npy beside the model, if present)")
@@ -78,6 +80,11 @@ final class VerifyCommand implements Callable<Integer> {
     @Option(names = "--rtl-count", paramLabel = "N", defaultValue = "4", converter = OptionTypes.Positive.class,
             description = "inferences in the RTL testbench (default ${DEFAULT-VALUE})")
     int rtlCount;
+
+    @Option(names = "--dump", paramLabel = "DIR",
+            description = "write float.npy (float64 reference of the original model), fixed.npy (dequantized bit-true outputs) and, "
+                    + "when ONNX Runtime ran, ort.npy into DIR, each (N, ...) in the model's own output layout")
+    Path dump;
 
     @Mixin
     ModelOptions models;
@@ -110,8 +117,7 @@ final class VerifyCommand implements Callable<Integer> {
             };
         }
 
-        ModelLoader.Loaded m = models.load(model);
-        Graph g = m.graph();
+        Graph g = models.load(model);
         Path dir = model.toAbsolutePath().getParent();
         List<double[]> xs;
         int[] ys = null;
@@ -126,11 +132,11 @@ final class VerifyCommand implements Callable<Integer> {
                 throw new ModelException(Diagnostic.SF_BAD_DATA, model.toString(), null, "no test inputs",
                         "give --inputs FILE (.npy or .csv) or put inputs.npy beside the model");
             }
-            xs = models.samples(inFile, m);
+            xs = models.samples(inFile, g);
             if (labelFile != null) {
                 ys = checkedLabels(labelFile, xs.size(), g.outputShape().size(), inFile);
             }
-            calib = quant.calibration(model, g, models.layout(m));
+            calib = quant.calibration(model, g, models.dataLayout);
             c = Pipeline.compile(g, hardware.settings(quant.config()), calib);
             plan = c.plan();
             d = c.design();
@@ -220,7 +226,12 @@ final class VerifyCommand implements Callable<Integer> {
         }
 
         // 4. ONNX Runtime on the original file: informative, never a failure
-        out.println(ortLine(g, xs, floatOut, intOut));
+        OrtReference.Result ort = runOrt(g, xs);
+        out.println(ortLine(g, ort, floatOut, intOut));
+
+        if (dump != null) {
+            out.println(dump(g, q, floatOut, intOut, ort));
+        }
 
         // 5. the emitted RTL under a real simulator
         if (sim != null) {
@@ -250,11 +261,73 @@ final class VerifyCommand implements Callable<Integer> {
         return ys;
     }
 
-    private String ortLine(Graph g, List<double[]> xs, List<double[]> floatOut, List<long[]> intOut) {
-        if (!model.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".onnx")) {
+    private boolean isOnnx() {
+        return model.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".onnx");
+    }
+
+    /** ORT on the original file, fed and read in the model's own layouts; null for a non-ONNX model. */
+    private OrtReference.Result runOrt(Graph g, List<double[]> xs) {
+        if (!isOnnx()) {
+            return null;
+        }
+        List<double[]> modelXs = new ArrayList<>(xs.size());
+        for (double[] x : xs) {
+            modelXs.add(g.toModelInput(x));
+        }
+        return OrtReference.run(model, g.modelInputDims(), modelXs);
+    }
+
+    /**
+     * Writes float.npy, fixed.npy and (if ORT ran) ort.npy, each (N, model output dims) in the
+     * model's own output layout, so they compare directly with the source framework's outputs.
+     */
+    private String dump(Graph g, QuantizedGraph q, List<double[]> floatOut, List<long[]> intOut, OrtReference.Result ort)
+            throws IOException {
+        Files.createDirectories(dump);
+        int[] dims = g.modelOutputDims();
+        List<double[]> fixed = new ArrayList<>(intOut.size());
+        for (long[] v : intOut) {
+            fixed.add(IntegerInterpreter.dequantize(q.outputFormat(), v));
+        }
+        List<String> written = new ArrayList<>();
+        writeNpy(dump.resolve("float.npy"), g, dims, floatOut);
+        written.add("float.npy");
+        writeNpy(dump.resolve("fixed.npy"), g, dims, fixed);
+        written.add("fixed.npy");
+        if (ort != null && ort.outputs() != null && ort.outputs().stream().allMatch(o -> o.length == g.outputShape().size())) {
+            Files.write(dump.resolve("ort.npy"), Npy.toBytes(batch(dims, ort.outputs())));
+            written.add("ort.npy");
+        } else {
+            Files.deleteIfExists(dump.resolve("ort.npy"));
+        }
+        return "dumped " + String.join(", ", written) + " (N=" + floatOut.size() + ", " + Arrays.toString(dims) + " per sample) to " + dump;
+    }
+
+    /** Graph outputs reordered to the model's layout, as one (N, dims...) array. */
+    private static void writeNpy(Path file, Graph g, int[] dims, List<double[]> graphOutputs) throws IOException {
+        List<double[]> rows = new ArrayList<>(graphOutputs.size());
+        for (double[] y : graphOutputs) {
+            rows.add(g.toModelOutput(y));
+        }
+        Files.write(file, Npy.toBytes(batch(dims, rows)));
+    }
+
+    private static NdArray batch(int[] dims, List<double[]> rows) {
+        int per = rows.isEmpty() ? 0 : rows.get(0).length;
+        double[] flat = new double[rows.size() * per];
+        for (int i = 0; i < rows.size(); i++) {
+            System.arraycopy(rows.get(i), 0, flat, i * per, per);
+        }
+        int[] shape = new int[dims.length + 1];
+        shape[0] = rows.size();
+        System.arraycopy(dims, 0, shape, 1, dims.length);
+        return new NdArray(shape, flat);
+    }
+
+    private String ortLine(Graph g, OrtReference.Result ort, List<double[]> floatOut, List<long[]> intOut) {
+        if (ort == null) {
             return "ONNX Runtime: not applicable (not an ONNX model)";
         }
-        OrtReference.Result ort = OrtReference.run(model, g.inputShape().dims(), xs);
         if (ort.outputs() == null) {
             return "ONNX Runtime: not available (" + ort.unavailable() + ")";
         }
@@ -263,9 +336,10 @@ final class VerifyCommand implements Callable<Integer> {
         double hi = Double.NEGATIVE_INFINITY;
         int withFloat = 0;
         int withFixed = 0;
-        for (int s = 0; s < xs.size(); s++) {
+        int n = floatOut.size();
+        for (int s = 0; s < n; s++) {
             double[] o = ort.outputs().get(s);
-            double[] f = floatOut.get(s);
+            double[] f = g.toModelOutput(floatOut.get(s));
             if (o.length != f.length) {
                 return "ONNX Runtime: not comparable (it returns " + o.length + " values per sample, the model " + f.length + ")";
             }
@@ -276,11 +350,18 @@ final class VerifyCommand implements Callable<Integer> {
             }
             int oa = QuantErrorReport.argmax(o);
             withFloat += oa == QuantErrorReport.argmax(f) ? 1 : 0;
-            withFixed += oa == QuantErrorReport.argmax(intOut.get(s)) ? 1 : 0;
+            withFixed += oa == QuantErrorReport.argmax(g.toModelOutput(toDoubles(intOut.get(s)))) ? 1 : 0;
         }
-        int n = xs.size();
         return String.format(Locale.ROOT, "ONNX Runtime: max |diff| vs float64 %.3g (output range %.3g), top-1 agreement with float %.2f%%, "
                 + "with fixed %.2f%%", maxDiff, hi - lo, 100.0 * withFloat / n, 100.0 * withFixed / n);
+    }
+
+    private static double[] toDoubles(long[] v) {
+        double[] d = new double[v.length];
+        for (int i = 0; i < v.length; i++) {
+            d[i] = v[i];
+        }
+        return d;
     }
 
     private String rtlLine(Pipeline.Result c, List<double[]> calib, List<double[]> xs, EdaRunner.Simulator sim, List<String> failures)

@@ -40,6 +40,13 @@ final class CliTestSupport {
         return new ProcessBuilder(cmd).directory(cwd.toFile()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
     }
 
+    /** A peer's model folder in the shared fixtures beside the repository (may be absent). */
+    static Path peerFixture(String name) {
+        String prop = System.getProperty("streamfold.root");
+        Path root = prop != null ? Paths.get(prop) : Paths.get("").toAbsolutePath().getParent();
+        return root.resolve("../shared/fixtures/peer").resolve(name).normalize();
+    }
+
     static Path example(String model) {
         String prop = System.getProperty("streamfold.root");
         Path root = prop != null ? Paths.get(prop) : Paths.get("").toAbsolutePath().getParent();

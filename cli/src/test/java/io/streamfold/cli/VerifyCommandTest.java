@@ -1,13 +1,21 @@
 package io.streamfold.cli;
 
+import io.streamfold.compile.DataFiles;
+import io.streamfold.compile.ModelLoader;
+import io.streamfold.data.NdArray;
+import io.streamfold.data.Npy;
+import io.streamfold.ir.Graph;
+import io.streamfold.reference.FloatInterpreter;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 import static io.streamfold.cli.CliTestSupport.run;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -91,6 +99,84 @@ class VerifyCommandTest {
                 mlp.resolve("inputs.npy").toString(), "--labels", mlp.resolve("labels.npy").toString(), "--limit", "20");
         assertEquals(0, r.code(), r.out() + r.err());
         assertTrue(r.out().contains("ONNX Runtime: not applicable"), r.out());
+    }
+
+    @Test
+    void dumpWritesFloatFixedAndOrtOutputs() throws Exception {
+        Path out = tmp.resolve("dump");
+        Path model = CliTestSupport.example("mlp_bn");
+        CliTestSupport.Run r = run("verify", model.toString(), "--limit", "20", "--dump", out.toString());
+        assertEquals(0, r.code(), r.out() + r.err());
+        assertTrue(r.out().contains("dumped float.npy, fixed.npy, ort.npy"), r.out());
+        NdArray f = Npy.read(out.resolve("float.npy"));
+        NdArray q = Npy.read(out.resolve("fixed.npy"));
+        NdArray o = Npy.read(out.resolve("ort.npy"));
+        Graph g = ModelLoader.load(model);
+        List<double[]> xs = DataFiles.samples(model.resolveSibling("inputs.npy"), g);
+        for (NdArray a : List.of(f, q, o)) {
+            assertArrayEquals(new int[] {20, 10}, a.shape());
+        }
+        double range = java.util.Arrays.stream(f.data()).max().orElseThrow() - java.util.Arrays.stream(f.data()).min().orElseThrow();
+        for (int s = 0; s < 20; s++) {
+            assertArrayEquals(FloatInterpreter.run(g, xs.get(s)), f.row(s), 0.0, "float.npy is the float64 reference");
+            assertArrayEquals(f.row(s), o.row(s), 1e-4, "ORT agrees with the float reference");
+            assertArrayEquals(f.row(s), q.row(s), 0.05 * range, "fixed.npy is the dequantized 8-bit output");
+        }
+        int frac = 0;
+        while (frac < 16 && !onGrid(q.data(), frac)) {
+            frac++;
+        }
+        assertTrue(frac < 16, "dequantized values are 8-bit fixed-point numbers (a few fractional bits), not floats");
+    }
+
+    private static boolean onGrid(double[] v, int frac) {
+        return java.util.Arrays.stream(v).allMatch(x -> Math.scalb(x, frac) == Math.rint(Math.scalb(x, frac)));
+    }
+
+    /** The peer's onnxmltools Keras export reads channels-last inputs and dumps outputs comparable with its reference. */
+    @Test
+    void kerasNhwcModelVerifiesOnItsOwnDataAndDumpsItsOwnLayout() throws Exception {
+        Path dir = CliTestSupport.peerFixture("conv2d_small_keras");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(dir.resolve("model.onnx")), "peer fixtures absent: " + dir);
+        Path out = tmp.resolve("dump");
+        CliTestSupport.Run r = run("verify", dir.resolve("model.onnx").toString(), "--calib", dir.resolve("inputs.npy").toString(),
+                "--limit", "50", "--weight-bits", "16", "--act-bits", "16", "--dump", out.toString(), "--min-agreement", "0.9");
+        assertEquals(0, r.code(), r.out() + r.err());
+        assertTrue(r.out().contains("ONNX Runtime: max |diff| vs float64"), r.out());
+        NdArray want = Npy.read(dir.resolve("outputs.npy"));
+        NdArray f = Npy.read(out.resolve("float.npy"));
+        assertArrayEquals(new int[] {50, 10}, f.shape());
+        for (int s = 0; s < 50; s++) {
+            assertArrayEquals(want.row(s), f.row(s), 1e-6, "sample " + s);
+        }
+        CliTestSupport.Run inspect = run("inspect", dir.resolve("model.onnx").toString(), "--no-quant");
+        assertEquals(0, inspect.code(), inspect.err());
+        assertTrue(inspect.out().contains("note: conv2d_1_input_0: the input is channels last"), inspect.out());
+    }
+
+    /**
+     * The model's own layout travels with its graph; {@code --data-layout} changes how the data files
+     * are read and nothing else: ONNX Runtime is still fed the model's (N, H, W, C).
+     */
+    @Test
+    void dataLayoutOverridesOnlyHowDataFilesAreRead() throws Exception {
+        Path dir = CliTestSupport.peerFixture("conv2d_small_keras");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(dir.resolve("model.onnx")), "peer fixtures absent: " + dir);
+        String model = dir.resolve("model.onnx").toString();
+        NdArray nhwc = Npy.read(dir.resolve("inputs.npy"));
+        int[] s = nhwc.shape();
+        assertEquals(1, s[3], "one channel: (N, H, W, 1) and (N, 1, H, W) hold the same values in the same order");
+        Path chw = tmp.resolve("chw.npy");
+        Npy.write(chw, new NdArray(new int[] {s[0], s[3], s[1], s[2]}, nhwc.data()));
+
+        CliTestSupport.Run wrong = run("verify", model, "--calib", chw.toString(), "--inputs", chw.toString(), "--limit", "10");
+        assertEquals(ExitCodes.BAD_INPUT, wrong.code(), wrong.out() + wrong.err());
+        assertTrue(wrong.err().contains("--data-layout channels_first"), wrong.err());
+
+        CliTestSupport.Run r = run("verify", model, "--calib", chw.toString(), "--inputs", chw.toString(), "--data-layout", "channels_first",
+                "--limit", "20", "--weight-bits", "16", "--act-bits", "16", "--min-agreement", "0.9");
+        assertEquals(0, r.code(), r.out() + r.err());
+        assertTrue(r.out().contains("ONNX Runtime: max |diff| vs float64") && r.out().contains("top-1 agreement with float 100.00%"), r.out());
     }
 
     @Test

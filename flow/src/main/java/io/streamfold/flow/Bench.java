@@ -54,10 +54,10 @@ public final class Bench {
             Graph g = ModelLoader.load(dir.resolve("model.onnx"));
             Pipeline.Settings settings = ds.plan() != null ? new Pipeline.Settings(QuantConfig.defaults(), ds.plan(), 0)
                     : new Pipeline.Settings(QuantConfig.defaults(), ParallelismPlan.serial(), 64);
-            Pipeline.Result c = Pipeline.compile(g, settings, DataFiles.samples(dir.resolve("calib.npy"), g.inputShape()));
+            Pipeline.Result c = Pipeline.compile(g, settings, DataFiles.samples(dir.resolve("calib.npy"), g));
             QuantizedGraph q = c.quantized();
             HwDesign d = c.design();
-            List<double[]> x = DataFiles.samples(dir.resolve("inputs.npy"), g.inputShape());
+            List<double[]> x = DataFiles.samples(dir.resolve("inputs.npy"), g);
             List<long[]> xs = new ArrayList<>();
             for (int i = 0; i < inferences; i++) {
                 xs.add(IntegerInterpreter.quantizeInput(q, x.get(i % x.size())));

@@ -4,6 +4,7 @@ import io.streamfold.compile.DataFiles;
 import io.streamfold.compile.ModelLoader;
 import io.streamfold.compile.Pipeline;
 import io.streamfold.hw.ParallelismPlan;
+import io.streamfold.ir.Graph;
 import io.streamfold.quant.QuantConfig;
 import io.streamfold.sim.Stimulus;
 import io.streamfold.testbench.EdaRunner;
@@ -37,10 +38,10 @@ class KerasFixturesRtlTest {
     void convertedKerasModelPassesItsTestbench(String name, int budget) throws Exception {
         Path dir = Examples.root().resolve("../shared/fixtures/peer").resolve(name).normalize();
         assumeTrue(Files.isDirectory(dir), "Keras fixtures not found at " + dir + "; skipped");
-        ModelLoader.Loaded m = ModelLoader.open(dir.resolve(name + ".json"), null);
-        List<double[]> xs = DataFiles.samples(dir.resolve("inputs.npy"), m.graph().inputShape(), m.dataLayout());
+        Graph g = ModelLoader.open(dir.resolve(name + ".json"), null);
+        List<double[]> xs = DataFiles.samples(dir.resolve("inputs.npy"), g);
         List<double[]> calib = xs.subList(0, 200);
-        Pipeline.Result c = Pipeline.compile(m.graph(), new Pipeline.Settings(QuantConfig.defaults(), ParallelismPlan.serial(), budget), calib);
+        Pipeline.Result c = Pipeline.compile(g, new Pipeline.Settings(QuantConfig.defaults(), ParallelismPlan.serial(), budget), calib);
         Path out = tmp.resolve(name);
         Converter.convert(c, calib, xs.subList(200, 202), new Stimulus(5, 0.2, 0.2), out, false, List.of(dir));
         EdaRunner.Run run = EdaRunner.simulate(out, EdaRunner.Simulator.ICARUS, 600);

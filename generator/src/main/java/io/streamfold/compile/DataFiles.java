@@ -4,6 +4,7 @@ import io.streamfold.data.NdArray;
 import io.streamfold.data.Npy;
 import io.streamfold.ir.Diagnostic;
 import io.streamfold.ir.IoErrors;
+import io.streamfold.ir.Graph;
 import io.streamfold.ir.ModelException;
 import io.streamfold.ir.Shape;
 import io.streamfold.json.Layout;
@@ -20,42 +21,63 @@ import java.util.Locale;
  *
  * <p>Samples are one per row: an {@code .npy} array of shape (N, ...) or a CSV file with one
  * sample per line (comma, semicolon or whitespace separated; a first line that is not numeric is
- * a header and skipped). They are channels first unless read with another {@link Layout}.
+ * a header and skipped). A model's data files are written in the layout its source model declares
+ * for its input ({@link Graph#source()}: channels last for a Keras model and for an ONNX export
+ * whose channels-last input its first node transposes, channels first otherwise), or in the
+ * layout {@code --data-layout} names; they are returned in the graph's channels-first order.
  */
 public final class DataFiles {
 
     private DataFiles() {
     }
 
-    /** Channels-first samples whose size must equal {@code sample.size()}. */
-    public static List<double[]> samples(Path file, Shape sample) {
-        return samples(file, sample, Layout.CHANNELS_FIRST);
+    /** Samples for a graph's input, written in the source model's own input layout, returned channels first. */
+    public static List<double[]> samples(Path file, Graph g) {
+        return samples(file, g, null);
     }
 
     /**
-     * Samples written in {@code layout} (Keras data is (N, H, W, C)), returned in the channels-first
-     * order of the graph input {@code sample}. Any array holding whole samples is read row by row;
-     * one of full rank, (N, dims...), must have the dims of {@code layout}, so that data in the
-     * other order is an error rather than silently transposed.
+     * Samples for a graph's input written in {@code layout} (null: the source model's own input
+     * layout), returned channels first. An explicit layout is relative to the graph's input: only
+     * the data file is read so; the model's own layout still decides how ONNX Runtime is fed and
+     * how outputs are reported.
      */
-    public static List<double[]> samples(Path file, Shape sample, Layout layout) {
+    public static List<double[]> samples(Path file, Graph g, Layout layout) {
+        Shape in = g.inputShape();
+        return layout == null ? samples(file, in, g.modelInputDims(), g.source().inputOrder())
+                : samples(file, in, layout.fromChannelsFirst(in), layout.order(in));
+    }
+
+    /** Channels-first samples (the graph's own order) whose size must equal {@code sample.size()}. */
+    public static List<double[]> samples(Path file, Shape sample) {
+        return samples(file, sample, sample.dims(), null);
+    }
+
+    /**
+     * Samples of the graph input {@code ir} written with the dims {@code dims}, element {@code k}
+     * of a written sample being element {@code order[k]} of the graph's (null: the same). Any array
+     * holding whole samples is read row by row; one of full rank, (N, dims...), must have these
+     * dims, so that data in another order is an error rather than silently transposed.
+     */
+    private static List<double[]> samples(Path file, Shape ir, int[] dims, int[] order) {
         NdArray a = read(file);
-        int per = sample.size();
-        String order = layout.jsonName().replace('_', ' ');
+        int per = ir.size();
         if (a.data().length == 0 || a.data().length % per != 0 || (a.rank() > 1 && a.rowSize() != per)) {
             throw new ModelException(Diagnostic.SF_BAD_DATA, file.toString(), null,
-                    "array of shape " + java.util.Arrays.toString(a.shape()) + " does not hold samples of " + shown(sample, layout),
-                    "expected (N, " + per + ") values, " + order);
+                    "array of shape " + java.util.Arrays.toString(a.shape()) + " does not hold samples of " + shown(ir, dims, order),
+                    "expected (N, " + per + ") values" + (dims.length > 1 ? ", " + layoutName(ir, dims, order).replace('_', ' ') : ""));
         }
-        if (sample.rank() > 1 && a.rank() == sample.rank() + 1) {
-            int[] dims = java.util.Arrays.copyOfRange(a.shape(), 1, a.rank());
-            if (!java.util.Arrays.equals(dims, layout.fromChannelsFirst(sample))) {
-                Layout other = layout == Layout.CHANNELS_FIRST ? Layout.CHANNELS_LAST : Layout.CHANNELS_FIRST;
-                boolean isOther = java.util.Arrays.equals(dims, other.fromChannelsFirst(sample));
+        if (dims.length > 1 && a.rank() == dims.length + 1) {
+            int[] got = java.util.Arrays.copyOfRange(a.shape(), 1, a.rank());
+            if (!java.util.Arrays.equals(got, dims)) {
+                String hint = "expected (N, " + shown(ir, dims, order) + ")";
+                for (Layout l : Layout.values()) {
+                    if (java.util.Arrays.equals(got, l.fromChannelsFirst(ir))) {
+                        hint = "it looks " + l.jsonName() + "; give --data-layout " + l.jsonName() + " to read it so";
+                    }
+                }
                 throw new ModelException(Diagnostic.SF_BAD_DATA, file.toString(), null,
-                        "array of shape " + java.util.Arrays.toString(a.shape()) + " does not hold samples of " + shown(sample, layout),
-                        isOther ? "it looks " + other.jsonName() + "; give --data-layout " + other.jsonName() + " to read it so"
-                                : "expected (N, " + shown(sample, layout) + ")");
+                        "array of shape " + java.util.Arrays.toString(a.shape()) + " does not hold samples of " + shown(ir, dims, order), hint);
             }
         }
         List<double[]> out = new ArrayList<>();
@@ -67,15 +89,33 @@ public final class DataFiles {
                     throw new ModelException(Diagnostic.SF_BAD_DATA, file.toString(), null, "sample " + i + " holds " + v, "data must be finite");
                 }
             }
-            out.add(layout.toChannelsFirst(s, sample));
+            if (order == null) {
+                out.add(s);
+            } else {
+                double[] g = new double[per];
+                for (int k = 0; k < per; k++) {
+                    g[order[k]] = s[k];
+                }
+                out.add(g);
+            }
         }
         return out;
     }
 
     /** A sample shape as the data file holds it, e.g. {@code 8, 8, 1 (channels_last)}. */
-    private static String shown(Shape sample, Layout layout) {
-        String dims = java.util.Arrays.toString(layout.fromChannelsFirst(sample)).replaceAll("[\\[\\]]", "");
-        return sample.rank() > 1 ? dims + " (" + layout.jsonName() + ")" : dims;
+    private static String shown(Shape ir, int[] dims, int[] order) {
+        String list = java.util.Arrays.toString(dims).replaceAll("[\\[\\]]", "");
+        return dims.length > 1 ? list + " (" + layoutName(ir, dims, order) + ")" : list;
+    }
+
+    /** The name of the layout the dims and order write the graph input {@code ir} in. */
+    private static String layoutName(Shape ir, int[] dims, int[] order) {
+        for (Layout l : Layout.values()) {
+            if (java.util.Arrays.equals(dims, l.fromChannelsFirst(ir)) && java.util.Arrays.equals(order, l.order(ir))) {
+                return l.jsonName();
+            }
+        }
+        return "the model's layout";
     }
 
     /** Integer labels, one per sample. */

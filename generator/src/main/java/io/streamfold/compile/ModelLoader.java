@@ -7,7 +7,6 @@ import io.streamfold.ir.Diagnostic;
 import io.streamfold.ir.Graph;
 import io.streamfold.ir.ModelException;
 import io.streamfold.json.JsonModelReader;
-import io.streamfold.json.Layout;
 import io.streamfold.keras.KerasModelReader;
 import io.streamfold.onnx.OnnxModelReader;
 
@@ -23,28 +22,22 @@ import java.util.Locale;
  */
 public final class ModelLoader {
 
-    /**
-     * A model as its frontend read it, and the axis order its data files are in unless the user
-     * says otherwise: Keras models take Keras' own (N, H, W, C) arrays, every other model the
-     * IR's channels-first order (also a streamfold JSON model declared channels last, whose data
-     * files have always been channels first).
-     */
-    public record Loaded(Graph graph, Layout dataLayout) {
-    }
-
     private ModelLoader() {
     }
 
     /** Reads a model; errors name the file. */
     public static Graph load(Path file) {
-        return open(file, null).graph();
+        return open(file, null);
     }
 
     /**
      * Reads a model; {@code weights} (may be null) is the weights file of a Keras model, by default
-     * its own file or, for an architecture {@code .json}, {@code <stem>_weights.h5} beside it.
+     * its own file or, for an architecture {@code .json}, {@code <stem>_weights.h5} beside it. The
+     * graph's {@link Graph#source()} says which layout the model's data files are in: channels last
+     * for Keras, the declared input of an ONNX model (channels first unless its first node
+     * transposes a channels-last input), channels first for a streamfold JSON model.
      */
-    public static Loaded open(Path file, Path weights) {
+    public static Graph open(Path file, Path weights) {
         String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
         if (Files.isDirectory(file)) {
             throw new ModelException(Diagnostic.SF_CORRUPT_MODEL, file.toString(), null, "is a folder, not a model file",
@@ -57,17 +50,17 @@ public final class ModelLoader {
         boolean keras = name.endsWith(".h5") || name.endsWith(".hdf5") || name.endsWith(".keras")
                 || name.endsWith(".json") && isKerasJson(file);
         if (keras) {
-            return new Loaded(KerasModelReader.read(file, weights).graph(), Layout.CHANNELS_LAST);
+            return KerasModelReader.read(file, weights).graph();
         }
         if (weights != null) {
             throw new ModelException(Diagnostic.SF_BAD_WEIGHTS, file.toString(), null, "a weights file was given for a model that is not Keras",
                     "--weights is for Keras architecture .json files (and overrides the weights of .h5/.keras files)");
         }
         if (name.endsWith(".onnx")) {
-            return new Loaded(OnnxModelReader.read(file), Layout.CHANNELS_FIRST);
+            return OnnxModelReader.read(file);
         }
         if (name.endsWith(".json")) {
-            return new Loaded(JsonModelReader.read(file), Layout.CHANNELS_FIRST);
+            return JsonModelReader.read(file);
         }
         throw new ModelException(Diagnostic.SF_UNSUPPORTED_OP, file.toString(), null, "unknown model format",
                 "streamfold reads .onnx, streamfold .json and Keras (.h5, .keras, architecture .json) models");

@@ -81,6 +81,12 @@ public final class Pipeline {
     /** Folds BatchNorm only. */
     public static Result fold(Graph original) {
         PassContext ctx = new PassContext();
+        // The frontend's decisions (exporter habits read as what they mean) are the import step's notes.
+        for (String note : original.source().notes()) {
+            int colon = note.indexOf(": ");
+            ctx.note(STEPS.get(0), colon < 0 ? "" : note.substring(0, colon), colon < 0 ? note : note.substring(colon + 2));
+            ctx.count(STEPS.get(0), "notes");
+        }
         Graph folded = new FoldBatchNorm().run(original, ctx);
         return new Result(original, folded, null, null, null, null, ctx);
     }

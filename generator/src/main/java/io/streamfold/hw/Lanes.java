@@ -13,10 +13,11 @@ import io.streamfold.quant.QuantizedGraph;
  *
  * <ul>
  * <li>Dense: SIMD divides the input features, PE the output features.</li>
- * <li>Conv with one group: SIMD divides the input channels (a window is read channel group by
- *     channel group), PE the output channels.</li>
- * <li>Depthwise (or grouped) conv, max and average pooling: no SIMD (1); PE divides the
- *     channels (groups) processed side by side.</li>
+ * <li>Conv with one group, or grouped with several input channels per group (lowered as one
+ *     conv with a block-diagonal weight): SIMD divides the input channels (a window is read
+ *     channel group by channel group), PE the output channels.</li>
+ * <li>Depthwise conv (one input channel per group), max and average pooling: no SIMD (1); PE
+ *     divides the channels (groups) processed side by side.</li>
  * </ul>
  * Other layers have no lanes of their own: they run at the width of the stream they are fed.
  *
@@ -46,7 +47,9 @@ public record Lanes(int inputs, int outputs, int repeats, String inWhat, String 
             @Override
             public Lanes conv(QOp.QConv c) {
                 int repeats = positions * c.window().kernelSize();
-                return c.group() == 1 ? new Lanes(c.weight().shape().dim(1), c.outChannels(), repeats, "input channels", "output channels")
+                int cinG = c.weight().shape().dim(1);
+                // A grouped conv (1 < group < C) runs as a group-1 conv with a block-diagonal weight.
+                return c.group() == 1 || cinG > 1 ? new Lanes(cinG * c.group(), c.outChannels(), repeats, "input channels", "output channels")
                         : new Lanes(1, c.group(), repeats, "", "channels of a depthwise conv");
             }
 

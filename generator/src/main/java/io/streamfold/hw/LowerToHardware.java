@@ -350,9 +350,14 @@ public final class LowerToHardware {
      * Window geometry of a conv or pool on a (C, H, W) input; a 1D (C, L) input becomes the
      * column (C, L, 1), so the line buffer holds pixels rather than whole sequences.
      */
-    private record Geometry(int c, int h, int w, int kh, int kw, int sh, int sw, int pt, int pl, int oh, int ow) {
+    private record Geometry(int c, int h, int w, int kh, int kw, int sh, int sw, int pt, int pl, int oh, int ow, int dh, int dw) {
         int kk() {
             return kh * kw;
+        }
+
+        /** Rows one window spans. */
+        int spanH() {
+            return Stage.SlidingWindow.span(kh, dh);
         }
 
         int positions() {
@@ -363,12 +368,13 @@ public final class LowerToHardware {
     private Geometry geometry(Node n, Window win, Shape in, Shape out) {
         Geometry g = win.rank() == 2
                 ? new Geometry(in.dim(0), in.dim(1), in.dim(2), win.kernel(0), win.kernel(1), win.stride(0), win.stride(1),
-                        win.padBegin(0), win.padBegin(1), out.dim(1), out.dim(2))
-                : new Geometry(in.dim(0), in.dim(1), 1, win.kernel(0), 1, win.stride(0), 1, win.padBegin(0), 0, out.dim(1), 1);
+                        win.padBegin(0), win.padBegin(1), out.dim(1), out.dim(2), win.dilation(0), win.dilation(1))
+                : new Geometry(in.dim(0), in.dim(1), 1, win.kernel(0), 1, win.stride(0), 1, win.padBegin(0), 0, out.dim(1), 1,
+                        win.dilation(0), 1);
         for (int a = 0; a < win.rank(); a++) {
-            if (win.padBegin(a) >= win.kernel(a) || win.padEnd(a) >= win.kernel(a)) {
-                throw new ModelException(Diagnostic.SF_UNSUPPORTED_HW, n.name(), "padding " + win + " as large as the kernel",
-                        "the sliding-window unit needs pads smaller than the kernel");
+            if (win.padBegin(a) >= win.span(a) || win.padEnd(a) >= win.span(a)) {
+                throw new ModelException(Diagnostic.SF_UNSUPPORTED_HW, n.name(), "padding " + win + " as large as the window",
+                        "the sliding-window unit needs pads smaller than the window's span");
             }
         }
         return g;
@@ -387,17 +393,23 @@ public final class LowerToHardware {
         Channel c = channels.get(input);
         String name = "s" + stages.size() + "_swu_" + verilogName(n.name());
         int out = channel(name, elems, c.format(), g.positions() * g.kk() * g.c());
-        int rows = Stage.SlidingWindow.fullRateRows(g.h(), g.kh(), g.sh(), g.pt(), g.oh());
+        int rows = Stage.SlidingWindow.fullRateRows(g.h(), g.spanH(), g.sh(), g.pt(), g.oh());
         stages.add(new Stage.SlidingWindow(name, n.name(), input, out, c.format(), g.c(), g.h(), g.w(), elems, g.kh(), g.kw(), g.sh(),
-                g.sw(), g.pt(), g.pl(), g.oh(), g.ow(), rows, pad, channelMajor));
+                g.sw(), g.pt(), g.pl(), g.oh(), g.ow(), rows, pad, channelMajor, g.dh(), g.dw()));
         return out;
     }
 
     /**
-     * {@code Conv => SlidingWindow -> MatVec} (group 1: the MatVec reads each window as one
-     * vector in (ky, kx, c) order, with the weights permuted to match) or
-     * {@code SlidingWindow -> Depthwise} (group == C). The output streams as (oy, ox, o): the
-     * canonical order of the (O, OH, OW) tensor.
+     * {@code Conv => SlidingWindow -> MatVec} (the MatVec reads each window as one vector in
+     * (ky, kx, c) order, with the weights permuted to match) or {@code SlidingWindow -> Depthwise}
+     * (group == C). The output streams as (oy, ox, o): the canonical order of the (O, OH, OW)
+     * tensor.
+     *
+     * <p>A grouped conv with {@code 1 < group < C} is the group-1 conv whose weight is zero where
+     * an output channel does not read an input channel: one MatVec with a block-diagonal ROM. The
+     * lane rule stays the group-1 rule (SIMD divides C, PE the output channels, {@link Lanes}); the
+     * price is that the unit multiplies the zero blocks too, {@code group} times the layer's own
+     * MACs ({@link Stage#macs()} counts what the hardware multiplies).
      */
     private void conv(Node n, QOp.QConv c, Val x, QFormat outFmt, Shape outShape) {
         Shape inShape = q.graph().shape(n.input());
@@ -407,9 +419,21 @@ public final class LowerToHardware {
         int cin = g.c();
         int cout = c.outChannels();
         QWeights w = c.weight();
-        if (c.group() == 1) {
+        int cinG = w.shape().dim(1);
+        int coutG = cout / c.group();
+        if (c.group() == 1 || cinG > 1) {
             int win = slidingWindow(n, widthTo(x.channel(), f.simd(), verilogName(n.name())), g, f.simd(), 0, false);
             int nIn = g.kk() * cin;
+            // weight (o, ci, k) of the dense equivalent: the layer's own where o's group reads ci, else 0
+            long[] dense = new long[cout * nIn];
+            for (int o = 0; o < cout; o++) {
+                int first = (o / coutG) * cinG;
+                for (int ci = first; ci < first + cinG; ci++) {
+                    for (int k = 0; k < g.kk(); k++) {
+                        dense[(o * cin + ci) * g.kk() + k] = w.at((o * cinG + ci - first) * g.kk() + k);
+                    }
+                }
+            }
             long[] rom = new long[nIn * cout];
             int sfN = nIn / f.simd();
             for (int nf = 0; nf < cout / f.pe(); nf++) {
@@ -420,18 +444,18 @@ public final class LowerToHardware {
                             int j = sf * f.simd() + s;
                             int ci = j % cin;
                             int kpos = j / cin;
-                            rom[(((nf * sfN + sf) * f.pe()) + p) * f.simd() + s] = w.at((o * cin + ci) * g.kk() + kpos);
+                            rom[(((nf * sfN + sf) * f.pe()) + p) * f.simd() + s] = dense[(o * cin + ci) * g.kk() + kpos];
                         }
                     }
                 }
             }
-            QOp.QDense dense = new QOp.QDense(c.in(), new QWeights(Shape.of(cout, nIn), w.values(), w.bits(), w.fracs(), w.perChannel()),
+            QOp.QDense op = new QOp.QDense(c.in(), new QWeights(Shape.of(cout, nIn), dense, w.bits(), w.fracs(), w.perChannel()),
                     c.bias(), c.accBits(), c.out());
             String name = "s" + stages.size() + "_" + verilogName(n.name());
             int out = channel(name, f.pe(), outFmt, outShape.size());
-            stages.add(new Stage.MatVec(name, n.name(), win, out, dense, nIn, cout, f.simd(), f.pe(), rom, g.positions()));
+            stages.add(new Stage.MatVec(name, n.name(), win, out, op, nIn, cout, f.simd(), f.pe(), rom, g.positions()));
             vals.put(n.output(), new Val(out, streamOrder(outShape)));
-        } else if (c.group() == cin && cout % cin == 0) {
+        } else {
             int m = cout / cin;
             int e = f.pe();
             int win = slidingWindow(n, widthTo(x.channel(), e, verilogName(n.name())), g, e, 0, true);
@@ -450,9 +474,6 @@ public final class LowerToHardware {
             int out = channel(name, lanes, outFmt, outShape.size());
             stages.add(new Stage.Depthwise(name, n.name(), win, out, c, e, m, g.kk(), cbN, g.positions(), rom));
             vals.put(n.output(), new Val(out, streamOrder(outShape)));
-        } else {
-            throw new ModelException(Diagnostic.SF_UNSUPPORTED_HW, n.name(), "grouped convolution with " + c.group() + " groups",
-                    "the streaming back end implements group 1 and depthwise (group == input channels) convolutions");
         }
     }
 

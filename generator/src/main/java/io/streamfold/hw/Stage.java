@@ -634,7 +634,8 @@ public sealed interface Stage {
      * one vector — or, with {@code channelMajor}, in order (cb, ky, kx), so that a per-channel
      * reduction ({@link PoolReduce}, {@link Depthwise}) sees each channel group's window
      * contiguously. Window element (ky, kx) of (oy, ox) is input pixel
-     * {@code (iy, ix) = (oy*SH - PT + ky, ox*SW - PL + kx)}; outside the image the beat is all
+     * {@code (iy, ix) = (oy*SH - PT + ky*DH, ox*SW - PL + kx*DW)} (DH, DW: the dilations; a window
+     * spans {@code KHd = DH*(KH-1) + 1} rows); outside the image the beat is all
      * {@code padValue}. A 1D (C, L) tensor is lowered as (C, L, 1): a column, so the buffer holds
      * {@code rows} pixels, not whole sequences.
      *
@@ -651,7 +652,8 @@ public sealed interface Stage {
      *     {@code ylo = oy*SH - PT}, {@code xlo = ox*SW - PL}; {@code rtop}: slot of input row
      *     {@code ylo} mod rows; {@code rbase}: slot of row 0 of its image) emits the current
      *     window beat when the output FIFO has room and the beat is ready: padded, or written,
-     *     i.e. with {@code yoff = max(0, ylo)} and {@code rel = iy - yoff} (rows of this image
+     *     i.e. with {@code iy = ylo + ky*DH}, {@code ix = xlo + kx*DW}, {@code yoff = max(0, ylo)}
+     *     and {@code rel = iy - yoff} (rows of this image
      *     below {@code yoff} are released, so {@code rel} counts from the oldest held row):
      *     {@code rel < wrows || (rel == wrows && (ix < wx || (ix == wx && cb < wcb)))}. The last
      *     beat of an output row ({@code ox == OW-1}, last window beat) also releases the rows no
@@ -660,12 +662,12 @@ public sealed interface Stage {
      *     {@code release <= wrows}. It then subtracts {@code release} from {@code wrows} and moves
      *     {@code ylo += SH}, {@code rtop += SH} (mod rows); after the last output row of an image
      *     {@code rbase += H}, {@code rtop = rbase - PT} (mod rows), {@code ylo = -PT}. A real
-     *     beat reads {@code buf[(rtop + ky) mod rows][ix][cb]}.</li>
+     *     beat reads {@code buf[(rtop + ky*DH) mod rows][ix][cb]}.</li>
      * </ul>
-     * Never deadlocks when {@code rows >= KH + SH - 1} (and {@code PT < KH}): a reader waiting for
-     * input needs a row it holds at most KH rows of; one waiting at a row end needs at most
-     * {@code max(SH, KH + SH - 1 - PB)} rows; both fit. With {@code rows = KH + SH} the writer
-     * fills the next SH rows while the reader walks KH; with {@link #fullRateRows} the writer
+     * Never deadlocks when {@code rows >= KHd + SH - 1} (and {@code PT < KHd}): a reader waiting for
+     * input needs a row it holds at most KHd rows of; one waiting at a row end needs at most
+     * {@code max(SH, KHd + SH - 1 - PB)} rows; both fit. With {@code rows = KHd + SH} the writer
+     * fills the next SH rows while the reader walks KHd; with {@link #fullRateRows} the writer
      * also prefetches the next image's first rows, so the reader emits one beat per cycle
      * across images when its input keeps up. The writer may take a slot the reader releases in
      * the same cycle ({@code wrows - release < rows}, both from start-of-cycle state), so a
@@ -673,19 +675,47 @@ public sealed interface Stage {
      */
     record SlidingWindow(String name, String source, int input, int output, QFormat format, int channels, int height, int width,
                          int elems, int kernelH, int kernelW, int strideH, int strideW, int padTop, int padLeft, int outHeight,
-                         int outWidth, int rows, long padValue, boolean channelMajor) implements OneToOne {
+                         int outWidth, int rows, long padValue, boolean channelMajor, int dilationH, int dilationW) implements OneToOne {
         public SlidingWindow {
             if (channels % elems != 0 || kernelH < 1 || kernelW < 1 || strideH < 1 || strideW < 1 || padTop < 0 || padLeft < 0
-                    || padTop >= kernelH || padLeft >= kernelW || outHeight < 1 || outWidth < 1
+                    || dilationH < 1 || dilationW < 1
+                    || padTop >= span(kernelH, dilationH) || padLeft >= span(kernelW, dilationW) || outHeight < 1 || outWidth < 1
                     || (outHeight - 1) * strideH - padTop > height - 1 || (outWidth - 1) * strideW - padLeft > width - 1
-                    || rows < minRows(kernelH, strideH) || !format.contains(padValue)) {
+                    || rows < minRows(span(kernelH, dilationH), strideH) || !format.contains(padValue)) {
                 throw new IllegalArgumentException(name + ": sliding window C=" + channels + " H=" + height + " W=" + width + " E="
                         + elems + " K=" + kernelH + "x" + kernelW + " S=" + strideH + "x" + strideW + " P=" + padTop + "," + padLeft
-                        + " out " + outHeight + "x" + outWidth + " rows " + rows);
+                        + " D=" + dilationH + "x" + dilationW + " out " + outHeight + "x" + outWidth + " rows " + rows);
             }
         }
 
-        /** The fewest row slots that never deadlock. */
+        /** An undilated window. */
+        public SlidingWindow(String name, String source, int input, int output, QFormat format, int channels, int height, int width,
+                             int elems, int kernelH, int kernelW, int strideH, int strideW, int padTop, int padLeft, int outHeight,
+                             int outWidth, int rows, long padValue, boolean channelMajor) {
+            this(name, source, input, output, format, channels, height, width, elems, kernelH, kernelW, strideH, strideW, padTop,
+                    padLeft, outHeight, outWidth, rows, padValue, channelMajor, 1, 1);
+        }
+
+        /** Rows (or columns) one window covers: {@code dilation*(kernel-1) + 1}. */
+        public static int span(int kernel, int dilation) {
+            return dilation * (kernel - 1) + 1;
+        }
+
+        /** Rows one window covers (KHd). */
+        public int spanH() {
+            return span(kernelH, dilationH);
+        }
+
+        /** Columns one window covers. */
+        public int spanW() {
+            return span(kernelW, dilationW);
+        }
+
+        public boolean dilated() {
+            return dilationH != 1 || dilationW != 1;
+        }
+
+        /** The fewest row slots that never deadlock, for a window spanning {@code kernelH} rows. */
         public static int minRows(int kernelH, int strideH) {
             return kernelH + strideH - 1;
         }
@@ -697,7 +727,7 @@ public sealed interface Stage {
          * image reads ({@code min(H, KH - PT)}), so the writer prefetches them while the reader
          * finishes the image. (A channel-major window walks one channel group across a row
          * faster than the writer fills all channels of it, so the last of those rows must be
-         * complete too.)
+         * complete too.) For a dilated window {@code kernelH} is the rows it spans.
          */
         public static int fullRateRows(int height, int kernelH, int strideH, int padTop, int outHeight) {
             int held = height - Math.max(0, (outHeight - 1) * strideH - padTop);

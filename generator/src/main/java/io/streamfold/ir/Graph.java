@@ -24,8 +24,14 @@ public final class Graph {
     private final String output;
     private final Map<String, Shape> shapes;
     private final Map<String, Node> producers;
+    private final SourceModel source;
 
     public Graph(String name, String input, Shape inputShape, List<Node> nodes, String output) {
+        this(name, input, inputShape, nodes, output, SourceModel.NONE);
+    }
+
+    /** A graph read from a model whose own tensor layouts (or reading notes) {@code source} records. */
+    public Graph(String name, String input, Shape inputShape, List<Node> nodes, String output, SourceModel source) {
         this.name = name;
         this.input = input;
         this.inputShape = inputShape;
@@ -60,6 +66,12 @@ public final class Graph {
         }
         this.shapes = Collections.unmodifiableMap(sh);
         this.producers = Collections.unmodifiableMap(prod);
+        this.source = source;
+        try {
+            source.check(inputShape, sh.get(output));
+        } catch (IllegalArgumentException e) {
+            throw new ModelException(Diagnostic.SF_BAD_GRAPH, null, e.getMessage(), null);
+        }
     }
 
     public String name() {
@@ -84,6 +96,55 @@ public final class Graph {
 
     public Shape outputShape() {
         return shapes.get(output);
+    }
+
+    /** The source model's own tensor layouts and the frontend's notes. */
+    public SourceModel source() {
+        return source;
+    }
+
+    /** The input dims as the source model declares them (no batch axis). */
+    public int[] modelInputDims() {
+        return source.inputDims() != null ? source.inputDims() : inputShape.dims();
+    }
+
+    /** The output dims as the source model declares them (no batch axis). */
+    public int[] modelOutputDims() {
+        return source.outputDims() != null ? source.outputDims() : outputShape().dims();
+    }
+
+    /** One input sample in the source model's layout, reordered to the graph's channels-first input. */
+    public double[] toGraphInput(double[] modelSample) {
+        int[] order = source.inputOrder();
+        if (order == null) {
+            return modelSample.clone();
+        }
+        double[] out = new double[modelSample.length];
+        for (int k = 0; k < order.length; k++) {
+            out[order[k]] = modelSample[k];
+        }
+        return out;
+    }
+
+    /** One graph input sample reordered to the source model's own input layout. */
+    public double[] toModelInput(double[] graphSample) {
+        return gather(source.inputOrder(), graphSample);
+    }
+
+    /** One graph output reordered to the source model's own output layout. */
+    public double[] toModelOutput(double[] graphOutput) {
+        return gather(source.outputOrder(), graphOutput);
+    }
+
+    private static double[] gather(int[] order, double[] v) {
+        if (order == null) {
+            return v.clone();
+        }
+        double[] out = new double[v.length];
+        for (int k = 0; k < order.length; k++) {
+            out[k] = v[order[k]];
+        }
+        return out;
     }
 
     /** Shape of any value (the input or a node output). */
@@ -148,14 +209,22 @@ public final class Graph {
         return withNodes(out);
     }
 
-    /** The same input and output with a new node list. */
-    public Graph withNodes(List<Node> newNodes) {
-        return new Graph(name, input, inputShape, newNodes, output);
+    /** The same graph read from a model whose own tensor layouts and reading notes are {@code newSource}. */
+    public Graph withSource(SourceModel newSource) {
+        return new Graph(name, input, inputShape, nodes, output, newSource);
     }
 
-    /** The same graph with the output renamed (used when the last node is removed). */
+    /** The same input and output with a new node list. */
+    public Graph withNodes(List<Node> newNodes) {
+        return new Graph(name, input, inputShape, newNodes, output, source);
+    }
+
+    /**
+     * The same graph with the output renamed (used when the last node is removed); the model's
+     * output layout no longer applies to another output value.
+     */
     public Graph withNodes(List<Node> newNodes, String newOutput) {
-        return new Graph(name, input, inputShape, newNodes, newOutput);
+        return new Graph(name, input, inputShape, newNodes, newOutput, newOutput.equals(output) ? source : source.withoutOutput());
     }
 
     /** Counts of nodes per op kind, e.g. {@code {Conv=2, BatchNormalization=1}}. */

@@ -63,6 +63,8 @@ public sealed interface Op {
 
         R affine(Affine op);
 
+        R prelu(PRelu op);
+
         R pointwise(Pointwise op);
 
         R softmax(Softmax op);
@@ -124,7 +126,7 @@ public sealed interface Op {
      * from {@link #apply} (Sigmoid, Tanh, ...). Adding one is adding a record here and its name to
      * the frontends' tables.
      */
-    sealed interface Tabulated extends Pointwise permits Sigmoid, Tanh, Elu {
+    sealed interface Tabulated extends Pointwise permits Sigmoid, Tanh, Elu, Selu, Softplus, HardSigmoid {
         /**
          * True if every output lies in [-1, 1]: the output format is then {@code Q(bits, bits-1)}
          * without calibration; otherwise it is calibrated like any computed value.
@@ -519,6 +521,139 @@ public sealed interface Op {
             if (!Double.isFinite(alpha)) {
                 throw new ModelException(Diagnostic.SF_BAD_ATTRIBUTE, node, "alpha is " + alpha, null);
             }
+        }
+    }
+
+    /**
+     * Scaled exponential linear unit (ONNX Selu):
+     * {@code gamma * (x > 0 ? x : alpha * (e^x - 1))}; a lookup table, output format calibrated.
+     */
+    record Selu(double alpha, double gamma) implements Tabulated {
+        /** ONNX's defaults, the self-normalizing constants of Klambauer et al. */
+        public static final double ALPHA = 1.67326319217681884765625;
+        public static final double GAMMA = 1.05070102214813232421875;
+
+        @Override
+        public String kind() {
+            return "Selu";
+        }
+
+        @Override
+        public double apply(double x) {
+            return gamma * (x > 0 ? x : alpha * Math.expm1(x));
+        }
+
+        @Override
+        public boolean unitRange() {
+            return false;
+        }
+
+        @Override
+        public String label() {
+            return "selu(alpha=" + alpha + ",gamma=" + gamma + ")";
+        }
+
+        @Override
+        public void validate(String node) {
+            if (!Double.isFinite(alpha) || !Double.isFinite(gamma)) {
+                throw new ModelException(Diagnostic.SF_BAD_ATTRIBUTE, node, "alpha " + alpha + " / gamma " + gamma, null);
+            }
+        }
+    }
+
+    /** {@code ln(1 + e^x)}; a lookup table, output format calibrated. */
+    record Softplus() implements Tabulated {
+        @Override
+        public String kind() {
+            return "Softplus";
+        }
+
+        @Override
+        public double apply(double x) {
+            // written so that neither branch overflows: for large x it is x + ln(1 + e^-x)
+            return x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x));
+        }
+
+        @Override
+        public boolean unitRange() {
+            return false;
+        }
+    }
+
+    /** {@code max(0, min(1, alpha*x + beta))} (ONNX HardSigmoid); a lookup table with outputs in [0, 1]. */
+    record HardSigmoid(double alpha, double beta) implements Tabulated {
+        @Override
+        public String kind() {
+            return "HardSigmoid";
+        }
+
+        @Override
+        public double apply(double x) {
+            return Math.max(0.0, Math.min(1.0, alpha * x + beta));
+        }
+
+        @Override
+        public boolean unitRange() {
+            return true;
+        }
+
+        @Override
+        public String label() {
+            return "hardsigmoid(alpha=" + alpha + ",beta=" + beta + ")";
+        }
+
+        @Override
+        public void validate(String node) {
+            if (!Double.isFinite(alpha) || !Double.isFinite(beta)) {
+                throw new ModelException(Diagnostic.SF_BAD_ATTRIBUTE, node, "alpha " + alpha + " / beta " + beta, null);
+            }
+        }
+    }
+
+    /**
+     * Parametric ReLU with one slope per channel: {@code y = x >= 0 ? x : slope[c] * x}. Not a
+     * {@link Pointwise} function, because the result depends on the channel; a single shared
+     * slope is a {@link LeakyRelu}.
+     */
+    record PRelu(Tensor slope) implements Op {
+        public PRelu {
+            if (slope.shape().rank() != 1) {
+                throw new IllegalArgumentException("PRelu slope must be a vector, got " + slope.shape());
+            }
+        }
+
+        public int channels() {
+            return slope.size();
+        }
+
+        /** The function on an element of channel {@code c}. */
+        public double apply(int c, double x) {
+            return x >= 0 ? x : slope.at(c) * x;
+        }
+
+        @Override
+        public String kind() {
+            return "PRelu";
+        }
+
+        @Override
+        public Role role() {
+            return Role.ACTIVATION;
+        }
+
+        @Override
+        public <R> R accept(Visitor<R> v) {
+            return v.prelu(this);
+        }
+
+        @Override
+        public Shape outputShape(String node, List<Shape> in) {
+            return Shapes.perChannel(node, kind(), in.get(0), channels());
+        }
+
+        @Override
+        public void validate(String node) {
+            Shapes.finite(node, "slope", slope);
         }
     }
 

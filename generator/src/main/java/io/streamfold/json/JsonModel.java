@@ -3,6 +3,7 @@ package io.streamfold.json;
 import io.streamfold.data.NdArray;
 import io.streamfold.ir.Graph;
 import io.streamfold.ir.Shape;
+import io.streamfold.ir.SourceModel;
 
 import java.util.Arrays;
 
@@ -10,18 +11,29 @@ import java.util.Arrays;
  * A model read from a streamfold JSON file: the channels-first graph, and the layout the file
  * declared for its input so that callers holding data in that layout can reorder it.
  *
- * <p>The graph input is always channels first, like every streamfold graph, and data files given
- * to the tool are always channels first. {@link #toGraphInput} and {@link #toGraphInputs} convert
- * samples written in the declared layout (e.g. Keras (H, W, C) arrays).
+ * <p>The graph input is always channels first, like every streamfold graph, and the graph a
+ * streamfold JSON file gives carries no layout of its own ({@link SourceModel#NONE}):
+ * data files given to the tool for such a model are channels first, whatever the file declares.
+ * {@link #toGraphInput} and {@link #toGraphInputs} convert samples written in the declared layout
+ * (e.g. Keras (H, W, C) arrays). A frontend whose users hold data in the declared layout (Keras)
+ * hands on {@link #withDeclaredLayouts()}, whose graph carries {@link #declaredLayouts}.
  *
  * @param graph the graph, channels first
  * @param inputLayout the layout of the input as written in the JSON file
  * @param declaredInputShape the input shape as written in the JSON file (no batch axis)
+ * @param declaredLayouts the input and output tensors in the declared layout (dims and element
+ *     orders; for a channels-last model the output order follows a Keras flatten or reshape), as a
+ *     {@link SourceModel}
  */
-public record JsonModel(Graph graph, Layout inputLayout, int[] declaredInputShape) {
+public record JsonModel(Graph graph, Layout inputLayout, int[] declaredInputShape, SourceModel declaredLayouts) {
 
     public JsonModel {
         declaredInputShape = declaredInputShape.clone();
+    }
+
+    /** The same model whose graph carries {@link #declaredLayouts}: data is read and outputs reported in the declared layout. */
+    public JsonModel withDeclaredLayouts() {
+        return new JsonModel(graph.withSource(declaredLayouts), inputLayout, declaredInputShape, declaredLayouts);
     }
 
     @Override
@@ -60,7 +72,7 @@ public record JsonModel(Graph graph, Layout inputLayout, int[] declaredInputShap
     @Override
     public boolean equals(Object o) {
         return o instanceof JsonModel m && graph == m.graph && inputLayout == m.inputLayout
-                && Arrays.equals(declaredInputShape, m.declaredInputShape);
+                && Arrays.equals(declaredInputShape, m.declaredInputShape) && declaredLayouts.equals(m.declaredLayouts);
     }
 
     @Override

@@ -15,11 +15,13 @@ import io.streamfold.ir.Diagnostic;
 import io.streamfold.ir.Graph;
 import io.streamfold.ir.ModelException;
 import io.streamfold.ir.Shape;
+import io.streamfold.ir.SourceModel;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Iterator;
@@ -201,7 +203,23 @@ public final class JsonModelReader {
             values.put(l.name(), prev);
         }
         Graph g = new Graph(name, inputName, irInput, conv.nodes(), prev.id());
-        return new JsonModel(g, layout, declared);
+        // Where each element of the output sits in the declared layout: a channels-last flatten or
+        // reshape leaves its own order (prev.order()), anything else the usual channels-last one.
+        Shape out = g.outputShape();
+        int[] outOrder = layout == Layout.CHANNELS_FIRST ? null : prev.order() != null ? prev.order() : layout.order(out);
+        if (outOrder != null && Arrays.equals(outOrder, identity(outOrder.length))) {
+            outOrder = null;
+        }
+        SourceModel declaredLayouts = new SourceModel(declared, layout.order(irInput), layout.fromChannelsFirst(out), outOrder, List.of());
+        return new JsonModel(g, layout, declared, declaredLayouts);
+    }
+
+    private static int[] identity(int n) {
+        int[] a = new int[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = i;
+        }
+        return a;
     }
 
     private static ObjectNode top(byte[] bytes) {

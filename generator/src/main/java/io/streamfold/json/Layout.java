@@ -81,6 +81,15 @@ public enum Layout {
     }
 
     /**
+     * For a tensor written in this layout whose IR shape is {@code ir}, the IR flat index of each
+     * element in the written order (as {@link io.streamfold.ir.SourceModel} keeps it), or null when
+     * the written order is the IR's own (channels first, or a vector).
+     */
+    public int[] order(Shape ir) {
+        return this == CHANNELS_FIRST || ir.rank() < 2 ? null : channelsLastOrder(ir);
+    }
+
+    /**
      * For an IR shape (C, S...), the IR flat index of each channels-last flat index:
      * {@code order[s*C + c] = c*S + s}. For a vector this is the identity.
      */

@@ -39,7 +39,9 @@ import java.util.zip.ZipFile;
  * {@link KerasLayers} writes each layer as a layer of the streamfold JSON format (declared
  * channels last, which that reader maps to the IR with Keras semantics), and
  * {@link KerasWeights} reads the HDF5 weights by {@code "<layer>/<param>"};
- * {@link JsonModelReader#fromTree} then builds the graph.
+ * {@link JsonModelReader#fromTree} then builds the graph. The graph's
+ * {@link io.streamfold.ir.SourceModel} is the channels-last layout of the Keras input and output,
+ * so data files for a Keras model are read as Keras takes them, (N, H, W, C).
  *
  * <p>Errors are {@link ModelException}s naming the file (the weights file when the problem is
  * there) and the Keras layer.
@@ -210,7 +212,9 @@ public final class KerasModelReader {
                 throw new ModelException(Diagnostic.SF_BAD_WEIGHTS, label, null, "cannot read the HDF5 weights: " + e.getMessage(), null);
             }
         }
-        return JsonModelReader.fromTree(tree, params, label == null ? "no weights file" : fileName(label), name);
+        // Keras data is channels last, (N, H, W, C): the graph carries that layout (its SourceModel)
+        // so that data files are read, and outputs reported, as Keras takes and gives them.
+        return JsonModelReader.fromTree(tree, params, label == null ? "no weights file" : fileName(label), name).withDeclaredLayouts();
     }
 
     /** The architecture as a streamfold JSON model, channels last. */

@@ -59,6 +59,11 @@ public record LayerReport(String node, String kind, List<QFormat> inputs, QForma
                     }
 
                     @Override
+                    public LayerReport prelu(QOp.QPRelu p) {
+                        return line("", p.productBits(), p.channels() + " slopes in Q(" + p.alphaBits() + "," + p.alphaFrac() + ")");
+                    }
+
+                    @Override
                     public LayerReport clip(QOp.QClip c) {
                         return line("", 0, "bounds [" + c.lo() + ", " + c.hi() + "]");
                     }

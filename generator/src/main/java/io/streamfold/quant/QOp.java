@@ -60,7 +60,7 @@ public sealed interface QOp {
      * An op that maps each element on its own, given the element's channel: {@link #apply} is its
      * whole arithmetic, so the integer reference and the simulator need nothing else.
      */
-    sealed interface QElementwise extends QOp permits QAffine, QRelu, QLeakyRelu, QClip, QLut, QFlatten, QReshape {
+    sealed interface QElementwise extends QOp permits QAffine, QRelu, QLeakyRelu, QPRelu, QClip, QLut, QFlatten, QReshape {
         /** Format of the input. */
         QFormat in();
 
@@ -107,6 +107,8 @@ public sealed interface QOp {
         R relu(QRelu op);
 
         R leakyRelu(QLeakyRelu op);
+
+        R prelu(QPRelu op);
 
         R clip(QClip op);
 
@@ -387,6 +389,69 @@ public sealed interface QOp {
         @Override
         public <R> R accept(ElementwiseVisitor<R> v) {
             return v.leakyRelu(this);
+        }
+    }
+
+    /**
+     * Parametric ReLU, a {@link QLeakyRelu} with one slope per channel:
+     * {@code x >= 0 ? requantize(x, in.frac, out) : requantize(x * alpha[c], in.frac + alphaFrac, out)};
+     * every slope is in the one format {@code Q(alphaBits, alphaFrac)}, so the negative branch
+     * has one shift for all channels.
+     */
+    record QPRelu(QFormat in, long[] alpha, int alphaBits, int alphaFrac, QFormat out) implements QElementwise {
+        public QPRelu {
+            alpha = alpha.clone();
+            for (long a : alpha) {
+                if (Fixed.saturate(a, alphaBits) != a) {
+                    throw new IllegalArgumentException("PRelu slope " + a + " does not fit " + alphaBits + " bits");
+                }
+            }
+            if (in.bits() + alphaBits > QFormat.MAX_BITS) {
+                throw new IllegalArgumentException("PRelu product of " + in + " and " + alphaBits + "-bit slopes");
+            }
+        }
+
+        public int channels() {
+            return alpha.length;
+        }
+
+        public long alpha(int c) {
+            return alpha[c];
+        }
+
+        @Override
+        public long[] alpha() {
+            return alpha.clone();
+        }
+
+        /** Width of the product {@code x * alpha[c]}. */
+        public int productBits() {
+            return in.bits() + alphaBits;
+        }
+
+        @Override
+        public long apply(int channel, long x) {
+            return x >= 0 ? Fixed.requantize(x, in.frac(), out) : Fixed.requantize(x * alpha[channel], in.frac() + alphaFrac, out);
+        }
+
+        @Override
+        public boolean perChannel() {
+            return true;
+        }
+
+        @Override
+        public int multipliers() {
+            return 1;
+        }
+
+        @Override
+        public String kind() {
+            return "PRelu";
+        }
+
+        @Override
+        public <R> R accept(ElementwiseVisitor<R> v) {
+            return v.prelu(this);
         }
     }
 

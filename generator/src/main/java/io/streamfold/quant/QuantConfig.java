@@ -76,13 +76,24 @@ public record QuantConfig(int weightBits, int actBits, boolean perChannel, Calib
         }
     }
 
-    /** 8-bit weights and activations, per-channel weights, max-abs calibration, 10-bit LUT index. */
+    /** 8-bit weights and activations, per-channel weights, max-abs calibration, 10-bit LUT index (see {@link #withBits}). */
     public static QuantConfig defaults() {
         return new QuantConfig(8, 8, true, CalibrationMethod.MAX_ABS, 99.99, 10, 16, Map.of(), null, null);
     }
 
+    /** New widths; the table index width follows the activations ({@link #defaultLutIndexBits}). */
     public QuantConfig withBits(int weight, int act) {
-        return new QuantConfig(weight, act, perChannel, calibration, percentile, lutIndexBits, constBits, layers, input, overridesFile);
+        return new QuantConfig(weight, act, perChannel, calibration, percentile, defaultLutIndexBits(act), constBits, layers, input,
+                overridesFile);
+    }
+
+    /**
+     * The table index width for activations of {@code actBits}: 10 up to 14-bit activations (tables of
+     * at most 1,024 entries, exact for inputs up to 10 bits), 12 from 16 bits, where a 10-bit index
+     * is too coarse for softmax to tell close logits apart (ties cost top-1 agreement on real models).
+     */
+    public static int defaultLutIndexBits(int actBits) {
+        return Math.max(10, Math.min(12, actBits - 4));
     }
 
     public QuantConfig withPerChannel(boolean on) {

@@ -277,6 +277,24 @@ public final class Quantize {
         }
 
         @Override
+        public QOp prelu(Op.PRelu p) {
+            noWeights();
+            QFormat out = calibratedOut();
+            double max = 0;
+            for (int c = 0; c < p.channels(); c++) {
+                max = Math.max(max, Math.abs(p.slope().at(c)));
+            }
+            // One format for every slope keeps one requantization shift for the negative branch.
+            QFormat af = new QFormat(config.constBits(), Fixed.fracFor(max, config.constBits()));
+            Fixed.checkWidth(x.bits() + af.bits(), name, "the slope product");
+            long[] alpha = new long[p.channels()];
+            for (int c = 0; c < alpha.length; c++) {
+                alpha[c] = af.quantize(p.slope().at(c));
+            }
+            return new QOp.QPRelu(x, alpha, af.bits(), af.frac(), out);
+        }
+
+        @Override
         public QOp pointwise(Op.Pointwise p) {
             noWeights();
             return p.accept((Op.PointwiseVisitor<QOp>) this);
@@ -424,8 +442,8 @@ public final class Quantize {
         int[] counts = new int[outH * outW];
         for (int oy = 0; oy < outH; oy++) {
             for (int ox = 0; ox < outW; ox++) {
-                int cy = overlap(oy * sh - pt, kh, inH);
-                int cx = overlap(ox * w.stride(ax) - w.padBegin(ax), w.kernel(ax), inW);
+                int cy = overlap(oy * sh - pt, kh, twoD ? w.dilation(0) : 1, inH);
+                int cx = overlap(ox * w.stride(ax) - w.padBegin(ax), w.kernel(ax), w.dilation(ax), inW);
                 counts[oy * outW + ox] = p.countIncludePad() ? w.kernelSize() : cy * cx;
             }
         }
@@ -450,9 +468,14 @@ public final class Quantize {
                 width(name, sum, "the window sum"), width(name, sum.times(rMax), "the scaled sum"), out);
     }
 
-    /** Number of positions of {@code [start, start + k)} inside {@code [0, n)}. */
-    private static int overlap(int start, int k, int n) {
-        return Math.max(0, Math.min(start + k, n) - Math.max(start, 0));
+    /** Number of taps {@code start + j*d} ({@code 0 <= j < k}) inside {@code [0, n)}. */
+    private static int overlap(int start, int k, int d, int n) {
+        int count = 0;
+        for (int j = 0; j < k; j++) {
+            int p = start + j * d;
+            count += p >= 0 && p < n ? 1 : 0;
+        }
+        return count;
     }
 
     /**

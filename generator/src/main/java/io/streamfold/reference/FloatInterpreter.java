@@ -91,6 +91,15 @@ public final class FloatInterpreter {
             }
 
             @Override
+            public Void prelu(Op.PRelu p) {
+                int per = x.perChannel();
+                for (int i = 0; i < out.length; i++) {
+                    out[i] = p.apply(i / per, in[i]);
+                }
+                return null;
+            }
+
+            @Override
             public Void pointwise(Op.Pointwise p) {
                 for (int i = 0; i < out.length; i++) {
                     out[i] = p.apply(in[i]);

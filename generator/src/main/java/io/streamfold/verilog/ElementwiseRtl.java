@@ -79,6 +79,21 @@ final class ElementwiseRtl {
                 }
 
                 @Override
+                public VExpr prelu(QOp.QPRelu pr) {
+                    VExpr pos0 = RtlFixed.requantize(b, n + "_p", x, in.bits(), in.frac(), out);
+                    int ab = pr.alphaBits();
+                    List<VExpr> slopes = new ArrayList<>();
+                    for (int k = 0; k < period; k++) {
+                        slopes.add(sconst(ab, pr.alpha(s.channel(k, lane))));
+                    }
+                    VExpr slope = b.select("slope" + lane, ab, true, pos, slopes);
+                    VExpr.Ref sl = slope instanceof VExpr.Ref r0 ? r0 : b.wire("slope" + lane + "_c", ab, true, slope);
+                    VExpr.Ref prod = RtlFixed.mul(b, "prod" + lane, x, in.bits(), sl, ab);
+                    VExpr neg = RtlFixed.requantize(b, n + "_n", prod, pr.productBits(), in.frac() + pr.alphaFrac(), out);
+                    return b.wire(n, out.bits(), true, new VExpr.Cond(new VExpr.Index(x, new VExpr.Int(in.bits() - 1)), neg, pos0));
+                }
+
+                @Override
                 public VExpr lut(QOp.QLut t) {
                     Lut l = t.lut();
                     int ib = l.indexBits();

@@ -46,7 +46,7 @@ final class WindowRtl {
         int w = s.width();
         int depth = rows * w * cbN;
         // Signed width of row/column positions, window offsets and row counts (with a sign bit).
-        int sb = valueBits(Math.max(h, w) + Math.max(s.strideH(), s.strideW()) + Math.max(s.kernelH(), s.kernelW()) + rows + 1) + 1;
+        int sb = valueBits(Math.max(h, w) + Math.max(s.strideH(), s.strideW()) + Math.max(s.spanH(), s.spanW()) + rows + 1) + 1;
         int ab = counterBits(depth);
         int slb = valueBits(2 * rows);
         int slotB = counterBits(rows);
@@ -72,8 +72,9 @@ final class WindowRtl {
         VExpr inRow = b.wire("in_row", 1, false,
                 bin("||", bin("!=", wx.ref(), uconst(wx.bits(), 0)), bin("!=", wcb.ref(), uconst(wcb.bits(), 0))));
         VExpr wrowEnd = b.wire("wrow_end", 1, false, and(wx.atLast(), wcb.atLast()));
-        VExpr.Ref kyS = b.wire("ky_s", sb, true, ky.widen(sb));
-        VExpr.Ref kxS = b.wire("kx_s", sb, true, kx.widen(sb));
+        // A dilated window steps DH rows (DW columns) per kernel tap.
+        VExpr.Ref kyS = b.wire("ky_s", sb, true, dilate(ky.widen(sb), s.dilationH(), sconst(sb, s.dilationH())));
+        VExpr.Ref kxS = b.wire("kx_s", sb, true, dilate(kx.widen(sb), s.dilationW(), sconst(sb, s.dilationW())));
         VExpr.Ref iy = b.wire("iy", sb, true, bin("+", ylo, kyS));
         VExpr.Ref ix = b.wire("ix", sb, true, bin("+", xlo, kxS));
         VExpr padded = b.wire("padded", 1, false, bin("||", bin("||", bin("<", iy, sconst(sb, 0)), bin(">=", iy, sconst(sb, h))),
@@ -148,20 +149,29 @@ final class WindowRtl {
         VExpr nKx = b.wire("n_kx", kx.bits(), false, nextValue(kx.ref(), control.body()));
         VExpr nCb = b.wire("n_cb", cb.bits(), false, nextValue(cb.ref(), control.body()));
         VExpr.Ref nXlo = b.wire("n_xlo", sb, true, nextValue(xlo, control.body()));
-        // Buffer address of window element (ky, kx, cb) of the next position: slot (rtop + ky) mod rows, column xlo + kx.
-        VExpr.Ref slotSum = b.wire("n_slot_sum", slb, false, bin("+", zext(nRtop, slotB, slb), zext(nKy, ky.bits(), slb)));
+        // Buffer address of window element (ky, kx, cb) of the next position: slot (rtop + ky*DH) mod rows,
+        // column xlo + kx*DW (the row slots hold the dilated span, so the sum stays below 2*rows).
+        VExpr.Ref slotSum = b.wire("n_slot_sum", slb, false, bin("+", zext(nRtop, slotB, slb),
+                dilate(zext(nKy, ky.bits(), slb), s.dilationH(), uconst(slb, s.dilationH()))));
         VExpr slot = b.wirePartlyUnused("n_slot", slb, false, new VExpr.Cond(bin(">=", slotSum, uconst(slb, rows)),
                 bin("-", slotSum, uconst(slb, rows)), slotSum));
-        VExpr.Ref ixNext = b.wirePartlyUnused("n_ix", sb, true, bin("+", nXlo, zext(nKx, kx.bits(), sb)));
+        VExpr.Ref ixNext = b.wirePartlyUnused("n_ix", sb, true, bin("+", nXlo,
+                dilate(zext(nKx, kx.bits(), sb), s.dilationW(), sconst(sb, s.dilationW()))));
         VExpr raddrNext = b.wire("raddr_next", ab, false, bin("+", bin("*", bin("+", bin("*", fit(slot, slb, ab), uconst(ab, w)),
                 fit(ixNext, sb, ab)), uconst(ab, cbN)), zext(nCb, cb.bits(), ab)));
         b.add(clockedNoReset(List.of(set(rdata, new VExpr.Cond(and(write, bin("==", waddr, raddrNext)), ref("in_data"),
                 new VExpr.Index(buf, raddrNext))))));
         String doc = "Sliding-window unit " + s.name() + " (" + s.source() + "): (" + s.channels() + ", " + h + ", " + w + ") in "
                 + e + "-element beats, kernel " + s.kernelH() + "x" + s.kernelW() + ", stride " + s.strideH() + "x" + s.strideW()
+                + (s.dilated() ? ", dilation " + s.dilationH() + "x" + s.dilationW() : "")
                 + ", pad " + s.padTop() + "," + s.padLeft() + " -> " + s.outHeight() + "x" + s.outWidth() + " windows, order "
                 + (s.channelMajor() ? "(cb, ky, kx)" : "(ky, kx, cb)") + ", " + rows + " row slots.";
         return new VModule(mod, doc, List.of(), ports(e * xb, e * xb), b.items());
+    }
+
+    /** {@code tap * d}, or the tap itself when {@code d == 1} (undilated RTL stays as it was). */
+    private static VExpr dilate(VExpr tap, int d, VExpr dConst) {
+        return d == 1 ? tap : bin("*", tap, dConst);
     }
 
     static VModule poolReduce(HwDesign d, Map<String, String> files, Stage.PoolReduce s) {

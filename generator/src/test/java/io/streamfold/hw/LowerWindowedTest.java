@@ -106,10 +106,37 @@ class LowerWindowedTest {
     }
 
     @Test
+    void groupedConvIsOneMatVecWithABlockDiagonalWeight() {
+        // 4 -> 4 channels in 2 groups: output o reads input channels 2*(o/2) and 2*(o/2)+1 only
+        QuantizedGraph q = single(Shape.of(4, 5, 5), conv(4, 4, 2, 3, 1, 1));
+        HwDesign d = LowerToHardware.run(q, ParallelismPlan.serial().with("layer", 2, 4));
+        Stage.MatVec mv = assertInstanceOf(Stage.MatVec.class, d.stages().get(d.stages().size() - 1));
+        assertEquals(9 * 4, mv.inFeatures());
+        QOp.QConv c = (QOp.QConv) q.op("layer");
+        int zeros = 0;
+        for (int addr = 0; addr < mv.sf() * mv.nf(); addr++) {
+            for (int p = 0; p < mv.pe(); p++) {
+                for (int s = 0; s < mv.simd(); s++) {
+                    int o = (addr / mv.sf()) * mv.pe() + p;
+                    int ci = s; // SIMD 4 = every input channel of one tap
+                    boolean inGroup = ci / 2 == o / 2;
+                    long w = mv.weight(addr, p, s);
+                    zeros += w == 0 ? 1 : 0;
+                    if (!inGroup) {
+                        assertEquals(0, w, "output " + o + " does not read input channel " + ci);
+                    } else {
+                        int k = addr % mv.sf();
+                        assertEquals(c.weight().at((o * 2 + ci % 2) * 9 + k), w);
+                    }
+                }
+            }
+        }
+        assertTrue(zeros >= 4 * 9 * 2, "half of every output's weights are the zero blocks");
+        assertEquals(Lanes.of(q, "layer").inputs(), 4, "lanes of a grouped conv follow the group-1 rule");
+    }
+
+    @Test
     void unsupportedGeometryAndPlansAreDiagnosed() {
-        ModelException grouped = assertThrows(ModelException.class,
-                () -> LowerToHardware.run(single(Shape.of(4, 5, 5), conv(4, 4, 2, 3, 1, 1)), ParallelismPlan.serial()));
-        assertEquals(Diagnostic.SF_UNSUPPORTED_HW, grouped.id());
         ModelException simd = assertThrows(ModelException.class,
                 () -> LowerToHardware.run(single(Shape.of(4, 5, 5), conv(4, 4, 1, 3, 1, 1)), ParallelismPlan.serial().with("layer", 1, 3)));
         assertEquals(Diagnostic.SF_BAD_PLAN, simd.id());

@@ -14,6 +14,7 @@ import io.streamfold.ir.Graph;
 import io.streamfold.ir.Node;
 import io.streamfold.ir.Op;
 import io.streamfold.ir.Shape;
+import io.streamfold.ir.SourceModel;
 import io.streamfold.ir.Window;
 import io.streamfold.reference.FloatInterpreter;
 import org.junit.jupiter.api.Test;
@@ -405,6 +406,28 @@ class JsonModelReaderTest {
         assertArrayEquals(new int[] {8, 8, 1}, jm.declaredInputShape());
         assertEquals(Layout.CHANNELS_LAST, jm.inputLayout());
         assertEquals("model", jm.graph().name());
+    }
+
+    /**
+     * The declared layouts a frontend hands on (Keras does): input and output in the file's order,
+     * also after a channels-last flatten; a streamfold JSON file's own graph carries none.
+     */
+    @Test
+    void declaredLayoutsCarryChannelsLastInputAndOutput() {
+        for (String last : List.of("relu", "flatten")) {
+            String json = """
+                    {"format": "streamfold-json", "version": 1, "input": {"shape": [2, 3, 2], "layout": "channels_last"},
+                     "layers": [{"name": "l", "type": "%s"}]}
+                    """.formatted(last);
+            JsonModel jm = JsonModelReader.parseModel(json, dir);
+            assertEquals(SourceModel.NONE, jm.graph().source(), "a JSON model's data files are channels first");
+            Graph g = jm.withDeclaredLayouts().graph();
+            assertArrayEquals(new int[] {2, 3, 2}, g.modelInputDims());
+            assertArrayEquals(last.equals("relu") ? new int[] {2, 3, 2} : new int[] {12}, g.modelOutputDims());
+            double[] hwc = seq(12);
+            // relu of non-negative values and a Keras flatten both give the input back in Keras order
+            assertArrayEquals(hwc, g.toModelOutput(FloatInterpreter.run(g, g.toGraphInput(hwc))), last);
+        }
     }
 
     @Test

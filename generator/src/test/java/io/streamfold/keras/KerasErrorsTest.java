@@ -7,8 +7,10 @@ import io.streamfold.compile.ModelLoader;
 import io.streamfold.data.NdArray;
 import io.streamfold.data.Npy;
 import io.streamfold.ir.Diagnostic;
+import io.streamfold.ir.Graph;
 import io.streamfold.ir.ModelException;
 import io.streamfold.ir.Shape;
+import io.streamfold.ir.SourceModel;
 import io.streamfold.json.Layout;
 import io.streamfold.testutil.Examples;
 import org.junit.jupiter.api.Test;
@@ -177,7 +179,7 @@ class KerasErrorsTest {
     }
 
     @Test
-    void dataFilesAreReadInTheGivenLayout() throws IOException {
+    void dataFilesAreReadInTheModelsLayoutUnlessOverridden() throws IOException {
         Shape ir = Shape.of(2, 3, 4); // (C, H, W)
         double[] hwc = new double[24];
         for (int i = 0; i < hwc.length; i++) {
@@ -185,11 +187,20 @@ class KerasErrorsTest {
         }
         Path f = dir.resolve("x.npy");
         Npy.write(f, new NdArray(new int[] {1, 3, 4, 2}, hwc));
-        double[] chw = DataFiles.samples(f, ir, Layout.CHANNELS_LAST).get(0);
+        Graph plain = new Graph("t", "x", ir, List.of(), "x");
+        // A graph carrying a channels-last input, as the Keras frontend makes it, reads the file as it is.
+        Graph keras = plain.withSource(new SourceModel(new int[] {3, 4, 2}, Layout.CHANNELS_LAST.order(ir), null, null, List.of()));
+        double[] chw = DataFiles.samples(f, keras).get(0);
         // element (h, w, c) of the file is at c*12 + h*4 + w in the IR
         assertEquals(hwc[(1 * 4 + 2) * 2 + 1], chw[1 * 12 + 1 * 4 + 2]);
         assertArrayEquals(Layout.CHANNELS_LAST.toChannelsFirst(hwc, ir), chw, 0.0);
-        ModelException e = fails(Diagnostic.SF_BAD_DATA, f.toString(), null, () -> DataFiles.samples(f, ir));
+        assertArrayEquals(chw, keras.toGraphInput(hwc), 0.0);
+        // --data-layout overrides what the model carries, both ways.
+        assertArrayEquals(chw, DataFiles.samples(f, plain, Layout.CHANNELS_LAST).get(0), 0.0);
+        ModelException e = fails(Diagnostic.SF_BAD_DATA, f.toString(), null, () -> DataFiles.samples(f, keras, Layout.CHANNELS_FIRST));
         assertTrue(e.getMessage().contains("--data-layout channels_last"), e.getMessage());
+        e = fails(Diagnostic.SF_BAD_DATA, f.toString(), null, () -> DataFiles.samples(f, plain));
+        assertTrue(e.getMessage().contains("--data-layout channels_last"), e.getMessage());
+        fails(Diagnostic.SF_BAD_DATA, f.toString(), null, () -> DataFiles.samples(f, ir));
     }
 }

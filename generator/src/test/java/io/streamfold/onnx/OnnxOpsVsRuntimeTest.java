@@ -39,6 +39,8 @@ class OnnxOpsVsRuntimeTest {
         final int opset;
         String last = "x";
         int count;
+        /** The input's batch dimension as a fixed size (inputDims[0]) instead of the symbol N. */
+        boolean fixedBatch;
 
         Builder(int opset, long... inputDims) {
             this.opset = opset;
@@ -92,7 +94,8 @@ class OnnxOpsVsRuntimeTest {
 
         byte[] build() {
             OnnxMl.TensorShapeProto.Builder shape = OnnxMl.TensorShapeProto.newBuilder();
-            shape.addDim(OnnxMl.TensorShapeProto.Dimension.newBuilder().setDimParam("N"));
+            shape.addDim(fixedBatch ? OnnxMl.TensorShapeProto.Dimension.newBuilder().setDimValue(inputDims[0])
+                    : OnnxMl.TensorShapeProto.Dimension.newBuilder().setDimParam("N"));
             for (int i = 1; i < inputDims.length; i++) {
                 shape.addDim(OnnxMl.TensorShapeProto.Dimension.newBuilder().setDimValue(inputDims[i]));
             }

@@ -87,6 +87,12 @@ final class BigRef {
                 y[i] = x[i] >= 0 ? requantize(big(x[i]), l.in().frac(), l.out())
                         : requantize(big(x[i]).multiply(big(l.alpha())), l.in().frac() + l.alphaFrac(), l.out());
             }
+        } else if (op instanceof QOp.QPRelu p) {
+            int per = xs.perChannel();
+            for (int i = 0; i < y.length; i++) {
+                y[i] = x[i] >= 0 ? requantize(big(x[i]), p.in().frac(), p.out())
+                        : requantize(big(x[i]).multiply(big(p.alpha(i / per))), p.in().frac() + p.alphaFrac(), p.out());
+            }
         } else if (op instanceof QOp.QClip c) {
             for (int i = 0; i < y.length; i++) {
                 y[i] = Math.max(c.lo(), Math.min(c.hi(), requantize(big(x[i]), c.in().frac(), c.out())));
@@ -185,8 +191,8 @@ final class BigRef {
                         int ic = (o / perGroupOut) * cin + ci;
                         for (int ky = 0; ky < kh; ky++) {
                             for (int kx = 0; kx < kw; kx++) {
-                                int iy = two ? oy * w.stride(0) - w.padBegin(0) + ky : 0;
-                                int ix = ox * w.stride(two ? 1 : 0) - w.padBegin(two ? 1 : 0) + kx;
+                                int iy = two ? oy * w.stride(0) - w.padBegin(0) + ky * w.dilation(0) : 0;
+                                int ix = ox * w.stride(two ? 1 : 0) - w.padBegin(two ? 1 : 0) + kx * w.dilation(two ? 1 : 0);
                                 if (iy >= 0 && iy < inH && ix >= 0 && ix < inW) {
                                     long wv = c.weight().at(((o * cin + ci) * kh + ky) * kw + kx);
                                     acc = acc.add(big(wv).multiply(big(x[(ic * inH + iy) * inW + ix])));
@@ -216,8 +222,8 @@ final class BigRef {
                     int count = 0;
                     for (int ky = 0; ky < kh; ky++) {
                         for (int kx = 0; kx < kw; kx++) {
-                            int iy = two ? oy * w.stride(0) - w.padBegin(0) + ky : 0;
-                            int ix = ox * w.stride(two ? 1 : 0) - w.padBegin(two ? 1 : 0) + kx;
+                            int iy = two ? oy * w.stride(0) - w.padBegin(0) + ky * w.dilation(0) : 0;
+                            int ix = ox * w.stride(two ? 1 : 0) - w.padBegin(two ? 1 : 0) + kx * w.dilation(two ? 1 : 0);
                             if (iy >= 0 && iy < inH && ix >= 0 && ix < inW) {
                                 BigInteger v = big(x[(ch * inH + iy) * inW + ix]);
                                 acc = acc == null ? v : max ? acc.max(v) : acc.add(v);

@@ -530,8 +530,8 @@ abstract class StageModel {
         void step() {
             int w = s.width();
             // reader decision
-            int iy = ylo + ky;
-            int ix = xlo + kx;
+            int iy = ylo + ky * s.dilationH();
+            int ix = xlo + kx * s.dilationW();
             boolean padded = iy < 0 || iy >= s.height() || ix < 0 || ix >= w;
             int yoff = Math.max(0, ylo);
             int rel = iy - yoff;
@@ -548,7 +548,8 @@ abstract class StageModel {
                 if (padded) {
                     out.push(pad);
                 } else {
-                    int slot = rtop + ky >= rows ? rtop + ky - rows : rtop + ky;
+                    int dy = ky * s.dilationH();
+                    int slot = rtop + dy >= rows ? rtop + dy - rows : rtop + dy;
                     System.arraycopy(buf, ((slot * w + ix) * cbN + cb) * e, beat, 0, e);
                     out.push(beat);
                 }

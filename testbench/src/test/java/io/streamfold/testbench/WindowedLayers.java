@@ -135,11 +135,121 @@ final class WindowedLayers {
             if (s instanceof Stage.SlidingWindow w) {
                 s = new Stage.SlidingWindow(w.name(), w.source(), w.input(), w.output(), w.format(), w.channels(), w.height(),
                         w.width(), w.elems(), w.kernelH(), w.kernelW(), w.strideH(), w.strideW(), w.padTop(), w.padLeft(),
-                        w.outHeight(), w.outWidth(), rows.applyAsInt(w), w.padValue(), w.channelMajor());
+                        w.outHeight(), w.outWidth(), rows.applyAsInt(w), w.padValue(), w.channelMajor(), w.dilationH(), w.dilationW());
             }
             st.add(s);
         }
         return new HwDesign(d.name(), d.channels(), st, d.input(), d.output(), d.inputOrder(), d.outputOrder());
+    }
+
+    /** The layer features added after the first windowed layers, drawn by {@link #randomFeature}. */
+    enum Feature { GROUPED, DILATED_CONV, DILATED_MAXPOOL, LONG_END_PAD }
+
+    /**
+     * A seeded random layer with one of the later features: a grouped conv with 1 < group < C
+     * (2 or 3 groups of 2 or 3 channels), a dilated conv or max pool (dilation 1..3, at least one
+     * above 1), or a pool whose end padding reaches up to the window's span less one, as ONNX
+     * {@code ceil_mode} becomes in the IR. Every window starts inside the input or its begin
+     * padding, as both ceil mode and the sliding-window unit require.
+     */
+    static Layer randomFeature(long seed, int inferences) {
+        Random r = new Random(seed * 7919 + 17);
+        while (true) {
+            Layer l = attemptFeature(r, seed, inferences);
+            if (l != null) {
+                return l;
+            }
+        }
+    }
+
+    /** The first feature layer from {@code seed} on that satisfies {@code want}. */
+    static Layer firstFeature(long seed, int inferences, java.util.function.Predicate<Layer> want) {
+        for (long s = seed; ; s++) {
+            Layer l = randomFeature(s, inferences);
+            if (want.test(l)) {
+                return l;
+            }
+        }
+    }
+
+    private static Layer attemptFeature(Random r, long seed, int inferences) {
+        Feature feature = Feature.values()[r.nextInt(Feature.values().length)];
+        boolean twoD = r.nextBoolean();
+        int rank = twoD ? 2 : 1;
+        int groups = 2 + r.nextInt(2);
+        int c = feature == Feature.GROUPED ? groups * (2 + r.nextInt(2)) : 1 + r.nextInt(4);
+        int h = 2 + r.nextInt(6);
+        int w = 2 + r.nextInt(7);
+        int[] spatial = twoD ? new int[] {h, w} : new int[] {w};
+        int[] k = new int[rank];
+        int[] st = new int[rank];
+        int[] dil = new int[rank];
+        int[] pb = new int[rank];
+        int[] pe = new int[rank];
+        boolean dilated = false;
+        for (int a = 0; a < rank; a++) {
+            k[a] = 1 + r.nextInt(3);
+            st[a] = 1 + r.nextInt(2);
+            dil[a] = feature == Feature.DILATED_CONV || feature == Feature.DILATED_MAXPOOL ? 1 + r.nextInt(3) : 1;
+            dilated |= dil[a] > 1 && k[a] > 1;
+            int span = dil[a] * (k[a] - 1) + 1;
+            pb[a] = span > 1 ? r.nextInt(Math.min(2, span)) : 0;
+            pe[a] = feature == Feature.LONG_END_PAD ? r.nextInt(span) : (span > 1 ? r.nextInt(2) : 0);
+        }
+        if ((feature == Feature.DILATED_CONV || feature == Feature.DILATED_MAXPOOL) && !dilated) {
+            return null;
+        }
+        Window win = new Window(k, st, pb, pe, dil);
+        for (int a = 0; a < rank; a++) {
+            int out = win.outputLength(a, spatial[a]);
+            if (out < 1 || (out - 1) * st[a] - pb[a] > spatial[a] - 1) {
+                return null;
+            }
+        }
+        Shape in = twoD ? Shape.of(c, h, w) : Shape.of(c, w);
+        Op op;
+        Kind kind;
+        int out = c;
+        switch (feature) {
+            case GROUPED -> {
+                kind = Kind.CONV;
+                out = groups * (1 + r.nextInt(3));
+                op = new Op.Conv(randn(r, convDims(out, c / groups, k)), randn(r, out), win, groups);
+            }
+            case DILATED_CONV -> {
+                kind = Kind.CONV;
+                out = 1 + r.nextInt(4);
+                op = new Op.Conv(randn(r, convDims(out, c, k)), randn(r, out), win, 1);
+            }
+            case DILATED_MAXPOOL -> {
+                kind = Kind.MAXPOOL;
+                op = new Op.MaxPool(win);
+            }
+            default -> {
+                kind = r.nextBoolean() ? Kind.MAXPOOL : Kind.AVGPOOL;
+                op = kind == Kind.MAXPOOL ? new Op.MaxPool(win) : new Op.AvgPool(win, false);
+            }
+        }
+        Graph g = new Graph("feat" + seed, "x", in, List.of(new Node("layer", op, List.of("x"), "y")), "y");
+        List<double[]> calib = new ArrayList<>();
+        for (int i = 0; i < 16; i++) {
+            calib.add(input(r, in));
+        }
+        int bits = r.nextBoolean() ? 8 : 4 + r.nextInt(9);
+        QuantizedGraph q = new Quantize(QuantConfig.defaults().withBits(bits, bits)).run(g, calib, new PassContext());
+        ParallelismPlan plan = ParallelismPlan.serial().withInputElems(divisor(r, c));
+        if (kind == Kind.CONV) {
+            plan = plan.with("layer", divisor(r, out), divisor(r, c));
+        } else if (r.nextBoolean()) {
+            plan = plan.with("layer", divisor(r, c), 1);
+        }
+        List<long[]> xs = new ArrayList<>();
+        for (int i = 0; i < inferences; i++) {
+            xs.add(IntegerInterpreter.quantizeInput(q, input(r, in)));
+        }
+        String desc = "seed " + seed + ": " + feature + " " + op.kind() + (feature == Feature.GROUPED ? " groups " + groups : "") + " " + in
+                + " -> " + out + " " + win + " " + bits + " bits, plan " + plan.folds() + " in " + plan.inputElems();
+        return new Layer(q, plan, xs, desc, kind, twoD, win);
     }
 
     private static int[] convDims(int out, int inPerGroup, int[] k) {

@@ -55,6 +55,21 @@ class WindowedLayersSimTest {
         }
     }
 
+    @Test
+    void groupedDilatedAndLongEndPaddedLayersMatchTheIntegerReference() {
+        for (long seed = 1; seed <= LAYERS; seed++) {
+            WindowedLayers.Layer l = WindowedLayers.randomFeature(seed, 3);
+            HwDesign d = LowerToHardware.run(l.q(), l.plan());
+            assertMatchesReference(l, d, Stimulus.ideal());
+            assertMatchesReference(l, d, new Stimulus(seed, 0.4, 0.4));
+            HwDesign fewest = WindowedLayers.withRows(d, w -> Stage.SlidingWindow.minRows(w.spanH(), w.strideH()));
+            assertMatchesReference(l, fewest, new Stimulus(seed, 0.2, 0.6));
+            CycleSimulator.Result r = CycleSimulator.run(d, l.inputs(), Stimulus.ideal());
+            long[] first = r.firstOutputCycle();
+            assertEquals(d.initiationInterval(), first[2] - first[1], l.desc());
+        }
+    }
+
     /** With ideal stimulus, consecutive inferences leave at the design's initiation interval. */
     @Test
     void steadyStateIntervalIsTheSlowestStage() {

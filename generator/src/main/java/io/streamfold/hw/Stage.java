@@ -32,14 +32,35 @@ public sealed interface Stage {
      */
     int cycles();
 
+    /**
+     * What the stage costs besides logic.
+     *
+     * @param multipliers hardware multipliers
+     * @param romBits     bits of constants it reads (weights, biases, tables): what must fit block RAM or logic
+     * @param bufferBits  bits of the memories it writes (input banks, line buffers, beat buffers), registers excluded
+     */
+    record Resources(int multipliers, long romBits, long bufferBits) {
+        /** A stage without multipliers or memories. */
+        public static final Resources NONE = new Resources(0, 0, 0);
+    }
+
+    /** The stage's multipliers and memories; every kind states them. */
+    Resources resources();
+
     /** Hardware multipliers of the stage. */
-    int multipliers();
+    default int multipliers() {
+        return resources().multipliers();
+    }
 
-    /** Bits of constants the stage reads (weights, biases, tables): what must fit block RAM or logic. */
-    long romBits();
+    /** Bits of constants the stage reads. */
+    default long romBits() {
+        return resources().romBits();
+    }
 
-    /** Bits of the memories the stage writes (input banks, line buffers, beat buffers), registers excluded. */
-    long bufferBits();
+    /** Bits of the memories the stage writes. */
+    default long bufferBits() {
+        return resources().bufferBits();
+    }
 
     /** The stage kind: a stable name, part of report.json and inspect's output. */
     String kind();
@@ -181,10 +202,6 @@ public sealed interface Stage {
             return Math.multiplyExact(Math.multiplyExact(sf(), nf()), vectors);
         }
 
-        @Override
-        public int multipliers() {
-            return pe * simd;
-        }
 
         @Override
         public String describeLanes() {
@@ -206,14 +223,12 @@ public sealed interface Stage {
             return v.matVec(this);
         }
 
-        @Override
-        public long romBits() {
-            return (long) weights.length * op.weight().bits() + (long) outFeatures * op.accBits();
-        }
+
 
         @Override
-        public long bufferBits() {
-            return 2L * sf() * simd * op.in().bits();
+        public Resources resources() {
+            long rom = (long) weights.length * op.weight().bits() + (long) outFeatures * op.accBits();
+            return new Resources(pe * simd, rom, 2L * sf() * simd * op.in().bits());
         }
     }
 
@@ -253,10 +268,6 @@ public sealed interface Stage {
             return beats;
         }
 
-        @Override
-        public int multipliers() {
-            return elems * op.multipliers();
-        }
 
         @Override
         public String kind() {
@@ -268,14 +279,11 @@ public sealed interface Stage {
             return v.elementwise(this);
         }
 
-        @Override
-        public long romBits() {
-            return op.tableBits();
-        }
+
 
         @Override
-        public long bufferBits() {
-            return 0;
+        public Resources resources() {
+            return new Resources(elems * op.multipliers(), op.tableBits(), 0);
         }
     }
 
@@ -317,19 +325,12 @@ public sealed interface Stage {
             return v.widthConverter(this);
         }
 
-        @Override
-        public int multipliers() {
-            return 0;
-        }
+
+
 
         @Override
-        public long romBits() {
-            return 0;
-        }
-
-        @Override
-        public long bufferBits() {
-            return widening() ? (long) (ratio() - 1) * elemsIn * format.bits() : 0;
+        public Resources resources() {
+            return new Resources(0, 0, widening() ? (long) (ratio() - 1) * elemsIn * format.bits() : 0);
         }
     }
 
@@ -374,19 +375,13 @@ public sealed interface Stage {
             return v.globalAvgPool(this);
         }
 
-        @Override
-        public int multipliers() {
-            return elems; // one product sum * reciprocal per lane
-        }
+
+
 
         @Override
-        public long romBits() {
-            return 0;
-        }
-
-        @Override
-        public long bufferBits() {
-            return 0;
+        public Resources resources() {
+            // one product sum * reciprocal per lane
+            return new Resources(elems, 0, 0);
         }
     }
 
@@ -425,19 +420,12 @@ public sealed interface Stage {
             return v.fork(this);
         }
 
-        @Override
-        public int multipliers() {
-            return 0;
-        }
+
+
 
         @Override
-        public long romBits() {
-            return 0;
-        }
-
-        @Override
-        public long bufferBits() {
-            return 0;
+        public Resources resources() {
+            return Resources.NONE;
         }
     }
 
@@ -473,19 +461,12 @@ public sealed interface Stage {
             return v.add(this);
         }
 
-        @Override
-        public int multipliers() {
-            return 0;
-        }
+
+
 
         @Override
-        public long romBits() {
-            return 0;
-        }
-
-        @Override
-        public long bufferBits() {
-            return 0;
+        public Resources resources() {
+            return Resources.NONE;
         }
     }
 
@@ -548,19 +529,13 @@ public sealed interface Stage {
             return v.softmax(this);
         }
 
-        @Override
-        public int multipliers() {
-            return elems; // one product e * r per lane
-        }
+
+
 
         @Override
-        public long romBits() {
-            return (long) op.exp().size() * op.exp().out().bits();
-        }
-
-        @Override
-        public long bufferBits() {
-            return 2L * n * op.in().bits();
+        public Resources resources() {
+            // one product e * r per lane
+            return new Resources(elems, (long) op.exp().size() * op.exp().out().bits(), 2L * n * op.in().bits());
         }
     }
 
@@ -610,19 +585,12 @@ public sealed interface Stage {
             return v.argmax(this);
         }
 
-        @Override
-        public int multipliers() {
-            return 0;
-        }
+
+
 
         @Override
-        public long romBits() {
-            return 0;
-        }
-
-        @Override
-        public long bufferBits() {
-            return 0;
+        public Resources resources() {
+            return Resources.NONE;
         }
     }
 
@@ -774,19 +742,12 @@ public sealed interface Stage {
             return v.slidingWindow(this);
         }
 
-        @Override
-        public int multipliers() {
-            return 0;
-        }
+
+
 
         @Override
-        public long romBits() {
-            return 0;
-        }
-
-        @Override
-        public long bufferBits() {
-            return (long) rows * width * channels * format.bits();
+        public Resources resources() {
+            return new Resources(0, 0, (long) rows * width * channels * format.bits());
         }
     }
 
@@ -823,10 +784,6 @@ public sealed interface Stage {
             return Math.multiplyExact(Math.multiplyExact(positions, channelBeats), windowSize);
         }
 
-        @Override
-        public int multipliers() {
-            return max() ? 0 : elems;
-        }
 
         @Override
         public String describeLanes() {
@@ -843,14 +800,11 @@ public sealed interface Stage {
             return v.poolReduce(this);
         }
 
-        @Override
-        public long romBits() {
-            return op.tableBits();
-        }
+
 
         @Override
-        public long bufferBits() {
-            return 0;
+        public Resources resources() {
+            return new Resources(max() ? 0 : elems, op.tableBits(), 0);
         }
     }
 
@@ -895,10 +849,6 @@ public sealed interface Stage {
             return Math.multiplyExact(Math.multiplyExact(positions, channelBeats), windowSize);
         }
 
-        @Override
-        public int multipliers() {
-            return lanes();
-        }
 
         @Override
         public String describeLanes() {
@@ -920,14 +870,12 @@ public sealed interface Stage {
             return v.depthwise(this);
         }
 
-        @Override
-        public long romBits() {
-            return (long) weights.length * op.weight().bits() + (long) channelBeats * lanes() * op.accBits();
-        }
+
 
         @Override
-        public long bufferBits() {
-            return 0;
+        public Resources resources() {
+            long rom = (long) weights.length * op.weight().bits() + (long) channelBeats * lanes() * op.accBits();
+            return new Resources(lanes(), rom, 0);
         }
     }
 }

@@ -4,7 +4,6 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.Paths;
 
 /** Runs the CLI in-process and captures its output. */
 final class CliTestSupport {
@@ -42,15 +41,11 @@ final class CliTestSupport {
 
     /** A peer's model folder in the shared fixtures beside the repository (may be absent). */
     static Path peerFixture(String name) {
-        String prop = System.getProperty("streamfold.root");
-        Path root = prop != null ? Paths.get(prop) : Paths.get("").toAbsolutePath().getParent();
-        return root.resolve("../shared/fixtures/peer").resolve(name).normalize();
+        return io.streamfold.testutil.Examples.peer(name);
     }
 
     static Path example(String model) {
-        String prop = System.getProperty("streamfold.root");
-        Path root = prop != null ? Paths.get(prop) : Paths.get("").toAbsolutePath().getParent();
-        Path p = root.resolve("examples").resolve(model).resolve("model.onnx");
+        Path p = io.streamfold.testutil.Examples.onnx(model);
         if (!Files.exists(p)) {
             throw new IllegalStateException("missing example " + p);
         }

@@ -5,7 +5,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.Paths;
 
 import static io.streamfold.cli.CliTestSupport.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -24,9 +23,7 @@ class KerasCommandsTest {
     Path tmp;
 
     private static Path fixture(String name) {
-        String prop = System.getProperty("streamfold.root");
-        Path root = prop != null ? Paths.get(prop) : Paths.get("").toAbsolutePath().getParent();
-        Path dir = root.resolve("../shared/fixtures/peer").resolve(name).normalize();
+        Path dir = CliTestSupport.peerFixture(name);
         assumeTrue(Files.isDirectory(dir), "Keras fixtures not found at " + dir + "; skipped");
         return dir;
     }

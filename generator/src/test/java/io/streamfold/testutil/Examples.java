@@ -49,4 +49,26 @@ public final class Examples {
             throw new UncheckedIOException(e);
         }
     }
+
+    /** The shared fixtures' model folder {@code name} beside the repository (may be absent). */
+    public static Path peer(String name) {
+        return root().resolve("../shared/fixtures/peer").resolve(name).normalize();
+    }
+
+    /** An example folded and quantized on its calib.npy. */
+    public static io.streamfold.quant.QuantizedGraph quantize(String model, io.streamfold.quant.QuantConfig cfg) {
+        io.streamfold.ir.Graph g = io.streamfold.compile.ModelLoader.load(onnx(model));
+        return io.streamfold.compile.Pipeline.quantize(g, cfg,
+                io.streamfold.compile.DataFiles.samples(dir(model).resolve("calib.npy"), g.inputShape())).quantized();
+    }
+
+    /** The first {@code n} of an example's inputs.npy in the input format of {@code q}. */
+    public static List<long[]> inputs(String model, io.streamfold.quant.QuantizedGraph q, int n) {
+        List<double[]> x = io.streamfold.compile.DataFiles.samples(dir(model).resolve("inputs.npy"), q.graph().inputShape());
+        List<long[]> out = new java.util.ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            out.add(io.streamfold.reference.IntegerInterpreter.quantizeInput(q, x.get(i)));
+        }
+        return out;
+    }
 }

@@ -1,5 +1,6 @@
 package io.streamfold.sim;
 
+import io.streamfold.testutil.Examples;
 import io.streamfold.hw.HwDesign;
 import io.streamfold.hw.LowerToHardware;
 import io.streamfold.hw.ParallelismPlan;
@@ -26,8 +27,8 @@ class PlanParallelismTest {
 
     @Test
     void mlpBudgetsAreRespectedAndTheIntervalFallsWithTheBudget() {
-        QuantizedGraph q = SimulatorVsReferenceTest.quantize("mlp_bn", QuantConfig.defaults());
-        List<long[]> xs = SimulatorVsReferenceTest.inputs("mlp_bn", q, 10);
+        QuantizedGraph q = Examples.quantize("mlp_bn", QuantConfig.defaults());
+        List<long[]> xs = Examples.inputs("mlp_bn", q, 10);
         int lastIi = Integer.MAX_VALUE;
         for (int budget : BUDGETS) {
             PlanParallelism.Result r = PlanParallelism.run(q, budget);
@@ -47,13 +48,13 @@ class PlanParallelismTest {
 
     @Test
     void fullyParallelMlpRunsAtOneInferencePerCycle() {
-        QuantizedGraph q = SimulatorVsReferenceTest.quantize("mlp_bn", QuantConfig.defaults());
+        QuantizedGraph q = Examples.quantize("mlp_bn", QuantConfig.defaults());
         ParallelismPlan full = ParallelismPlan.serial().withInputElems(64).with("/0/Gemm", 64, 64).with("/3/Gemm", 32, 64)
                 .with("/6/Gemm", 10, 32);
         HwDesign d = LowerToHardware.run(q, full);
         assertEquals(1, d.initiationInterval());
         assertEquals(64 * 64 + 64 * 32 + 32 * 10, d.multipliers());
-        List<long[]> xs = SimulatorVsReferenceTest.inputs("mlp_bn", q, 16);
+        List<long[]> xs = Examples.inputs("mlp_bn", q, 16);
         CycleSimulator.Result r = CycleSimulator.run(d, xs, Stimulus.ideal());
         assertEquals(1, r.measuredInterval());
         for (int i = 1; i < xs.size(); i++) {
@@ -92,14 +93,14 @@ class PlanParallelismTest {
 
     @Test
     void aBudgetBelowTheSmallestDesignIsABadPlan() {
-        QuantizedGraph q = SimulatorVsReferenceTest.quantize("mlp_bn", QuantConfig.defaults());
+        QuantizedGraph q = Examples.quantize("mlp_bn", QuantConfig.defaults());
         ModelException e = assertThrows(ModelException.class, () -> PlanParallelism.run(q, 2));
         assertEquals(Diagnostic.SF_BAD_PLAN, e.id());
     }
 
     @Test
     void planJsonRoundTripsAndIsApplied() {
-        QuantizedGraph q = SimulatorVsReferenceTest.quantize("mlp_bn", QuantConfig.defaults());
+        QuantizedGraph q = Examples.quantize("mlp_bn", QuantConfig.defaults());
         ParallelismPlan p = PlanParallelism.run(q, 64).plan().withFifoDepth(3).withArgmax(true);
         String json = p.toJson();
         assertEquals(p, ParallelismPlan.fromJson(json));
@@ -127,7 +128,7 @@ class PlanParallelismTest {
         assertBad("{\"layers\": {}, \"speed\": 9}", null);
         assertBad("{\"layers\": {\"fc1\": {\"pe\": 1,}", null);
         assertBad("[1]", null);
-        QuantizedGraph q = SimulatorVsReferenceTest.quantize("mlp_bn", QuantConfig.defaults());
+        QuantizedGraph q = Examples.quantize("mlp_bn", QuantConfig.defaults());
         ModelException e = assertThrows(ModelException.class,
                 () -> LowerToHardware.run(q, ParallelismPlan.fromJson("{\"layers\": {\"/3/Gemm\": {\"pe\": 3, \"simd\": 1}}}")));
         assertEquals(Diagnostic.SF_BAD_PLAN, e.id());

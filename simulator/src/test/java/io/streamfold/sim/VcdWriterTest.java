@@ -1,5 +1,6 @@
 package io.streamfold.sim;
 
+import io.streamfold.testutil.Examples;
 import io.streamfold.hw.HwDesign;
 import io.streamfold.hw.LowerToHardware;
 import io.streamfold.hw.ParallelismPlan;
@@ -55,9 +56,9 @@ class VcdWriterTest {
 
     @Test
     void recordsEveryOutputTransfer() {
-        QuantizedGraph q = SimulatorVsReferenceTest.quantize("mlp_bn", QuantConfig.defaults());
+        QuantizedGraph q = Examples.quantize("mlp_bn", QuantConfig.defaults());
         HwDesign d = LowerToHardware.run(q, ParallelismPlan.serial().withInputElems(4).with("/0/Gemm", 2, 4));
-        List<long[]> xs = SimulatorVsReferenceTest.inputs("mlp_bn", q, 2);
+        List<long[]> xs = Examples.inputs("mlp_bn", q, 2);
         StringWriter w = new StringWriter();
         CycleSimulator.Result r = CycleSimulator.run(d, xs, new Stimulus(1, 0.2, 0.3), new VcdWriter(w), true);
         String vcd = w.toString();

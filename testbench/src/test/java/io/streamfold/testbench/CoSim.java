@@ -1,13 +1,8 @@
 package io.streamfold.testbench;
 
-import io.streamfold.compile.DataFiles;
-import io.streamfold.compile.ModelLoader;
-import io.streamfold.compile.Pipeline;
 import io.streamfold.hw.HwDesign;
 import io.streamfold.hw.LowerToHardware;
 import io.streamfold.hw.ParallelismPlan;
-import io.streamfold.ir.Graph;
-import io.streamfold.quant.QuantConfig;
 import io.streamfold.quant.QuantizedGraph;
 import io.streamfold.reference.IntegerInterpreter;
 import io.streamfold.sim.CycleSimulator;
@@ -15,8 +10,6 @@ import io.streamfold.sim.Stimulus;
 import io.streamfold.verilog.VerilogLowering;
 
 import java.nio.file.Path;
-import java.nio.file.Paths;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -27,27 +20,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 final class CoSim {
 
     private CoSim() {
-    }
-
-    static Path examples() {
-        String prop = System.getProperty("streamfold.root");
-        Path root = prop != null ? Paths.get(prop) : Paths.get("").toAbsolutePath().getParent();
-        return root.resolve("examples");
-    }
-
-    static QuantizedGraph quantize(String model, QuantConfig cfg) {
-        Path dir = examples().resolve(model);
-        Graph g = ModelLoader.load(dir.resolve("model.onnx"));
-        return Pipeline.quantize(g, cfg, DataFiles.samples(dir.resolve("calib.npy"), g.inputShape())).quantized();
-    }
-
-    static List<long[]> inputs(String model, QuantizedGraph q, int n) {
-        List<double[]> x = DataFiles.samples(examples().resolve(model).resolve("inputs.npy"), q.graph().inputShape());
-        List<long[]> out = new ArrayList<>();
-        for (int i = 0; i < n; i++) {
-            out.add(IntegerInterpreter.quantizeInput(q, x.get(i)));
-        }
-        return out;
     }
 
     /** Emits design + testbench into {@code dir}; checks the simulator against the integer reference first. */

@@ -1,5 +1,6 @@
 package io.streamfold.testbench;
 
+import io.streamfold.testutil.Examples;
 import io.streamfold.hw.HwDesign;
 import io.streamfold.hw.ParallelismPlan;
 import io.streamfold.quant.QuantConfig;
@@ -29,8 +30,8 @@ class CoSimulationTest {
 
     @Test
     void mlpParallelUnderBackpressureIcarusAndVerilator() throws Exception {
-        QuantizedGraph q = CoSim.quantize("mlp_bn", QuantConfig.defaults());
-        List<long[]> xs = CoSim.inputs("mlp_bn", q, 6);
+        QuantizedGraph q = Examples.quantize("mlp_bn", QuantConfig.defaults());
+        List<long[]> xs = Examples.inputs("mlp_bn", q, 6);
         HwDesign d = CoSim.emit(tmp, q, MLP_PARALLEL, xs, new Stimulus(11, 0.3, 0.3));
         EdaRunner.Run lint = EdaRunner.lint(tmp, d.name(), CoSim.rtlFiles(d));
         assertEquals(0, lint.exitCode(), lint.output());
@@ -41,8 +42,8 @@ class CoSimulationTest {
 
     @Test
     void mlpSerialSixteenBitIcarus() throws Exception {
-        QuantizedGraph q = CoSim.quantize("mlp_bn", QuantConfig.defaults().withBits(16, 16));
-        List<long[]> xs = CoSim.inputs("mlp_bn", q, 2);
+        QuantizedGraph q = Examples.quantize("mlp_bn", QuantConfig.defaults().withBits(16, 16));
+        List<long[]> xs = Examples.inputs("mlp_bn", q, 2);
         CoSim.emit(tmp, q, ParallelismPlan.serial(), xs, new Stimulus(5, 0.2, 0.5));
         CoSim.assertPasses(tmp, EdaRunner.Simulator.ICARUS);
     }

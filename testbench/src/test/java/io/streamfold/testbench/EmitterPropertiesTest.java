@@ -1,5 +1,6 @@
 package io.streamfold.testbench;
 
+import io.streamfold.testutil.Examples;
 import io.streamfold.hw.HwDesign;
 import io.streamfold.hw.LowerToHardware;
 import io.streamfold.quant.QuantConfig;
@@ -25,8 +26,8 @@ class EmitterPropertiesTest {
 
     @Test
     void emittingTwiceGivesIdenticalFiles() {
-        QuantizedGraph q1 = CoSim.quantize("mlp_bn", QuantConfig.defaults());
-        QuantizedGraph q2 = CoSim.quantize("mlp_bn", QuantConfig.defaults());
+        QuantizedGraph q1 = Examples.quantize("mlp_bn", QuantConfig.defaults());
+        QuantizedGraph q2 = Examples.quantize("mlp_bn", QuantConfig.defaults());
         Map<String, String> a = VerilogLowering.emit(LowerToHardware.run(q1, CoSimulationTest.MLP_PARALLEL));
         Map<String, String> b = VerilogLowering.emit(LowerToHardware.run(q2, CoSimulationTest.MLP_PARALLEL));
         assertEquals(a.keySet().stream().toList(), b.keySet().stream().toList());

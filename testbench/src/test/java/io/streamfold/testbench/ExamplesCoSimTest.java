@@ -1,5 +1,6 @@
 package io.streamfold.testbench;
 
+import io.streamfold.testutil.Examples;
 import io.streamfold.hw.HwDesign;
 import io.streamfold.hw.ParallelismPlan;
 import io.streamfold.hw.PlanParallelism;
@@ -32,9 +33,9 @@ class ExamplesCoSimTest {
     @ParameterizedTest(name = "{0} budget {1}")
     @CsvSource({"mlp_bn, 0", "mlp_bn, 64", "cnn_seed, 0", "cnn_seed, 64", "cnn_residual, 0", "cnn_residual, 64"})
     void exampleModelCoSimulates(String model, int budget) throws Exception {
-        QuantizedGraph q = CoSim.quantize(model, QuantConfig.defaults());
+        QuantizedGraph q = Examples.quantize(model, QuantConfig.defaults());
         ParallelismPlan plan = budget == 0 ? ParallelismPlan.serial() : PlanParallelism.run(q, budget).plan();
-        List<long[]> xs = CoSim.inputs(model, q, 3);
+        List<long[]> xs = Examples.inputs(model, q, 3);
         HwDesign d = CoSim.emit(tmp, q, plan, xs, new Stimulus(budget + 3, 0.25, 0.25));
         if (budget > 0) {
             assertTrue(d.multipliers() <= budget, d.multipliers() + " multipliers over the budget " + budget);

@@ -1,5 +1,6 @@
 package io.streamfold.testbench;
 
+import io.streamfold.testutil.Examples;
 import io.streamfold.compile.DataFiles;
 import io.streamfold.compile.ModelLoader;
 import io.streamfold.compile.Pipeline;
@@ -37,7 +38,7 @@ class WindowedCoSimTest {
 
     /** cnn_seed without its Softmax (the graph then ends at the Gemm's logits). */
     static QuantizedGraph cnnSeedLogits() {
-        Path dir = CoSim.examples().resolve("cnn_seed");
+        Path dir = Examples.dir("cnn_seed");
         Graph g = ModelLoader.load(dir.resolve("model.onnx"));
         List<Node> nodes = new ArrayList<>(g.nodes());
         Node softmax = nodes.remove(nodes.size() - 1);
@@ -75,12 +76,12 @@ class WindowedCoSimTest {
     @Test
     void cnnSeedAtTwoParallelismSettingsIcarusAndVerilator() throws Exception {
         QuantizedGraph q = cnnSeedLogits();
-        List<long[]> xs = CoSim.inputs("cnn_seed", q, 3);
+        List<long[]> xs = Examples.inputs("cnn_seed", q, 3);
         int k = 0;
         for (ParallelismPlan plan : List.of(cnnSmall(q), cnnFast(q))) {
             HwDesign d = LowerToHardware.run(q, plan);
             assertTrue(d.stages().stream().anyMatch(s -> s instanceof Stage.SlidingWindow), "has a sliding window");
-            CycleSimulator.Result ideal = CycleSimulator.run(d, CoSim.inputs("cnn_seed", q, 4), Stimulus.ideal());
+            CycleSimulator.Result ideal = CycleSimulator.run(d, Examples.inputs("cnn_seed", q, 4), Stimulus.ideal());
             System.out.println("cnn_seed plan " + plan.folds() + ": II " + d.initiationInterval() + " (measured "
                     + ideal.measuredInterval() + "), latency " + ideal.latency() + ", multipliers " + d.multipliers());
             cosim(tmp.resolve("cnn" + k++), q, plan, xs, new Stimulus(17 + k, 0.25, 0.3), true);
@@ -145,7 +146,7 @@ class WindowedCoSimTest {
     @Test
     void windowedStagesSynthesizeWithYosys() throws Exception {
         QuantizedGraph q = cnnSeedLogits();
-        HwDesign d = CoSim.emit(tmp, q, cnnSmall(q), CoSim.inputs("cnn_seed", q, 1), Stimulus.ideal());
+        HwDesign d = CoSim.emit(tmp, q, cnnSmall(q), Examples.inputs("cnn_seed", q, 1), Stimulus.ideal());
         EdaRunner.Run synth = EdaRunner.synthesize(tmp, d.name(), CoSim.rtlFiles(d), "synth");
         assertEquals(0, synth.exitCode(), synth.output());
         assertTrue(synth.output().contains("Number of cells"), synth.output());

@@ -32,6 +32,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
+import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
@@ -85,6 +87,10 @@ final class VerifyCommand implements Callable<Integer> {
             description = "write float.npy (float64 reference of the original model), fixed.npy (dequantized bit-true outputs) and, "
                     + "when ONNX Runtime ran, ort.npy into DIR, each (N, ...) in the model's own output layout")
     Path dump;
+
+    @Option(names = "--json", paramLabel = "FILE",
+            description = "also write every figure as JSON (schema streamfold-verify/1, see the README)")
+    Path json;
 
     @Mixin
     ModelOptions models;
@@ -150,6 +156,13 @@ final class VerifyCommand implements Callable<Integer> {
         }
         QuantizedGraph q = c.quantized();
         List<String> failures = new ArrayList<>();
+        // every figure printed below, for --json (keys in a fixed order: the schema is documented)
+        Map<String, Object> report = new LinkedHashMap<>();
+        report.put("schema", "streamfold-verify/1");
+        report.put("model", model.toString());
+        report.put("samples", n);
+        report.put("inputs", inFile.toString());
+        report.put("labels", labelFile == null ? null : labelFile.toString());
 
         out.printf("verify %s: %d samples from %s%s%n", model, n, inFile, labelFile == null ? ", no labels" : ", labels from " + labelFile);
 
@@ -158,10 +171,21 @@ final class VerifyCommand implements Callable<Integer> {
         out.println();
         out.println("per-layer error, fixed point vs float64 (BN-folded graph; errors accumulate along the graph):");
         out.printf("  %-28s %-14s %-10s %11s %11s %9s %9s%n", "node", "kind", "format", "max |err|", "rms err", "SQNR dB", "saturated");
+        List<Map<String, Object>> layers = new ArrayList<>();
         for (QuantErrorReport.LayerError l : err.layers()) {
             out.printf(Locale.ROOT, "  %-28s %-14s %-10s %11.4g %11.4g %9s %8.2f%%%n", l.node(), l.kind(), l.format(), l.maxAbsError(),
                     l.rmsError(), Double.isInfinite(l.sqnrDb()) ? "inf" : String.format(Locale.ROOT, "%.1f", l.sqnrDb()), 100 * l.saturated());
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("node", l.node());
+            m.put("kind", l.kind());
+            m.put("format", l.format().toString());
+            m.put("max_abs_error", l.maxAbsError());
+            m.put("rms_error", l.rmsError());
+            m.put("sqnr_db", Double.isFinite(l.sqnrDb()) ? l.sqnrDb() : null);
+            m.put("saturated", l.saturated());
+            layers.add(m);
         }
+        report.put("layers", layers);
 
         // 2. the original float graph against the fixed-point outputs
         List<double[]> floatOut = new ArrayList<>();
@@ -203,6 +227,9 @@ final class VerifyCommand implements Callable<Integer> {
         if (ys != null) {
             out.printf(Locale.ROOT, "accuracy: float %.2f%%, fixed %.2f%% (%d labels)%n", 100.0 * floatRight / n, 100.0 * fixedRight / n, n);
         }
+        report.put("batchnorm_folding_max_abs_diff", foldDiff);
+        report.put("agreement", ordered("agree", agree, "samples", n, "fraction", agreement, "required", minAgreement, "ok", agreeOk));
+        report.put("accuracy", ys == null ? null : ordered("float", (double) floatRight / n, "fixed", (double) fixedRight / n));
 
         // 3. the cycle-accurate simulator must reproduce the integer reference exactly
         CycleSimulator.Result r = CycleSimulator.run(d, intIn, hardware.stimulus());
@@ -224,10 +251,16 @@ final class VerifyCommand implements Callable<Integer> {
                     firstDiff);
             failures.add("simulator differs from the integer reference in " + (n - same) + " samples");
         }
+        report.put("simulator", ordered("identical", same, "samples", n, "cycles", r.cycles(), "latency", r.latency(),
+                "first_difference", firstDiff < 0 ? null : firstDiff, "ok", same == n));
 
         // 4. ONNX Runtime on the original file: informative, never a failure
         OrtReference.Result ort = runOrt(g, xs);
-        out.println(ortLine(g, ort, floatOut, intOut));
+        Map<String, Object> ortFigures = new LinkedHashMap<>();
+        String ortText = ortLine(g, ort, floatOut, intOut, ortFigures);
+        out.println(ortText);
+        ortFigures.put("line", ortText);
+        report.put("onnx_runtime", ortFigures);
 
         if (dump != null) {
             out.println(dump(g, q, floatOut, intOut, ort));
@@ -235,12 +268,27 @@ final class VerifyCommand implements Callable<Integer> {
 
         // 5. the emitted RTL under a real simulator
         if (sim != null) {
+            int before = failures.size();
             String line = rtlLine(c, calib, xs, sim, failures);
             out.println(line);
+            report.put("rtl", ordered("simulator", sim.name().toLowerCase(Locale.ROOT), "line", line, "ok", failures.size() == before));
+        } else {
+            report.put("rtl", null);
         }
 
         out.println();
         out.println(failures.isEmpty() ? "verdict: PASS" : "verdict: FAIL (" + String.join("; ", failures) + ")");
+        report.put("verdict", failures.isEmpty() ? "PASS" : "FAIL");
+        report.put("failures", failures);
+        if (json != null) {
+            try {
+                Files.writeString(json, new com.fasterxml.jackson.databind.ObjectMapper()
+                        .enable(com.fasterxml.jackson.databind.SerializationFeature.INDENT_OUTPUT).writeValueAsString(report) + "\n");
+            } catch (IOException e) {
+                throw new ModelException(Diagnostic.SF_IO, json.toString(), null, "cannot write: " + e.getMessage(), null);
+            }
+            out.println("wrote " + json);
+        }
         out.flush();
         return failures.isEmpty() ? ExitCodes.OK : ExitCodes.VERIFY_FAILED;
     }
@@ -324,11 +372,14 @@ final class VerifyCommand implements Callable<Integer> {
         return new NdArray(shape, flat);
     }
 
-    private String ortLine(Graph g, OrtReference.Result ort, List<double[]> floatOut, List<long[]> intOut) {
+    /** The ONNX Runtime line; {@code figures} gets its status and numbers. */
+    private String ortLine(Graph g, OrtReference.Result ort, List<double[]> floatOut, List<long[]> intOut, Map<String, Object> figures) {
         if (ort == null) {
+            figures.put("status", "not_applicable");
             return "ONNX Runtime: not applicable (not an ONNX model)";
         }
         if (ort.outputs() == null) {
+            figures.put("status", "unavailable");
             return "ONNX Runtime: not available (" + ort.unavailable() + ")";
         }
         double maxDiff = 0;
@@ -341,6 +392,7 @@ final class VerifyCommand implements Callable<Integer> {
             double[] o = ort.outputs().get(s);
             double[] f = g.toModelOutput(floatOut.get(s));
             if (o.length != f.length) {
+                figures.put("status", "not_comparable");
                 return "ONNX Runtime: not comparable (it returns " + o.length + " values per sample, the model " + f.length + ")";
             }
             for (int i = 0; i < f.length; i++) {
@@ -352,6 +404,11 @@ final class VerifyCommand implements Callable<Integer> {
             withFloat += oa == QuantErrorReport.argmax(f) ? 1 : 0;
             withFixed += oa == QuantErrorReport.argmax(g.toModelOutput(toDoubles(intOut.get(s)))) ? 1 : 0;
         }
+        figures.put("status", "ok");
+        figures.put("max_abs_diff_vs_float", maxDiff);
+        figures.put("output_range", hi - lo);
+        figures.put("agreement_with_float", (double) withFloat / n);
+        figures.put("agreement_with_fixed", (double) withFixed / n);
         return String.format(Locale.ROOT, "ONNX Runtime: max |diff| vs float64 %.3g (output range %.3g), top-1 agreement with float %.2f%%, "
                 + "with fixed %.2f%%", maxDiff, hi - lo, 100.0 * withFloat / n, 100.0 * withFixed / n);
     }
@@ -394,5 +451,14 @@ final class VerifyCommand implements Callable<Integer> {
                 Cleanup.delete(tmp);
             }
         }
+    }
+
+    /** A map that keeps its keys in the order given. */
+    private static Map<String, Object> ordered(Object... kv) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        for (int i = 0; i < kv.length; i += 2) {
+            m.put((String) kv[i], kv[i + 1]);
+        }
+        return m;
     }
 }

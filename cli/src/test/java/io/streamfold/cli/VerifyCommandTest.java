@@ -40,6 +40,29 @@ class VerifyCommandTest {
     }
 
     @Test
+    void jsonHoldsEveryFigureThePrintedReportShows() throws Exception {
+        java.nio.file.Path file = tmp.resolve("verify.json");
+        CliTestSupport.Run r = run("verify", CliTestSupport.example("mlp_bn").toString(), "--limit", "40", "--json", file.toString());
+        assertEquals(0, r.code(), r.out() + r.err());
+        com.fasterxml.jackson.databind.JsonNode j = new com.fasterxml.jackson.databind.ObjectMapper().readTree(file.toFile());
+        assertEquals("streamfold-verify/1", j.path("schema").asText());
+        assertEquals(40, j.path("samples").asInt());
+        assertEquals("PASS", j.path("verdict").asText());
+        assertEquals(0, j.path("failures").size());
+        int agree = j.path("agreement").path("agree").asInt();
+        assertTrue(r.out().contains("top-1 agreement float vs fixed: " + agree + "/40"), r.out());
+        assertTrue(j.path("agreement").path("ok").asBoolean());
+        assertEquals(40, j.path("simulator").path("identical").asInt());
+        assertTrue(j.path("simulator").path("latency").asLong() > 0);
+        assertTrue(j.path("accuracy").path("float").asDouble() > 0.5);
+        com.fasterxml.jackson.databind.JsonNode first = j.path("layers").get(0);
+        assertTrue(j.path("layers").size() >= 4 && first.has("node") && first.has("sqnr_db") && first.has("max_abs_error"), j.toString());
+        String ort = j.path("onnx_runtime").path("status").asText();
+        assertTrue(ort.equals("ok") ? j.path("onnx_runtime").path("max_abs_diff_vs_float").asDouble() < 1e-3 : ort.equals("unavailable"), ort);
+        assertTrue(j.path("rtl").isNull());
+    }
+
+    @Test
     void agreementBelowTheThresholdFailsWithOne() {
         CliTestSupport.Run r = run("verify", CliTestSupport.example("mlp_bn").toString(), "--weight-bits", "4", "--act-bits", "4",
                 "--min-agreement", "1.0");

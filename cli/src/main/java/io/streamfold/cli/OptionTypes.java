@@ -69,6 +69,14 @@ final class OptionTypes {
         }
     }
 
+    /** A lookup-table index width: 1..{@link io.streamfold.quant.Lut#MAX_INDEX_BITS} bits. */
+    static final class LutIndexBits implements ITypeConverter<Integer> {
+        @Override
+        public Integer convert(String s) {
+            return intIn(s, 1, io.streamfold.quant.Lut.MAX_INDEX_BITS);
+        }
+    }
+
     /** A count of at least 1. */
     static final class Positive implements ITypeConverter<Integer> {
         @Override

@@ -30,7 +30,7 @@ final class QuantOptions {
             description = "calibrate activation ranges to this percentile of |x|, in (0, 100], instead of the maximum")
     Double percentile;
 
-    @Option(names = "--lut-index-bits", paramLabel = "N",
+    @Option(names = "--lut-index-bits", paramLabel = "N", converter = OptionTypes.LutIndexBits.class,
             description = "widest lookup-table index: sigmoid, tanh, ELU, ... tables and softmax's exp table have at most 2^N entries "
                     + "(default: 10, and 12 for activations of 16 bits or more, where a 10-bit softmax table ties close logits)")
     Integer lutIndexBits;

@@ -16,6 +16,7 @@ import io.streamfold.reference.IntegerInterpreter;
 import io.streamfold.sim.CycleSimulator;
 import io.streamfold.flow.Cleanup;
 import io.streamfold.flow.Converter;
+import io.streamfold.flow.Reports;
 import io.streamfold.testbench.EdaRunner;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -228,8 +229,8 @@ final class VerifyCommand implements Callable<Integer> {
             out.printf(Locale.ROOT, "accuracy: float %.2f%%, fixed %.2f%% (%d labels)%n", 100.0 * floatRight / n, 100.0 * fixedRight / n, n);
         }
         report.put("batchnorm_folding_max_abs_diff", foldDiff);
-        report.put("agreement", ordered("agree", agree, "samples", n, "fraction", agreement, "required", minAgreement, "ok", agreeOk));
-        report.put("accuracy", ys == null ? null : ordered("float", (double) floatRight / n, "fixed", (double) fixedRight / n));
+        report.put("agreement", Reports.ordered("agree", agree, "samples", n, "fraction", agreement, "required", minAgreement, "ok", agreeOk));
+        report.put("accuracy", ys == null ? null : Reports.ordered("float", (double) floatRight / n, "fixed", (double) fixedRight / n));
 
         // 3. the cycle-accurate simulator must reproduce the integer reference exactly
         CycleSimulator.Result r = CycleSimulator.run(d, intIn, hardware.stimulus());
@@ -251,7 +252,7 @@ final class VerifyCommand implements Callable<Integer> {
                     firstDiff);
             failures.add("simulator differs from the integer reference in " + (n - same) + " samples");
         }
-        report.put("simulator", ordered("identical", same, "samples", n, "cycles", r.cycles(), "latency", r.latency(),
+        report.put("simulator", Reports.ordered("identical", same, "samples", n, "cycles", r.cycles(), "latency", r.latency(),
                 "first_difference", firstDiff < 0 ? null : firstDiff, "ok", same == n));
 
         // 4. ONNX Runtime on the original file: informative, never a failure
@@ -271,7 +272,7 @@ final class VerifyCommand implements Callable<Integer> {
             int before = failures.size();
             String line = rtlLine(c, calib, xs, sim, failures);
             out.println(line);
-            report.put("rtl", ordered("simulator", sim.name().toLowerCase(Locale.ROOT), "line", line, "ok", failures.size() == before));
+            report.put("rtl", Reports.ordered("simulator", sim.name().toLowerCase(Locale.ROOT), "line", line, "ok", failures.size() == before));
         } else {
             report.put("rtl", null);
         }
@@ -453,12 +454,4 @@ final class VerifyCommand implements Callable<Integer> {
         }
     }
 
-    /** A map that keeps its keys in the order given. */
-    private static Map<String, Object> ordered(Object... kv) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        for (int i = 0; i < kv.length; i += 2) {
-            m.put((String) kv[i], kv[i + 1]);
-        }
-        return m;
-    }
 }

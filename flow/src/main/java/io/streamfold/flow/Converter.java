@@ -86,15 +86,6 @@ public final class Converter {
         return out;
     }
 
-    /** A map that keeps its keys in the order given (Map.of does not, and the report must be deterministic). */
-    private static Map<String, Object> ordered(Object... kv) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        for (int i = 0; i < kv.length; i += 2) {
-            m.put((String) kv[i], kv[i + 1]);
-        }
-        return m;
-    }
-
     static String reportJson(Pipeline.Result c, CycleSimulator.Result r) {
         HwDesign d = c.design();
         Map<String, Object> root = new LinkedHashMap<>();
@@ -111,9 +102,9 @@ public final class Converter {
         hw.put("rom_bits", d.romBits());
         hw.put("buffer_bits", d.bufferBits());
         Map<String, Object> io = new LinkedHashMap<>();
-        io.put("s_axis", ordered("elements_per_beat", d.inputChannel().elems(), "format", d.inputFormat().toString(),
+        io.put("s_axis", Reports.ordered("elements_per_beat", d.inputChannel().elems(), "format", d.inputFormat().toString(),
                 "beats_per_inference", d.inputChannel().beats()));
-        io.put("m_axis", ordered("elements_per_beat", d.outputChannel().elems(), "format", d.outputFormat().toString(),
+        io.put("m_axis", Reports.ordered("elements_per_beat", d.outputChannel().elems(), "format", d.outputFormat().toString(),
                 "beats_per_inference", d.outputChannel().beats()));
         hw.put("streams", io);
         List<Map<String, Object>> stages = new ArrayList<>();
@@ -134,7 +125,7 @@ public final class Converter {
         hw.put("stages", stages);
         List<Map<String, Object>> channels = new ArrayList<>();
         for (Channel ch : d.channels()) {
-            channels.add(ordered("name", ch.name(), "elements_per_beat", ch.elems(), "format", ch.format().toString(), "depth", ch.depth()));
+            channels.add(Reports.ordered("name", ch.name(), "elements_per_beat", ch.elems(), "format", ch.format().toString(), "depth", ch.depth()));
         }
         hw.put("channels", channels);
         root.put("hardware", hw);
@@ -152,7 +143,7 @@ public final class Converter {
             layers.add(m);
         }
         root.put("layers", layers);
-        root.put("batchnorm_folding", ordered("counters", c.context().counters(FoldBatchNorm.NAME),
+        root.put("batchnorm_folding", Reports.ordered("counters", c.context().counters(FoldBatchNorm.NAME),
                 "notes", c.context().notes().stream().filter(n -> n.startsWith(FoldBatchNorm.NAME)).toList()));
         root.put("counters", c.context().counters());
         try {

@@ -7,6 +7,7 @@ import io.streamfold.ir.IoErrors;
 import io.streamfold.ir.Graph;
 import io.streamfold.ir.ModelException;
 import io.streamfold.ir.Shape;
+import io.streamfold.ir.SourceModel;
 import io.streamfold.json.Layout;
 
 import java.io.IOException;
@@ -89,15 +90,7 @@ public final class DataFiles {
                     throw new ModelException(Diagnostic.SF_BAD_DATA, file.toString(), null, "sample " + i + " holds " + v, "data must be finite");
                 }
             }
-            if (order == null) {
-                out.add(s);
-            } else {
-                double[] g = new double[per];
-                for (int k = 0; k < per; k++) {
-                    g[order[k]] = s[k];
-                }
-                out.add(g);
-            }
+            out.add(order == null ? s : SourceModel.scatter(s, order));
         }
         return out;
     }

@@ -115,15 +115,7 @@ public final class Graph {
 
     /** One input sample in the source model's layout, reordered to the graph's channels-first input. */
     public double[] toGraphInput(double[] modelSample) {
-        int[] order = source.inputOrder();
-        if (order == null) {
-            return modelSample.clone();
-        }
-        double[] out = new double[modelSample.length];
-        for (int k = 0; k < order.length; k++) {
-            out[order[k]] = modelSample[k];
-        }
-        return out;
+        return SourceModel.scatter(modelSample, source.inputOrder());
     }
 
     /** One graph input sample reordered to the source model's own input layout. */

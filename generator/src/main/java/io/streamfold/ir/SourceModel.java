@@ -22,6 +22,21 @@ import java.util.List;
  */
 public record SourceModel(int[] inputDims, int[] inputOrder, int[] outputDims, int[] outputOrder, List<String> notes) {
 
+    /**
+     * A sample whose element {@code k} belongs at index {@code order[k]}, reordered there (a copy
+     * if {@code order} is null): a model-layout sample into the graph's order.
+     */
+    public static double[] scatter(double[] sample, int[] order) {
+        if (order == null) {
+            return sample.clone();
+        }
+        double[] out = new double[sample.length];
+        for (int k = 0; k < order.length; k++) {
+            out[order[k]] = sample[k];
+        }
+        return out;
+    }
+
     /** A model whose tensors are the graph's own, read without notes. */
     public static final SourceModel NONE = new SourceModel(null, null, null, null, List.of());
 

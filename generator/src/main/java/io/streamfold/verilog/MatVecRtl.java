@@ -18,6 +18,7 @@ import static io.streamfold.verilog.RtlKit.concat;
 import static io.streamfold.verilog.RtlKit.concatLanes;
 import static io.streamfold.verilog.RtlKit.ports;
 import static io.streamfold.verilog.RtlKit.set;
+import static io.streamfold.verilog.RtlKit.syncRead;
 import static io.streamfold.verilog.RtlKit.when;
 import static io.streamfold.verilog.RtlKit.zext;
 import static io.streamfold.verilog.VExpr.and;
@@ -154,8 +155,7 @@ final class MatVecRtl {
         VExpr sfNext = b.wire("sf_next", sf.bits(), false, nextValue(sf.ref(), control.body()));
         VExpr raddrNext = b.wire("raddr_next", bufBits, false, new VExpr.Cond(rselNext,
                 bin("+", uconst(bufBits, sfN), zext(sfNext, sf.bits(), bufBits)), zext(sfNext, sf.bits(), bufBits)));
-        b.add(clockedNoReset(List.of(set(x, new VExpr.Cond(and(load, bin("==", waddr, raddrNext)), ref("in_data"),
-                new VExpr.Index(buf, raddrNext))))));
+        b.add(syncRead(x, buf, raddrNext, load, waddr, ref("in_data")));
         String doc = "Matrix-vector stage " + s.name() + " (" + s.source() + "): " + s.inFeatures() + " -> " + s.outFeatures()
                 + ", PE " + pe + ", SIMD " + simd + ", " + s.cycles() + " cycles per vector, 2 pipeline registers.\n"
                 + "in " + op.in() + ", weights " + op.weight().bits() + " bits, accumulator " + aw + " bits, out " + op.out() + ".";

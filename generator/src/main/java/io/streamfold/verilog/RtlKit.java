@@ -33,6 +33,18 @@ final class RtlKit {
     // --- clocked blocks and statements -------------------------------------------------------------
 
     /**
+     * A synchronous read of {@code mem} into the register {@code data}, write-first: it captures
+     * {@code mem[raddrNext]}, or {@code wdata} when that word is written at the same edge. With
+     * {@code raddrNext} the address the next cycle reads, {@code data} always equals what a
+     * combinational read of the current address would give, so the timing is unchanged while
+     * synthesis gets a registered read port (block RAM).
+     */
+    static VItem.AlwaysFf syncRead(VExpr.Ref data, VExpr.Ref mem, VExpr raddrNext, VExpr write, VExpr waddr, VExpr wdata) {
+        return clockedNoReset(List.of(set(data, new VExpr.Cond(VExpr.and(write, bin("==", waddr, raddrNext)), wdata,
+                new VExpr.Index(mem, raddrNext)))));
+    }
+
+    /**
      * The value {@code reg} takes at the next clock edge under the statements of its clocked block,
      * read as one expression ({@code if} becomes {@code ?:}, {@code case} a chain of comparisons; the
      * register keeps its value where nothing assigns it). A stage uses it to read a memory at the

@@ -21,6 +21,7 @@ import static io.streamfold.verilog.RtlKit.modRows;
 import static io.streamfold.verilog.RtlKit.nextValue;
 import static io.streamfold.verilog.RtlKit.ports;
 import static io.streamfold.verilog.RtlKit.set;
+import static io.streamfold.verilog.RtlKit.syncRead;
 import static io.streamfold.verilog.RtlKit.when;
 import static io.streamfold.verilog.RtlKit.zext;
 import static io.streamfold.verilog.VExpr.and;
@@ -159,8 +160,7 @@ final class WindowRtl {
                 dilate(zext(nKx, kx.bits(), sb), s.dilationW(), sconst(sb, s.dilationW()))));
         VExpr raddrNext = b.wire("raddr_next", ab, false, bin("+", bin("*", bin("+", bin("*", fit(slot, slb, ab), uconst(ab, w)),
                 fit(ixNext, sb, ab)), uconst(ab, cbN)), zext(nCb, cb.bits(), ab)));
-        b.add(clockedNoReset(List.of(set(rdata, new VExpr.Cond(and(write, bin("==", waddr, raddrNext)), ref("in_data"),
-                new VExpr.Index(buf, raddrNext))))));
+        b.add(syncRead(rdata, buf, raddrNext, write, waddr, ref("in_data")));
         String doc = "Sliding-window unit " + s.name() + " (" + s.source() + "): (" + s.channels() + ", " + h + ", " + w + ") in "
                 + e + "-element beats, kernel " + s.kernelH() + "x" + s.kernelW() + ", stride " + s.strideH() + "x" + s.strideW()
                 + (s.dilated() ? ", dilation " + s.dilationH() + "x" + s.dilationW() : "")

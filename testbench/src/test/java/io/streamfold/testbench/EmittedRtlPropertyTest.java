@@ -106,15 +106,8 @@ class EmittedRtlPropertyTest {
             cur = "d" + l;
             width = out;
             if (l + 1 < layers || r.nextBoolean()) {
-                Op act = switch (r.nextInt(7)) {
-                    case 0 -> new Op.Relu();
-                    case 1 -> new Op.Clip(-0.5, 1.5);
-                    case 2 -> new Op.LeakyRelu(0.1 + 0.2 * r.nextDouble());
-                    case 3 -> new Op.Sigmoid();
-                    case 4 -> new Op.Tanh();
-                    case 5 -> new Op.Elu(0.5 + r.nextDouble());
-                    default -> new Op.Affine(tensor(r, r.nextInt(3) == 0, 1.0, width), tensor(r, false, 0.5, width));
-                };
+                int w = width;
+                Op act = RandomLayersCoSimTest.activation(r, () -> new Op.Affine(tensor(r, r.nextInt(3) == 0, 1.0, w), tensor(r, false, 0.5, w)));
                 nodes.add(new Node(unique(r, used), act, cur, "a" + l));
                 cur = "a" + l;
             }

@@ -66,19 +66,25 @@ class RandomLayersCoSimTest {
             nodes.add(new Node("fc" + l, new Op.Dense(random(r, 1.0 / Math.sqrt(width), out, width), random(r, 0.3, out)), cur, "d" + l));
             cur = "d" + l;
             width = out;
-            Op act = switch (r.nextInt(7)) {
-                case 0 -> new Op.Relu();
-                case 1 -> new Op.Clip(-0.5, 1.5);
-                case 2 -> new Op.LeakyRelu(0.1 + 0.2 * r.nextDouble());
-                case 3 -> new Op.Sigmoid();
-                case 4 -> new Op.Tanh();
-                case 5 -> new Op.Elu(0.5 + r.nextDouble());
-                default -> new Op.Affine(random(r, 1.0, width), random(r, 0.5, width));
-            };
+            int w = width;
+            Op act = activation(r, () -> new Op.Affine(random(r, 1.0, w), random(r, 0.5, w)));
             nodes.add(new Node("act" + l, act, cur, "a" + l));
             cur = "a" + l;
         }
         return new Graph("rnd", "x", Shape.of(f), nodes, cur);
+    }
+
+    /** A random activation of every kind the elementwise stage has; {@code affine} makes the per-channel one. */
+    static Op activation(Random r, java.util.function.Supplier<Op> affine) {
+        return switch (r.nextInt(7)) {
+            case 0 -> new Op.Relu();
+            case 1 -> new Op.Clip(-0.5, 1.5);
+            case 2 -> new Op.LeakyRelu(0.1 + 0.2 * r.nextDouble());
+            case 3 -> new Op.Sigmoid();
+            case 4 -> new Op.Tanh();
+            case 5 -> new Op.Elu(0.5 + r.nextDouble());
+            default -> affine.get();
+        };
     }
 
     static QuantizedGraph quantize(Graph g, Random r) {

@@ -68,6 +68,7 @@ final class InspectCommand implements Callable<Integer> {
         out.print(r.folded());
         if (r.quantized() != null) {
             out.println("== quantize");
+            out.println("  calibration: " + r.quantized().calibration());
             out.print(r.quantized());
             try {
                 HwDesign d = Pipeline.lower(r, hardware.settings(quant.config())).design();

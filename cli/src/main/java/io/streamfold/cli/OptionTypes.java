@@ -125,6 +125,20 @@ final class OptionTypes {
         }
     }
 
+    /** {@code --calibration auto|max-abs|percentile|mse} (case and '-' vs '_' do not matter). */
+    static final class Calibration implements ITypeConverter<io.streamfold.quant.QuantConfig.CalibrationMethod> {
+        @Override
+        public io.streamfold.quant.QuantConfig.CalibrationMethod convert(String s) {
+            String k = s.strip().toLowerCase(Locale.ROOT).replace('_', '-');
+            for (io.streamfold.quant.QuantConfig.CalibrationMethod m : io.streamfold.quant.QuantConfig.CalibrationMethod.values()) {
+                if (io.streamfold.quant.AutoCalibration.name(m).equals(k)) {
+                    return m;
+                }
+            }
+            throw new TypeConversionException("'" + s + "' is not a calibration method (allowed: auto, max-abs, percentile, mse)");
+        }
+    }
+
     /** {@code --fold NODE=PExSIMD}: PE and SIMD at least 1; whether they fit the node is checked against the model (exit 3). */
     record Fold(String node, int pe, int simd) {
     }

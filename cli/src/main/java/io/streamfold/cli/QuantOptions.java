@@ -5,8 +5,12 @@ import io.streamfold.ir.Diagnostic;
 import io.streamfold.ir.Graph;
 import io.streamfold.ir.ModelException;
 import io.streamfold.json.Layout;
+import io.streamfold.quant.AutoCalibration;
 import io.streamfold.quant.QuantConfig;
+import picocli.CommandLine;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -26,9 +30,20 @@ final class QuantOptions {
     @Option(names = "--per-tensor", description = "one weight format per layer instead of per output channel")
     boolean perTensor;
 
+    @Option(names = "--calibration", paramLabel = "METHOD", converter = OptionTypes.Calibration.class,
+            description = "how activation ranges are estimated from the calibration data: auto (default: whichever of the others "
+                    + "agrees best with the float model on that data), max-abs, percentile (see --percentile) or mse (the clip with "
+                    + "the smallest mean squared error)")
+    QuantConfig.CalibrationMethod calibration;
+
     @Option(names = "--percentile", paramLabel = "P", converter = OptionTypes.Percentile.class,
-            description = "calibrate activation ranges to this percentile of |x|, in (0, 100], instead of the maximum")
+            description = "the percentile of |x|, in (0, 100], for --calibration percentile and auto (default 99.99); "
+                    + "alone it means --calibration percentile")
     Double percentile;
+
+    /** The command this mixin belongs to, for usage errors about combinations of these options. */
+    @Spec(Spec.Target.MIXEE)
+    CommandSpec command;
 
     @Option(names = "--lut-index-bits", paramLabel = "N", converter = OptionTypes.LutIndexBits.class,
             description = "widest lookup-table index: sigmoid, tanh, ELU, ... tables and softmax's exp table have at most 2^N entries "
@@ -47,7 +62,15 @@ final class QuantOptions {
             c = c.withLutIndexBits(lutIndexBits);
         }
         if (percentile != null) {
+            if (calibration != null && calibration != QuantConfig.CalibrationMethod.PERCENTILE
+                    && calibration != QuantConfig.CalibrationMethod.AUTO) {
+                throw new CommandLine.ParameterException(command.commandLine(), "--percentile applies to --calibration percentile or auto, not "
+                        + AutoCalibration.name(calibration));
+            }
             c = c.withPercentile(percentile);
+        }
+        if (calibration != null) {
+            c = c.withCalibration(calibration);
         }
         if (config != null) {
             try {
@@ -75,6 +98,7 @@ final class QuantOptions {
         m.put("per_tensor", perTensor);
         m.put("lut_index_bits", lutIndexBits);
         m.put("percentile", percentile);
+        m.put("calibration", calibration == null ? null : AutoCalibration.name(calibration));
         m.put("config", config == null ? null : config.toAbsolutePath().normalize().toString());
         try {
             return new com.fasterxml.jackson.databind.ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(m) + "\n";
@@ -99,6 +123,9 @@ final class QuantOptions {
             perTensor = n.get("per_tensor").asBoolean();
             lutIndexBits = n.hasNonNull("lut_index_bits") ? n.get("lut_index_bits").asInt() : null;
             percentile = n.get("percentile").isNull() ? null : n.get("percentile").asDouble();
+            // Folders written before --calibration were calibrated by max-abs unless a percentile was given.
+            calibration = !n.has("calibration") ? (percentile == null ? QuantConfig.CalibrationMethod.MAX_ABS : null)
+                    : n.get("calibration").isNull() ? null : new OptionTypes.Calibration().convert(n.get("calibration").asText());
             config = n.get("config").isNull() ? null : Path.of(n.get("config").asText());
             calib = Path.of(n.get("calib").asText());
             return Path.of(n.get("model").asText());

@@ -54,7 +54,7 @@ import java.util.concurrent.Callable;
                 + "on a data set; exit 1 if they disagree beyond --min-agreement.")
 final class VerifyCommand implements Callable<Integer> {
 
-    /** 0.95: the 8-bit examples reach 97-100 %; a drop below 95 % means the formats need attention. */
+    /** 0.95: the 8-bit examples reach 98-100 %; a drop below 95 % means the formats need attention. */
     static final String DEFAULT_MIN_AGREEMENT = "0.95";
 
     @Spec

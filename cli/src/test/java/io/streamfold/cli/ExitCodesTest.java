@@ -40,7 +40,7 @@ class ExitCodesTest {
             {"--fold", "/0/Gemm"}, {"--fold", "/0/Gemm=4x-8"}, {"--fifo-depth", "1"}, {"--fifo-depth", "1000000000"},
             {"--percentile", "0"}, {"--percentile", "101"}, {"--percentile", "NaN"}, {"--input-elems", "0"}, {"--gaps", "1"},
             {"--gaps", "-0.1"}, {"--stalls", "0.999999"}, {"--dsp-budget", "-1"}, {"--tb-count", "0"}, {"--lut-index-bits", "0"},
-            {"--lut-index-bits", "21"}, {"--target", "ecp5"}}) {
+            {"--lut-index-bits", "21"}, {"--target", "ecp5"}, {"--calibration", "minmax"}}) {
             l.add(List.of("convert", m, "-o", "unused", o[0], o[1]));
         }
         l.add(List.of("simulate", m, "--input", m, "--limit", "0"));
@@ -50,6 +50,7 @@ class ExitCodesTest {
         l.add(List.of("inspect", m, "--fold", "/0/Gemm=0x1"));
         l.add(List.of("batch", m, "-j", "0"));
         l.add(List.of("demo", "--dsp-budget", "-1"));
+        l.add(List.of("convert", m, "-o", "unused", "--calibration", "mse", "--percentile", "99.9"));
         return l.stream();
     }
 

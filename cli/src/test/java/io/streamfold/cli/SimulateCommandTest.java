@@ -41,6 +41,22 @@ class SimulateCommandTest {
     }
 
     @Test
+    void aFolderIsRebuiltWithItsCalibrationAndOldFoldersWithMaxAbs() throws Exception {
+        Path model = CliTestSupport.example("mlp_bn");
+        Path out = tmp.resolve("design");
+        String inputs = model.resolveSibling("inputs.npy").toString();
+        assertEquals(0, run("convert", model.toString(), "-o", out.toString(), "--calibration", "max-abs", "--tb-count", "1").code());
+        assertTrue(Files.readString(out.resolve("source.json")).contains("\"calibration\" : \"max-abs\""));
+        assertTrue(Files.readString(out.resolve("report.json")).contains("\"calibration\" : \"max-abs\""));
+        String want = run("simulate", model.toString(), "--calibration", "max-abs", "--input", inputs, "--limit", "20").out();
+        assertEquals(want, run("simulate", out.toString(), "--input", inputs, "--limit", "20").out());
+        // A folder written before --calibration existed has no such key: it was calibrated by max-abs.
+        String source = Files.readString(out.resolve("source.json")).replace("\"calibration\" : \"max-abs\"", "\"unused\" : null");
+        Files.writeString(out.resolve("source.json"), source);
+        assertEquals(want, run("simulate", out.toString(), "--input", inputs, "--limit", "20").out());
+    }
+
+    @Test
     void csvInputOfTheWrongWidthIsBadInput() throws Exception {
         Path csv = tmp.resolve("x.csv");
         Files.writeString(csv, "1,2,3\n4,5,6\n");

@@ -92,6 +92,7 @@ public final class Converter {
         root.put("model", c.original().name());
         root.put("top", d.name());
         root.put("target", c.target().name());
+        root.put("calibration", c.quantized().calibration());
         Map<String, Object> hw = new LinkedHashMap<>();
         hw.put("initiation_interval", d.initiationInterval());
         hw.put("measured_interval", r.measuredInterval());

@@ -236,7 +236,8 @@ public final class HtmlReport {
 
     private static void formats(StringBuilder h, QuantizedGraph q) {
         h.append("<h2>2. Fixed-point formats</h2>\n<p><code>Q(bits,frac)</code>: two's complement with <i>frac</i> fractional bits; "
-                + "round half up, saturate. Accumulators are sized to the exact worst case of the actual weights.</p>\n");
+                + "round half up, saturate. Accumulators are sized to the exact worst case of the actual weights. Ranges calibrated by "
+                + esc(q.calibration()) + ".</p>\n");
         h.append("<table>\n<tr><th>node</th><th>op</th><th>in &rarr; out</th><th>weights</th><th class=\"r\">acc bits</th>"
                 + "<th class=\"r\">calibrated range</th><th>constants</th></tr>\n");
         for (LayerReport l : q.report()) {

@@ -23,8 +23,9 @@ import java.util.Set;
  * @param perChannel   one weight frac per output channel instead of one per tensor (default on:
  *                     a layer with a few small-weight channels loses them in a per-tensor format;
  *                     off keeps one requantization shift per layer in hardware)
- * @param calibration  how a value's range is estimated from the calibration samples
- * @param percentile   the percentile of |value| used by {@link CalibrationMethod#PERCENTILE} (e.g. 99.99)
+ * @param calibration  how a value's range is estimated from the calibration samples (default {@link CalibrationMethod#AUTO})
+ * @param percentile   the percentile of |value| used by {@link CalibrationMethod#PERCENTILE} and tried by
+ *                     {@link CalibrationMethod#AUTO} (default 99.99)
  * @param lutIndexBits largest LUT index width (default 10: tables of at most 1024 entries)
  * @param constBits    width of scalar constants: LeakyRelu slopes and average-pooling reciprocals
  *                     (default 16)
@@ -46,7 +47,14 @@ public record QuantConfig(int weightBits, int actBits, boolean perChannel, Calib
         /** The largest |value| seen. */
         MAX_ABS,
         /** A percentile of |value| over all elements and samples: ignores rare outliers. */
-        PERCENTILE
+        PERCENTILE,
+        /** The format whose clip and round has the smallest mean squared error on the observed values. */
+        MSE,
+        /**
+         * Each of the others in turn, keeping the one whose quantized graph agrees best with the float
+         * reference on the calibration samples (see {@link AutoCalibration}).
+         */
+        AUTO
     }
 
     /**
@@ -76,9 +84,13 @@ public record QuantConfig(int weightBits, int actBits, boolean perChannel, Calib
         }
     }
 
-    /** 8-bit weights and activations, per-channel weights, max-abs calibration, 10-bit LUT index (see {@link #withBits}). */
+    /**
+     * 8-bit weights and activations, per-channel weights, automatic calibration (the best of max-abs,
+     * percentile 99.99 and MSE on the calibration samples, see {@link AutoCalibration}), 10-bit LUT
+     * index (see {@link #withBits}).
+     */
     public static QuantConfig defaults() {
-        return new QuantConfig(8, 8, true, CalibrationMethod.MAX_ABS, 99.99, 10, 16, Map.of(), null, null);
+        return new QuantConfig(8, 8, true, CalibrationMethod.AUTO, 99.99, 10, 16, Map.of(), null, null);
     }
 
     /** New widths; the table index width follows the activations ({@link #defaultLutIndexBits}). */
@@ -101,7 +113,12 @@ public record QuantConfig(int weightBits, int actBits, boolean perChannel, Calib
     }
 
     public QuantConfig withMaxAbs() {
-        return new QuantConfig(weightBits, actBits, perChannel, CalibrationMethod.MAX_ABS, percentile, lutIndexBits, constBits, layers, input, overridesFile);
+        return withCalibration(CalibrationMethod.MAX_ABS);
+    }
+
+    /** Another calibration method (the percentile stays, for {@link CalibrationMethod#PERCENTILE} and {@link CalibrationMethod#AUTO}). */
+    public QuantConfig withCalibration(CalibrationMethod method) {
+        return new QuantConfig(weightBits, actBits, perChannel, method, percentile, lutIndexBits, constBits, layers, input, overridesFile);
     }
 
     public QuantConfig withPercentile(double p) {

@@ -57,9 +57,45 @@ public final class Quantize {
         return config;
     }
 
-    /** Calibrates on {@code samples} (flat, channels-first inputs) and quantizes. */
+    /**
+     * Calibrates on {@code samples} (flat, channels-first inputs) and quantizes. With
+     * {@link QuantConfig.CalibrationMethod#AUTO} the candidates are tried on the same samples
+     * ({@link AutoCalibration}) and the choice is noted in {@code ctx}.
+     */
     public QuantizedGraph run(Graph g, List<double[]> samples, PassContext ctx) {
-        return run(g, Calibration.ranges(g, samples, config.calibration(), config.percentile()), ctx);
+        Calibration.Observation obs = Calibration.observe(g, samples);
+        QuantConfig.CalibrationMethod m = config.calibration();
+        if (m == QuantConfig.CalibrationMethod.AUTO) {
+            AutoCalibration.Choice c = AutoCalibration.choose(config, g, obs, samples);
+            ctx.note(NAME, "calibration", c.summary());
+            return run(g, c.ranges(), ctx).withCalibration(c.summary());
+        }
+        String how = AutoCalibration.name(m) + (m == QuantConfig.CalibrationMethod.PERCENTILE ? " " + config.percentile() : "");
+        return run(g, obs.ranges(m, config.percentile(), widths(g)), ctx).withCalibration(how);
+    }
+
+    /**
+     * The width of every value's format (input first, then each node output), as {@link #run}
+     * will choose it: an override's width, else the input's width for a node that passes its
+     * input through (Relu, MaxPool, Flatten, Reshape without an activation override), else the
+     * default activation width. MSE calibration searches each value's clip at this width.
+     */
+    public Map<String, Integer> widths(Graph g) {
+        QuantConfig.LayerOverride inputOverride = checkOverrides(g);
+        Map<String, Integer> w = new LinkedHashMap<>();
+        w.put(g.input(), inputOverride != null && inputOverride.actBits() != null ? inputOverride.actBits() : config.actBits());
+        for (Node n : g.nodes()) {
+            QuantConfig.LayerOverride o = config.layer(n.name());
+            boolean overridden = o != null && (o.actBits() != null || o.actFrac() != null);
+            boolean passThrough = n.op() instanceof Op.Relu || n.op() instanceof Op.MaxPool || n.op() instanceof Op.Flatten
+                    || n.op() instanceof Op.Reshape;
+            if (passThrough && !overridden) {
+                w.put(n.output(), w.get(n.input()));
+            } else {
+                w.put(n.output(), o != null && o.actBits() != null ? o.actBits() : config.actBits());
+            }
+        }
+        return w;
     }
 
     /** Quantizes with given ranges (max |value| estimates) per value name. */

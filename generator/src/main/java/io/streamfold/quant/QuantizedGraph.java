@@ -24,14 +24,22 @@ public final class QuantizedGraph {
     private final Map<String, QFormat> formats;
     private final Map<String, QOp> ops;
     private final Map<String, Double> ranges;
+    private final String calibration;
+
+    /** A quantized graph whose ranges were given, not calibrated here ({@link #calibration()} is {@code given}). */
+    public QuantizedGraph(Graph graph, Map<String, QFormat> formats, Map<String, QOp> ops, Map<String, Double> ranges) {
+        this(graph, formats, ops, ranges, "given");
+    }
 
     /**
-     * @param formats format by value name (graph input and every node output)
-     * @param ops     integer op by node name
-     * @param ranges  calibrated range by value name (for reports; may lack entries)
+     * @param formats     format by value name (graph input and every node output)
+     * @param ops         integer op by node name
+     * @param ranges      calibrated range by value name (for reports; may lack entries)
+     * @param calibration how the ranges were estimated, in words (see {@link #calibration()})
      */
-    public QuantizedGraph(Graph graph, Map<String, QFormat> formats, Map<String, QOp> ops, Map<String, Double> ranges) {
+    public QuantizedGraph(Graph graph, Map<String, QFormat> formats, Map<String, QOp> ops, Map<String, Double> ranges, String calibration) {
         this.graph = graph;
+        this.calibration = calibration;
         Map<String, QFormat> f = new LinkedHashMap<>();
         Map<String, QOp> o = new LinkedHashMap<>();
         f.put(graph.input(), require(formats.get(graph.input()), "input " + graph.input() + " has no format"));
@@ -103,6 +111,19 @@ public final class QuantizedGraph {
     /** The calibrated range of a value, or NaN if it was not calibrated. */
     public double range(String value) {
         return ranges.getOrDefault(value, Double.NaN);
+    }
+
+    /**
+     * How the ranges were estimated: {@code max-abs}, {@code percentile 99.99}, {@code mse},
+     * {@code auto: mse (top-1 agreement on 200 calibration samples: ...)} or {@code given}.
+     */
+    public String calibration() {
+        return calibration;
+    }
+
+    /** The same graph and parameters with another calibration description. */
+    QuantizedGraph withCalibration(String how) {
+        return new QuantizedGraph(graph, formats, ops, ranges, how);
     }
 
     /** One line per node (after one for the input) with its formats and register widths. */

@@ -60,10 +60,23 @@ class QuantExamplesTest {
         assertTrue(r.top1Agreement() >= 0.995, model + ": " + r.top1Agreement());
     }
 
+    /**
+     * The default settings (8 bits, automatic calibration on calib.npy) on the 300 test inputs: at
+     * least 99 % top-1 agreement, except cnn_residual, where no calibration of 8-bit activations
+     * reaches it (max-abs and percentile 97.00 %, MSE 98.33 %): 11 of its 300 test inputs have
+     * their two largest logits within 0.5 of each other, while 8-bit activations leave an RMS
+     * output error of about 0.4 (see README, "Accuracy at 8 bits"). Its bound is the MSE result, so
+     * a calibration change that loses it fails here.
+     */
     @ParameterizedTest
-    @CsvSource({"mlp_bn", "cnn_seed", "cnn_residual"})
-    void eightBitsAgreeWithFloat(String model) {
-        QuantErrorReport r = measure(model, QuantConfig.defaults());
-        assertTrue(r.top1Agreement() >= 0.97, model + ": " + r.top1Agreement());
+    @CsvSource({"mlp_bn, 0.99", "cnn_seed, 0.99", "cnn_residual, 0.9833", "json_mlp, 0.99"})
+    void eightBitsByDefaultAgreeWithFloat(String model, double least) {
+        io.streamfold.ir.Graph g = io.streamfold.compile.ModelLoader.load(Examples.model(model));
+        QuantizedGraph q = io.streamfold.compile.Pipeline.quantize(g, QuantConfig.defaults(),
+                io.streamfold.compile.DataFiles.samples(Examples.data(model, "calib.npy"), g)).quantized();
+        QuantErrorReport r = QuantErrorReport.measure(q, io.streamfold.compile.DataFiles.samples(Examples.data(model, "inputs.npy"), g));
+        assertEquals(300, r.samples());
+        assertTrue(q.calibration().startsWith("auto: "), q.calibration());
+        assertTrue(r.top1Agreement() >= least, model + ": " + r.top1Agreement() + " with " + q.calibration());
     }
 }

@@ -69,7 +69,8 @@ class QuantizeTest {
         List<double[]> xs = samples(g.inputShape(), 20);
         Map<String, Double> ranges = Calibration.ranges(g, xs, QuantConfig.CalibrationMethod.MAX_ABS, 0);
         PassContext ctx = new PassContext();
-        QuantizedGraph q = new Quantize(QuantConfig.defaults()).run(g, xs, ctx);
+        QuantizedGraph q = new Quantize(QuantConfig.defaults().withMaxAbs()).run(g, xs, ctx);
+        assertEquals("max-abs", q.calibration());
         assertEquals(new QFormat(8, Fixed.fracFor(ranges.get("x"), 8)), q.inputFormat());
         // The conv output is read only by the relu: its range is the relu's.
         assertEquals(new QFormat(8, Fixed.fracFor(ranges.get("r"), 8)), q.format("c"));
@@ -245,7 +246,7 @@ class QuantizeTest {
         Graph g = new Graph("id", "x", Shape.of(100), List.of(new Node("fc", new Op.Dense(randn(0.1, 4, 100), randn(0.1, 4)), "x", "y")), "y");
         List<double[]> xs = samples(g.inputShape(), 50);
         xs.get(7)[3] = 1000;
-        QuantizedGraph max = new Quantize(QuantConfig.defaults()).run(g, xs, new PassContext());
+        QuantizedGraph max = new Quantize(QuantConfig.defaults().withMaxAbs()).run(g, xs, new PassContext());
         QuantizedGraph pct = new Quantize(QuantConfig.defaults().withPercentile(99.9)).run(g, xs, new PassContext());
         assertEquals(Fixed.fracFor(1000, 8), max.inputFormat().frac());
         assertTrue(pct.inputFormat().frac() >= Fixed.fracFor(5, 8), pct.inputFormat().toString());
@@ -290,7 +291,7 @@ class QuantizeTest {
         Map<String, Double> ranges = Calibration.ranges(g, xs, QuantConfig.CalibrationMethod.MAX_ABS, 0);
         assertTrue(ranges.get("z") > 6, "the test needs a pre-clip range beyond 6: " + ranges.get("z"));
         PassContext ctx = new PassContext();
-        QuantizedGraph q = new Quantize(QuantConfig.defaults()).run(g, xs, ctx);
+        QuantizedGraph q = new Quantize(QuantConfig.defaults().withMaxAbs()).run(g, xs, ctx);
         assertEquals(new QFormat(8, 4), q.format("z")); // range 6
         QOp.QClip clip = (QOp.QClip) q.op("relu6");
         assertEquals(0, clip.lo());

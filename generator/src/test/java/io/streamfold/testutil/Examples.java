@@ -16,6 +16,9 @@ public final class Examples {
     /** The example models every end-to-end test runs on. */
     public static final List<String> MODELS = List.of("mlp_bn", "cnn_seed", "cnn_residual");
 
+    /** Every bundled example, the ONNX ones and the JSON model {@code json_mlp}. */
+    public static final List<String> ALL = List.of("mlp_bn", "cnn_seed", "cnn_residual", "json_mlp");
+
     private Examples() {
     }
 
@@ -48,6 +51,21 @@ public final class Examples {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /** The model file of an example: {@code model.onnx}, else {@code model.json}. */
+    public static Path model(String model) {
+        Path onnx = onnx(model);
+        return Files.exists(onnx) ? onnx : dir(model).resolve("model.json");
+    }
+
+    /**
+     * A data file of an example ({@code inputs.npy}, {@code labels.npy}, {@code calib.npy}): its own, or
+     * for {@code json_mlp}, which is the mlp_bn network, mlp_bn's (its README says so).
+     */
+    public static Path data(String model, String file) {
+        Path own = dir(model).resolve(file);
+        return Files.exists(own) || !model.equals("json_mlp") ? own : dir("mlp_bn").resolve(file);
     }
 
     /** The shared fixtures' model folder {@code name} beside the repository (may be absent). */

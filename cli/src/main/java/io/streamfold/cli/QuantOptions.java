@@ -150,15 +150,20 @@ final class QuantOptions {
      * {@code --calib}, else {@code calib.npy} next to the model.
      */
     List<double[]> calibration(Path model, Graph g, Layout layout) {
-        Path f = calib;
+        Path f = calibrationFile(model);
         if (f == null) {
-            Path sibling = model.toAbsolutePath().getParent().resolve("calib.npy");
-            if (!Files.exists(sibling)) {
-                throw new ModelException(Diagnostic.SF_BAD_DATA, model.toString(), null, "no calibration data",
-                        "give --calib DATA (.npy or .csv of typical inputs) or put calib.npy beside the model");
-            }
-            f = sibling;
+            throw new ModelException(Diagnostic.SF_BAD_DATA, model.toString(), null, "no calibration data",
+                    "give --calib DATA (.npy or .csv of typical inputs) or put calib.npy beside the model");
         }
         return DataFiles.samples(f, g, layout);
+    }
+
+    /** {@code --calib}, else {@code calib.npy} next to the model if there is one, else null. */
+    Path calibrationFile(Path model) {
+        if (calib != null) {
+            return calib;
+        }
+        Path sibling = model.toAbsolutePath().getParent().resolve("calib.npy");
+        return Files.exists(sibling) ? sibling : null;
     }
 }

@@ -44,6 +44,9 @@ import java.util.concurrent.Callable;
  * bit for bit), ONNX Runtime (for .onnx models, when it loads and accepts the model) and optionally
  * the emitted RTL under Icarus or Verilator.
  *
+ * <p>Calibration data: {@code --calib}, else {@code calib.npy} beside the model, else the first half
+ * of the inputs (the second half is then what is measured, and one line says so).
+ *
  * <p>Verdict: exit 1 if the float/fixed top-1 agreement is below {@code --min-agreement}, if the
  * simulator differs from the integer reference in any output, or if the RTL testbench fails. ONNX
  * Runtime is informative only: its absence or a difference is reported, never a failure, because it
@@ -131,6 +134,8 @@ final class VerifyCommand implements Callable<Integer> {
         Path inFile = inputs != null ? inputs : dir.resolve("inputs.npy");
         Path labelFile = labels != null ? labels : (Files.exists(dir.resolve("labels.npy")) ? dir.resolve("labels.npy") : null);
         List<double[]> calib;
+        Path calibFile;
+        int firstMeasured = 0;
         Pipeline.Result c;
         HwDesign d;
         ParallelismPlan plan;
@@ -143,18 +148,34 @@ final class VerifyCommand implements Callable<Integer> {
             if (labelFile != null) {
                 ys = checkedLabels(labelFile, xs.size(), g.outputShape().size(), inFile);
             }
-            calib = quant.calibration(model, g, models.dataLayout);
+            int all = limit == null ? xs.size() : Math.min(limit, xs.size());
+            xs = xs.subList(0, all);
+            if (ys != null) {
+                ys = Arrays.copyOf(ys, all);
+            }
+            calibFile = quant.calibrationFile(model);
+            if (calibFile != null) {
+                calib = DataFiles.samples(calibFile, g, models.dataLayout);
+            } else {
+                // No calibration data: the first half of the inputs calibrates, the rest is measured.
+                if (all < 2) {
+                    throw new ModelException(Diagnostic.SF_BAD_DATA, inFile.toString(), null, "no calibration data, and " + all
+                            + " input cannot be split into calibration and test samples", "give --calib DATA, or at least 2 inputs");
+                }
+                firstMeasured = all / 2;
+                calib = xs.subList(0, firstMeasured);
+                xs = xs.subList(firstMeasured, all);
+                if (ys != null) {
+                    ys = Arrays.copyOfRange(ys, firstMeasured, all);
+                }
+            }
             c = Pipeline.compile(g, hardware.settings(quant.config()), calib);
             plan = c.plan();
             d = c.design();
         } catch (ModelException e) {
             throw e.inFile(model.toString());
         }
-        int n = limit == null ? xs.size() : Math.min(limit, xs.size());
-        xs = xs.subList(0, n);
-        if (ys != null) {
-            ys = Arrays.copyOf(ys, n);
-        }
+        int n = xs.size();
         QuantizedGraph q = c.quantized();
         List<String> failures = new ArrayList<>();
         // every figure printed below, for --json (keys in a fixed order: the schema is documented)
@@ -164,8 +185,16 @@ final class VerifyCommand implements Callable<Integer> {
         report.put("samples", n);
         report.put("inputs", inFile.toString());
         report.put("labels", labelFile == null ? null : labelFile.toString());
+        report.put("calibration", Reports.ordered("file", (calibFile != null ? calibFile : inFile).toString(), "samples", calib.size(),
+                "from_inputs", calibFile == null, "first_measured", firstMeasured, "method", q.calibration()));
 
         out.printf("verify %s: %d samples from %s%s%n", model, n, inFile, labelFile == null ? ", no labels" : ", labels from " + labelFile);
+        if (calibFile != null) {
+            out.printf("calibration: %d samples from %s; %s%n", calib.size(), calibFile, q.calibration());
+        } else {
+            out.printf("calibration: no --calib and no calib.npy beside the model: inputs 0-%d calibrate, inputs %d-%d are measured; %s%n",
+                    firstMeasured - 1, firstMeasured, firstMeasured + n - 1, q.calibration());
+        }
 
         // 1. per-layer error of the integer model against the float model it quantizes
         QuantErrorReport err = QuantErrorReport.measure(q, xs, ys);

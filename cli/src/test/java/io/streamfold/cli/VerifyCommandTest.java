@@ -17,6 +17,7 @@ import java.util.List;
 import static io.streamfold.cli.CliTestSupport.run;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -102,6 +103,70 @@ class VerifyCommandTest {
         CliTestSupport.Run r = run("verify", model.toString(), "--calib", CliTestSupport.example("mlp_bn").resolveSibling("calib.npy").toString());
         assertEquals(3, r.code(), r.err());
         assertTrue(r.err().contains("no test inputs") && r.err().contains("--inputs"), r.err());
+    }
+
+    /** The first {@code n} rows of an example's (N, F) data file (from row {@code from}) as an .npy in {@code tmp}. */
+    private Path rows(String file, int from, int n, String name) throws Exception {
+        NdArray a = Npy.read(CliTestSupport.example("mlp_bn").resolveSibling(file));
+        int per = a.data().length / a.shape()[0];
+        int[] shape = a.shape().clone();
+        shape[0] = n;
+        Path out = tmp.resolve(name);
+        Npy.write(out, new NdArray(shape, java.util.Arrays.copyOfRange(a.data(), from * per, (from + n) * per)));
+        return out;
+    }
+
+    @Test
+    void withoutCalibrationDataTheFirstHalfOfTheInputsCalibratesAndTheRestIsMeasured() throws Exception {
+        Path model = tmp.resolve("model.onnx");
+        Files.copy(CliTestSupport.example("mlp_bn"), model); // no calib.npy beside it
+        Path inputs = rows("inputs.npy", 0, 120, "inputs.npy");
+        Path labels = rows("labels.npy", 0, 120, "labels.npy");
+        Path json = tmp.resolve("v.json");
+        CliTestSupport.Run r = run("verify", model.toString(), "--inputs", inputs.toString(), "--labels", labels.toString(), "--json",
+                json.toString());
+        assertEquals(0, r.code(), r.out() + r.err());
+        List<String> lines = r.out().lines().filter(l -> l.startsWith("calibration: ")).toList();
+        assertEquals(1, lines.size(), r.out());
+        assertTrue(lines.get(0).startsWith("calibration: no --calib and no calib.npy beside the model: inputs 0-59 calibrate, "
+                + "inputs 60-119 are measured; auto: "), lines.get(0));
+        assertTrue(r.out().contains("verify " + model + ": 60 samples from " + inputs), r.out());
+        com.fasterxml.jackson.databind.JsonNode j = new com.fasterxml.jackson.databind.ObjectMapper().readTree(json.toFile());
+        assertEquals(60, j.path("samples").asInt());
+        com.fasterxml.jackson.databind.JsonNode cal = j.path("calibration");
+        assertEquals(inputs.toString(), cal.path("file").asText());
+        assertEquals(60, cal.path("samples").asInt());
+        assertTrue(cal.path("from_inputs").asBoolean());
+        assertEquals(60, cal.path("first_measured").asInt());
+        assertTrue(cal.path("method").asText().startsWith("auto: "), cal.toString());
+        assertEquals(60, j.path("agreement").path("samples").asInt());
+
+        // The same as calibrating on the first 60 inputs given as a file and measuring the other 60.
+        Path first = rows("inputs.npy", 0, 60, "first.npy");
+        Path second = rows("inputs.npy", 60, 60, "second.npy");
+        Path secondLabels = rows("labels.npy", 60, 60, "second_labels.npy");
+        Path json2 = tmp.resolve("v2.json");
+        CliTestSupport.Run split = run("verify", model.toString(), "--calib", first.toString(), "--inputs", second.toString(), "--labels",
+                secondLabels.toString(), "--json", json2.toString());
+        assertEquals(0, split.code(), split.out() + split.err());
+        com.fasterxml.jackson.databind.JsonNode j2 = new com.fasterxml.jackson.databind.ObjectMapper().readTree(json2.toFile());
+        assertEquals(j.path("agreement"), j2.path("agreement"));
+        assertEquals(j.path("accuracy"), j2.path("accuracy"));
+        assertEquals(j.path("layers"), j2.path("layers"));
+        assertFalse(j2.path("calibration").path("from_inputs").asBoolean());
+        assertEquals(0, j2.path("calibration").path("first_measured").asInt());
+        assertTrue(split.out().contains("calibration: 60 samples from " + first + "; auto: "), split.out());
+    }
+
+    @Test
+    void oneInputAndNoCalibrationDataCannotBeSplit() throws Exception {
+        Path model = tmp.resolve("model.onnx");
+        Files.copy(CliTestSupport.example("mlp_bn"), model);
+        CliTestSupport.Run r = run("verify", model.toString(), "--inputs", CliTestSupport.example("mlp_bn").resolveSibling("inputs.npy").toString(),
+                "--limit", "1");
+        assertEquals(3, r.code(), r.out() + r.err());
+        assertEquals(1, r.err().lines().count(), r.err());
+        assertTrue(r.err().contains("cannot be split") && r.err().contains("--calib"), r.err());
     }
 
     @Test

@@ -5,7 +5,9 @@ import io.streamfold.ir.Diagnostic;
 import io.streamfold.ir.Graph;
 import io.streamfold.ir.IoErrors;
 import io.streamfold.ir.ModelException;
+import io.streamfold.compile.MixedPrecision;
 import io.streamfold.compile.Pipeline;
+import io.streamfold.quant.QuantConfig;
 import io.streamfold.flow.Converter;
 import io.streamfold.flow.OutputFolder;
 import picocli.CommandLine.Command;
@@ -57,12 +59,16 @@ final class ConvertCommand implements Callable<Integer> {
     @Mixin
     HardwareOptions hardware;
 
+    @Mixin
+    TargetOptions targets;
+
     /** Where convert records the model and quantization settings, so {@code simulate DIR} can rebuild the design. */
     static final String SOURCE_FILE = "source.json";
 
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
+        targets.check(quant);
         Graph g = models.load(model);
         Path dir = output != null ? output : Path.of("verilog-out", LowerToHardware.topName(g.name()));
         List<Path> inputs = new ArrayList<>(List.of(model));
@@ -75,13 +81,25 @@ final class ConvertCommand implements Callable<Integer> {
         // Refuse before compiling: a refusal should not cost a conversion.
         OutputFolder.check(dir, force, inputs);
         Converter.Outcome o;
+        MixedPrecision.Result mp = null;
         try {
             List<double[]> calib = quant.calibration(model, g, models.dataLayout);
             List<double[]> tb = tbInputs != null ? models.samples(tbInputs, g) : calib;
             tb = tb.subList(0, Math.min(tbCount, tb.size()));
-            o = Converter.build(Pipeline.compile(g, hardware.settings(quant.config()), calib), calib, tb, hardware.stimulus());
+            QuantConfig qc = quant.config();
+            if (targets.active()) {
+                mp = MixedPrecision.search(g, hardware.settings(qc), calib, targets.target());
+                qc = TargetOptions.apply(qc, mp);
+            }
+            o = Converter.build(Pipeline.compile(g, hardware.settings(qc), calib), calib, tb, hardware.stimulus());
             Map<String, String> files = new LinkedHashMap<>(o.files());
-            files.put(SOURCE_FILE, quant.sourceJson(model, models));
+            if (mp != null) {
+                // The folder rebuilds (simulate DIR) from the widths it holds, not by searching again.
+                files.put(TargetOptions.CONFIG_FILE, mp.overridesJson());
+                files.put(SOURCE_FILE, quant.sourceJson(model, models, dir.resolve(TargetOptions.CONFIG_FILE)));
+            } else {
+                files.put(SOURCE_FILE, quant.sourceJson(model, models));
+            }
             OutputFolder.write(dir, files, force, inputs);
         } catch (ModelException e) {
             throw e.inFile(model.toString());
@@ -89,6 +107,13 @@ final class ConvertCommand implements Callable<Integer> {
             throw e;
         } catch (IOException e) {
             throw new ModelException(Diagnostic.SF_IO, dir.toString(), null, "cannot write the output folder: " + IoErrors.reason(e), null);
+        }
+        if (mp != null) {
+            TargetOptions.print(out, o.compiled().folded(), mp);
+            String wrote = targets.write(mp);
+            if (wrote != null) {
+                out.println(wrote);
+            }
         }
         out.printf("wrote %s: %d files, top module %s%n", dir, o.files().size(), o.design().name());
         out.printf("  %d stages, %d multipliers, II %d cycles, latency %d cycles (simulated)%n", o.design().stages().size(),

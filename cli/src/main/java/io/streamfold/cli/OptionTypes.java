@@ -117,6 +117,14 @@ final class OptionTypes {
         }
     }
 
+    /** A ratio in decibels for a target: (0, 300]. */
+    static final class Decibels implements ITypeConverter<Double> {
+        @Override
+        public Double convert(String s) {
+            return doubleIn(s, 0, true, 300);
+        }
+    }
+
     /** A percentile: (0, 100]. */
     static final class Percentile implements ITypeConverter<Double> {
         @Override

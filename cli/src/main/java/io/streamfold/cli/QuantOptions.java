@@ -87,6 +87,11 @@ final class QuantOptions {
      * to rebuild the design a {@code convert} wrote (its parallelism is in {@code plan.json}).
      */
     String sourceJson(Path model, ModelOptions models) {
+        return sourceJson(model, models, config);
+    }
+
+    /** {@link #sourceJson(Path, ModelOptions)} with another overrides file (the one a mixed-precision search wrote). */
+    String sourceJson(Path model, ModelOptions models, Path config) {
         java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
         m.put("model", model.toAbsolutePath().normalize().toString());
         m.put("weights", models.weights == null ? null : models.weights.toAbsolutePath().normalize().toString());

@@ -1,6 +1,7 @@
 package io.streamfold.cli;
 
 import io.streamfold.compile.DataFiles;
+import io.streamfold.compile.MixedPrecision;
 import io.streamfold.compile.Pipeline;
 import io.streamfold.data.NdArray;
 import io.streamfold.data.Npy;
@@ -9,6 +10,8 @@ import io.streamfold.hw.ParallelismPlan;
 import io.streamfold.ir.Diagnostic;
 import io.streamfold.ir.Graph;
 import io.streamfold.ir.ModelException;
+import io.streamfold.quant.AutoCalibration;
+import io.streamfold.quant.QuantConfig;
 import io.streamfold.quant.QuantErrorReport;
 import io.streamfold.quant.QuantizedGraph;
 import io.streamfold.reference.FloatInterpreter;
@@ -105,6 +108,9 @@ final class VerifyCommand implements Callable<Integer> {
     @Mixin
     HardwareOptions hardware;
 
+    @Mixin
+    TargetOptions targets;
+
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
@@ -118,6 +124,7 @@ final class VerifyCommand implements Callable<Integer> {
         if (rtlCount < 1) {
             throw new CommandLine.ParameterException(cl, "--rtl-count must be >= 1");
         }
+        targets.check(quant);
         EdaRunner.Simulator sim = null;
         if (rtl != null) {
             sim = switch (rtl.toLowerCase(Locale.ROOT)) {
@@ -136,6 +143,7 @@ final class VerifyCommand implements Callable<Integer> {
         List<double[]> calib;
         Path calibFile;
         int firstMeasured = 0;
+        MixedPrecision.Result mp = null;
         Pipeline.Result c;
         HwDesign d;
         ParallelismPlan plan;
@@ -169,7 +177,12 @@ final class VerifyCommand implements Callable<Integer> {
                     ys = Arrays.copyOfRange(ys, firstMeasured, all);
                 }
             }
-            c = Pipeline.compile(g, hardware.settings(quant.config()), calib);
+            QuantConfig qc = quant.config();
+            if (targets.active()) {
+                mp = MixedPrecision.search(g, hardware.settings(qc), calib, targets.target());
+                qc = TargetOptions.apply(qc, mp);
+            }
+            c = Pipeline.compile(g, hardware.settings(qc), calib);
             plan = c.plan();
             d = c.design();
         } catch (ModelException e) {
@@ -185,15 +198,25 @@ final class VerifyCommand implements Callable<Integer> {
         report.put("samples", n);
         report.put("inputs", inFile.toString());
         report.put("labels", labelFile == null ? null : labelFile.toString());
+        // With a target every format comes from the search (which calibrated with one method), not from the compile's calibration.
+        String method = mp != null ? "mixed precision, calibrated by " + AutoCalibration.name(mp.calibration()) : q.calibration();
         report.put("calibration", Reports.ordered("file", (calibFile != null ? calibFile : inFile).toString(), "samples", calib.size(),
-                "from_inputs", calibFile == null, "first_measured", firstMeasured, "method", q.calibration()));
+                "from_inputs", calibFile == null, "first_measured", firstMeasured, "method", method));
 
         out.printf("verify %s: %d samples from %s%s%n", model, n, inFile, labelFile == null ? ", no labels" : ", labels from " + labelFile);
         if (calibFile != null) {
-            out.printf("calibration: %d samples from %s; %s%n", calib.size(), calibFile, q.calibration());
+            out.printf("calibration: %d samples from %s; %s%n", calib.size(), calibFile, method);
         } else {
             out.printf("calibration: no --calib and no calib.npy beside the model: inputs 0-%d calibrate, inputs %d-%d are measured; %s%n",
-                    firstMeasured - 1, firstMeasured, firstMeasured + n - 1, q.calibration());
+                    firstMeasured - 1, firstMeasured, firstMeasured + n - 1, method);
+        }
+        if (mp != null) {
+            out.println();
+            TargetOptions.print(out, c.folded(), mp);
+            String wrote = targets.write(mp);
+            if (wrote != null) {
+                out.println(wrote);
+            }
         }
 
         // 1. per-layer error of the integer model against the float model it quantizes
@@ -260,6 +283,12 @@ final class VerifyCommand implements Callable<Integer> {
         report.put("batchnorm_folding_max_abs_diff", foldDiff);
         report.put("agreement", Reports.ordered("agree", agree, "samples", n, "fraction", agreement, "required", minAgreement, "ok", agreeOk));
         report.put("accuracy", ys == null ? null : Reports.ordered("float", (double) floatRight / n, "fixed", (double) fixedRight / n));
+        if (mp != null) {
+            out.printf(Locale.ROOT, "mixed precision: held-out top-1 agreement %d/%d (%.2f%%) on the inputs not used for calibration; "
+                    + "%d/%d (%.2f%%) on the calibration samples%n", agree, n, 100 * agreement, mp.chosen().agree(), mp.chosen().samples(),
+                    100 * mp.chosen().agreement());
+        }
+        report.put("mixed_precision", mp == null ? null : TargetOptions.json(c.folded(), mp, agreement, n));
 
         // 3. the cycle-accurate simulator must reproduce the integer reference exactly
         CycleSimulator.Result r = CycleSimulator.run(d, intIn, hardware.stimulus());

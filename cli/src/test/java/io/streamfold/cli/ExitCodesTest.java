@@ -40,7 +40,7 @@ class ExitCodesTest {
             {"--fold", "/0/Gemm"}, {"--fold", "/0/Gemm=4x-8"}, {"--fifo-depth", "1"}, {"--fifo-depth", "1000000000"},
             {"--percentile", "0"}, {"--percentile", "101"}, {"--percentile", "NaN"}, {"--input-elems", "0"}, {"--gaps", "1"},
             {"--gaps", "-0.1"}, {"--stalls", "0.999999"}, {"--dsp-budget", "-1"}, {"--tb-count", "0"}, {"--lut-index-bits", "0"},
-            {"--lut-index-bits", "21"}, {"--target", "ecp5"}, {"--calibration", "minmax"}}) {
+            {"--lut-index-bits", "21"}, {"--target", "ecp5"}, {"--calibration", "minmax"}, {"--target-agreement", "1.5"}, {"--target-sqnr", "0"}, {"--target-sqnr", "x"}}) {
             l.add(List.of("convert", m, "-o", "unused", o[0], o[1]));
         }
         l.add(List.of("simulate", m, "--input", m, "--limit", "0"));

@@ -87,9 +87,7 @@ public final class Quantize {
         for (Node n : g.nodes()) {
             QuantConfig.LayerOverride o = config.layer(n.name());
             boolean overridden = o != null && (o.actBits() != null || o.actFrac() != null);
-            boolean passThrough = n.op() instanceof Op.Relu || n.op() instanceof Op.MaxPool || n.op() instanceof Op.Flatten
-                    || n.op() instanceof Op.Reshape;
-            if (passThrough && !overridden) {
+            if (passesThrough(n.op()) && !overridden) {
                 w.put(n.output(), w.get(n.input()));
             } else {
                 w.put(n.output(), o != null && o.actBits() != null ? o.actBits() : config.actBits());
@@ -149,6 +147,19 @@ public final class Quantize {
             }
         }
         return out;
+    }
+
+    /**
+     * True for the ops whose output keeps its input's format unless an override says otherwise:
+     * Relu, MaxPool, Flatten and Reshape (no arithmetic that needs a format of its own).
+     */
+    public static boolean passesThrough(Op op) {
+        return op instanceof Op.Relu || op instanceof Op.MaxPool || op instanceof Op.Flatten || op instanceof Op.Reshape;
+    }
+
+    /** True for the ops with a weight tensor (or an affine's scales) whose width {@code weight_bits} sets. */
+    public static boolean hasWeights(Op op) {
+        return op instanceof Op.Dense || op instanceof Op.Conv || op instanceof Op.Affine || op instanceof Op.BatchNorm;
     }
 
     /** Checks that every override names a node or the graph input; returns the input's override. */

@@ -1,0 +1,108 @@
+package io.streamfold.compile;
+
+import io.streamfold.hw.HardwareCost;
+import io.streamfold.ir.Diagnostic;
+import io.streamfold.ir.Graph;
+import io.streamfold.ir.ModelException;
+import io.streamfold.quant.QFormat;
+import io.streamfold.quant.QuantConfig;
+import io.streamfold.quant.QuantErrorReport;
+import io.streamfold.quant.QuantizedGraph;
+import io.streamfold.testutil.Examples;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The mixed-precision search on mlp_bn (seconds) and its written configuration. */
+class MixedPrecisionTest {
+
+    private static final Graph G = ModelLoader.load(Examples.model("mlp_bn"));
+    private static final List<double[]> CALIB = DataFiles.samples(Examples.data("mlp_bn", "calib.npy"), G);
+
+    private static MixedPrecision.Result search(MixedPrecision.Target t) {
+        return MixedPrecision.search(G, Pipeline.Settings.serial(QuantConfig.defaults()), CALIB, t);
+    }
+
+    @Test
+    void theWrittenConfigReproducesTheChosenDesignAndMeetsTheTarget() {
+        MixedPrecision.Result r = search(new MixedPrecision.Target(0.99, Double.NaN));
+        // Knobs: the input, each Gemm's output and weights (the Relus pass their input's format on).
+        assertEquals(List.of(G.input() + "/Input/act", "/0/Gemm/Dense/act", "/0/Gemm/Dense/weights", "/3/Gemm/Dense/act",
+                "/3/Gemm/Dense/weights", "/6/Gemm/Dense/act", "/6/Gemm/Dense/weights"),
+                r.knobs().stream().map(k -> k.node() + "/" + k.kind() + "/" + (k.weights() ? "weights" : "act")).toList());
+        for (int w : r.chosen().widths()) {
+            assertTrue(w >= MixedPrecision.MIN_BITS && w <= MixedPrecision.MAX_BITS, r.chosen().widths().toString());
+        }
+        // The config, applied to the defaults with nothing else, gives the same formats and weights: the same design.
+        QuantConfig fromFile = QuantConfig.defaults().withOverrides(r.overridesJson(), "mp.json");
+        Pipeline.Result again = Pipeline.compile(G, Pipeline.Settings.serial(fromFile), CALIB);
+        QuantizedGraph q = again.quantized();
+        assertEquals(r.chosen().quantized().formats(), q.formats());
+        assertEquals(withoutRanges(r.chosen().quantized()), withoutRanges(q), "weights, registers and shifts");
+        assertEquals(r.chosen().cost(), HardwareCost.of(again.design()));
+        // Measured independently: the agreement on the calibration samples meets the target.
+        QuantErrorReport onCalib = QuantErrorReport.measure(q, CALIB);
+        assertEquals(r.chosen().agree(), onCalib.top1Agreements());
+        assertTrue(onCalib.top1Agreement() >= 0.99, onCalib.toText());
+        // Uniform 8 bits met the target too (200/200), so the search started there and can only be cheaper.
+        assertEquals(200, r.uniform8().agree());
+        assertTrue(r.chosen().cost().total() < r.uniform8().cost().total());
+        assertTrue(r.uniform8().cost().total() < r.uniform16().cost().total());
+        for (QFormat f : r.uniform16().quantized().formats().values()) {
+            assertEquals(16, f.bits());
+        }
+        assertEquals(r.overridesJson(), search(new MixedPrecision.Target(0.99, Double.NaN)).overridesJson(), "deterministic");
+    }
+
+    /** The report's lines without the calibrated ranges (reported, not used, once every format is given). */
+    private static List<String> withoutRanges(QuantizedGraph q) {
+        return q.report().stream().map(l -> new io.streamfold.quant.LayerReport(l.node(), l.kind(), l.inputs(), l.output(), l.weights(),
+                l.accBits(), Double.NaN, l.detail()).toString()).toList();
+    }
+
+    @Test
+    void anSqnrTargetIsMetByTheOutput() {
+        MixedPrecision.Result r = search(new MixedPrecision.Target(Double.NaN, 30));
+        QuantizedGraph q = Pipeline.quantize(G, QuantConfig.defaults().withOverrides(r.overridesJson(), "mp.json"), CALIB).quantized();
+        QuantErrorReport e = QuantErrorReport.measure(q, CALIB);
+        double sqnr = e.layers().get(e.layers().size() - 1).sqnrDb();
+        assertTrue(sqnr >= 30, "output SQNR " + sqnr);
+        assertEquals(r.chosen().sqnrDb(), sqnr, 1e-9);
+        // A stricter target costs more.
+        MixedPrecision.Result strict = search(new MixedPrecision.Target(Double.NaN, 45));
+        assertTrue(strict.chosen().cost().total() > r.chosen().cost().total());
+        assertTrue(strict.chosen().sqnrDb() >= 45);
+    }
+
+    @Test
+    void aTargetBeyond16BitsEverywhereIsRefusedSayingWhatThatReaches() {
+        ModelException e = assertThrows(ModelException.class, () -> search(new MixedPrecision.Target(Double.NaN, 200)));
+        assertEquals(Diagnostic.SF_BAD_QUANT, e.id());
+        assertTrue(e.reason().contains("out of reach") && e.reason().contains("16-bit"), e.reason());
+    }
+
+    @Test
+    void overridesOfItsOwnAreRefused() {
+        QuantConfig c = QuantConfig.defaults().withOverrides("{\"layers\": {\"/0/Gemm\": {\"weight_bits\": 4}}}", "q.json");
+        ModelException e = assertThrows(ModelException.class,
+                () -> MixedPrecision.search(G, Pipeline.Settings.serial(c), CALIB, new MixedPrecision.Target(0.9, Double.NaN)));
+        assertEquals(Diagnostic.SF_BAD_QUANT, e.id());
+    }
+
+    @Test
+    void resultNamesTheWidthOfEachKnob() {
+        MixedPrecision.Result r = search(new MixedPrecision.Target(0.95, Double.NaN));
+        Map<String, QFormat> f = r.chosen().quantized().formats();
+        assertEquals(f.get(G.input()).bits(), r.width(G.input(), false));
+        assertEquals(r.chosen().quantized().op("/3/Gemm").out().bits(), r.width("/3/Gemm", false));
+        assertNotNull(r.chosen().quantized().op("/3/Gemm"));
+        assertEquals(-1, r.width("/2/Relu", false), "a Relu passes its input's format on");
+        assertEquals(-1, r.width("/2/Relu", true));
+    }
+}

@@ -1,0 +1,70 @@
+package io.streamfold.hw;
+
+import io.streamfold.compile.DataFiles;
+import io.streamfold.compile.ModelLoader;
+import io.streamfold.compile.Pipeline;
+import io.streamfold.ir.Graph;
+import io.streamfold.quant.QOp;
+import io.streamfold.quant.QuantConfig;
+import io.streamfold.testutil.Examples;
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The cost formula on the examples' designs, its terms computed here from the stages directly. */
+class HardwareCostTest {
+
+    private static HwDesign design(String model, QuantConfig q, int budget) {
+        Graph g = ModelLoader.load(Examples.model(model));
+        return Pipeline.compile(g, new Pipeline.Settings(q, ParallelismPlan.serial(), budget),
+                DataFiles.samples(Examples.data(model, "calib.npy"), g)).design();
+    }
+
+    @Test
+    void anMlpCostsItsMatVecProductsItsRomAndItsBuffers() {
+        HwDesign d = design("mlp_bn", QuantConfig.defaults().withMaxAbs(), 0);
+        HardwareCost c = HardwareCost.of(d);
+        assertEquals(3 * 8 * 8, c.multiplierBits(), "three serial 8x8 matrix-vector units");
+        assertEquals(d.romBits(), c.romBits());
+        assertEquals(d.bufferBits(), c.bufferBits());
+        assertEquals(c.multiplierBits() + c.romBits() + c.bufferBits(), c.total());
+        HardwareCost wide = HardwareCost.of(design("mlp_bn", QuantConfig.defaults().withMaxAbs().withBits(12, 8), 64));
+        long products = 0;
+        for (Stage s : design("mlp_bn", QuantConfig.defaults().withMaxAbs().withBits(12, 8), 64).stages()) {
+            if (s instanceof Stage.MatVec mv) {
+                products += (long) mv.pe() * mv.simd() * 12 * 8;
+            }
+        }
+        assertEquals(products, wide.multiplierBits(), "PE x SIMD multipliers of 12 x 8 bits each");
+    }
+
+    @Test
+    void everyKindOfMultiplierCountsItsOperandWidths() {
+        // cnn_residual has matrix-vector units, an affine, a LeakyRelu and both average pools.
+        HwDesign d = design("cnn_residual", QuantConfig.defaults(), 0);
+        long want = 0;
+        int kinds = 0;
+        for (Stage s : d.stages()) {
+            long per = 0;
+            if (s instanceof Stage.MatVec mv) {
+                per = (long) mv.op().weight().bits() * mv.op().in().bits();
+            } else if (s instanceof Stage.Elementwise e && e.op() instanceof QOp.QAffine a) {
+                per = (long) a.scale().bits() * a.in().bits();
+            } else if (s instanceof Stage.Elementwise e && e.op() instanceof QOp.QLeakyRelu l) {
+                per = (long) l.alphaBits() * l.in().bits();
+            } else if (s instanceof Stage.PoolReduce p && p.op() instanceof QOp.QAvgPool a) {
+                per = (long) a.sumBits() * a.recipBits();
+            } else if (s instanceof Stage.GlobalAvgPool p) {
+                per = (long) p.op().sumBits() * p.op().recipBits();
+            } else {
+                assertEquals(0, s.multipliers(), s.kind() + " has multipliers this test does not know");
+                continue;
+            }
+            kinds++;
+            want += s.multipliers() * per;
+        }
+        assertTrue(kinds >= 6, "the design has the stage kinds this test is about: " + kinds);
+        assertEquals(want, HardwareCost.of(d).multiplierBits());
+    }
+}

@@ -114,12 +114,13 @@ public final class MixedPrecision {
     }
 
     /**
-     * One design: its widths (by knob, in knob order), its quantized graph and how it did on the
-     * calibration samples.
+     * One design: its widths (by knob, in knob order), the format of every value, and how it did on
+     * the calibration samples. (No quantized graph: a search keeps every design it measured.)
      */
-    public record Evaluation(List<Integer> widths, QuantizedGraph quantized, int agree, int samples, double sqnrDb, HardwareCost cost) {
+    public record Evaluation(List<Integer> widths, Map<String, QFormat> formats, int agree, int samples, double sqnrDb, HardwareCost cost) {
         public Evaluation {
             widths = List.copyOf(widths);
+            formats = Collections.unmodifiableMap(new LinkedHashMap<>(formats));
         }
 
         /** Fraction of calibration samples whose top-1 agrees. */
@@ -133,13 +134,14 @@ public final class MixedPrecision {
      *
      * @param knobs         the widths searched, in graph order
      * @param chosen        the cheapest design found that meets the target
+     * @param quantized     the chosen design's quantized graph
      * @param uniform8      8 bits everywhere, for comparison
      * @param uniform16     16 bits everywhere, for comparison
      * @param calibration   the calibration method every design used
      * @param evaluations   designs quantized, measured and costed
      * @param overridesJson the chosen widths and fracs as a {@code --config} file
      */
-    public record Result(Target target, List<Knob> knobs, Evaluation chosen, Evaluation uniform8, Evaluation uniform16,
+    public record Result(Target target, List<Knob> knobs, Evaluation chosen, QuantizedGraph quantized, Evaluation uniform8, Evaluation uniform16,
                          QuantConfig.CalibrationMethod calibration, int evaluations, String overridesJson) {
         public Result {
             knobs = List.copyOf(knobs);
@@ -220,7 +222,8 @@ public final class MixedPrecision {
             }
             Evaluation best = u8 != null && target.met(u8) ? u8 : u16;
             best = lower(best);
-            return new Result(target, knobs, best, u8, u16, method, seen.size(), overrides(best));
+            QuantizedGraph q = quantize(best.widths(), new PassContext());
+            return new Result(target, knobs, best, q, u8, u16, method, seen.size(), overrides(best, q));
         }
 
         /** Lowering knob {@code knob} of {@code from} (measured in step {@code step} of the descent) gives {@code to}. */
@@ -291,11 +294,16 @@ public final class MixedPrecision {
             return e;
         }
 
-        private Evaluation measure(List<Integer> widths) {
+        /** The folded graph quantized at {@code widths}, formats calibrated by the search's method. */
+        private QuantizedGraph quantize(List<Integer> widths, PassContext ctx) {
             QuantConfig c = withWidths(base, widths);
             Quantize quantize = new Quantize(c);
+            return quantize.run(g, obs.ranges(method, c.percentile(), quantize.widths(g)), ctx);
+        }
+
+        private Evaluation measure(List<Integer> widths) {
             PassContext ctx = new PassContext();
-            QuantizedGraph q = quantize.run(g, obs.ranges(method, c.percentile(), quantize.widths(g)), ctx);
+            QuantizedGraph q = quantize(widths, ctx);
             int agree = 0;
             double err = 0;
             double ref = 0;
@@ -311,7 +319,7 @@ public final class MixedPrecision {
             double sqnr = err == 0 ? SQNR_CAP : Math.min(SQNR_CAP, 10 * Math.log10(ref / err));
             Pipeline.Result quantized = new Pipeline.Result(original, g, q, null, null, null, ctx);
             HardwareCost cost = HardwareCost.of(Pipeline.lower(quantized, costing).design());
-            return new Evaluation(widths, q, agree, calib.size(), sqnr, cost);
+            return new Evaluation(widths, q.formats(), agree, calib.size(), sqnr, cost);
         }
 
         /** {@code c} with the width of every knob as an override (fracs from calibration). */
@@ -333,11 +341,10 @@ public final class MixedPrecision {
         }
 
         /**
-         * The design {@code e} as a {@code --config} file (see {@link QuantConfig#withOverrides(String, String)}):
+         * The design {@code e} (quantized: {@code q}) as a {@code --config} file (see {@link QuantConfig#withOverrides(String, String)}):
          * every knob's width, and the frac of every value it has a format for.
          */
-        private String overrides(Evaluation e) {
-            QuantizedGraph q = e.quantized();
+        private String overrides(Evaluation e, QuantizedGraph q) {
             Map<String, Object> root = new LinkedHashMap<>();
             root.put("input", format(q.inputFormat()));
             Map<String, Map<String, Object>> layers = new LinkedHashMap<>();

@@ -43,8 +43,9 @@ class MixedPrecisionTest {
         QuantConfig fromFile = QuantConfig.defaults().withOverrides(r.overridesJson(), "mp.json");
         Pipeline.Result again = Pipeline.compile(G, Pipeline.Settings.serial(fromFile), CALIB);
         QuantizedGraph q = again.quantized();
-        assertEquals(r.chosen().quantized().formats(), q.formats());
-        assertEquals(withoutRanges(r.chosen().quantized()), withoutRanges(q), "weights, registers and shifts");
+        assertEquals(r.chosen().formats(), r.quantized().formats());
+        assertEquals(r.quantized().formats(), q.formats());
+        assertEquals(withoutRanges(r.quantized()), withoutRanges(q), "weights, registers and shifts");
         assertEquals(r.chosen().cost(), HardwareCost.of(again.design()));
         // Measured independently: the agreement on the calibration samples meets the target.
         QuantErrorReport onCalib = QuantErrorReport.measure(q, CALIB);
@@ -54,7 +55,7 @@ class MixedPrecisionTest {
         assertEquals(200, r.uniform8().agree());
         assertTrue(r.chosen().cost().total() < r.uniform8().cost().total());
         assertTrue(r.uniform8().cost().total() < r.uniform16().cost().total());
-        for (QFormat f : r.uniform16().quantized().formats().values()) {
+        for (QFormat f : r.uniform16().formats().values()) {
             assertEquals(16, f.bits());
         }
         assertEquals(r.overridesJson(), search(new MixedPrecision.Target(0.99, Double.NaN)).overridesJson(), "deterministic");
@@ -98,10 +99,10 @@ class MixedPrecisionTest {
     @Test
     void resultNamesTheWidthOfEachKnob() {
         MixedPrecision.Result r = search(new MixedPrecision.Target(0.95, Double.NaN));
-        Map<String, QFormat> f = r.chosen().quantized().formats();
+        Map<String, QFormat> f = r.quantized().formats();
         assertEquals(f.get(G.input()).bits(), r.width(G.input(), false));
-        assertEquals(r.chosen().quantized().op("/3/Gemm").out().bits(), r.width("/3/Gemm", false));
-        assertNotNull(r.chosen().quantized().op("/3/Gemm"));
+        assertEquals(r.quantized().op("/3/Gemm").out().bits(), r.width("/3/Gemm", false));
+        assertNotNull(r.quantized().op("/3/Gemm"));
         assertEquals(-1, r.width("/2/Relu", false), "a Relu passes its input's format on");
         assertEquals(-1, r.width("/2/Relu", true));
     }

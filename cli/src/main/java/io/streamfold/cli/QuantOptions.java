@@ -53,7 +53,7 @@ final class QuantOptions {
     @Option(names = "--config", paramLabel = "FILE", description = "JSON file of per-layer format overrides")
     Path config;
 
-    @Option(names = "--calib", paramLabel = "DATA", description = "calibration inputs (.npy or .csv, in the model's input layout or --data-layout); default: calib.npy beside the model")
+    @Option(names = "--calib", paramLabel = "DATA", description = "calibration inputs (.npy or .csv, in the model's input layout or --data-layout); default: calib.npy beside the model (verify without either: the first half of its inputs)")
     Path calib;
 
     QuantConfig config() {

@@ -56,8 +56,16 @@ public final class Calibration {
         return observe(g, samples).ranges(method, percentile, Map.of());
     }
 
-    /** The float reference's values on {@code samples} (flat, channels-first inputs). */
+    /** The float reference's values on {@code samples} (flat, channels-first inputs), for every method. */
     public static Observation observe(Graph g, List<double[]> samples) {
+        return observe(g, samples, true);
+    }
+
+    /**
+     * The float reference's values on {@code samples}; without {@code keepElements} only the
+     * largest |value| of each value is kept (enough for max-abs, and no memory beyond it).
+     */
+    public static Observation observe(Graph g, List<double[]> samples, boolean keepElements) {
         if (samples.isEmpty()) {
             throw new ModelException(Diagnostic.SF_BAD_DATA, null, "no calibration samples", "quantization needs at least one input sample");
         }
@@ -72,7 +80,7 @@ public final class Calibration {
             for (Map.Entry<String, double[]> e : all.entrySet()) {
                 double[] v = e.getValue();
                 double m = max.getOrDefault(e.getKey(), 0.0);
-                long total = (long) v.length * n;
+                long total = keepElements ? (long) v.length * n : 0;
                 int stride = (int) Math.max(1, (total + MAX_KEPT - 1) / MAX_KEPT);
                 double[] acc = kept.computeIfAbsent(e.getKey(), k -> new double[(int) ((total + stride - 1) / stride)]);
                 int at = fill.getOrDefault(e.getKey(), 0);
@@ -82,7 +90,7 @@ public final class Calibration {
                     if (Double.isFinite(d)) {
                         m = Math.max(m, Math.abs(d));
                     }
-                    if ((base + i) % stride == 0) {
+                    if (keepElements && (base + i) % stride == 0) {
                         acc[at++] = Double.isFinite(d) ? d : 0;
                     }
                 }
@@ -90,7 +98,7 @@ public final class Calibration {
                 fill.put(e.getKey(), at);
             }
         }
-        return new Observation(g, max, kept, outputs);
+        return new Observation(g, max, keepElements ? kept : null, outputs);
     }
 
     /**
@@ -103,6 +111,7 @@ public final class Calibration {
         private final Map<String, double[]> kept;
         private final List<double[]> outputs;
 
+        /** {@code kept} is null when only the largest |value| was kept. */
         private Observation(Graph graph, Map<String, Double> maxAbs, Map<String, double[]> kept, List<double[]> outputs) {
             this.graph = graph;
             this.maxAbs = Collections.unmodifiableMap(maxAbs);
@@ -131,6 +140,9 @@ public final class Calibration {
          * searched at 8 bits).
          */
         public Map<String, Double> ranges(QuantConfig.CalibrationMethod method, double percentile, Map<String, Integer> widths) {
+            if (kept == null && method != QuantConfig.CalibrationMethod.MAX_ABS) {
+                throw new IllegalArgumentException(method + " calibration needs the elements: observe them with keepElements");
+            }
             return switch (method) {
                 case MAX_ABS -> maxAbs;
                 case PERCENTILE -> percentiles(percentile);

@@ -63,8 +63,8 @@ public final class Quantize {
      * ({@link AutoCalibration}) and the choice is noted in {@code ctx}.
      */
     public QuantizedGraph run(Graph g, List<double[]> samples, PassContext ctx) {
-        Calibration.Observation obs = Calibration.observe(g, samples);
         QuantConfig.CalibrationMethod m = config.calibration();
+        Calibration.Observation obs = Calibration.observe(g, samples, m != QuantConfig.CalibrationMethod.MAX_ABS);
         if (m == QuantConfig.CalibrationMethod.AUTO) {
             AutoCalibration.Choice c = AutoCalibration.choose(config, g, obs, samples);
             ctx.note(NAME, "calibration", c.summary());

@@ -211,9 +211,13 @@ class CalibrationTest {
     }
 
     @Test
-    void methodsThatNeedWidthsAreRefusedWithoutThem() {
+    void methodsAreRefusedWithoutWhatTheyNeed() {
         Graph g = dense(new Random(3));
         assertThrows(IllegalArgumentException.class,
                 () -> Calibration.ranges(g, gaussianWithOutlier(3), QuantConfig.CalibrationMethod.MSE, 99.99));
+        Calibration.Observation maxOnly = Calibration.observe(g, gaussianWithOutlier(3), false);
+        assertEquals(Calibration.observe(g, gaussianWithOutlier(3)).maxAbs(), maxOnly.ranges(QuantConfig.CalibrationMethod.MAX_ABS, 99.99, Map.of()));
+        assertThrows(IllegalArgumentException.class, () -> maxOnly.ranges(QuantConfig.CalibrationMethod.PERCENTILE, 99.99, Map.of()),
+                "an observation of the maxima only has no elements for a percentile");
     }
 }

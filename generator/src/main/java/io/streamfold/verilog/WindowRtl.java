@@ -18,10 +18,8 @@ import static io.streamfold.verilog.RtlKit.clockedNoReset;
 import static io.streamfold.verilog.RtlKit.concatLanes;
 import static io.streamfold.verilog.RtlKit.fit;
 import static io.streamfold.verilog.RtlKit.modRows;
-import static io.streamfold.verilog.RtlKit.nextValue;
 import static io.streamfold.verilog.RtlKit.ports;
 import static io.streamfold.verilog.RtlKit.set;
-import static io.streamfold.verilog.RtlKit.syncRead;
 import static io.streamfold.verilog.RtlKit.when;
 import static io.streamfold.verilog.RtlKit.zext;
 import static io.streamfold.verilog.VExpr.and;
@@ -73,44 +71,44 @@ final class WindowRtl {
         VExpr inRow = b.wire("in_row", 1, false,
                 bin("||", bin("!=", wx.ref(), uconst(wx.bits(), 0)), bin("!=", wcb.ref(), uconst(wcb.bits(), 0))));
         VExpr wrowEnd = b.wire("wrow_end", 1, false, and(wx.atLast(), wcb.atLast()));
-        // A dilated window steps DH rows (DW columns) per kernel tap.
-        VExpr.Ref kyS = b.wire("ky_s", sb, true, dilate(ky.widen(sb), s.dilationH(), sconst(sb, s.dilationH())));
-        VExpr.Ref kxS = b.wire("kx_s", sb, true, dilate(kx.widen(sb), s.dilationW(), sconst(sb, s.dilationW())));
-        VExpr.Ref iy = b.wire("iy", sb, true, bin("+", ylo, kyS));
-        VExpr.Ref ix = b.wire("ix", sb, true, bin("+", xlo, kxS));
-        VExpr padded = b.wire("padded", 1, false, bin("||", bin("||", bin("<", iy, sconst(sb, 0)), bin(">=", iy, sconst(sb, h))),
-                bin("||", bin("<", ix, sconst(sb, 0)), bin(">=", ix, sconst(sb, w)))));
-        VExpr.Ref yoff = b.wire("yoff", sb, true, new VExpr.Cond(new VExpr.Index(ylo, new VExpr.Int(sb - 1)), sconst(sb, 0), ylo));
-        VExpr.Ref rel = b.wire("rel", sb, true, bin("-", iy, yoff));
+        // The reader's window position as registers kept beside its counters (the path from them to
+        // the emit decision is then a few comparisons): iy = ylo + ky*DH, ix = xlo + kx*DW and
+        // rel = iy - max(0, ylo) = min(ylo, 0) + ky*DH (yneg = min(ylo, 0)); relamt = release(oy).
+        VExpr.Ref iy = b.reg("iy", sb, true, 0);
+        VExpr.Ref ix = b.reg("ix", sb, true, 0);
+        VExpr.Ref rel = b.reg("rel", sb, true, 0);
+        VExpr.Ref yneg = b.reg("yneg", sb, true, 0);
+        VExpr.Ref relamt = b.reg("relamt", wrB, false, 0);
         VExpr.Ref wrowsS = b.wire("wrows_s", sb, true, zext(wrows, wrB, sb));
         VExpr.Ref wxS = b.wire("wx_s", sb, true, wx.widen(sb));
-        VExpr written = b.wire("written", 1, false, bin("||", bin("<", rel, wrowsS), and(bin("==", rel, wrowsS),
-                bin("||", bin("<", ix, wxS), and(bin("==", ix, wxS), bin("<", cb.ref(), wcb.ref()))))));
-        VExpr lastWin = b.wire("last_win", 1, false, and(and(ky.atLast(), kx.atLast()), cb.atLast()));
-        VExpr rowEnd = b.wire("row_end", 1, false, and(lastWin, ox.atLast()));
+        VExpr kxL = b.wire("kx_last", 1, false, kx.atLast());
+        VExpr kyL = b.wire("ky_last", 1, false, ky.atLast());
+        VExpr cbL = b.wire("cb_last", 1, false, cb.atLast());
+        VExpr lastWin = b.wire("last_win", 1, false, and(and(kyL, kxL), cbL));
+        VExpr oxL = b.wire("ox_last", 1, false, ox.atLast());
+        VExpr rowEnd = b.wire("row_end", 1, false, and(lastWin, oxL));
         VExpr lastRow = b.wire("last_row", 1, false, oy.atLast());
-        // Rows released at the end of output row oy: a table of Stage.SlidingWindow#release.
-        List<VExpr> releases = new ArrayList<>();
-        for (int y = 0; y < s.outHeight(); y++) {
-            releases.add(uconst(wrB, s.release(y)));
-        }
-        VExpr relTable = b.select("release_row", wrB, false, oy.ref(), releases);
-        VExpr.Ref release = b.wire("free_rows", wrB, false, new VExpr.Cond(rowEnd, relTable, uconst(wrB, 0)));
-        VExpr emit = b.wire("emit", 1, false, and(and(ref("out_ready"), bin("||", padded, written)), bin("<=", release, wrows)));
-        // The writer may take a slot the reader releases in this same cycle.
-        VExpr.Ref wrowsLeft = b.wire("wrows_left", wrB, false, bin("-", wrows, new VExpr.Cond(emit, release, uconst(wrB, 0))));
-        VExpr write = b.wire("write", 1, false, and(ref("in_valid"), bin("||", inRow, bin("!=", wrowsLeft, uconst(wrB, rows)))));
+        // Readiness of the current window beat (Stage.SlidingWindow): padded (a register kept with
+        // the position), or its row complete; at a row end, the rows it releases complete.
+        VExpr.Ref padQ = b.reg("pad_q", 1, false, 0);
+        VExpr written = b.wire("written", 1, false, bin("<", rel, wrowsS));
+        VExpr emit = b.wire("emit", 1, false, and(and(ref("out_ready"), bin("||", padQ, written)),
+                bin("||", not(rowEnd), bin("<=", relamt, wrows))));
+        // The writer decides on start-of-cycle state only: a slot the reader frees in a cycle is
+        // taken from the next one on.
+        VExpr write = b.wire("write", 1, false, and(ref("in_valid"), bin("||", inRow, bin("!=", wrows, uconst(wrB, rows)))));
 
         VExpr waddr = b.wire("waddr", ab, false, bin("+", bin("*", bin("+", bin("*", wslot.widen(ab), uconst(ab, w)),
                 wx.widen(ab)), uconst(ab, cbN)), wcb.widen(ab)));
         long padBits = s.padValue() & ((1L << xb) - 1);
         VExpr padBeat = e == 1 ? uconst(xb, padBits) : new VExpr.Repeat(e, uconst(xb, padBits));
-        // The line buffer is read synchronously: rdata captures the beat the next cycle reads
-        // (addressed from the reader's next state, below), or the beat written at that same edge
-        // when it is that one. So rdata always equals the combinational read of the current window
-        // position, not a cycle changes, and synthesis maps the buffer to block RAM.
+        // The line buffer is read synchronously at the current window position (block RAM): the
+        // beat pushed in cycle t is presented in cycle t+1 from rdata (or the pad value), and the
+        // output channel's register stage carries only the push (Stage#registersOwnOutput). A beat
+        // is pushed only once written, at an earlier edge, so the read never races a write.
         VExpr.Ref rdata = b.reg("rdata", e * xb, false, 0);
-        b.assign("out_data", new VExpr.Cond(padded, padBeat, rdata));
+        VExpr.Ref paddedQ = b.reg("padded_q", 1, false, 0);
+        b.assign("out_data", new VExpr.Cond(paddedQ, padBeat, rdata));
         b.assign("out_push", emit);
         b.assign("in_pop", write);
         b.add(clockedNoReset(write, List.of(set(new VExpr.Index(buf, waddr), ref("in_data")))));
@@ -123,50 +121,94 @@ final class WindowRtl {
         VExpr rtopNextRow = b.wirePartlyUnused("rtop_row", slb, false, modRows(rtopStep, slb, rows));
         VExpr rtopNextImg = b.wirePartlyUnused("rtop_next_img", slb, false, modRows(rtopImg, slb, rows));
 
+        // Which counters step and wrap when the reader advances (window order (ky, kx, cb) or (cb, ky, kx)).
+        VExpr kxStep = s.channelMajor() ? uconst(1, 1) : cbL;
+        VExpr kxWrap = b.wire("kx_wrap", 1, false, s.channelMajor() ? kxL : and(cbL, kxL));
+        VExpr kyStep = kxWrap;
+        VExpr kyWrap = b.wire("ky_wrap", 1, false, and(kxWrap, kyL));
+        // The next window origin after the last beat of this window.
+        VExpr.Ref xloNext = b.wire("xlo_next", sb, true, new VExpr.Cond(oxL, sconst(sb, -s.padLeft()), bin("+", xlo, sconst(sb, s.strideW()))));
+        VExpr.Ref yloNext = b.wire("ylo_next", sb, true, new VExpr.Cond(oxL,
+                new VExpr.Cond(lastRow, sconst(sb, -s.padTop()), bin("+", ylo, sconst(sb, s.strideH()))), ylo));
+        VExpr.Ref ynegNext = b.wire("yneg_next", sb, true, new VExpr.Cond(new VExpr.Index(yloNext, new VExpr.Int(sb - 1)), yloNext,
+                sconst(sb, 0)));
+        // Rows released at the end of output row oy: a table of Stage.SlidingWindow#release, read for the next row.
+        List<VExpr> releases = new ArrayList<>();
+        for (int y = 0; y < s.outHeight(); y++) {
+            releases.add(uconst(wrB, s.release(y)));
+        }
+        VExpr oyNext = b.wire("oy_next", oy.bits(), false, oy.next(lastRow));
+        VExpr relNextRow = b.select("release_next", wrB, false, oyNext, releases);
         // The next output position: along the row by the column stride, then down by the row stride; after
         // the last row, the next image starts with its row 0 in the slot after this image's last row.
-        List<VStmt> pixel = List.of(new VStmt.If(ox.atLast(),
-                List.of(ox.clear(), set(xlo, sconst(sb, -s.padLeft())),
+        List<VStmt> pixel = List.of(set(xlo, xloNext), set(ylo, yloNext), set(yneg, ynegNext), new VStmt.If(oxL,
+                List.of(ox.clear(), set(oy.ref(), oyNext), set(relamt, relNextRow),
                         new VStmt.If(lastRow,
-                                List.of(oy.clear(), set(ylo, sconst(sb, -s.padTop())),
-                                        set(rbase, new VExpr.Slice(rbaseNext, slotB - 1, 0)),
+                                List.of(set(rbase, new VExpr.Slice(rbaseNext, slotB - 1, 0)),
                                         set(rtop, new VExpr.Slice(rtopNextImg, slotB - 1, 0))),
-                                List.of(oy.inc(), set(ylo, bin("+", ylo, sconst(sb, s.strideH()))),
-                                        set(rtop, new VExpr.Slice(rtopNextRow, slotB - 1, 0))))),
-                List.of(ox.inc(), set(xlo, bin("+", xlo, sconst(sb, s.strideW()))))));
-        List<VStmt> advance = s.channelMajor()
-                ? kx.stepCarry(ky.stepCarry(cb.stepCarry(pixel)))
-                : cb.stepCarry(kx.stepCarry(ky.stepCarry(pixel)));
+                                List.of(set(rtop, new VExpr.Slice(rtopNextRow, slotB - 1, 0))))),
+                List.of(ox.inc())));
+        // The window position after this beat (what the registers take when the reader emits).
+        VExpr.Ref ixAdv = b.wire("ix_adv", sb, true, new VExpr.Cond(lastWin, xloNext, new VExpr.Cond(kxWrap, xlo,
+                s.channelMajor() ? bin("+", ix, sconst(sb, s.dilationW()))
+                        : new VExpr.Cond(kxStep, bin("+", ix, sconst(sb, s.dilationW())), ix))));
+        VExpr.Ref iyAdv = b.wire("iy_adv", sb, true, new VExpr.Cond(lastWin, yloNext, new VExpr.Cond(kyWrap, ylo,
+                new VExpr.Cond(kyStep, bin("+", iy, sconst(sb, s.dilationH())), iy))));
+        VExpr.Ref relAdv = b.wire("rel_adv", sb, true, new VExpr.Cond(lastWin, ynegNext, new VExpr.Cond(kyWrap, yneg,
+                new VExpr.Cond(kyStep, bin("+", rel, sconst(sb, s.dilationH())), rel))));
+        // Padding of the next beat, from comparisons of the registers with constants (v + c outside
+        // [0, n) is v outside [-c, n - c)), chosen by the same conditions as the position.
+        VExpr padXAdv = b.wire("pad_x_adv", 1, false, new VExpr.Cond(lastWin,
+                new VExpr.Cond(oxL, uconst(1, s.padded(0, -s.padLeft()) ? 1 : 0), outside(xlo, s.strideW(), w, sb)),
+                new VExpr.Cond(kxWrap, outside(xlo, 0, w, sb),
+                        s.channelMajor() ? outside(ix, s.dilationW(), w, sb)
+                                : new VExpr.Cond(kxStep, outside(ix, s.dilationW(), w, sb), outside(ix, 0, w, sb)))));
+        VExpr padYAdv = b.wire("pad_y_adv", 1, false, new VExpr.Cond(lastWin,
+                new VExpr.Cond(oxL, new VExpr.Cond(lastRow, uconst(1, s.padded(-s.padTop(), 0) ? 1 : 0), outside(ylo, s.strideH(), h, sb)),
+                        outside(ylo, 0, h, sb)),
+                new VExpr.Cond(kyWrap, outside(ylo, 0, h, sb),
+                        new VExpr.Cond(kyStep, outside(iy, s.dilationH(), h, sb), outside(iy, 0, h, sb)))));
+        VExpr padAdv = b.wire("pad_adv", 1, false, bin("||", padXAdv, padYAdv));
+        List<VStmt> walk = new ArrayList<>();
+        walk.add(set(ix, ixAdv));
+        walk.add(set(iy, iyAdv));
+        walk.add(set(rel, relAdv));
+        walk.add(set(padQ, padAdv));
+        walk.addAll(s.channelMajor()
+                ? kx.stepCarry(kxL, ky.stepCarry(kyL, cb.stepCarry(cbL, List.of())))
+                : cb.stepCarry(cbL, kx.stepCarry(kxL, ky.stepCarry(kyL, List.of()))));
+        walk.add(when(lastWin, pixel));
         List<VStmt> onWrite = wcb.stepCarry(wx.stepCarry(List.of(wslot.step())));
+        VExpr.Ref wrowsLeft = b.wire("wrows_left", wrB, false, bin("-", wrows, new VExpr.Cond(and(emit, rowEnd), relamt, uconst(wrB, 0))));
         VExpr wrowsNext = bin("+", wrowsLeft, new VExpr.Cond(and(write, wrowEnd), uconst(wrB, 1), uconst(wrB, 0)));
-        VItem.AlwaysFf control = clocked(List.of(wx.clear(), wcb.clear(), wslot.clear(), set(wrows, uconst(wrB, 0)),
+        b.add(clocked(List.of(wx.clear(), wcb.clear(), wslot.clear(), set(wrows, uconst(wrB, 0)),
                         oy.clear(), ox.clear(), ky.clear(), kx.clear(), cb.clear(),
                         set(ylo, sconst(sb, -s.padTop())), set(xlo, sconst(sb, -s.padLeft())),
-                        set(rtop, uconst(slotB, Math.floorMod(-s.padTop(), rows))), set(rbase, uconst(slotB, 0))),
-                List.of(when(write, onWrite), set(wrows, wrowsNext), when(emit, advance)));
-        b.add(control);
-        VExpr nRtop = b.wire("n_rtop", slotB, false, nextValue(rtop, control.body()));
-        VExpr nKy = b.wire("n_ky", ky.bits(), false, nextValue(ky.ref(), control.body()));
-        VExpr nKx = b.wire("n_kx", kx.bits(), false, nextValue(kx.ref(), control.body()));
-        VExpr nCb = b.wire("n_cb", cb.bits(), false, nextValue(cb.ref(), control.body()));
-        VExpr.Ref nXlo = b.wire("n_xlo", sb, true, nextValue(xlo, control.body()));
-        // Buffer address of window element (ky, kx, cb) of the next position: slot (rtop + ky*DH) mod rows,
-        // column xlo + kx*DW (the row slots hold the dilated span, so the sum stays below 2*rows).
-        VExpr.Ref slotSum = b.wire("n_slot_sum", slb, false, bin("+", zext(nRtop, slotB, slb),
-                dilate(zext(nKy, ky.bits(), slb), s.dilationH(), uconst(slb, s.dilationH()))));
-        VExpr slot = b.wirePartlyUnused("n_slot", slb, false, new VExpr.Cond(bin(">=", slotSum, uconst(slb, rows)),
+                        set(iy, sconst(sb, -s.padTop())), set(ix, sconst(sb, -s.padLeft())),
+                        set(yneg, sconst(sb, -s.padTop())), set(rel, sconst(sb, -s.padTop())), set(relamt, uconst(wrB, s.release(0))),
+                        set(rtop, uconst(slotB, Math.floorMod(-s.padTop(), rows))), set(rbase, uconst(slotB, 0)),
+                        set(padQ, uconst(1, s.padded(-s.padTop(), -s.padLeft()) ? 1 : 0))),
+                List.of(when(write, onWrite), set(wrows, wrowsNext), when(emit, walk))));
+        // Buffer address of window element (ky, kx, cb): slot (rtop + ky*DH) mod rows, column
+        // ix = xlo + kx*DW (the row slots hold the dilated span, so the sum stays below 2*rows).
+        VExpr.Ref slotSum = b.wire("slot_sum", slb, false, bin("+", zext(rtop, slotB, slb),
+                dilate(zext(ky.ref(), ky.bits(), slb), s.dilationH(), uconst(slb, s.dilationH()))));
+        VExpr slot = b.wirePartlyUnused("slot", slb, false, new VExpr.Cond(bin(">=", slotSum, uconst(slb, rows)),
                 bin("-", slotSum, uconst(slb, rows)), slotSum));
-        VExpr.Ref ixNext = b.wirePartlyUnused("n_ix", sb, true, bin("+", nXlo,
-                dilate(zext(nKx, kx.bits(), sb), s.dilationW(), sconst(sb, s.dilationW()))));
-        VExpr raddrNext = b.wire("raddr_next", ab, false, bin("+", bin("*", bin("+", bin("*", fit(slot, slb, ab), uconst(ab, w)),
-                fit(ixNext, sb, ab)), uconst(ab, cbN)), zext(nCb, cb.bits(), ab)));
-        b.add(syncRead(rdata, buf, raddrNext, write, waddr, ref("in_data")));
+        VExpr raddr = b.wire("raddr", ab, false, bin("+", bin("*", bin("+", bin("*", fit(slot, slb, ab), uconst(ab, w)),
+                fit(ix, sb, ab)), uconst(ab, cbN)), zext(cb.ref(), cb.bits(), ab)));
+        b.add(clockedNoReset(List.of(set(rdata, new VExpr.Index(buf, raddr)), set(paddedQ, padQ))));
         String doc = "Sliding-window unit " + s.name() + " (" + s.source() + "): (" + s.channels() + ", " + h + ", " + w + ") in "
                 + e + "-element beats, kernel " + s.kernelH() + "x" + s.kernelW() + ", stride " + s.strideH() + "x" + s.strideW()
                 + (s.dilated() ? ", dilation " + s.dilationH() + "x" + s.dilationW() : "")
                 + ", pad " + s.padTop() + "," + s.padLeft() + " -> " + s.outHeight() + "x" + s.outWidth() + " windows, order "
                 + (s.channelMajor() ? "(cb, ky, kx)" : "(ky, kx, cb)") + ", " + rows + " row slots.";
         return new VModule(mod, doc, List.of(), ports(e * xb, e * xb), b.items());
+    }
+
+    /** {@code v + c} outside {@code [0, n)}, as comparisons of the signed {@code sb}-bit register {@code v} with constants. */
+    private static VExpr outside(VExpr v, int c, int n, int sb) {
+        return bin("||", bin("<", v, sconst(sb, -c)), bin(">=", v, sconst(sb, n - c)));
     }
 
     /** {@code tap * d}, or the tap itself when {@code d == 1} (undilated RTL stays as it was). */

@@ -710,7 +710,10 @@ public sealed interface Stage {
      *     ({@code ox == OW-1}, last window beat) also releases the rows no later window of the
      *     image reads, {@code release = end - yoff} with
      *     {@code end = (oy == OH-1) ? H : max(0, ylo + SH)}, and needs them all written:
-     *     {@code release <= wrows}. It then subtracts {@code release} from {@code wrows} and moves
+     *     {@code release <= wrows}. Both tests read {@code wrows} as it was at the start of the
+     *     <em>previous</em> cycle, less the rows the reader released in that cycle (registers
+     *     {@code written_q}, {@code relok_q}): the writer only adds rows, so the answer is
+     *     conservative, and the emit decision is one gate of registers. It then subtracts {@code release} from {@code wrows} and moves
      *     {@code ylo += SH}, {@code rtop += SH} (mod rows); after the last output row of an image
      *     {@code rbase += H}, {@code rtop = rbase - PT} (mod rows), {@code ylo = -PT}. A real
      *     beat reads {@code buf[(rtop + ky*DH) mod rows][ix][cb]}.</li>
@@ -723,9 +726,8 @@ public sealed interface Stage {
      * across images when its input keeps up.
      *
      * <p>In the RTL the reader keeps {@code iy}, {@code ix}, {@code rel}, the release amount of
-     * its row and the padding flag as registers beside its counters, and the writer does not look
-     * at the reader's decision of the same cycle, so the emit decision is two small comparisons
-     * of registers. The
+     * its row, the padding flags and the counters' last-value flags as registers beside its
+     * counters, and the writer does not look at the reader's decision of the same cycle. The
      * buffer is read synchronously at the emitted position: the beat's data comes one cycle after
      * its push ({@link #registersOwnOutput()}).
      */
@@ -783,11 +785,13 @@ public sealed interface Stage {
          * image reads ({@code min(H, KH - PT)}), so the writer prefetches them while the reader
          * finishes the image. (A channel-major window walks one channel group across a row
          * faster than the writer fills all channels of it, so the last of those rows must be
-         * complete too.) For a dilated window {@code kernelH} is the rows it spans.
+         * complete too.) For a dilated window {@code kernelH} is the rows it spans. One slot more
+         * covers the cycle by which the writer sees a released slot late and the reader sees a
+         * completed row late (both decide on registered state).
          */
         public static int fullRateRows(int height, int kernelH, int strideH, int padTop, int outHeight) {
             int held = height - Math.max(0, (outHeight - 1) * strideH - padTop);
-            return Math.max(kernelH + strideH, held + Math.min(height, kernelH - padTop));
+            return 1 + Math.max(kernelH + strideH, held + Math.min(height, kernelH - padTop));
         }
 
         /** Beats per pixel (CB). */
@@ -899,6 +903,12 @@ public sealed interface Stage {
             return "PoolReduce";
         }
 
+        /** The beat completed by the last window beat comes from the accumulators, the cycle after its push. */
+        @Override
+        public boolean registersOwnOutput() {
+            return true;
+        }
+
         @Override
         public int outputRegisters() {
             return 1;
@@ -972,6 +982,12 @@ public sealed interface Stage {
         @Override
         public String kind() {
             return "Depthwise";
+        }
+
+        /** The beat completed by the last tap comes from the accumulators, the cycle after its push. */
+        @Override
+        public boolean registersOwnOutput() {
+            return true;
         }
 
         @Override

@@ -75,8 +75,8 @@ final class MatVecRtl {
         // sf == SF-1 and nf == NF-1 as registers kept beside the counters, so the counters' enables
         // are one gate after the issue decision instead of a comparator chain further on.
         List<VStmt> flagReset = new ArrayList<>();
-        VExpr.Ref sfLast = lastFlag(b, "sf_last", sf, flagReset);
-        VExpr.Ref nfLast = lastFlag(b, "nf_last", nf, flagReset);
+        VExpr.Ref sfLast = RtlKit.lastFlag(b, "sf_last", sf, flagReset);
+        VExpr.Ref nfLast = RtlKit.lastFlag(b, "nf_last", nf, flagReset);
         VExpr needOut = sfLast;
         VExpr sfWide = zext(sf.ref(), sf.bits(), wcBits);
         // The step's beat is loaded if the loader is on the other bank or past slot sf. On the same
@@ -164,8 +164,8 @@ final class MatVecRtl {
         List<VStmt> onCompute = new ArrayList<>();
         onCompute.add(addr.step());
         // The last chunk of the last row frees this half of the input buffer: the next vector is read from the other.
-        onCompute.add(stepFlag(sfLast, sf));
-        List<VStmt> onRow = new ArrayList<>(List.of(stepFlag(nfLast, nf)));
+        onCompute.add(RtlKit.stepFlag(sfLast, sf));
+        List<VStmt> onRow = new ArrayList<>(List.of(RtlKit.stepFlag(nfLast, nf)));
         onRow.addAll(nf.stepCarry(nfLast, List.of(set(rsel, not(rsel)))));
         onCompute.addAll(sf.stepCarry(needOut, onRow));
         List<VStmt> onAdvance = new ArrayList<>(List.of(set(v[1], compute), set(first[1], sf.is(0)), set(last[1], needOut),
@@ -219,6 +219,12 @@ final class MatVecRtl {
         b.add(new VItem.Initial(List.of(
                 new VStmt.SysCall("$readmemh", List.of(mod + "_w.mem", wrom)),
                 new VStmt.SysCall("$readmemh", List.of(mod + "_b.mem", brom)))));
+        boolean shiftsDiffer = false;
+        for (int o = lanes; o < cbN * lanes && !shiftsDiffer; o++) {
+            shiftsDiffer = op.accFrac(o) != op.accFrac(o % lanes);
+        }
+        // cb of the beat in the accumulators, which picks the requantization shift when channels differ in it
+        VExpr.Ref cbOut = shiftsDiffer ? b.reg("cb_out", cb.bits(), false, 0) : cb.ref();
         VExpr first = b.wire("first", 1, false, k.is(0));
         VExpr last = b.wire("last", 1, false, k.atLast());
         VExpr fire = b.wire("fire", 1, false, and(ref("in_valid"), bin("||", not(last), ref("out_ready"))));
@@ -238,17 +244,21 @@ final class MatVecRtl {
             VExpr wp = RtlFixed.lane(b, "w" + p, w, p, wb);
             VExpr prod = RtlFixed.mul(b, "prod" + p, wp, wb, xs.get(p / s.multiplier()), xb);
             VExpr sum = bin("+", RtlFixed.signExtend(base, aw, sw), RtlFixed.signExtend(prod, wb + xb, sw));
-            VExpr.Ref sumW = accumulate(b, "sum" + p, acc, aw, sum, sw, accUpdates);
+            accumulate(b, "sum" + p, acc, aw, sum, sw, accUpdates);
             List<Integer> fracs = new ArrayList<>();
             for (int c0 = 0; c0 < cbN; c0++) {
                 fracs.add(op.accFrac(c0 * lanes + p));
             }
-            ys.add(RtlFixed.requantizeBank(b, "y" + p, sumW, sw, fracs, op.out(), cb.ref()));
+            // the beat pushed at the last tap is presented the next cycle, from the accumulators
+            ys.add(RtlFixed.requantizeBank(b, "y" + p, acc, aw, fracs, op.out(), cbOut));
         }
         b.assign("out_data", concatLanes(ys));
         b.assign("in_pop", fire);
         b.assign("out_push", and(fire, last));
         b.add(clockedNoReset(fire, accUpdates));
+        if (shiftsDiffer) {
+            b.add(clockedNoReset(and(fire, last), List.of(set(cbOut, cb.ref()))));
+        }
         b.add(clocked(List.of(k.clear(), cb.clear(), addr.clear()), fire,
                 concat(List.of(addr.step()), k.stepCarry(last, List.of(cb.step())))));
         String doc = "Depthwise convolution " + s.name() + " (" + s.source() + "): " + s.elems() + " channels x " + s.multiplier()
@@ -293,18 +303,6 @@ final class MatVecRtl {
         }
         VExpr only = level.get(0);
         return only instanceof VExpr.Ref r && terms.size() == 1 ? terms.get(0) : (VExpr.Ref) only;
-    }
-
-    /** A register that holds {@code c == n-1}: set on reset by {@code reset}, kept by {@link #stepFlag} whenever {@code c} steps. */
-    private static VExpr.Ref lastFlag(RtlBuilder b, String name, RtlCounter c, List<VStmt> reset) {
-        VExpr.Ref f = b.reg(name, 1, false, 0);
-        reset.add(set(f, uconst(1, c.n() == 1 ? 1 : 0)));
-        return f;
-    }
-
-    /** The update of {@code flag} ({@link #lastFlag}) in the cycle its counter {@code c} steps. */
-    private static VStmt stepFlag(VExpr.Ref flag, RtlCounter c) {
-        return set(flag, c.n() == 1 ? uconst(1, 1) : c.n() == 2 ? not(flag) : new VExpr.Cond(flag, uconst(1, 0), c.is(c.n() - 2)));
     }
 
     /**

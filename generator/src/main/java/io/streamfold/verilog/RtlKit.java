@@ -55,6 +55,18 @@ final class RtlKit {
         return clockedNoReset(List.of(when(enable, body)));
     }
 
+    /** A register that holds {@code c == n-1}: set on reset by {@code reset}, kept by {@link #stepFlag} whenever {@code c} steps. */
+    static VExpr.Ref lastFlag(RtlBuilder b, String name, RtlCounter c, List<VStmt> reset) {
+        VExpr.Ref f = b.reg(name, 1, false, 0);
+        reset.add(set(f, uconst(1, c.n() == 1 ? 1 : 0)));
+        return f;
+    }
+
+    /** The update of {@code flag} ({@link #lastFlag}) in the cycle its counter {@code c} steps. */
+    static VStmt stepFlag(VExpr.Ref flag, RtlCounter c) {
+        return set(flag, c.n() == 1 ? uconst(1, 1) : c.n() == 2 ? not(flag) : new VExpr.Cond(flag, uconst(1, 0), c.is(c.n() - 2)));
+    }
+
     /** {@code lhs <= rhs;} */
     static VStmt.NonBlocking set(VExpr lhs, VExpr rhs) {
         return new VStmt.NonBlocking(lhs, rhs);

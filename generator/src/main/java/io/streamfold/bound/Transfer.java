@@ -364,11 +364,15 @@ final class Transfer implements QOp.Visitor<ValueBound>, QOp.ElementwiseVisitor<
     }
 
     /**
-     * {@code clamp(requantize(x), lo, hi)} against {@code clamp(x, min, max)}: the rounding, plus
-     * how far clamping to the output's clamp range {@code [A, B]} (the quantized bounds, narrowed
-     * by the input's own clamp) is from clamping to the float bounds over the input interval. That
-     * difference is piecewise linear in {@code x}, so its largest value is at the interval's ends
-     * or at one of the four bounds.
+     * {@code clamp(requantize(x), lo, hi)} against {@code clamp(x, min, max)}. The monotone lemma
+     * with {@code f} the identity gives {@code yq = clamp(x + delta', A, B)}, {@code |delta'| <= d'}
+     * ({@code d'} = the input's {@code d} plus the rounding), where {@code [A, B]} are the quantized
+     * bounds narrowed by the input's own clamp. Two bounds on its distance to
+     * {@code clamp(x, min, max)}, both sound, the smaller is taken: {@code d'} plus how far clamping
+     * to {@code [A, B]} is from clamping to {@code [min, max]} over the input interval (piecewise
+     * linear in {@code x}: largest at the interval's ends or at one of the four bounds); and
+     * {@code max(d', |A - min|, |B - max|)}, as a clamp is 1-Lipschitz in its argument and its
+     * bounds together in the sup norm.
      */
     @Override
     public ValueBound clip(QOp.QClip q) {
@@ -389,7 +393,9 @@ final class Transfer implements QOp.Visitor<ValueBound>, QOp.ElementwiseVisitor<
                     worst = Math.max(worst, Math.abs(ValueBound.clamp(p, aa, bb) - f.apply(p)));
                 }
             }
-            y.set(i, f.apply(lo), f.apply(hi), ga, gb, x.d(i) + rnd + worst, 0);
+            double dq = x.d(i) + rnd;
+            double dOut = Math.min(dq + worst, Math.max(dq, Math.max(Math.abs(aa - f.min()), Math.abs(bb - f.max()))));
+            y.set(i, f.apply(lo), f.apply(hi), ga, gb, dOut, 0);
         }
         return y;
     }

@@ -209,6 +209,25 @@ class ErrorBoundTest {
         assertEquals(g.inputShape().size(), q.graph().inputShape().size());
     }
 
+    /**
+     * An exact input below a Clip's lower bound: the float output is the bound itself, the fixed
+     * one its quantized value. Nothing else rounds, so the bound is exactly their distance.
+     */
+    @Test
+    void aClipBoundOffTheGridIsCountedOnExactInputs() {
+        Graph g = new Graph("clip", "x", Shape.of(1), List.of(new Node("c", new Op.Clip(-0.3, 0.25), "x", "y")), "y");
+        List<double[]> calib = List.of(new double[] {-0.5});
+        QuantizedGraph q = Pipeline.quantize(g, QuantConfig.defaults(), calib).quantized();
+        QOp.QClip clip = (QOp.QClip) q.op("c");
+        double lo = clip.out().toDouble(clip.lo());
+        assertTrue(lo != -0.3, "-0.3 is not on the output grid");
+        ErrorBound bound = ErrorBound.analyze(q, InputBox.hull(calib));
+        assertEquals(0, bound.value("x").d(0), "-0.5 is exact in the input format");
+        double measured = QuantErrorReport.measure(q, calib).layer("c").maxAbsError();
+        assertEquals(Math.abs(lo + 0.3), measured, 1e-15);
+        assertEquals(measured, bound.layer("c").bound(), 1e-12);
+    }
+
     @Test
     void aPointInputIsQuantizedExactly() {
         // an input element that is the same in every sample has exactly its own rounding error

@@ -5,7 +5,10 @@ import io.streamfold.ir.Op;
 import io.streamfold.ir.Shape;
 import io.streamfold.reference.WindowTable;
 
+import java.util.Arrays;
 import java.util.List;
+import java.util.function.DoubleUnaryOperator;
+import java.util.function.IntToDoubleFunction;
 
 /**
  * Tighter float ranges than interval arithmetic: each element of a value gets a linear lower and
@@ -44,6 +47,8 @@ final class SymbolicRanges implements Op.Visitor<SymbolicRanges.Forms>, Op.Point
         final double[] lower;
         final double[] upper;
         final double[] err;
+        /** {@code max |L|, |U|} over the box plus {@code err}, per element, computed when first read (NaN until then). */
+        private final double[] magnitude;
 
         Forms(int size, int width) {
             this.size = size;
@@ -51,6 +56,8 @@ final class SymbolicRanges implements Op.Visitor<SymbolicRanges.Forms>, Op.Point
             this.lower = new double[size * width];
             this.upper = new double[size * width];
             this.err = new double[size];
+            this.magnitude = new double[size];
+            Arrays.fill(magnitude, Double.NaN);
         }
     }
 
@@ -147,8 +154,12 @@ final class SymbolicRanges implements Op.Visitor<SymbolicRanges.Forms>, Op.Point
         return m;
     }
 
+    /** The scale of element {@code i} of finished forms (those of an op's inputs), for rounding allowances. */
     private double magnitude(Forms f, int i) {
-        return Math.max(magnitude(f.lower, i), magnitude(f.upper, i)) + f.err[i];
+        if (Double.isNaN(f.magnitude[i])) {
+            f.magnitude[i] = Math.max(magnitude(f.lower, i), magnitude(f.upper, i)) + f.err[i];
+        }
+        return f.magnitude[i];
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -189,7 +200,7 @@ final class SymbolicRanges implements Op.Visitor<SymbolicRanges.Forms>, Op.Point
     }
 
     /** Element-wise constants from the input ranges through a non-decreasing {@code f}. */
-    private Forms monotoneConstants(java.util.function.DoubleUnaryOperator f) {
+    private Forms monotoneConstants(DoubleUnaryOperator f) {
         ValueBound x = ranges.get(0);
         Forms y = new Forms(x.size(), width);
         for (int i = 0; i < x.size(); i++) {
@@ -203,7 +214,7 @@ final class SymbolicRanges implements Op.Visitor<SymbolicRanges.Forms>, Op.Point
      * on an element that does not change sign, else the chord above and {@code lambda x} below,
      * with {@code lambda = 1} if {@code u >= -l} and {@code alpha} otherwise.
      */
-    private Forms leaky(java.util.function.IntToDoubleFunction alphaOf) {
+    private Forms leaky(IntToDoubleFunction alphaOf) {
         Forms x = in.get(0);
         ValueBound r = ranges.get(0);
         Forms y = new Forms(x.size, width);
@@ -214,10 +225,12 @@ final class SymbolicRanges implements Op.Visitor<SymbolicRanges.Forms>, Op.Point
             double u = r.hi(i);
             int o = i * width;
             if (!(alpha >= 0 && alpha <= 1) || Double.isInfinite(l) || Double.isInfinite(u)) {
+                // not convex (or unbounded): constants from the values at the ends and at 0
                 double fl = l >= 0 ? l : alpha * l;
                 double fu = u >= 0 ? u : alpha * u;
-                constant(y, i, Math.min(Math.min(fl, fu), l < 0 && u > 0 ? 0 : Double.POSITIVE_INFINITY), Math.max(Math.max(fl, fu),
-                        l < 0 && u > 0 ? 0 : Double.NEGATIVE_INFINITY));
+                boolean straddles = l < 0 && u > 0;
+                constant(y, i, straddles ? Math.min(0, Math.min(fl, fu)) : Math.min(fl, fu), straddles ? Math.max(0, Math.max(fl, fu))
+                        : Math.max(fl, fu));
                 continue;
             }
             if (l >= 0) {

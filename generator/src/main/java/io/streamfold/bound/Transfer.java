@@ -69,14 +69,15 @@ final class Transfer implements QOp.Visitor<ValueBound>, QOp.ElementwiseVisitor<
     private final double[] rangeHi;
     private final Set<ErrorBound.Source> sources;
 
-    private Transfer(Node node, List<ValueBound> in, Shape xs, Shape ys, double[] rangeLo, double[] rangeHi, Set<ErrorBound.Source> sources) {
-        this.sources = sources;
+    private Transfer(Node node, List<ValueBound> in, Shape xs, Shape ys, double[] rangeLo, double[] rangeHi,
+                     Set<ErrorBound.Source> sources) {
         this.node = node;
         this.in = in;
         this.xs = xs;
         this.ys = ys;
         this.rangeLo = rangeLo;
         this.rangeHi = rangeHi;
+        this.sources = sources;
     }
 
     /**
@@ -340,7 +341,8 @@ final class Transfer implements QOp.Visitor<ValueBound>, QOp.ElementwiseVisitor<
         QFormat out = q.out();
         double aq = Math.scalb((double) alphaQ, -alphaFrac);
         double lip = Math.max(1, Math.abs(alpha));
-        double rnd = Math.max(rounding((long) q.in().frac() - out.frac(), out), rounding((long) q.in().frac() + alphaFrac - out.frac(), out));
+        double rnd = Math.max(rounding((long) q.in().frac() - out.frac(), out),
+                rounding((long) q.in().frac() + alphaFrac - out.frac(), out));
         double lo = x.lo(i);
         double hi = x.hi(i);
         double fl = lo >= 0 ? lo : alpha * lo;
@@ -499,7 +501,6 @@ final class Transfer implements QOp.Visitor<ValueBound>, QOp.ElementwiseVisitor<
         int outer = xs.size() / (n * inner);
         long xlo = Long.MAX_VALUE;
         long xhi = Long.MIN_VALUE;
-        double spread = 0;
         double fmin = Double.POSITIVE_INFINITY;
         double fmax = Double.NEGATIVE_INFINITY;
         for (int i = 0; i < x.size(); i++) {
@@ -508,9 +509,10 @@ final class Transfer implements QOp.Visitor<ValueBound>, QOp.ElementwiseVisitor<
             fmin = Math.min(fmin, x.lo(i));
             fmax = Math.max(fmax, x.hi(i));
         }
-        spread = fmax - fmin;
-        // the exp table over the differences max - x that can occur, all >= 0
-        double tau = x.size() == 0 ? 0 : table(TableError.max(s.exp(), t -> Math.exp(-t), true, 1, s.in().frac(), 0, Math.max(0, xhi - xlo)));
+        double spread = fmax - fmin;
+        // the exp table (e^-t: decreasing, 1-Lipschitz for t >= 0) over the differences max - x that can occur
+        double tau = x.size() == 0 ? 0
+                : table(TableError.max(s.exp(), s.exp().function()::apply, true, 1, s.in().frac(), 0, Math.max(0, xhi - xlo)));
         int rFrac = s.recipShift() - s.exp().out().frac();
         double trunc = sources.contains(ErrorBound.Source.REQUANTIZATION) ? Math.scalb(1.0, -rFrac) : 0;
         double rnd = rounding((long) s.recipShift() - s.out().frac(), s.out());
@@ -600,7 +602,8 @@ final class Transfer implements QOp.Visitor<ValueBound>, QOp.ElementwiseVisitor<
                 }
                 int yi = ch * t.positions() + pos;
                 if (first) {
-                    y.set(yi, Double.NEGATIVE_INFINITY, Double.POSITIVE_INFINITY, p.out().min(), p.out().max(), Double.POSITIVE_INFINITY, 0);
+                    double inf = Double.POSITIVE_INFINITY;
+                    y.set(yi, -inf, inf, p.out().min(), p.out().max(), inf, 0);
                 } else if (common) {
                     y.set(yi, lo, hi, p.finish(a), p.finish(b), dMax + rnd, 0);
                 } else {

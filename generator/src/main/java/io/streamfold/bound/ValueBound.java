@@ -70,7 +70,8 @@ public final class ValueBound {
         double l = lo - slack;
         double h = hi + slack;
         if (rangeLo != null && Math.max(l, rangeLo[i]) <= Math.min(h, rangeHi[i])) {
-            // both contain every value of the element; disjoint would mean one is wrong, so keep the hull then
+            // both contain every value of the element, so they meet; were they disjoint (one of them
+            // wrong), the interval arithmetic's, the simpler of the two, is kept
             l = Math.max(l, rangeLo[i]);
             h = Math.min(h, rangeHi[i]);
         }

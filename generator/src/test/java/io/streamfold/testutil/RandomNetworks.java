@@ -12,9 +12,10 @@ import java.util.List;
 import java.util.Random;
 
 /**
- * Seeded random small networks with every op kind of the graph IR: Conv (padded, strided, grouped,
- * depthwise, 1D and 2D), Dense, BatchNorm (foldable or not), Affine, every pointwise function,
- * PRelu, max and average pooling (padded, with and without the padding in the divisor), global
+ * Seeded random small networks with every op kind of the graph IR: Conv (padded, strided, dilated,
+ * grouped, depthwise, 1D and 2D), Dense, BatchNorm (foldable or not), Affine, every pointwise function,
+ * PRelu, max and average pooling (padded, ceil-mode end padding, dilated, with and without the padding
+ * in the divisor), global
  * average pooling, Flatten, Reshape (also from a vector back to a 1D signal), residual Add and
  * Softmax. Shapes stay small so that a property can run many cases.
  */
@@ -143,22 +144,44 @@ public final class RandomNetworks {
     private void conv(int c, int h, int w, boolean twoD) {
         int kh = twoD ? 1 + r.nextInt(Math.min(3, h)) : 1;
         int kw = 1 + r.nextInt(Math.min(3, w));
-        int stride = 1 + r.nextInt(2);
-        int pad = r.nextInt(2);
         int group = 1;
         int out = 1 + r.nextInt(4);
         if (r.nextInt(3) == 0) {
             group = c;
             out = c * (1 + r.nextInt(2));
         }
-        int[] k = twoD ? new int[] {kh, kw} : new int[] {kw};
-        int[] s = twoD ? new int[] {stride, stride} : new int[] {stride};
-        int[] p = twoD ? new int[] {pad, pad, pad, pad} : new int[] {pad, pad};
-        int oh = twoD ? (h + 2 * pad - kh) / stride + 1 : 1;
-        int ow = (w + 2 * pad - kw) / stride + 1;
         int[] dims = twoD ? new int[] {out, c / group, kh, kw} : new int[] {out, c / group, kw};
         double scale = 1.0 / Math.sqrt((double) (c / group) * kh * kw);
-        add(new Op.Conv(tensor(r, scale, dims), tensor(r, 0.3, out), Window.of(k, s, p), group), twoD ? Shape.of(out, oh, ow) : Shape.of(out, ow));
+        Op.Conv conv = new Op.Conv(tensor(r, scale, dims), tensor(r, 0.3, out), window(twoD, kh, kw, h, w, 2), group);
+        add(conv, outShape(out, conv.window(), h, w, twoD));
+    }
+
+    /**
+     * A window of {@code kh x kw} (1D: {@code kw}) with stride 1 or 2, begin padding 0 or 1, end
+     * padding up to one more (ONNX's ceil mode), and dilation 2 where the input is wide enough;
+     * {@code maxStride} bounds the stride.
+     */
+    private Window window(boolean twoD, int kh, int kw, int h, int w, int maxStride) {
+        int stride = 1 + r.nextInt(maxStride);
+        int dil = r.nextInt(3) == 0 ? 2 : 1;
+        int pad = r.nextInt(2);
+        int end = Math.min(pad + r.nextInt(2), (twoD ? Math.min(kh, kw) : kw) - 1);
+        if (dil * (kw - 1) + 1 > w + pad + end || (twoD && dil * (kh - 1) + 1 > h + pad + end)) {
+            dil = 1;
+        }
+        return twoD ? new Window(new int[] {kh, kw}, new int[] {stride, stride}, new int[] {pad, pad}, new int[] {end, end},
+                new int[] {dil, dil}) : new Window(new int[] {kw}, new int[] {stride}, new int[] {pad}, new int[] {end}, new int[] {dil});
+    }
+
+    /** The output shape of a window over (C, H, W) or (C, W) with {@code channels} output channels. */
+    private static Shape outShape(int channels, Window win, int h, int w, boolean twoD) {
+        int ax = twoD ? 1 : 0;
+        int ow = (w + win.padBegin(ax) + win.padEnd(ax) - win.dilation(ax) * (win.kernel(ax) - 1) - 1) / win.stride(ax) + 1;
+        if (!twoD) {
+            return Shape.of(channels, ow);
+        }
+        int oh = (h + win.padBegin(0) + win.padEnd(0) - win.dilation(0) * (win.kernel(0) - 1) - 1) / win.stride(0) + 1;
+        return Shape.of(channels, oh, ow);
     }
 
     private void pool(int c, int h, int w, boolean twoD) {
@@ -166,16 +189,10 @@ public final class RandomNetworks {
             add(activation(c), shape);
             return;
         }
-        int stride = 1 + r.nextInt(2);
-        int pad = r.nextInt(2);
-        int[] k = twoD ? new int[] {2, 2} : new int[] {2};
-        int[] s = twoD ? new int[] {stride, stride} : new int[] {stride};
-        int[] p = twoD ? new int[] {pad, pad, pad, pad} : new int[] {pad, pad};
-        int oh = twoD ? (h + 2 * pad - 2) / stride + 1 : 1;
-        int ow = (w + 2 * pad - 2) / stride + 1;
-        Window win = Window.of(k, s, p);
-        Op op = r.nextBoolean() ? new Op.MaxPool(win) : new Op.AvgPool(win, pad > 0 && r.nextBoolean());
-        add(op, twoD ? Shape.of(c, oh, ow) : Shape.of(c, ow));
+        Window win = window(twoD, 2, 2, h, w, 2);
+        boolean padded = win.padBegin(0) > 0 || win.padEnd(0) > 0;
+        Op op = r.nextBoolean() ? new Op.MaxPool(win) : new Op.AvgPool(win, padded && r.nextBoolean());
+        add(op, outShape(c, win, h, w, twoD));
     }
 
     /** {@code cur + f(cur)} with f a shape-keeping padded conv (and maybe an activation or BN). */

@@ -34,7 +34,7 @@ import java.util.function.IntToDoubleFunction;
 final class SymbolicRanges implements Op.Visitor<SymbolicRanges.Forms>, Op.PointwiseVisitor<SymbolicRanges.Forms> {
 
     /** Most coefficients (elements times inputs plus one) of one value's lower or upper forms. */
-    static final long MAX_COEFFICIENTS = 1L << 22;
+    static final long MAX_COEFFICIENTS = 1L << 21;
 
     /**
      * The forms of one value: element {@code i}'s lower bound is

@@ -1,5 +1,7 @@
 package io.streamfold.cli;
 
+import io.streamfold.bound.ErrorBound;
+import io.streamfold.bound.InputBox;
 import io.streamfold.compile.DataFiles;
 import io.streamfold.compile.MixedPrecision;
 import io.streamfold.compile.Pipeline;
@@ -50,8 +52,12 @@ import java.util.concurrent.Callable;
  * <p>Calibration data: {@code --calib}, else {@code calib.npy} beside the model, else the first half
  * of the inputs (the second half is then what is measured, and one line says so).
  *
- * <p>Verdict: exit 1 if the float/fixed top-1 agreement is below {@code --min-agreement}, if the
- * simulator differs from the integer reference in any output, or if the RTL testbench fails. ONNX
+ * <p>Per layer it also prints the proved bound on {@code |fixed - float|} ({@link ErrorBound}) over
+ * the input box spanned by the calibration and the verified samples.
+ *
+ * <p>Verdict: exit 1 if the float/fixed top-1 agreement is below {@code --min-agreement}, if a
+ * measured per-layer error exceeds its proved bound (a bug in the bound or in the arithmetic), if
+ * the simulator differs from the integer reference in any output, or if the RTL testbench fails. ONNX
  * Runtime is informative only: its absence or a difference is reported, never a failure, because it
  * refuses some valid exports and is not the reference the hardware is built from.
  */
@@ -219,15 +225,21 @@ final class VerifyCommand implements Callable<Integer> {
             }
         }
 
-        // 1. per-layer error of the integer model against the float model it quantizes
+        // 1. per-layer error of the integer model against the float model it quantizes, and its
+        // proved bound over the box of the calibration and the verified samples (so that every
+        // measured input lies in it): a measured error above its bound is a bug
         QuantErrorReport err = QuantErrorReport.measure(q, xs, ys);
+        ErrorBound bound = ErrorBound.analyze(q, InputBox.hull(calib).including(xs));
         out.println();
         out.println("per-layer error, fixed point vs float64 (BN-folded graph; errors accumulate along the graph):");
-        out.printf("  %-28s %-14s %-10s %11s %11s %9s %9s%n", "node", "kind", "format", "max |err|", "rms err", "SQNR dB", "saturated");
+        out.printf("  %-28s %-14s %-10s %11s %11s %11s %9s %9s%n", "node", "kind", "format", "max |err|", "bound", "rms err", "SQNR dB",
+                "saturated");
         List<Map<String, Object>> layers = new ArrayList<>();
         for (QuantErrorReport.LayerError l : err.layers()) {
-            out.printf(Locale.ROOT, "  %-28s %-14s %-10s %11.4g %11.4g %9s %8.2f%%%n", l.node(), l.kind(), l.format(), l.maxAbsError(),
-                    l.rmsError(), Double.isInfinite(l.sqnrDb()) ? "inf" : String.format(Locale.ROOT, "%.1f", l.sqnrDb()), 100 * l.saturated());
+            ErrorBound.LayerBound b = bound.layer(l.node());
+            out.printf(Locale.ROOT, "  %-28s %-14s %-10s %11.4g %10s%s %11.4g %9s %8.2f%%%n", l.node(), l.kind(), l.format(), l.maxAbsError(),
+                    Reports.number(b.bound()), b.maySaturate() ? "*" : " ", l.rmsError(),
+                    Double.isInfinite(l.sqnrDb()) ? "inf" : String.format(Locale.ROOT, "%.1f", l.sqnrDb()), 100 * l.saturated());
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("node", l.node());
             m.put("kind", l.kind());
@@ -236,9 +248,25 @@ final class VerifyCommand implements Callable<Integer> {
             m.put("rms_error", l.rmsError());
             m.put("sqnr_db", Double.isFinite(l.sqnrDb()) ? l.sqnrDb() : null);
             m.put("saturated", l.saturated());
+            m.put("bound", Double.isFinite(b.bound()) ? b.bound() : null);
+            m.put("bound_may_saturate", b.maySaturate());
             layers.add(m);
         }
         report.put("layers", layers);
+        List<String> violations = bound.violations(err);
+        out.printf("bound: proved largest |fixed - float| over the input box (per-element hull of %d calibration and %d verified samples)%s%n",
+                calib.size(), n, bound.layers().stream().anyMatch(ErrorBound.LayerBound::maySaturate)
+                        ? "; * = the float values may leave the format there, the bound includes saturation" : "");
+        if (violations.isEmpty()) {
+            out.println("every measured error is within its bound: OK");
+        } else {
+            for (String v : violations) {
+                out.println("bound exceeded: " + v + " (a bug in the bound or in the fixed-point arithmetic): FAIL");
+            }
+            failures.add("measured error above its proved bound at " + violations.size() + " layer(s), first " + violations.get(0));
+        }
+        report.put("error_bound", Reports.ordered("calibration_samples", calib.size(), "verified_samples", n, "violations", violations,
+                "ok", violations.isEmpty()));
 
         // 2. the original float graph against the fixed-point outputs
         List<double[]> floatOut = new ArrayList<>();

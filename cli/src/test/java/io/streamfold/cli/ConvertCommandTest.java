@@ -28,6 +28,13 @@ class ConvertCommandTest {
         }
         String report = Files.readString(out.resolve("report.json"));
         assertTrue(report.contains("\"initiation_interval\" : 2048"), report);
+        // every layer has its proved error bound over the calibration samples' box
+        com.fasterxml.jackson.databind.JsonNode j = new com.fasterxml.jackson.databind.ObjectMapper().readTree(report);
+        assertEquals(200, j.path("error_bound").path("samples").asInt());
+        for (com.fasterxml.jackson.databind.JsonNode l : j.path("layers")) {
+            assertTrue(l.path("bound").asDouble() > 0 && l.path("bound_may_saturate").isBoolean(), l.toString());
+            assertTrue(l.path("float_range_over_box").get(0).asDouble() <= l.path("float_range_over_box").get(1).asDouble(), l.toString());
+        }
         assertTrue(r.out().contains("II 2048 cycles"), r.out());
         try (var s = Files.list(tmp)) {
             assertEquals(1, s.count(), "no temporary folder is left behind");
@@ -53,7 +60,8 @@ class ConvertCommandTest {
         assertTrue(html.contains("<svg"), "inline SVG");
         assertFalse(html.contains("http"), "no external references");
         assertFalse(html.contains("<script"), "no scripts");
-        for (String s : new String[] {"fc1", "folded into", "Q(8,", "SQNR", "multipliers", "latency", "busy"}) {
+        for (String s : new String[] {"fc1", "folded into", "Q(8,", "SQNR", "multipliers", "latency", "busy", "float range over the box",
+                                      "bound in LSB"}) {
             assertTrue(html.contains(s), s);
         }
     }

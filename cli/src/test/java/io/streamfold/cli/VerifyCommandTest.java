@@ -58,9 +58,40 @@ class VerifyCommandTest {
         assertTrue(j.path("accuracy").path("float").asDouble() > 0.5);
         com.fasterxml.jackson.databind.JsonNode first = j.path("layers").get(0);
         assertTrue(j.path("layers").size() >= 4 && first.has("node") && first.has("sqnr_db") && first.has("max_abs_error"), j.toString());
+        for (com.fasterxml.jackson.databind.JsonNode l : j.path("layers")) {
+            assertTrue(l.path("bound").isNumber() && l.path("max_abs_error").asDouble() <= l.path("bound").asDouble(), l.toString());
+            assertTrue(l.path("bound_may_saturate").isBoolean(), l.toString());
+        }
+        assertTrue(j.path("error_bound").path("ok").asBoolean(), j.path("error_bound").toString());
+        assertEquals(40, j.path("error_bound").path("verified_samples").asInt());
+        assertEquals(0, j.path("error_bound").path("violations").size());
         String ort = j.path("onnx_runtime").path("status").asText();
         assertTrue(ort.equals("ok") ? j.path("onnx_runtime").path("max_abs_diff_vs_float").asDouble() < 1e-3 : ort.equals("unavailable"), ort);
         assertTrue(j.path("rtl").isNull());
+    }
+
+    /**
+     * Every example: the per-layer table has a bound beside each measured error, none is exceeded,
+     * and the printed figures are the JSON's.
+     */
+    @Test
+    void theProvedBoundHoldsOnEveryExample() throws Exception {
+        for (String model : io.streamfold.testutil.Examples.MODELS) {
+            Path file = tmp.resolve(model + ".json");
+            CliTestSupport.Run r = run("verify", CliTestSupport.example(model).toString(), "--limit", "30", "--json", file.toString());
+            assertEquals(0, r.code(), model + ": " + r.out() + r.err());
+            assertTrue(r.out().contains("max |err|       bound"), "bound column: " + r.out());
+            assertTrue(r.out().contains("every measured error is within its bound: OK"), r.out());
+            assertTrue(r.out().contains("per-element hull of 200 calibration and 30 verified samples"), r.out());
+            com.fasterxml.jackson.databind.JsonNode j = new com.fasterxml.jackson.databind.ObjectMapper().readTree(file.toFile());
+            for (com.fasterxml.jackson.databind.JsonNode l : j.path("layers")) {
+                double bound = l.path("bound").asDouble();
+                assertTrue(l.path("max_abs_error").asDouble() <= bound, model + " " + l);
+                String line = r.out().lines().filter(x -> x.startsWith("  " + l.path("node").asText() + " ")).findFirst().orElseThrow();
+                assertTrue(line.contains(io.streamfold.flow.Reports.number(bound) + (l.path("bound_may_saturate").asBoolean() ? "*" : " ")),
+                        line + " shows " + bound);
+            }
+        }
     }
 
     @Test

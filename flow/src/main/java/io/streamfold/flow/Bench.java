@@ -34,9 +34,12 @@ public final class Bench {
     record Design(String label, String model, ParallelismPlan plan) {
     }
 
+    /** Icarus is two to three orders of magnitude slower: it runs this many cycles (enough to dwarf its start-up). */
+    static final long ICARUS_CYCLES = 200_000;
+
     public static void main(String[] args) throws Exception {
         Path root = Path.of(args.length > 0 ? args[0] : ".");
-        int inferences = args.length > 1 ? Integer.parseInt(args[1]) : 200;
+        long cycles = args.length > 1 ? Long.parseLong(args[1]) : 10_000_000L;
         List<Design> designs = List.of(
                 new Design("mlp_bn serial (1 multiplier per layer)", "mlp_bn", ParallelismPlan.serial()),
                 new Design("mlp_bn 64-lane first layer", "mlp_bn",
@@ -46,9 +49,10 @@ public final class Bench {
                 new Design("cnn_seed planner, budget 64", "cnn_seed", null),
                 new Design("cnn_residual serial", "cnn_residual", ParallelismPlan.serial()),
                 new Design("cnn_residual planner, budget 64", "cnn_residual", null));
-        System.out.println("# streamfold benchmark, " + inferences + " inferences per run, ideal stimulus");
-        System.out.printf(Locale.ROOT, "%-40s %5s %7s %8s %6s | %14s %14s %14s | %8s %8s%n", "design", "mults", "II", "latency", "util",
-                "java cyc/s", "verilator cyc/s", "icarus cyc/s", "java/vl", "java/iv");
+        System.out.println("# streamfold benchmark, ideal stimulus: Java and Verilator simulate at least " + cycles
+                + " cycles per design (as many inferences as that takes), Icarus at least " + ICARUS_CYCLES);
+        System.out.printf(Locale.ROOT, "%-40s %5s %7s %8s %6s | %9s %14s %14s %14s | %8s %8s%n", "design", "mults", "II", "latency", "util",
+                "cycles", "java cyc/s", "verilator cyc/s", "icarus cyc/s", "java/vl", "java/iv");
         for (Design ds : designs) {
             Path dir = root.resolve("examples").resolve(ds.model());
             Graph g = ModelLoader.load(dir.resolve("model.onnx"));
@@ -58,10 +62,8 @@ public final class Bench {
             QuantizedGraph q = c.quantized();
             HwDesign d = c.design();
             List<double[]> x = DataFiles.samples(dir.resolve("inputs.npy"), g);
-            List<long[]> xs = new ArrayList<>();
-            for (int i = 0; i < inferences; i++) {
-                xs.add(IntegerInterpreter.quantizeInput(q, x.get(i % x.size())));
-            }
+            long ii = Math.max(1, d.initiationInterval());
+            List<long[]> xs = inputs(q, x, (int) Math.max(2, (cycles + ii - 1) / ii));
             Stimulus stim = Stimulus.ideal();
             CycleSimulator.Result r = CycleSimulator.run(d, xs, stim);
             // warm up the JIT, then time the best of three
@@ -77,13 +79,18 @@ public final class Bench {
             EdaRunner.write(work, Testbench.files(d, xs, stim, r));
             double vl = timeRun(work, List.of("sh", "-c", "verilator --binary --timing -Wno-fatal -Wno-lint -Wno-style -O3 --top-module "
                     + d.name() + "_tb -Mdir obj_verilator -o tb *.v > build.log 2>&1"), List.of("./obj_verilator/tb"));
-            double iv = timeRun(work, List.of("sh", "-c", "iverilog -g2005 -s " + d.name() + "_tb -o tb.vvp *.v"), List.of("vvp", "-n", "tb.vvp"));
             double vlRate = r.cycles() / vl;
-            double ivRate = r.cycles() / iv;
-            long ii = r.measuredInterval();
-            double util = d.macs() / (double) (ii * Math.max(1, d.multipliers()));
-            System.out.printf(Locale.ROOT, "%-40s %5d %7d %8d %6.3f | %14.0f %14.0f %14.0f | %8.2f %8.1f%n", ds.label(), d.multipliers(), ii,
-                    r.latency(), util, javaRate, vlRate, ivRate, javaRate / vlRate, javaRate / ivRate);
+            List<long[]> xi = inputs(q, x, (int) Math.max(2, (ICARUS_CYCLES + ii - 1) / ii));
+            CycleSimulator.Result ri = CycleSimulator.run(d, xi, stim);
+            Path workIv = Files.createTempDirectory("streamfold-bench-iv-");
+            EdaRunner.write(workIv, VerilogLowering.emit(d));
+            EdaRunner.write(workIv, Testbench.files(d, xi, stim, ri));
+            double iv = timeRun(workIv, List.of("sh", "-c", "iverilog -g2005 -s " + d.name() + "_tb -o tb.vvp *.v"), List.of("vvp", "-n", "tb.vvp"));
+            double ivRate = ri.cycles() / iv;
+            long measured = r.measuredInterval();
+            double util = d.macs() / (double) (measured * Math.max(1, d.multipliers()));
+            System.out.printf(Locale.ROOT, "%-40s %5d %7d %8d %6.3f | %9d %14.0f %14.0f %14.0f | %8.2f %8.1f%n", ds.label(), d.multipliers(),
+                    measured, r.latency(), util, r.cycles(), javaRate, vlRate, ivRate, javaRate / vlRate, javaRate / ivRate);
             cells.add(ds.label() + ": " + xilinxCells(work, d));
         }
         System.out.println("# Yosys synth_xilinx cell counts");
@@ -91,6 +98,15 @@ public final class Bench {
     }
 
     private static final List<String> cells = new ArrayList<>();
+
+    /** {@code n} inputs of the design's input format, cycling through the example's samples. */
+    private static List<long[]> inputs(QuantizedGraph q, List<double[]> x, int n) {
+        List<long[]> xs = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            xs.add(IntegerInterpreter.quantizeInput(q, x.get(i % x.size())));
+        }
+        return xs;
+    }
 
     /** LUT, flip-flop, DSP and block-RAM cells of the top module after {@code synth_xilinx -flatten}. */
     static String xilinxCells(Path dir, HwDesign d) throws Exception {

@@ -3,6 +3,8 @@ package io.streamfold.flow;
 import io.streamfold.testbench.Testbench;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import io.streamfold.bound.ErrorBound;
+import io.streamfold.bound.InputBox;
 import io.streamfold.compile.Pipeline;
 import io.streamfold.hw.Channel;
 import io.streamfold.hw.DeviceTarget;
@@ -19,6 +21,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -26,7 +29,8 @@ import java.util.Map;
 /**
  * {@code convert}: compiles a model to a folder holding the RTL, its ROM files, a self-checking
  * testbench with vectors from the cycle-accurate simulator, run scripts, {@code report.json} and the
- * same report for people, {@code report.html} ({@link HtmlReport}).
+ * same report for people, {@code report.html} ({@link HtmlReport}). Both reports hold the proved
+ * per-layer error bound ({@link ErrorBound}) over the per-element hull of the calibration samples.
  */
 public final class Converter {
 
@@ -68,8 +72,10 @@ public final class Converter {
         files.putAll(Testbench.files(d, xs, stimulus, r));
         List<String> verilog = files.keySet().stream().filter(n -> n.endsWith(".v") && !n.endsWith("_tb.v")).sorted().toList();
         files.put("run_ice40.sh", Implementation.script(d.name(), verilog, c.target().placeable() ? c.target() : DeviceTarget.ICE40_UP5K));
-        files.put("report.json", reportJson(c, timing));
-        files.put("report.html", HtmlReport.render(c, d, timing, calib.isEmpty() ? tbInputs : calib));
+        List<double[]> samples = calib.isEmpty() ? tbInputs : calib;
+        ErrorBound bound = ErrorBound.analyze(c.quantized(), InputBox.hull(samples));
+        files.put("report.json", reportJson(c, timing, bound, samples.size()));
+        files.put("report.html", HtmlReport.render(c, d, timing, samples, bound));
         files.put("plan.json", c.plan().toJson());
         return new Outcome(c, r, timing, files);
     }
@@ -86,7 +92,11 @@ public final class Converter {
         return out;
     }
 
-    static String reportJson(Pipeline.Result c, CycleSimulator.Result r) {
+    /**
+     * {@code report.json}; {@code bound} is the error bound over the per-element hull of the
+     * {@code boxSamples} calibration samples (or testbench inputs, without calibration samples).
+     */
+    static String reportJson(Pipeline.Result c, CycleSimulator.Result r, ErrorBound bound, int boxSamples) {
         HwDesign d = c.design();
         Map<String, Object> root = new LinkedHashMap<>();
         root.put("model", c.original().name());
@@ -141,9 +151,14 @@ public final class Converter {
             m.put("acc_bits", l.accBits());
             m.put("range", Double.isNaN(l.range()) ? null : l.range());
             m.put("detail", l.detail());
+            ErrorBound.LayerBound b = bound.layer(l.node());
+            m.put("bound", Double.isFinite(b.bound()) ? b.bound() : null);
+            m.put("bound_may_saturate", b.maySaturate());
+            m.put("float_range_over_box", Arrays.asList(finite(b.floatMin()), finite(b.floatMax())));
             layers.add(m);
         }
         root.put("layers", layers);
+        root.put("error_bound", Reports.ordered("box", "per-element hull of the calibration samples", "samples", boxSamples));
         root.put("batchnorm_folding", Reports.ordered("counters", c.context().counters(FoldBatchNorm.NAME),
                 "notes", c.context().notes().stream().filter(n -> n.startsWith(FoldBatchNorm.NAME)).toList()));
         root.put("counters", c.context().counters());
@@ -152,5 +167,10 @@ public final class Converter {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /** A number for JSON: null if infinite (JSON has no infinity). */
+    private static Double finite(double v) {
+        return Double.isFinite(v) ? v : null;
     }
 }

@@ -1,5 +1,6 @@
 package io.streamfold.flow;
 
+import io.streamfold.bound.ErrorBound;
 import io.streamfold.compile.Pipeline;
 import io.streamfold.hw.HwDesign;
 import io.streamfold.hw.Stage;
@@ -24,8 +25,9 @@ import java.util.Map;
 /**
  * Renders {@code report.html}: one self-contained page (inline CSS and SVG, no scripts, no external
  * resources) with the folded graph and where each BatchNorm went, every layer's fixed-point format,
- * per-layer error histograms of the integer model against float64 on the given samples, and the
- * hardware figures (stages, multipliers, II, latency, utilization per stage).
+ * per-layer error histograms of the integer model against float64 on the given samples beside the
+ * proved error bound ({@link ErrorBound}), and the hardware figures (stages, multipliers, II,
+ * latency, utilization per stage).
  *
  * <p>Every string that comes from the model (node and value names, notes) goes through {@link #esc}.
  */
@@ -43,8 +45,11 @@ public final class HtmlReport {
     private HtmlReport() {
     }
 
-    /** The page for a compiled design; {@code samples} are float inputs (calibration or testbench). */
-    public static String render(Pipeline.Result c, HwDesign d, CycleSimulator.Result timing, List<double[]> samples) {
+    /**
+     * The page for a compiled design; {@code samples} are float inputs (calibration or testbench),
+     * {@code bound} the proved error bound over their per-element hull.
+     */
+    public static String render(Pipeline.Result c, HwDesign d, CycleSimulator.Result timing, List<double[]> samples, ErrorBound bound) {
         long perSample = Math.max(1, d.macs());
         int n = (int) Math.max(8, Math.min(MAX_SAMPLES, MAC_BUDGET / perSample));
         List<double[]> xs = samples.subList(0, Math.min(n, samples.size()));
@@ -57,7 +62,7 @@ public final class HtmlReport {
         summary(h, d, timing);
         graph(h, c);
         formats(h, c.quantized());
-        errors(h, c.quantized(), xs);
+        errors(h, c.quantized(), xs, samples.size(), bound);
         hardware(h, d, timing);
         h.append(IMPLEMENTATION_MARK).append("\n</body>\n</html>\n");
         return h.toString();
@@ -253,13 +258,14 @@ public final class HtmlReport {
         h.append("</table>\n");
     }
 
-    private static void errors(StringBuilder h, QuantizedGraph q, List<double[]> xs) {
+    private static void errors(StringBuilder h, QuantizedGraph q, List<double[]> xs, int boxSamples, ErrorBound bound) {
         h.append("<h2>3. Quantization error per layer</h2>\n");
         if (xs.isEmpty()) {
             h.append("<p>No samples to measure on.</p>\n");
             return;
         }
         QuantErrorReport rep = QuantErrorReport.measure(q, xs);
+        boundTable(h, rep, bound, xs.size(), boxSamples);
         Graph g = q.graph();
         List<String> values = new ArrayList<>();
         values.add(g.input());
@@ -295,9 +301,36 @@ public final class HtmlReport {
             h.append(histogramSvg(errs[v]));
             h.append("<div class=\"small\">max |err| ").append(fmt("%.3g", l.maxAbsError())).append(" &middot; rms ").append(fmt("%.3g", l.rmsError()))
                     .append(" &middot; SQNR ").append(Double.isInfinite(l.sqnrDb()) ? "&infin;" : fmt("%.1f dB", l.sqnrDb()))
-                    .append(" &middot; saturated ").append(fmt("%.2f%%", 100 * l.saturated())).append("</div></div>\n");
+                    .append(" &middot; saturated ").append(fmt("%.2f%%", 100 * l.saturated())).append(" &middot; bound ")
+                    .append(Reports.number(bound.layer(l.node()).bound())).append("</div></div>\n");
         }
         h.append("</div>\n");
+    }
+
+    /**
+     * The measured largest error of each layer beside its proved bound, in real units and in
+     * LSBs of the layer's format, with the float range over the box that the bound assumes. A
+     * measured error above its bound (a bug) is highlighted.
+     */
+    private static void boundTable(StringBuilder h, QuantErrorReport rep, ErrorBound bound, int measured, int boxSamples) {
+        h.append("<p>The <b>bound</b> is proved: no input of the box, the per-element hull of the ").append(boxSamples)
+                .append(" calibration samples (each input element between its smallest and largest value in them), can make a layer's "
+                        + "|fixed &minus; float| larger. It counts input and weight quantization, requantization rounding, saturation, "
+                        + "tables and the float64 rounding of the reference. Rows marked &#9650; may leave their format somewhere in the box "
+                        + "(the float range below is wider than the format): their bound includes that saturation.</p>\n");
+        h.append("<table>\n<tr><th>node</th><th>op</th><th>format</th><th class=\"r\">max |err| (").append(measured)
+                .append(" samples)</th><th class=\"r\">bound</th><th class=\"r\">bound in LSB</th><th class=\"r\">float range over the box</th></tr>\n");
+        for (QuantErrorReport.LayerError l : rep.layers()) {
+            ErrorBound.LayerBound b = bound.layer(l.node());
+            boolean exceeded = !(l.maxAbsError() <= b.bound());
+            h.append("<tr").append(exceeded ? " class=\"hot\"" : "").append("><td><code>").append(esc(l.node())).append("</code></td><td>")
+                    .append(esc(l.kind())).append("</td><td><code>").append(l.format()).append("</code></td><td class=\"r\">")
+                    .append(fmt("%.4g", l.maxAbsError())).append("</td><td class=\"r\">").append(Reports.number(b.bound()))
+                    .append(b.maySaturate() ? " &#9650;" : "").append(exceeded ? " (exceeded: a bug)" : "").append("</td><td class=\"r\">")
+                    .append(Reports.number(b.boundLsb())).append("</td><td class=\"r\">[").append(Reports.number(b.floatMin())).append(", ")
+                    .append(Reports.number(b.floatMax())).append("]</td></tr>\n");
+        }
+        h.append("</table>\n");
     }
 
     /**

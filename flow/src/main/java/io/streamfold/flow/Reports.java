@@ -1,6 +1,7 @@
 package io.streamfold.flow;
 
 import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
 
 /** Helpers for the JSON reports (report.json, verify --json): their key order is part of the format. */
@@ -16,5 +17,10 @@ public final class Reports {
             m.put((String) kv[i], kv[i + 1]);
         }
         return m;
+    }
+
+    /** A figure as printed in tables: 4 significant digits, {@code inf} if infinite. */
+    public static String number(double v) {
+        return Double.isFinite(v) ? String.format(Locale.ROOT, "%.4g", v) : "inf";
     }
 }

@@ -33,7 +33,7 @@ import java.util.Map;
  * stall the fork for good once its FIFO is full: the join waits for the long branch, which waits
  * for the fork. The bound used: the fork output of such a branch gets a FIFO of
  * {@code T + 2L + 2} beats, T the beats of one inference on that channel and L the stages on the
- * longest branch of the fork. With T beats the fork can always push a whole inference past the
+ * longest branch of the fork, each counted with its pipeline registers. With T beats the fork can always push a whole inference past the
  * join's waiting point, and every stage needs at most the whole inference to emit any of its
  * outputs, so the long branch always progresses (no deadlock); the {@code 2L + 2} cover what the
  * long branch holds in flight (a stage adds one or two cycles of latency), so the skip path does
@@ -94,6 +94,7 @@ public final class LowerToHardware {
             out = argmax(out);
         }
         deepenSkipPaths();
+        registerOutputs();
         checkCycles();
         return new HwDesign(topName(g.name()), channels, stages, inCh, out.channel(), inOrder, out.order());
     }
@@ -302,6 +303,20 @@ public final class LowerToHardware {
         return new Val(ch, new int[] {0});
     }
 
+    /**
+     * Puts one register between every computing stage and its output FIFO (see
+     * {@link Channel#registers()}): a stage's combinational logic then ends at a register instead of
+     * running on into the FIFO's write logic and, through the next stage's read, into that stage.
+     * Forks and width converters only route bits and stay unregistered ({@link Stage#outputRegisters()}).
+     */
+    private void registerOutputs() {
+        for (Stage s : stages) {
+            for (int ch : s.outputs()) {
+                channels.set(ch, channels.get(ch).withRegisters(s.outputRegisters(), s.registersOwnOutput()));
+            }
+        }
+    }
+
     /** Gives the fork outputs of streaming branches their deadlock-free depth (see the class comment). */
     private void deepenSkipPaths() {
         Map<Integer, Stage> consumer = new HashMap<>();
@@ -324,7 +339,10 @@ public final class LowerToHardware {
         }
     }
 
-    /** Stages from a channel to the next join (a stage with several inputs) or the output; the longest way through forks. */
+    /**
+     * Stages from a channel to the next join (a stage with several inputs) or the output, the longest
+     * way through forks; a stage counts once plus its internal pipeline and output registers.
+     */
     private static int branchLength(int ch, Map<Integer, Stage> consumer) {
         Stage s = consumer.get(ch);
         if (s == null || s.inputs().size() > 1) {
@@ -334,7 +352,7 @@ public final class LowerToHardware {
         for (int o : s.outputs()) {
             longest = Math.max(longest, branchLength(o, consumer));
         }
-        return 1 + longest;
+        return 1 + s.pipelineDepth() + s.outputRegisters() + longest;
     }
 
     /** True if the channel feeds a matrix-vector stage, through width converters only. */

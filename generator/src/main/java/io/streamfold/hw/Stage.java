@@ -65,6 +65,31 @@ public sealed interface Stage {
     /** The stage kind: a stable name, part of report.json and inspect's output. */
     String kind();
 
+    /**
+     * The stage's output data comes out of a register of its own (a synchronous memory read) one
+     * cycle after the push ({@link Channel#lateData()}); its one output register is then that one.
+     */
+    default boolean registersOwnOutput() {
+        return false;
+    }
+
+    /**
+     * Pipeline registers inside the stage between its decision to take a step and its output
+     * register (the matrix-vector unit's read, product and adder-tree registers); 0 for a stage
+     * whose step is one cycle of logic.
+     */
+    default int pipelineDepth() {
+        return 0;
+    }
+
+    /**
+     * Register stages between this stage and each of its output FIFOs ({@link Channel#registers()}):
+     * 1 for every stage that computes, so its logic ends at a register; 0 for stages that only
+     * route bits (a fork, a width converter). {@link LowerToHardware} gives each output channel this
+     * many registers; the Verilog FIFO and the simulator's FIFO implement them.
+     */
+    int outputRegisters();
+
     /** Lanes in words for reports (PE x SIMD, or element lanes), empty if the stage has no lane choice. */
     default String describeLanes() {
         return "";
@@ -133,25 +158,26 @@ public sealed interface Stage {
      *     {@code wsel = ws, wcnt = wc + (popped ? 1 : 0)}. A full bank that compute has not reached
      *     yet makes it wait. (Moving to the free bank and loading in the same cycle lets a
      *     vector of one beat, SF = 1, stream at one vector per cycle.)</li>
-     * <li>the <b>compute</b> process is a pipeline of three steps that advances as a whole
-     *     ({@code adv}) unless its output register holds a beat and the output FIFO is full:
+     * <li>the <b>compute</b> process is a pipeline that advances as a whole ({@code adv}) unless its
+     *     output register holds a beat and the output FIFO has no room:
      *     <ol>
      *     <li><b>issue</b> (registers {@code rsel}, {@code nf}, {@code sf}): when {@code adv} and the
      *         step's beat is loaded ({@code rsel != wsel || wcnt > sf}), it reads chunk {@code sf} of
      *         the buffer and the weights of row {@code nf} and steps through {@code nf = 0..NF-1},
      *         in each through {@code sf = 0..SF-1}; after the last step it moves to the other bank
      *         ({@code rsel ^= 1});</li>
-     *     <li><b>products</b> (registers {@code v1}, {@code first1}, {@code last1}, {@code nf1}, the
-     *         products): the issued step's {@code w[nf*SF+sf][p][s] * buf[rsel][sf][s]};</li>
-     *     <li><b>accumulate</b> (registers {@code acc}, {@code v2}): {@code acc[p] = (first1 ?
-     *         bias[o] : acc[p]) + sum_s product[p][s]} for {@code o = nf1*PE + p}; after the last
-     *         chunk ({@code last1}) the accumulators are the output register ({@code v2}), pushed as
-     *         one beat of {@code op.finish(o, acc[p])} in a cycle the output FIFO has room.</li>
+     *     <li><b>read</b> (register 1): the buffer chunk and the weights, synchronous reads (block RAM);</li>
+     *     <li><b>products</b> (register 2): {@code w[nf*SF+sf][p][s] * buf[rsel][sf][s]};</li>
+     *     <li><b>adder tree</b> (registers 3 .. {@link #pipelineDepth()}): the SIMD products of each PE
+     *         lane summed, a register after every two adder levels ({@link #treeStages()});</li>
+     *     <li><b>accumulate</b> (registers {@code acc}, {@code v_out}): {@code acc[p] = (first ? bias[o] :
+     *         acc[p]) + sum[p]} for {@code o = nf*PE + p}; after the last chunk the accumulators are
+     *         the output register, pushed as one beat of {@code op.finish(o, acc[p])} in a cycle the
+     *         output FIFO has room.</li>
      *     </ol>
-     *     A step issued in cycle t reaches the accumulators at the end of cycle t+1; its output beat
-     *     is pushed from cycle t+2 on. The path from the products to the accumulators and the one
-     *     from the accumulators (requantized) to the output FIFO are separate register-to-register
-     *     paths.</li>
+     *     Every register carries its step's valid, first, last and nf along. A step issued in cycle
+     *     t reaches the accumulators at the end of cycle t + {@link #pipelineDepth()}; its output
+     *     beat is pushed from the next cycle on.</li>
      * </ul>
      * Both processes decide on start-of-cycle state. The next vector loads while the current one
      * is computed, so the initiation interval is NF*SF cycles per vector.
@@ -181,6 +207,21 @@ public sealed interface Stage {
 
         public int sf() {
             return inFeatures / simd;
+        }
+
+        /**
+         * Registers in the adder tree that sums a step's SIMD products: one after every two adder
+         * levels and after the last, {@code ceil(ceil(log2 SIMD) / 2)} (0 for SIMD = 1).
+         */
+        public int treeStages() {
+            int levels = 32 - Integer.numberOfLeadingZeros(simd - 1);
+            return (levels + 1) / 2;
+        }
+
+        /** Registers between the issue of a step and the accumulators: the read, the products, the adder tree. */
+        @Override
+        public int pipelineDepth() {
+            return 2 + treeStages();
         }
 
         public int nf() {
@@ -216,6 +257,11 @@ public sealed interface Stage {
         @Override
         public String kind() {
             return "MatVec";
+        }
+
+        @Override
+        public int outputRegisters() {
+            return 1;
         }
 
         @Override
@@ -275,6 +321,11 @@ public sealed interface Stage {
         }
 
         @Override
+        public int outputRegisters() {
+            return 1;
+        }
+
+        @Override
         public <R> R accept(Visitor<R> v) {
             return v.elementwise(this);
         }
@@ -318,6 +369,11 @@ public sealed interface Stage {
         @Override
         public String kind() {
             return "WidthConverter";
+        }
+
+        @Override
+        public int outputRegisters() {
+            return 0;
         }
 
         @Override
@@ -371,6 +427,11 @@ public sealed interface Stage {
         }
 
         @Override
+        public int outputRegisters() {
+            return 1;
+        }
+
+        @Override
         public <R> R accept(Visitor<R> v) {
             return v.globalAvgPool(this);
         }
@@ -416,6 +477,11 @@ public sealed interface Stage {
         }
 
         @Override
+        public int outputRegisters() {
+            return 0;
+        }
+
+        @Override
         public <R> R accept(Visitor<R> v) {
             return v.fork(this);
         }
@@ -457,6 +523,11 @@ public sealed interface Stage {
         }
 
         @Override
+        public int outputRegisters() {
+            return 1;
+        }
+
+        @Override
         public <R> R accept(Visitor<R> v) {
             return v.add(this);
         }
@@ -479,10 +550,11 @@ public sealed interface Stage {
      * <ol>
      * <li><b>LOAD</b>, one cycle per input beat, only when one is present: {@code x[b] = beat},
      *     {@code m = max(b == 0 ? lane 0 : m, lanes)}; after beat B-1 go to EXP.</li>
-     * <li><b>EXP</b>, B cycles, never stalls: {@code e[b][i] = op.exp(m, x[b][i])} (E reads of
-     *     the exp ROM, the same table as {@code QSoftmax.exp}), {@code S = (b == 0 ? 0 : S) +
-     *     sum_i e[b][i]}; after beat B-1 set {@code R = 2^K >> Q, q = 0} and go to DIV
-     *     ({@code K = op.recipShift()}).</li>
+     * <li><b>EXP</b>, B + 2 cycles, never stalls: a pipeline that reads beat b of {@code x}
+     *     (a register), then the exp ROM (a register; the same table as {@code QSoftmax.exp}),
+     *     then adds: {@code e[b][i] = op.exp(m, x[b][i])}, {@code S = (b == 0 ? 0 : S) +
+     *     sum_i e[b][i]}; when beat B-1 has been added, set {@code R = 2^K >> Q, q = 0} and go to
+     *     DIV ({@code K = op.recipShift()}).</li>
      * <li><b>DIV</b>, exactly {@link #divSteps() Q} cycles: a restoring divider computing
      *     {@code q = floor(2^K / S)} one quotient bit per cycle: {@code R2 = 2R + bit(2^K, Q-1-t)},
      *     {@code R2 >= S ? (R = R2 - S, q = 2q + 1) : (R = R2, q = 2q)}. Q is the bit width of
@@ -492,7 +564,7 @@ public sealed interface Stage {
      * <li><b>OUT</b>, one cycle per output beat, only when the output FIFO has room: push
      *     {@code op.prob(e[b][i], q)}; after beat B-1 go back to LOAD.</li>
      * </ol>
-     * So an unstalled vector takes {@code 3B + Q} cycles; the next vector is loaded only after
+     * So an unstalled vector takes {@code 3B + 2 + Q} cycles; the next vector is loaded only after
      * the last output beat (no overlap).
      */
     record Softmax(String name, String source, int input, int output, int elems, int n, QOp.QSoftmax op) implements OneToOne {
@@ -516,12 +588,17 @@ public sealed interface Stage {
 
         @Override
         public int cycles() {
-            return Math.addExact(Math.multiplyExact(3, beats()), divSteps());
+            return Math.addExact(Math.multiplyExact(3, beats()), divSteps() + 2);
         }
 
         @Override
         public String kind() {
             return "Softmax";
+        }
+
+        @Override
+        public int outputRegisters() {
+            return 1;
         }
 
         @Override
@@ -581,6 +658,11 @@ public sealed interface Stage {
         }
 
         @Override
+        public int outputRegisters() {
+            return 1;
+        }
+
+        @Override
         public <R> R accept(Visitor<R> v) {
             return v.argmax(this);
         }
@@ -613,21 +695,25 @@ public sealed interface Stage {
      * <li>the <b>writer</b> (registers {@code wx}, {@code wcb}: position in the row being written;
      *     {@code wslot}: its slot; {@code wrows}: rows written completely and not yet released,
      *     0..rows) pops an input beat into {@code buf[wslot][wx][wcb]} when one is present and
-     *     either it is inside a row ({@code (wx, wcb) != (0, 0)}) or a slot is free, counting
-     *     the rows the reader releases in this cycle ({@code wrows - released < rows}). After the last beat of a row, {@code wslot} moves to the next
+     *     either it is inside a row ({@code (wx, wcb) != (0, 0)}) or a slot is free
+     *     ({@code wrows < rows}; a slot the reader releases in a cycle is free from the next). After the last beat of a row, {@code wslot} moves to the next
      *     slot (mod rows) and {@code wrows} grows by one.</li>
      * <li>the <b>reader</b> (registers {@code oy, ox} and window counters {@code ky, kx, cb};
      *     {@code ylo = oy*SH - PT}, {@code xlo = ox*SW - PL}; {@code rtop}: slot of input row
      *     {@code ylo} mod rows; {@code rbase}: slot of row 0 of its image) emits the current
-     *     window beat when the output FIFO has room and the beat is ready: padded, or written,
-     *     i.e. with {@code iy = ylo + ky*DH}, {@code ix = xlo + kx*DW}, {@code yoff = max(0, ylo)}
-     *     and {@code rel = iy - yoff} (rows of this image
-     *     below {@code yoff} are released, so {@code rel} counts from the oldest held row):
-     *     {@code rel < wrows || (rel == wrows && (ix < wx || (ix == wx && cb < wcb)))}. The last
-     *     beat of an output row ({@code ox == OW-1}, last window beat) also releases the rows no
-     *     later window of the image reads, {@code release = end - yoff} with
+     *     window beat when the output FIFO has room and the beat is ready: {@link #padded}, or in a
+     *     complete row, {@code rel < wrows}, with {@code iy = ylo + ky*DH}, {@code ix = xlo + kx*DW},
+     *     {@code yoff = max(0, ylo)} and {@code rel = iy - yoff} (rows of this image below
+     *     {@code yoff} are released, so {@code rel} counts from the oldest held row). Waiting for
+     *     whole rows costs latency (about one input row per image), not throughput: the writer
+     *     fills the next rows while the reader walks the held ones. The last beat of an output row
+     *     ({@code ox == OW-1}, last window beat) also releases the rows no later window of the
+     *     image reads, {@code release = end - yoff} with
      *     {@code end = (oy == OH-1) ? H : max(0, ylo + SH)}, and needs them all written:
-     *     {@code release <= wrows}. It then subtracts {@code release} from {@code wrows} and moves
+     *     {@code release <= wrows}. Both tests read {@code wrows} as it was at the start of the
+     *     <em>previous</em> cycle, less the rows the reader released in that cycle (registers
+     *     {@code written_q}, {@code relok_q}): the writer only adds rows, so the answer is
+     *     conservative, and the emit decision is one gate of registers. It then subtracts {@code release} from {@code wrows} and moves
      *     {@code ylo += SH}, {@code rtop += SH} (mod rows); after the last output row of an image
      *     {@code rbase += H}, {@code rtop = rbase - PT} (mod rows), {@code ylo = -PT}. A real
      *     beat reads {@code buf[(rtop + ky*DH) mod rows][ix][cb]}.</li>
@@ -637,9 +723,13 @@ public sealed interface Stage {
      * {@code max(SH, KHd + SH - 1 - PB)} rows; both fit. With {@code rows = KHd + SH} the writer
      * fills the next SH rows while the reader walks KHd; with {@link #fullRateRows} the writer
      * also prefetches the next image's first rows, so the reader emits one beat per cycle
-     * across images when its input keeps up. The writer may take a slot the reader releases in
-     * the same cycle ({@code wrows - release < rows}, both from start-of-cycle state), so a
-     * row handover costs no cycle.
+     * across images when its input keeps up.
+     *
+     * <p>In the RTL the reader keeps {@code iy}, {@code ix}, {@code rel}, the release amount of
+     * its row, the padding flags and the counters' last-value flags as registers beside its
+     * counters, and the writer does not look at the reader's decision of the same cycle. The
+     * buffer is read synchronously at the emitted position: the beat's data comes one cycle after
+     * its push ({@link #registersOwnOutput()}).
      */
     record SlidingWindow(String name, String source, int input, int output, QFormat format, int channels, int height, int width,
                          int elems, int kernelH, int kernelW, int strideH, int strideW, int padTop, int padLeft, int outHeight,
@@ -695,11 +785,13 @@ public sealed interface Stage {
          * image reads ({@code min(H, KH - PT)}), so the writer prefetches them while the reader
          * finishes the image. (A channel-major window walks one channel group across a row
          * faster than the writer fills all channels of it, so the last of those rows must be
-         * complete too.) For a dilated window {@code kernelH} is the rows it spans.
+         * complete too.) For a dilated window {@code kernelH} is the rows it spans. One slot more
+         * covers the cycle by which the writer sees a released slot late and the reader sees a
+         * completed row late (both decide on registered state).
          */
         public static int fullRateRows(int height, int kernelH, int strideH, int padTop, int outHeight) {
             int held = height - Math.max(0, (outHeight - 1) * strideH - padTop);
-            return Math.max(kernelH + strideH, held + Math.min(height, kernelH - padTop));
+            return 1 + Math.max(kernelH + strideH, held + Math.min(height, kernelH - padTop));
         }
 
         /** Beats per pixel (CB). */
@@ -721,6 +813,11 @@ public sealed interface Stage {
         }
 
         /** Rows released by the last beat of output row {@code oy}. */
+        /** Input pixel (iy, ix) lies outside the image: its window beat is padding. */
+        public boolean padded(int iy, int ix) {
+            return iy < 0 || iy >= height || ix < 0 || ix >= width;
+        }
+
         public int release(int oy) {
             int ylo = oy * strideH - padTop;
             int end = oy == outHeight - 1 ? height : Math.max(0, ylo + strideH);
@@ -735,6 +832,17 @@ public sealed interface Stage {
         @Override
         public String kind() {
             return "SlidingWindow";
+        }
+
+        /** The line buffer is read synchronously at the window position of the push. */
+        @Override
+        public boolean registersOwnOutput() {
+            return true;
+        }
+
+        @Override
+        public int outputRegisters() {
+            return 1;
         }
 
         @Override
@@ -793,6 +901,17 @@ public sealed interface Stage {
         @Override
         public String kind() {
             return "PoolReduce";
+        }
+
+        /** The beat completed by the last window beat comes from the accumulators, the cycle after its push. */
+        @Override
+        public boolean registersOwnOutput() {
+            return true;
+        }
+
+        @Override
+        public int outputRegisters() {
+            return 1;
         }
 
         @Override
@@ -863,6 +982,17 @@ public sealed interface Stage {
         @Override
         public String kind() {
             return "Depthwise";
+        }
+
+        /** The beat completed by the last tap comes from the accumulators, the cycle after its push. */
+        @Override
+        public boolean registersOwnOutput() {
+            return true;
+        }
+
+        @Override
+        public int outputRegisters() {
+            return 1;
         }
 
         @Override

@@ -133,6 +133,20 @@ public sealed interface Op {
          */
         boolean unitRange();
 
+        /**
+         * An upper bound on the function's slope, {@code |f(x) - f(y)| <= lipschitz() * |x - y|} for
+         * all reals: the error bound ({@code io.streamfold.bound}) carries an input error through
+         * the function with it.
+         */
+        double lipschitz();
+
+        /**
+         * True if the function is non-decreasing on all reals. The error bound then lets a
+         * saturated input stay saturated through the table (clamping commutes with a monotone map)
+         * instead of counting the whole excess times {@link #lipschitz()}.
+         */
+        boolean nonDecreasing();
+
         /** Names the function in reports and tables, with its parameters if it has any. */
         default String label() {
             return kind().toLowerCase(java.util.Locale.ROOT);
@@ -471,6 +485,17 @@ public sealed interface Op {
         public boolean unitRange() {
             return true;
         }
+
+        /** The slope {@code s(1-s)} is largest at 0, where it is 1/4. */
+        @Override
+        public double lipschitz() {
+            return 0.25;
+        }
+
+        @Override
+        public boolean nonDecreasing() {
+            return true;
+        }
     }
 
     /** Hyperbolic tangent; in hardware a lookup table. */
@@ -487,6 +512,17 @@ public sealed interface Op {
 
         @Override
         public boolean unitRange() {
+            return true;
+        }
+
+        /** The slope {@code 1 - tanh^2} is largest at 0, where it is 1. */
+        @Override
+        public double lipschitz() {
+            return 1;
+        }
+
+        @Override
+        public boolean nonDecreasing() {
             return true;
         }
     }
@@ -509,6 +545,17 @@ public sealed interface Op {
         @Override
         public boolean unitRange() {
             return false;
+        }
+
+        /** Slope 1 above 0, {@code alpha e^x} (magnitude below |alpha|) below. */
+        @Override
+        public double lipschitz() {
+            return Math.max(1, Math.abs(alpha));
+        }
+
+        @Override
+        public boolean nonDecreasing() {
+            return alpha >= 0;
         }
 
         @Override
@@ -548,6 +595,17 @@ public sealed interface Op {
             return false;
         }
 
+        /** Slope {@code gamma} above 0, {@code gamma alpha e^x} (magnitude below |gamma alpha|) below. */
+        @Override
+        public double lipschitz() {
+            return Math.abs(gamma) * Math.max(1, Math.abs(alpha));
+        }
+
+        @Override
+        public boolean nonDecreasing() {
+            return gamma >= 0 && alpha >= 0 || gamma == 0;
+        }
+
         @Override
         public String label() {
             return "selu(alpha=" + alpha + ",gamma=" + gamma + ")";
@@ -578,6 +636,17 @@ public sealed interface Op {
         public boolean unitRange() {
             return false;
         }
+
+        /** The slope is the logistic sigmoid, below 1. */
+        @Override
+        public double lipschitz() {
+            return 1;
+        }
+
+        @Override
+        public boolean nonDecreasing() {
+            return true;
+        }
     }
 
     /** {@code max(0, min(1, alpha*x + beta))} (ONNX HardSigmoid); a lookup table with outputs in [0, 1]. */
@@ -595,6 +664,17 @@ public sealed interface Op {
         @Override
         public boolean unitRange() {
             return true;
+        }
+
+        /** Slope {@code alpha} between the clamps, 0 outside. */
+        @Override
+        public double lipschitz() {
+            return Math.abs(alpha);
+        }
+
+        @Override
+        public boolean nonDecreasing() {
+            return alpha >= 0;
         }
 
         @Override

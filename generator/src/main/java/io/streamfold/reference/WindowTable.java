@@ -8,9 +8,10 @@ import io.streamfold.ir.Window;
  * window over a (C, H, W) or (C, L) tensor (row-major), the spatial offset {@code iy*W + ix} in
  * the input of each window element (in (ky, kx) order), or -1 where the element lies in the
  * padding; element (ky, kx) of output (oy, ox) is input {@code (oy*SH - PT + ky*DH, ox*SW - PL + kx*DW)}.
- * Channels are the caller's loop: channel {@code c} starts at {@code c * pixels()}.
+ * Channels are the caller's loop: channel {@code c} starts at {@code c * pixels()}. Public for the
+ * error bound ({@code io.streamfold.bound}), which walks the same windows.
  */
-final class WindowTable {
+public final class WindowTable {
 
     private final int size;
     private final int positions;
@@ -26,7 +27,7 @@ final class WindowTable {
         this.counts = counts;
     }
 
-    static WindowTable of(Window win, Shape x, Shape y) {
+    public static WindowTable of(Window win, Shape x, Shape y) {
         int[] xs = chw(x);
         int[] ys = chw(y);
         int[] g = geometry(win);
@@ -53,27 +54,27 @@ final class WindowTable {
     }
 
     /** Elements of one window (KH * KW). */
-    int size() {
+    public int size() {
         return size;
     }
 
     /** Output positions (OH * OW). */
-    int positions() {
+    public int positions() {
         return positions;
     }
 
     /** Input elements of one channel (H * W). */
-    int pixels() {
+    public int pixels() {
         return pixels;
     }
 
     /** Spatial input offset of window element {@code k} at output position {@code pos}, or -1 (padding). */
-    int offset(int pos, int k) {
+    public int offset(int pos, int k) {
         return offsets[pos * size + k];
     }
 
     /** Window elements inside the input at {@code pos}. */
-    int count(int pos) {
+    public int count(int pos) {
         return counts[pos];
     }
 

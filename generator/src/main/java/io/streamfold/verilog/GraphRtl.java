@@ -130,10 +130,20 @@ final class GraphRtl {
             VExpr pick = i == 0 ? bin("||", first, bin(">", x, max)) : bin(">", x, m);
             m = b.wire("max" + i, xb, true, new VExpr.Cond(pick, x, m));
         }
-        // EXP: e = table[index(max - x)], the unsigned index saturated as in Lut.index.
-        VExpr.Ref xrow = b.wire("xrow", e * xb, false, new VExpr.Index(xbuf, bc.ref()));
+        // EXP, a pipeline over the beats: issue (bc) -> read the beat (xr) -> index and table read
+        // (ee) -> add to the sum and store. e = table[index(max - x)], the unsigned index saturated
+        // as in Lut.index. The phase lasts beats + 2 cycles.
+        VExpr.Ref issued = b.reg("issued", 1, false, 0);
+        VExpr.Ref v1 = b.reg("v1", 1, false, 0);
+        VExpr.Ref v2 = b.reg("v2", 1, false, 0);
+        VExpr.Ref b1 = b.reg("b1", bc.bits(), false, 0);
+        VExpr.Ref b2 = b.reg("b2", bc.bits(), false, 0);
+        VExpr.Ref xrow = b.reg("xrow", e * xb, false, 0);
+        VExpr.Ref erowIn = b.reg("ee", e * eb, false, 0);
+        VExpr issue = b.wire("issue", 1, false, and(inExp, not(issued)));
         List<VExpr> es = new ArrayList<>();
-        VExpr total = new VExpr.Cond(first, uconst(sb, 0), sum);
+        List<VExpr> eqs = new ArrayList<>();
+        VExpr total = new VExpr.Cond(bin("==", b2, uconst(bc.bits(), 0)), uconst(sb, 0), sum);
         for (int i = 0; i < e; i++) {
             VExpr.Ref xr = RtlFixed.lane(b, "xr" + i, xrow, i, xb);
             VExpr.Ref diff = b.wire("diff" + i, xb + 1, true,
@@ -141,17 +151,27 @@ final class GraphRtl {
             VExpr v = RtlFixed.requantize(b, "idx" + i, diff, xb + 1, in.frac(), new QFormat(ib + 1, lut.indexFrac()));
             VExpr.Ref addr = b.wire("addr" + i, ib, false,
                     new VExpr.Cond(new VExpr.Index(v, new VExpr.Int(ib)), uconst(ib, 0), new VExpr.Slice(v, ib - 1, 0)));
-            VExpr.Ref ei = b.wire("e" + i, eb, false, new VExpr.Index(table, addr));
-            es.add(ei);
-            total = bin("+", total, zext(ei, eb, sb));
+            es.add(new VExpr.Index(table, addr));
+            VExpr.Ref eq = RtlFixed.lane(b, "e" + i, erowIn, i, eb);
+            eqs.add(eq);
+            total = bin("+", total, zext(eq, eb, sb));
         }
         VExpr.Ref sumNext = b.wire("sum_next", sb, false, total);
-        // DIV: one restoring step per cycle; 2^K has its single one bit at position K.
+        VExpr expDone = b.wire("exp_done", 1, false, and(v2, bin("==", b2, uconst(bc.bits(), beats - 1))));
+        b.add(clockedNoReset(List.of(set(xrow, new VExpr.Index(xbuf, bc.ref())), set(b1, bc.ref()), set(b2, b1))));
+        List<VStmt> tableReads = new ArrayList<>();
+        for (int i = 0; i < e; i++) {
+            tableReads.add(set(new VExpr.Slice(erowIn, (i + 1) * eb - 1, i * eb), es.get(i)));
+        }
+        b.add(clockedNoReset(tableReads));
+        // DIV: one restoring step per cycle; 2^K has its single one bit at position K. The compare
+        // is the borrow of the subtraction (one carry chain).
         VExpr bit = k <= q - 1 ? t.is(q - 1 - k) : uconst(1, 0);
         VExpr.Ref r2 = b.wire("rem2", sb + 1, false, bin("+", new VExpr.Concat(List.of(rem, uconst(1, 0))), zext(bit, 1, sb + 1)));
-        VExpr.Ref geq = b.wire("geq", 1, false, bin(">=", r2, zext(sum, sb, sb + 1)));
-        VExpr.Ref diffR = b.wirePartlyUnused("rem_sub", sb + 1, false,
-                new VExpr.Cond(geq, bin("-", r2, zext(sum, sb, sb + 1)), r2));
+        VExpr.Ref sub = b.wire("rem_sub", sb + 2, false, bin("-", zext(r2, sb + 1, sb + 2), zext(sum, sb, sb + 2)));
+        VExpr.Ref geq = b.wire("geq", 1, false, not(new VExpr.Index(sub, new VExpr.Int(sb + 1))));
+        VExpr.Ref diffR = b.wirePartlyUnused("rem_next", sb + 1, false,
+                new VExpr.Cond(geq, new VExpr.Slice(sub, sb, 0), r2));
         VExpr quoNext = q == 1 ? geq : new VExpr.Concat(List.of(new VExpr.Slice(quo, q - 2, 0), geq));
         // OUT: p = requantize(e * q, K, out).
         VExpr.Ref erow = b.wire("erow", e * eb, false, new VExpr.Index(ebuf, bc.ref()));
@@ -167,20 +187,24 @@ final class GraphRtl {
         b.assign("out_push", emit);
         b.add(clockedNoReset(List.of(
                 when(load, List.of(set(new VExpr.Index(xbuf, bc.ref()), ref("in_data")))),
-                when(inExp, List.of(set(new VExpr.Index(ebuf, bc.ref()), concatLanes(es)))))));
+                when(v2, List.of(set(new VExpr.Index(ebuf, b2), erowIn))))));
         long r0 = (1L << k) >>> q;
         VStmt nextBeat = bc.step(lastBeat);
-        List<VStmt> reset = List.of(set(phase, uconst(2, 0)), bc.clear(), t.clear());
+        List<VStmt> reset = List.of(set(phase, uconst(2, 0)), bc.clear(), t.clear(), set(issued, uconst(1, 0)), set(v1, uconst(1, 0)),
+                set(v2, uconst(1, 0)));
         List<VStmt> run = List.of(
+                set(v1, issue), set(v2, v1),
                 when(load, List.of(set(max, m), nextBeat, when(lastBeat, List.of(set(phase, uconst(2, 1)))))),
-                when(inExp, List.of(set(sum, sumNext), nextBeat, t.clear(),
-                        when(lastBeat, List.of(set(phase, uconst(2, 2)), set(rem, uconst(sb, r0)), set(quo, uconst(q, 0)))))),
+                when(issue, List.of(nextBeat, when(lastBeat, List.of(set(issued, uconst(1, 1)))))),
+                when(v2, List.of(set(sum, sumNext))),
+                when(expDone, List.of(set(issued, uconst(1, 0)), t.clear(), set(phase, uconst(2, 2)), set(rem, uconst(sb, r0)),
+                        set(quo, uconst(q, 0)))),
                 when(inDiv, List.of(set(rem, new VExpr.Slice(diffR, sb - 1, 0)), set(quo, quoNext), t.step(),
                         when(t.atLast(), List.of(set(phase, uconst(2, 3)))))),
                 when(emit, List.of(nextBeat, when(lastBeat, List.of(set(phase, uconst(2, 0)))))));
         b.add(clocked(reset, run));
         String doc = "Softmax " + s.name() + " (" + s.source() + "): " + s.n() + " elements, " + e + " per beat, " + in + " -> "
-                + op.out() + ".\nPhases LOAD (" + beats + " beats), EXP (" + beats + " cycles), DIV (" + q + " cycles, restoring "
+                + op.out() + ".\nPhases LOAD (" + beats + " beats), EXP (" + (beats + 2) + " cycles, pipelined), DIV (" + q + " cycles, restoring "
                 + "divider of 2^" + k + " by the " + sb + "-bit sum), OUT (" + beats + " beats): " + s.cycles() + " cycles per vector.";
         return new VModule(mod, doc, List.of(), ports(e * xb, e * op.out().bits()), b.items());
     }

@@ -13,12 +13,10 @@ import static io.streamfold.verilog.RtlFixed.uconst;
 import static io.streamfold.verilog.RtlFixed.valueBits;
 import static io.streamfold.verilog.RtlKit.clocked;
 import static io.streamfold.verilog.RtlKit.clockedNoReset;
-import static io.streamfold.verilog.RtlKit.nextValue;
 import static io.streamfold.verilog.RtlKit.concat;
 import static io.streamfold.verilog.RtlKit.concatLanes;
 import static io.streamfold.verilog.RtlKit.ports;
 import static io.streamfold.verilog.RtlKit.set;
-import static io.streamfold.verilog.RtlKit.syncRead;
 import static io.streamfold.verilog.RtlKit.when;
 import static io.streamfold.verilog.RtlKit.zext;
 import static io.streamfold.verilog.VExpr.and;
@@ -39,7 +37,9 @@ final class MatVecRtl {
         QOp.QDense op = s.op();
         int xb = op.in().bits();
         int wb = op.weight().bits();
-        int aw = op.accBits();
+        // The accumulator starts from bias + the requantization's rounding constant, one bit wider
+        // than the exact sum needs, so the output path is a shift and a saturation, no adder.
+        int aw = op.accBits() + 1;
         int ob = op.out().bits();
         int sfN = s.sf();
         int nfN = s.nf();
@@ -60,7 +60,7 @@ final class MatVecRtl {
         files.put(mod + "_w.mem", MemFile.packed(s.weights(), pe * simd, wb));
         long[] biases = new long[nfN * pe];
         for (int o = 0; o < biases.length; o++) {
-            biases[o] = op.bias(o);
+            biases[o] = op.bias(o) + RtlFixed.roundingConstant(op.accBits(), op.accFrac(o), op.out());
         }
         files.put(mod + "_b.mem", MemFile.packed(biases, pe, aw));
         b.add(new VItem.Initial(List.of(
@@ -72,93 +72,126 @@ final class MatVecRtl {
         VExpr ws = b.wire("ws", 1, false, new VExpr.Cond(reuse, not(wsel), wsel));
         VExpr wc = b.wire("wc", wcBits, false, new VExpr.Cond(reuse, uconst(wcBits, 0), wcnt));
         VExpr load = b.wire("load", 1, false, and(ref("in_valid"), bin("!=", wc, uconst(wcBits, sfN))));
-        VExpr needOut = b.wire("need_out", 1, false, sf.atLast());
+        // sf == SF-1 and nf == NF-1 as registers kept beside the counters, so the counters' enables
+        // are one gate after the issue decision instead of a comparator chain further on.
+        List<VStmt> flagReset = new ArrayList<>();
+        VExpr.Ref sfLast = RtlKit.lastFlag(b, "sf_last", sf, flagReset);
+        VExpr.Ref nfLast = RtlKit.lastFlag(b, "nf_last", nf, flagReset);
+        VExpr needOut = sfLast;
         VExpr sfWide = zext(sf.ref(), sf.bits(), wcBits);
-        VExpr avail = b.wire("avail", 1, false, bin("||", bin("!=", rsel, wsel), bin(">", wcnt, sfWide)));
-        // Pipeline: issue (buffer and weight reads) -> product registers -> accumulate and requantize
-        // into the output register. It advances as a whole unless the output register holds a beat
-        // the output FIFO cannot take, so out_ready reaches no further than this stage's control.
-        VExpr.Ref v1 = b.reg("v1", 1, false, 0);
-        VExpr.Ref first1 = b.reg("first1", 1, false, 0);
-        VExpr.Ref last1 = b.reg("last1", 1, false, 0);
-        VExpr.Ref nf1 = b.reg("nf1", nf.bits(), false, 0);
-        VExpr.Ref v2 = b.reg("v2", 1, false, 0);
-        // nf of the beat in the output register: it picks the requantization shift when outputs differ in it
+        // The step's beat is loaded if the loader is on the other bank or past slot sf. On the same
+        // bank the loader is never behind (sf <= wcnt), so "past" is "not equal": no comparator chain.
+        VExpr avail = b.wire("avail", 1, false, bin("||", bin("!=", rsel, wsel), bin("!=", wcnt, sfWide)));
+        // Pipeline: issue -> read (buffer and weight ROM, registered: block RAM) -> product registers
+        // -> adder tree of the SIMD products, registered every two levels -> accumulate into the
+        // output register. It advances as a whole unless the output register holds a beat the output
+        // FIFO cannot take, so out_ready reaches no further than this stage's control, and the
+        // memories are addressed straight from registers. Register k (1 = read, 2 = products,
+        // 3.. = tree) carries its step's valid, first, last and nf along.
+        int depth = 2 + s.treeStages();
+        VExpr.Ref[] v = new VExpr.Ref[depth + 1];
+        VExpr.Ref[] first = new VExpr.Ref[depth + 1];
+        VExpr.Ref[] last = new VExpr.Ref[depth + 1];
+        VExpr.Ref[] nfk = new VExpr.Ref[depth + 1];
+        // nf picks the bias (at the last register) and, in the output register, the requantization
+        // shift when outputs differ in it
         boolean shiftsDiffer = false;
         for (int o = pe; o < nfN * pe && !shiftsDiffer; o++) {
             shiftsDiffer = op.accFrac(o) != op.accFrac(o % pe);
         }
-        VExpr.Ref nf2 = shiftsDiffer ? b.reg("nf2", nf.bits(), false, 0) : nf1;
-        VExpr adv = b.wire("adv", 1, false, bin("||", not(v2), ref("out_ready")));
+        for (int k = 1; k <= depth; k++) {
+            v[k] = b.reg("v" + k, 1, false, 0);
+            first[k] = b.reg("first" + k, 1, false, 0);
+            last[k] = b.reg("last" + k, 1, false, 0);
+            nfk[k] = k < depth || shiftsDiffer ? b.reg("nf" + k, nf.bits(), false, 0) : null;
+        }
+        VExpr.Ref vOut = b.reg("v_out", 1, false, 0);
+        VExpr.Ref nfOut = shiftsDiffer ? b.reg("nf_out", nf.bits(), false, 0) : nfk[1];
+        VExpr adv = b.wire("adv", 1, false, bin("||", not(vOut), ref("out_ready")));
         VExpr compute = b.wire("compute", 1, false, and(avail, adv));
         VExpr wcntNext = b.wire("wcnt_next", wcBits, false, new VExpr.Cond(load, bin("+", wc, uconst(wcBits, 1)), wc));
         VExpr waddr = b.wire("waddr", bufBits, false, new VExpr.Cond(ws,
                 bin("+", uconst(bufBits, sfN), zext(wc, wcBits, bufBits)), zext(wc, wcBits, bufBits)));
-        // The buffer is read synchronously: x captures the slot the next cycle reads (addressed from
-        // the next rsel and sf), or the beat written at that same edge when it is that slot. So x
-        // always equals buffer[{rsel, sf}] as a combinational read would, and synthesis maps the
-        // buffer to block RAM instead of flip-flops.
+        VExpr raddr = b.wire("raddr", bufBits, false, new VExpr.Cond(rsel,
+                bin("+", uconst(bufBits, sfN), zext(sf.ref(), sf.bits(), bufBits)), zext(sf.ref(), sf.bits(), bufBits)));
+        // The slot an issued step reads was written in an earlier cycle (avail), never at this edge,
+        // so plain synchronous reads suffice.
         VExpr.Ref x = b.reg("x", simd * xb, false, 0);
-        VExpr w = b.wire("w", pe * simd * wb, false, new VExpr.Index(wrom, addr.ref()));
-        VExpr bias = b.wire("bias", pe * aw, false, new VExpr.Index(brom, nf1));
+        VExpr.Ref w = b.reg("w", pe * simd * wb, false, 0);
+        VExpr.Ref bias = b.reg("bias", pe * aw, false, 0);
         List<VExpr> xs = new ArrayList<>();
         for (int i = 0; i < simd; i++) {
             xs.add(RtlFixed.lane(b, "x" + i, x, i, xb));
         }
         int pb = wb + xb;
-        // Sums are formed at the wider of accumulator and product; the exact value fits aw bits.
-        int sw = Math.max(aw, pb);
+        // A sum of SIMD products fits tw bits; the accumulator sum is formed at the wider of the two.
+        int tw = pb + RtlFixed.counterBits(simd) - (simd == 1 ? 1 : 0);
+        int sw = Math.max(aw, tw);
         List<VExpr> ys = new ArrayList<>();
-        List<VStmt> products = new ArrayList<>();
+        List<VStmt> pipeUpdates = new ArrayList<>();
         List<VStmt> accUpdates = new ArrayList<>();
         for (int p = 0; p < pe; p++) {
             VExpr.Ref acc = b.reg("acc" + p, aw, true, 0);
-            VExpr bp = RtlFixed.lane(b, "bias" + p, bias, p, aw);
-            VExpr.Ref base = b.wire("base" + p, aw, true, new VExpr.Cond(first1, bp, acc));
-            VExpr sum = RtlFixed.signExtend(base, aw, sw);
+            List<VExpr.Ref> terms = new ArrayList<>();
             for (int i = 0; i < simd; i++) {
                 VExpr wi = RtlFixed.lane(b, "w" + p + "_" + i, w, p * simd + i, wb);
                 VExpr prod = RtlFixed.mul(b, "prod" + p + "_" + i, wi, wb, xs.get(i), xb);
                 VExpr.Ref preg = b.reg("p" + p + "_" + i, pb, true, 0);
-                products.add(set(preg, prod));
-                sum = bin("+", sum, RtlFixed.signExtend(preg, pb, sw));
+                pipeUpdates.add(set(preg, prod));
+                terms.add(preg);
             }
+            VExpr.Ref lanes = adderTree(b, "t" + p, terms, pb, tw, pipeUpdates);
+            VExpr bp = RtlFixed.lane(b, "bias" + p, bias, p, aw);
+            VExpr.Ref base = b.wire("base" + p, aw, true, new VExpr.Cond(first[depth], bp, acc));
+            VExpr sum = bin("+", RtlFixed.signExtend(base, aw, sw), RtlFixed.signExtend(lanes, tw, sw));
             accumulate(b, "sum" + p, acc, aw, sum, sw, accUpdates);
             List<Integer> fracs = new ArrayList<>();
             for (int nf0 = 0; nf0 < nfN; nf0++) {
                 fracs.add(op.accFrac(nf0 * pe + p));
             }
             // The output register is the accumulator itself, held while the beat waits: its
-            // requantization is on the path to the output FIFO, not on the accumulate path.
-            ys.add(RtlFixed.requantizeBank(b, "y" + p, acc, aw, fracs, op.out(), nf2));
+            // requantization is on the path to the output FIFO's register, not on the accumulate path.
+            ys.add(RtlFixed.requantizeBank(b, "y" + p, acc, aw, fracs, op.out(), nfOut, true));
         }
         b.assign("out_data", concatLanes(ys));
         b.assign("in_pop", load);
-        b.assign("out_push", and(v2, ref("out_ready")));
+        b.assign("out_push", and(vOut, ref("out_ready")));
         b.add(clockedNoReset(load, List.of(set(new VExpr.Index(buf, waddr), ref("in_data")))));
-        b.add(clockedNoReset(adv, products));
-        b.add(clockedNoReset(and(adv, v1), accUpdates));
+        b.add(clockedNoReset(compute, List.of(set(x, new VExpr.Index(buf, raddr)), set(w, new VExpr.Index(wrom, addr.ref())))));
+        pipeUpdates.add(set(bias, new VExpr.Index(brom, nfk[depth - 1])));
+        b.add(clockedNoReset(adv, pipeUpdates));
+        b.add(clockedNoReset(and(adv, v[depth]), accUpdates));
         List<VStmt> onCompute = new ArrayList<>();
         onCompute.add(addr.step());
         // The last chunk of the last row frees this half of the input buffer: the next vector is read from the other.
-        onCompute.addAll(sf.stepCarry(needOut, nf.stepCarry(List.of(set(rsel, not(rsel))))));
-        List<VStmt> onAdvance = new ArrayList<>(List.of(set(v1, compute), set(first1, sf.is(0)), set(last1, needOut), set(nf1, nf.ref()),
-                set(v2, and(v1, last1))));
-        if (nf2 != nf1) {
-            onAdvance.add(set(nf2, nf1));
+        onCompute.add(RtlKit.stepFlag(sfLast, sf));
+        List<VStmt> onRow = new ArrayList<>(List.of(RtlKit.stepFlag(nfLast, nf)));
+        onRow.addAll(nf.stepCarry(nfLast, List.of(set(rsel, not(rsel)))));
+        onCompute.addAll(sf.stepCarry(needOut, onRow));
+        List<VStmt> onAdvance = new ArrayList<>(List.of(set(v[1], compute), set(first[1], sf.is(0)), set(last[1], needOut),
+                set(nfk[1], nf.ref())));
+        for (int k = 2; k <= depth; k++) {
+            onAdvance.addAll(List.of(set(v[k], v[k - 1]), set(first[k], first[k - 1]), set(last[k], last[k - 1])));
+            if (nfk[k] != null) {
+                onAdvance.add(set(nfk[k], nfk[k - 1]));
+            }
         }
-        VItem.AlwaysFf control = clocked(List.of(set(wsel, uconst(1, 0)), set(wcnt, uconst(wcBits, 0)), set(rsel, uconst(1, 0)),
-                        sf.clear(), nf.clear(), addr.clear(), set(v1, uconst(1, 0)), set(v2, uconst(1, 0))),
-                List.of(set(wsel, ws), set(wcnt, wcntNext), when(compute, onCompute), when(adv, onAdvance)));
-        b.add(control);
-        VExpr rselNext = b.wire("rsel_next", 1, false, nextValue(rsel, control.body()));
-        VExpr sfNext = b.wire("sf_next", sf.bits(), false, nextValue(sf.ref(), control.body()));
-        VExpr raddrNext = b.wire("raddr_next", bufBits, false, new VExpr.Cond(rselNext,
-                bin("+", uconst(bufBits, sfN), zext(sfNext, sf.bits(), bufBits)), zext(sfNext, sf.bits(), bufBits)));
-        b.add(syncRead(x, buf, raddrNext, load, waddr, ref("in_data")));
+        onAdvance.add(set(vOut, and(v[depth], last[depth])));
+        if (shiftsDiffer) {
+            onAdvance.add(set(nfOut, nfk[depth]));
+        }
+        List<VStmt> reset = new ArrayList<>(List.of(set(wsel, uconst(1, 0)), set(wcnt, uconst(wcBits, 0)), set(rsel, uconst(1, 0)),
+                sf.clear(), nf.clear(), addr.clear(), set(vOut, uconst(1, 0))));
+        for (int k = 1; k <= depth; k++) {
+            reset.add(set(v[k], uconst(1, 0)));
+        }
+        reset.addAll(flagReset);
+        b.add(clocked(reset,
+                List.of(set(wsel, ws), set(wcnt, wcntNext), when(compute, onCompute), when(adv, onAdvance))));
         String doc = "Matrix-vector stage " + s.name() + " (" + s.source() + "): " + s.inFeatures() + " -> " + s.outFeatures()
-                + ", PE " + pe + ", SIMD " + simd + ", " + s.cycles() + " cycles per vector, 2 pipeline registers.\n"
-                + "in " + op.in() + ", weights " + op.weight().bits() + " bits, accumulator " + aw + " bits, out " + op.out() + ".";
+                + ", PE " + pe + ", SIMD " + simd + ", " + s.cycles() + " cycles per vector, " + (depth + 1) + " pipeline registers.\n"
+                + "in " + op.in() + ", weights " + op.weight().bits() + " bits, accumulator " + aw + " bits (bias includes the rounding), out "
+                + op.out() + ".";
         return new VModule(mod, doc, List.of(), ports(simd * xb, pe * ob), b.items());
     }
 
@@ -186,6 +219,12 @@ final class MatVecRtl {
         b.add(new VItem.Initial(List.of(
                 new VStmt.SysCall("$readmemh", List.of(mod + "_w.mem", wrom)),
                 new VStmt.SysCall("$readmemh", List.of(mod + "_b.mem", brom)))));
+        boolean shiftsDiffer = false;
+        for (int o = lanes; o < cbN * lanes && !shiftsDiffer; o++) {
+            shiftsDiffer = op.accFrac(o) != op.accFrac(o % lanes);
+        }
+        // cb of the beat in the accumulators, which picks the requantization shift when channels differ in it
+        VExpr.Ref cbOut = shiftsDiffer ? b.reg("cb_out", cb.bits(), false, 0) : cb.ref();
         VExpr first = b.wire("first", 1, false, k.is(0));
         VExpr last = b.wire("last", 1, false, k.atLast());
         VExpr fire = b.wire("fire", 1, false, and(ref("in_valid"), bin("||", not(last), ref("out_ready"))));
@@ -205,23 +244,65 @@ final class MatVecRtl {
             VExpr wp = RtlFixed.lane(b, "w" + p, w, p, wb);
             VExpr prod = RtlFixed.mul(b, "prod" + p, wp, wb, xs.get(p / s.multiplier()), xb);
             VExpr sum = bin("+", RtlFixed.signExtend(base, aw, sw), RtlFixed.signExtend(prod, wb + xb, sw));
-            VExpr.Ref sumW = accumulate(b, "sum" + p, acc, aw, sum, sw, accUpdates);
+            accumulate(b, "sum" + p, acc, aw, sum, sw, accUpdates);
             List<Integer> fracs = new ArrayList<>();
             for (int c0 = 0; c0 < cbN; c0++) {
                 fracs.add(op.accFrac(c0 * lanes + p));
             }
-            ys.add(RtlFixed.requantizeBank(b, "y" + p, sumW, sw, fracs, op.out(), cb.ref()));
+            // the beat pushed at the last tap is presented the next cycle, from the accumulators
+            ys.add(RtlFixed.requantizeBank(b, "y" + p, acc, aw, fracs, op.out(), cbOut));
         }
         b.assign("out_data", concatLanes(ys));
         b.assign("in_pop", fire);
         b.assign("out_push", and(fire, last));
         b.add(clockedNoReset(fire, accUpdates));
+        if (shiftsDiffer) {
+            b.add(clockedNoReset(and(fire, last), List.of(set(cbOut, cb.ref()))));
+        }
         b.add(clocked(List.of(k.clear(), cb.clear(), addr.clear()), fire,
                 concat(List.of(addr.step()), k.stepCarry(last, List.of(cb.step())))));
         String doc = "Depthwise convolution " + s.name() + " (" + s.source() + "): " + s.elems() + " channels x " + s.multiplier()
                 + " outputs per beat, " + kk + " window beats, in " + op.in() + ", weights " + wb + " bits, accumulator " + aw
                 + " bits, out " + op.out() + ".";
         return new VModule(mod, doc, List.of(), ports(s.elems() * xb, lanes * op.out().bits()), b.items());
+    }
+
+    /**
+     * Sums {@code terms} ({@code width}-bit signed registers) in a balanced tree of {@code tw}-bit
+     * adders with a register after every two levels ({@link Stage.MatVec#treeStages()} registers in
+     * all, their updates appended to {@code updates}); returns the register holding the sum, or the
+     * single term.
+     */
+    private static VExpr.Ref adderTree(RtlBuilder b, String name, List<VExpr.Ref> terms, int width, int tw, List<VStmt> updates) {
+        List<VExpr> level = new ArrayList<>();
+        for (VExpr.Ref t : terms) {
+            level.add(RtlFixed.signExtend(t, width, tw));
+        }
+        int depth = 0;
+        int stage = 0;
+        while (level.size() > 1) {
+            List<VExpr> next = new ArrayList<>();
+            for (int i = 0; i + 1 < level.size(); i += 2) {
+                next.add(bin("+", level.get(i), level.get(i + 1)));
+            }
+            if (level.size() % 2 == 1) {
+                next.add(level.get(level.size() - 1));
+            }
+            level = next;
+            depth++;
+            if (depth % 2 == 0 || level.size() == 1) {
+                stage++;
+                List<VExpr> regs = new ArrayList<>();
+                for (int i = 0; i < level.size(); i++) {
+                    VExpr.Ref r = b.reg(name + "_s" + stage + "_" + i, tw, true, 0);
+                    updates.add(set(r, level.get(i)));
+                    regs.add(r);
+                }
+                level = regs;
+            }
+        }
+        VExpr only = level.get(0);
+        return only instanceof VExpr.Ref r && terms.size() == 1 ? terms.get(0) : (VExpr.Ref) only;
     }
 
     /**

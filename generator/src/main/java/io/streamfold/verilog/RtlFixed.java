@@ -33,12 +33,35 @@ final class RtlFixed {
      * two's complement result).
      */
     static VExpr requantize(RtlBuilder b, String name, VExpr acc, int accBits, int fracIn, QFormat out) {
+        return requantize(b, name, acc, accBits, fracIn, out, false);
+    }
+
+    /**
+     * The constant that {@link #requantize} adds before its shift: an accumulator that starts from
+     * its bias plus this constant ({@code preRounded}) needs only the shift and the saturation.
+     * Zero when the shift is at least the exact sum's width {@code accBits} (the result is 0 then).
+     */
+    static long roundingConstant(int accBits, int fracIn, QFormat out) {
+        int s = fracIn - out.frac();
+        return s > 0 && s < accBits ? 1L << (s - 1) : 0;
+    }
+
+    /**
+     * Like {@link #requantize(RtlBuilder, String, VExpr, int, int, QFormat)}; with
+     * {@code preRounded}, {@code acc} already holds the {@link #roundingConstant} (folded into a
+     * bias), so no adder sits between the accumulator register and the saturation: the result is
+     * the same value.
+     */
+    static VExpr requantize(RtlBuilder b, String name, VExpr acc, int accBits, int fracIn, QFormat out, boolean preRounded) {
         int s = fracIn - out.frac();
         VExpr r;
         int rw;
         if (s >= accBits) {
             // |acc| < 2^(accBits-1) <= 2^(s-1): the rounded quotient is always 0.
             return uconst(out.bits(), 0);
+        } else if (s > 0 && preRounded) {
+            rw = accBits - s;
+            r = b.wire(name + "_shr", rw, true, new VExpr.Slice(acc, accBits - 1, s));
         } else if (s > 0) {
             // (acc + 2^(s-1)) >> s, computed one bit wider so the rounding constant cannot wrap.
             VExpr.Ref t = b.wirePartlyUnused(name + "_rnd", accBits + 1, true, new VExpr.Binary("+", acc, sconst(accBits + 1, 1L << (s - 1))));
@@ -64,26 +87,39 @@ final class RtlFixed {
      */
     static VExpr requantizeBank(RtlBuilder b, String name, VExpr.Ref acc, int accBits, List<Integer> fracs, QFormat out,
             VExpr selector) {
+        return requantizeBank(b, name, acc, accBits, fracs, out, selector, false);
+    }
+
+    /** {@link #requantizeBank(RtlBuilder, String, VExpr.Ref, int, List, QFormat, VExpr)}, optionally {@code preRounded}. */
+    static VExpr requantizeBank(RtlBuilder b, String name, VExpr.Ref acc, int accBits, List<Integer> fracs, QFormat out,
+            VExpr selector, boolean preRounded) {
         Map<Integer, VExpr> byFrac = new LinkedHashMap<>();
         List<VExpr> choices = new ArrayList<>();
         for (int frac : fracs) {
             choices.add(byFrac.computeIfAbsent(frac,
-                    f -> requantize(b, name + "_f" + (f < 0 ? "m" + (-f) : f), acc, accBits, f, out)));
+                    f -> requantize(b, name + "_f" + (f < 0 ? "m" + (-f) : f), acc, accBits, f, out, preRounded)));
         }
         return b.select(name, out.bits(), true, selector, choices);
     }
 
-    /** Saturates a signed {@code width}-bit value to {@code bits} bits. */
+    /**
+     * Saturates a signed {@code width}-bit value to {@code bits} bits. The value fits when its bits
+     * {@code width-1 .. bits-1} all equal the sign: the overflow tests are reductions of those bits
+     * (a few LUT levels) rather than magnitude comparisons (two carry chains).
+     */
     static VExpr saturate(RtlBuilder b, String name, VExpr v, int width, int bits) {
         if (width <= bits) {
             return signExtend(v, width, bits);
         }
         long max = (1L << (bits - 1)) - 1;
         long min = -(1L << (bits - 1));
-        VExpr hi = new VExpr.Binary(">", v, sconst(width, max));
-        VExpr lo = new VExpr.Binary("<", v, sconst(width, min));
+        VExpr.Ref x = v instanceof VExpr.Ref r ? r : b.wire(name + "_v", width, true, v);
+        VExpr sign = new VExpr.Index(x, new VExpr.Int(width - 1));
+        VExpr upper = width - 2 == bits - 1 ? new VExpr.Index(x, new VExpr.Int(bits - 1)) : new VExpr.Slice(x, width - 2, bits - 1);
+        VExpr hi = VExpr.and(VExpr.not(sign), new VExpr.Unary("|", upper));
+        VExpr lo = VExpr.and(sign, VExpr.not(new VExpr.Unary("&", upper)));
         return b.wire(name + "_sat", bits, true,
-                new VExpr.Cond(hi, sconst(bits, max), new VExpr.Cond(lo, sconst(bits, min), new VExpr.Slice(v, bits - 1, 0))));
+                new VExpr.Cond(hi, sconst(bits, max), new VExpr.Cond(lo, sconst(bits, min), new VExpr.Slice(x, bits - 1, 0))));
     }
 
     /** A signed {@code width}-bit value sign-extended to {@code bits} ({@code >= width}). */

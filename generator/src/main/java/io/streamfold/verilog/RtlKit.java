@@ -32,59 +32,6 @@ final class RtlKit {
 
     // --- clocked blocks and statements -------------------------------------------------------------
 
-    /**
-     * A synchronous read of {@code mem} into the register {@code data}, write-first: it captures
-     * {@code mem[raddrNext]}, or {@code wdata} when that word is written at the same edge. With
-     * {@code raddrNext} the address the next cycle reads, {@code data} always equals what a
-     * combinational read of the current address would give, so the timing is unchanged while
-     * synthesis gets a registered read port (block RAM).
-     */
-    static VItem.AlwaysFf syncRead(VExpr.Ref data, VExpr.Ref mem, VExpr raddrNext, VExpr write, VExpr waddr, VExpr wdata) {
-        return clockedNoReset(List.of(set(data, new VExpr.Cond(VExpr.and(write, bin("==", waddr, raddrNext)), wdata,
-                new VExpr.Index(mem, raddrNext)))));
-    }
-
-    /**
-     * The value {@code reg} takes at the next clock edge under the statements of its clocked block,
-     * read as one expression ({@code if} becomes {@code ?:}, {@code case} a chain of comparisons; the
-     * register keeps its value where nothing assigns it). A stage uses it to read a memory at the
-     * address of the next cycle, i.e. through a synchronous read port (block RAM), with exactly the
-     * timing the combinational read had.
-     */
-    static VExpr nextValue(VExpr.Ref reg, List<VStmt> body) {
-        return nextValue(reg, body, reg);
-    }
-
-    private static VExpr nextValue(VExpr.Ref reg, List<VStmt> body, VExpr value) {
-        VExpr v = value;
-        for (VStmt st : body) {
-            if (st instanceof VStmt.NonBlocking nb && nb.lhs() instanceof VExpr.Ref r && r.name().equals(reg.name())) {
-                v = nb.rhs();
-            } else if (st instanceof VStmt.If f) {
-                VExpr t = nextValue(reg, f.then(), v);
-                VExpr o = nextValue(reg, f.otherwise(), v);
-                v = t.equals(o) ? t : new VExpr.Cond(f.cond(), t, o);
-            } else if (st instanceof VStmt.Case c) {
-                VExpr acc = nextValue(reg, c.byDefault(), v);
-                for (int i = c.items().size() - 1; i >= 0; i--) {
-                    VStmt.CaseItem item = c.items().get(i);
-                    VExpr arm = nextValue(reg, item.body(), v);
-                    if (arm.equals(acc)) {
-                        continue;
-                    }
-                    VExpr match = null;
-                    for (VExpr label : item.labels()) {
-                        VExpr eq = bin("==", c.subject(), label);
-                        match = match == null ? eq : bin("||", match, eq);
-                    }
-                    acc = new VExpr.Cond(match, arm, acc);
-                }
-                v = acc;
-            }
-        }
-        return v;
-    }
-
     /** {@code if (!aresetn) reset else run} on the clock: the control registers of a stage. */
     static VItem.AlwaysFf clocked(List<VStmt> reset, List<VStmt> run) {
         return new VItem.AlwaysFf("aclk", List.of(new VStmt.If(not(ref("aresetn")), reset, run)));
@@ -106,6 +53,18 @@ final class RtlKit {
     /** {@code if (enable) body} on the clock, without reset (see {@link #clockedNoReset(List)}). */
     static VItem.AlwaysFf clockedNoReset(VExpr enable, List<VStmt> body) {
         return clockedNoReset(List.of(when(enable, body)));
+    }
+
+    /** A register that holds {@code c == n-1}: set on reset by {@code reset}, kept by {@link #stepFlag} whenever {@code c} steps. */
+    static VExpr.Ref lastFlag(RtlBuilder b, String name, RtlCounter c, List<VStmt> reset) {
+        VExpr.Ref f = b.reg(name, 1, false, 0);
+        reset.add(set(f, uconst(1, c.n() == 1 ? 1 : 0)));
+        return f;
+    }
+
+    /** The update of {@code flag} ({@link #lastFlag}) in the cycle its counter {@code c} steps. */
+    static VStmt stepFlag(VExpr.Ref flag, RtlCounter c) {
+        return set(flag, c.n() == 1 ? uconst(1, 1) : c.n() == 2 ? not(flag) : new VExpr.Cond(flag, uconst(1, 0), c.is(c.n() - 2)));
     }
 
     /** {@code lhs <= rhs;} */

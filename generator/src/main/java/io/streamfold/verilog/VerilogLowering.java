@@ -61,7 +61,7 @@ public final class VerilogLowering {
         }
         for (Channel c : d.channels()) {
             String name = fifoName(c);
-            modules.putIfAbsent(name + ".v", VerilogPrinter.print(fifo(name, c.beatBits(), c.depth())));
+            modules.putIfAbsent(name + ".v", VerilogPrinter.print(fifo(name, c.beatBits(), c.depth(), c.registers(), c.lateData())));
         }
         Map<String, String> out = new LinkedHashMap<>(modules);
         out.putAll(files);
@@ -69,7 +69,7 @@ public final class VerilogLowering {
     }
 
     private String fifoName(Channel c) {
-        return d.name() + "_fifo_w" + c.beatBits() + "_d" + c.depth();
+        return d.name() + "_fifo_w" + c.beatBits() + "_d" + c.depth() + (c.registers() > 0 ? "_r" + c.registers() : "") + (c.lateData() ? "_late" : "");
     }
 
     // --- top ---------------------------------------------------------------------------------------
@@ -154,24 +154,55 @@ public final class VerilogLowering {
 
     // --- FIFO --------------------------------------------------------------------------------------
 
-    static VModule fifo(String name, int width, int depth) {
+    /**
+     * A FIFO of {@code depth} beats whose input passes {@code registers} register stages first
+     * ({@link Channel#registers()}): {@code in_ready} says there is room for the beat and for every
+     * beat still in those registers ({@code count + registers < depth}).
+     */
+    static VModule fifo(String name, int width, int depth, int registers, boolean lateData) {
         RtlBuilder b = new RtlBuilder();
         int cw = valueBits(depth);
         VExpr.Ref mem = b.reg("mem", width, false, depth);
         RtlCounter rd = b.counter("rd", depth);
         RtlCounter wr = b.counter("wr", depth);
         VExpr.Ref count = b.reg("count", cw, false, 0);
-        b.assign("in_ready", bin("!=", count, uconst(cw, depth)));
+        VExpr push = ref("in_push");
+        VExpr data = ref("in_data");
+        List<VStmt> clearValid = new ArrayList<>();
+        List<VStmt> shiftValid = new ArrayList<>();
+        List<VStmt> shiftData = new ArrayList<>();
+        for (int k = 1; k <= registers; k++) {
+            VExpr.Ref v = b.reg("pipe_valid" + k, 1, false, 0);
+            clearValid.add(set(v, uconst(1, 0)));
+            shiftValid.add(set(v, push));
+            push = v;
+            if (!lateData) {
+                VExpr.Ref x = b.reg("pipe_data" + k, width, false, 0);
+                shiftData.add(set(x, data));
+                data = x;
+            }
+        }
+        if (!shiftData.isEmpty()) {
+            b.add(clockedNoReset(shiftData));
+        }
+        if (registers > 0) {
+            b.add(clocked(clearValid, shiftValid));
+        }
+        b.assign("in_ready", registers == 0 ? bin("!=", count, uconst(cw, depth)) : bin("<", count, uconst(cw, depth - registers)));
         b.assign("out_valid", bin("!=", count, uconst(cw, 0)));
         b.assign("out_data", new VExpr.Index(mem, rd.ref()));
-        b.add(clockedNoReset(ref("in_push"), List.of(set(new VExpr.Index(mem, wr.ref()), ref("in_data")))));
+        b.add(clockedNoReset(push, List.of(set(new VExpr.Index(mem, wr.ref()), data))));
         b.add(clocked(List.of(rd.clear(), wr.clear(), set(count, uconst(cw, 0))), List.of(
-                when(ref("in_push"), List.of(wr.step())),
+                when(push, List.of(wr.step())),
                 when(ref("out_pop"), List.of(rd.step())),
-                new VStmt.If(and(ref("in_push"), not(ref("out_pop"))),
+                new VStmt.If(and(push, not(ref("out_pop"))),
                         List.of(set(count, bin("+", count, uconst(cw, 1)))),
-                        List.of(when(and(not(ref("in_push")), ref("out_pop")), List.of(set(count, bin("-", count, uconst(cw, 1))))))))));
-        return new VModule(name, "FIFO of " + depth + " beats of " + width + " bits; flags from the registered count.", List.of(),
+                        List.of(when(and(not(push), ref("out_pop")), List.of(set(count, bin("-", count, uconst(cw, 1))))))))));
+        String doc = "FIFO of " + depth + " beats of " + width + " bits; flags from the registered count."
+                + (registers == 0 ? "" : "\nBeats enter through " + registers + " register stage" + (registers == 1 ? "" : "s")
+                + "; in_ready leaves room for them (count + " + registers + " < " + depth + ")."
+                + (lateData ? "\nThe producer registers the data itself: in_data is the data of the push " + registers + " cycle(s) earlier." : ""));
+        return new VModule(name, doc, List.of(),
                 List.of(VModule.Port.in("aclk", 1), VModule.Port.in("aresetn", 1), VModule.Port.in("in_data", width),
                         VModule.Port.in("in_push", 1), VModule.Port.out("in_ready", 1), VModule.Port.out("out_data", width),
                         VModule.Port.out("out_valid", 1), VModule.Port.in("out_pop", 1)),

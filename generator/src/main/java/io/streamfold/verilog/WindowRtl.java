@@ -18,10 +18,8 @@ import static io.streamfold.verilog.RtlKit.clockedNoReset;
 import static io.streamfold.verilog.RtlKit.concatLanes;
 import static io.streamfold.verilog.RtlKit.fit;
 import static io.streamfold.verilog.RtlKit.modRows;
-import static io.streamfold.verilog.RtlKit.nextValue;
 import static io.streamfold.verilog.RtlKit.ports;
 import static io.streamfold.verilog.RtlKit.set;
-import static io.streamfold.verilog.RtlKit.syncRead;
 import static io.streamfold.verilog.RtlKit.when;
 import static io.streamfold.verilog.RtlKit.zext;
 import static io.streamfold.verilog.VExpr.and;
@@ -73,44 +71,48 @@ final class WindowRtl {
         VExpr inRow = b.wire("in_row", 1, false,
                 bin("||", bin("!=", wx.ref(), uconst(wx.bits(), 0)), bin("!=", wcb.ref(), uconst(wcb.bits(), 0))));
         VExpr wrowEnd = b.wire("wrow_end", 1, false, and(wx.atLast(), wcb.atLast()));
-        // A dilated window steps DH rows (DW columns) per kernel tap.
-        VExpr.Ref kyS = b.wire("ky_s", sb, true, dilate(ky.widen(sb), s.dilationH(), sconst(sb, s.dilationH())));
-        VExpr.Ref kxS = b.wire("kx_s", sb, true, dilate(kx.widen(sb), s.dilationW(), sconst(sb, s.dilationW())));
-        VExpr.Ref iy = b.wire("iy", sb, true, bin("+", ylo, kyS));
-        VExpr.Ref ix = b.wire("ix", sb, true, bin("+", xlo, kxS));
-        VExpr padded = b.wire("padded", 1, false, bin("||", bin("||", bin("<", iy, sconst(sb, 0)), bin(">=", iy, sconst(sb, h))),
-                bin("||", bin("<", ix, sconst(sb, 0)), bin(">=", ix, sconst(sb, w)))));
-        VExpr.Ref yoff = b.wire("yoff", sb, true, new VExpr.Cond(new VExpr.Index(ylo, new VExpr.Int(sb - 1)), sconst(sb, 0), ylo));
-        VExpr.Ref rel = b.wire("rel", sb, true, bin("-", iy, yoff));
+        // The reader's window position as registers kept beside its counters (the path from them to
+        // the emit decision is then a few comparisons): iy = ylo + ky*DH, ix = xlo + kx*DW and
+        // rel = iy - max(0, ylo) = min(ylo, 0) + ky*DH (yneg = min(ylo, 0)); relamt = release(oy).
+        VExpr.Ref iy = b.reg("iy", sb, true, 0);
+        VExpr.Ref ix = b.reg("ix", sb, true, 0);
+        VExpr.Ref rel = b.reg("rel", sb, true, 0);
+        VExpr.Ref yneg = b.reg("yneg", sb, true, 0);
+        VExpr.Ref relamt = b.reg("relamt", wrB, false, 0);
         VExpr.Ref wrowsS = b.wire("wrows_s", sb, true, zext(wrows, wrB, sb));
         VExpr.Ref wxS = b.wire("wx_s", sb, true, wx.widen(sb));
-        VExpr written = b.wire("written", 1, false, bin("||", bin("<", rel, wrowsS), and(bin("==", rel, wrowsS),
-                bin("||", bin("<", ix, wxS), and(bin("==", ix, wxS), bin("<", cb.ref(), wcb.ref()))))));
-        VExpr lastWin = b.wire("last_win", 1, false, and(and(ky.atLast(), kx.atLast()), cb.atLast()));
-        VExpr rowEnd = b.wire("row_end", 1, false, and(lastWin, ox.atLast()));
-        VExpr lastRow = b.wire("last_row", 1, false, oy.atLast());
-        // Rows released at the end of output row oy: a table of Stage.SlidingWindow#release.
-        List<VExpr> releases = new ArrayList<>();
-        for (int y = 0; y < s.outHeight(); y++) {
-            releases.add(uconst(wrB, s.release(y)));
-        }
-        VExpr relTable = b.select("release_row", wrB, false, oy.ref(), releases);
-        VExpr.Ref release = b.wire("free_rows", wrB, false, new VExpr.Cond(rowEnd, relTable, uconst(wrB, 0)));
-        VExpr emit = b.wire("emit", 1, false, and(and(ref("out_ready"), bin("||", padded, written)), bin("<=", release, wrows)));
-        // The writer may take a slot the reader releases in this same cycle.
-        VExpr.Ref wrowsLeft = b.wire("wrows_left", wrB, false, bin("-", wrows, new VExpr.Cond(emit, release, uconst(wrB, 0))));
-        VExpr write = b.wire("write", 1, false, and(ref("in_valid"), bin("||", inRow, bin("!=", wrowsLeft, uconst(wrB, rows)))));
+        // "counter at its last value" as registers kept with the counters (RtlKit.lastFlag)
+        List<VStmt> flagReset = new ArrayList<>();
+        VExpr.Ref kxL = RtlKit.lastFlag(b, "kx_last", kx, flagReset);
+        VExpr.Ref kyL = RtlKit.lastFlag(b, "ky_last", ky, flagReset);
+        VExpr.Ref cbL = RtlKit.lastFlag(b, "cb_last", cb, flagReset);
+        VExpr lastWin = b.wire("last_win", 1, false, and(and(kyL, kxL), cbL));
+        VExpr.Ref oxL = RtlKit.lastFlag(b, "ox_last", ox, flagReset);
+        VExpr rowEnd = b.wire("row_end", 1, false, and(lastWin, oxL));
+        VExpr.Ref lastRow = RtlKit.lastFlag(b, "last_row", oy, flagReset);
+        // Readiness of the current window beat as registers (Stage.SlidingWindow): padded, in a
+        // complete row as of the previous cycle, and at a row end its release covered.
+        VExpr.Ref padXQ = b.reg("pad_x_q", 1, false, 0);
+        VExpr.Ref padYQ = b.reg("pad_y_q", 1, false, 0);
+        VExpr padQ = b.wire("pad_q", 1, false, bin("||", padXQ, padYQ));
+        VExpr.Ref writtenQ = b.reg("written_q", 1, false, 0);
+        VExpr.Ref relokQ = b.reg("relok_q", 1, false, 0);
+        VExpr emit = b.wire("emit", 1, false, and(and(ref("out_ready"), bin("||", padQ, writtenQ)), bin("||", not(rowEnd), relokQ)));
+        // The writer decides on start-of-cycle state only: a slot the reader frees in a cycle is
+        // taken from the next one on.
+        VExpr write = b.wire("write", 1, false, and(ref("in_valid"), bin("||", inRow, bin("!=", wrows, uconst(wrB, rows)))));
 
         VExpr waddr = b.wire("waddr", ab, false, bin("+", bin("*", bin("+", bin("*", wslot.widen(ab), uconst(ab, w)),
                 wx.widen(ab)), uconst(ab, cbN)), wcb.widen(ab)));
         long padBits = s.padValue() & ((1L << xb) - 1);
         VExpr padBeat = e == 1 ? uconst(xb, padBits) : new VExpr.Repeat(e, uconst(xb, padBits));
-        // The line buffer is read synchronously: rdata captures the beat the next cycle reads
-        // (addressed from the reader's next state, below), or the beat written at that same edge
-        // when it is that one. So rdata always equals the combinational read of the current window
-        // position, not a cycle changes, and synthesis maps the buffer to block RAM.
+        // The line buffer is read synchronously at the current window position (block RAM): the
+        // beat pushed in cycle t is presented in cycle t+1 from rdata (or the pad value), and the
+        // output channel's register stage carries only the push (Stage#registersOwnOutput). A beat
+        // is pushed only once written, at an earlier edge, so the read never races a write.
         VExpr.Ref rdata = b.reg("rdata", e * xb, false, 0);
-        b.assign("out_data", new VExpr.Cond(padded, padBeat, rdata));
+        VExpr.Ref paddedQ = b.reg("padded_q", 1, false, 0);
+        b.assign("out_data", new VExpr.Cond(paddedQ, padBeat, rdata));
         b.assign("out_push", emit);
         b.assign("in_pop", write);
         b.add(clockedNoReset(write, List.of(set(new VExpr.Index(buf, waddr), ref("in_data")))));
@@ -123,50 +125,155 @@ final class WindowRtl {
         VExpr rtopNextRow = b.wirePartlyUnused("rtop_row", slb, false, modRows(rtopStep, slb, rows));
         VExpr rtopNextImg = b.wirePartlyUnused("rtop_next_img", slb, false, modRows(rtopImg, slb, rows));
 
+        // Which counters step and wrap when the reader advances (window order (ky, kx, cb) or (cb, ky, kx)).
+        VExpr kxStep = s.channelMajor() ? uconst(1, 1) : cbL;
+        VExpr kxWrap = b.wire("kx_wrap", 1, false, s.channelMajor() ? kxL : and(cbL, kxL));
+        VExpr kyStep = kxWrap;
+        VExpr kyWrap = b.wire("ky_wrap", 1, false, and(kxWrap, kyL));
+        // The next window origin after the last beat of this window.
+        VExpr.Ref xloNext = b.wire("xlo_next", sb, true, new VExpr.Cond(oxL, sconst(sb, -s.padLeft()), bin("+", xlo, sconst(sb, s.strideW()))));
+        VExpr.Ref yloNext = b.wire("ylo_next", sb, true, new VExpr.Cond(oxL,
+                new VExpr.Cond(lastRow, sconst(sb, -s.padTop()), bin("+", ylo, sconst(sb, s.strideH()))), ylo));
+        VExpr.Ref ynegNext = b.wire("yneg_next", sb, true, new VExpr.Cond(new VExpr.Index(yloNext, new VExpr.Int(sb - 1)), yloNext,
+                sconst(sb, 0)));
+        // Rows released at the end of output row oy: a table of Stage.SlidingWindow#release, read for the next row.
+        List<VExpr> releases = new ArrayList<>();
+        for (int y = 0; y < s.outHeight(); y++) {
+            releases.add(uconst(wrB, s.release(y)));
+        }
+        VExpr oyNext = b.wire("oy_next", oy.bits(), false, oy.next(lastRow));
+        VExpr relNextRow = b.select("release_next", wrB, false, oyNext, releases);
+        // After the row end of output row y, with the writer's rows less release(y): the first beat of
+        // the next row is in a complete row iff crow(y) = min(0, ylo(next)) + release(y) < wrows, and
+        // the next row end's release is covered iff drow(y) = release(next) + release(y) <= wrows.
+        List<VExpr> crows = new ArrayList<>();
+        List<VExpr> drows = new ArrayList<>();
+        for (int y = 0; y < s.outHeight(); y++) {
+            int next = y + 1 == s.outHeight() ? 0 : y + 1;
+            crows.add(sconst(sb, Math.min(0, next * s.strideH() - s.padTop()) + s.release(y)));
+            drows.add(uconst(slb, s.release(next) + s.release(y)));
+        }
+        VExpr.Ref crow = b.reg("crow", sb, true, 0);
+        VExpr.Ref drow = b.reg("drow", slb, false, 0);
+        VExpr crowNext = b.select("crow_next", sb, true, oyNext, crows);
+        VExpr drowNext = b.select("drow_next", slb, false, oyNext, drows);
         // The next output position: along the row by the column stride, then down by the row stride; after
         // the last row, the next image starts with its row 0 in the slot after this image's last row.
-        List<VStmt> pixel = List.of(new VStmt.If(ox.atLast(),
-                List.of(ox.clear(), set(xlo, sconst(sb, -s.padLeft())),
+        List<VStmt> pixel = List.of(set(xlo, xloNext), set(ylo, yloNext), set(yneg, ynegNext), RtlKit.stepFlag(oxL, ox), new VStmt.If(oxL,
+                List.of(ox.clear(), set(oy.ref(), oyNext), set(relamt, relNextRow), set(crow, crowNext), set(drow, drowNext),
+                        RtlKit.stepFlag(lastRow, oy),
                         new VStmt.If(lastRow,
-                                List.of(oy.clear(), set(ylo, sconst(sb, -s.padTop())),
-                                        set(rbase, new VExpr.Slice(rbaseNext, slotB - 1, 0)),
+                                List.of(set(rbase, new VExpr.Slice(rbaseNext, slotB - 1, 0)),
                                         set(rtop, new VExpr.Slice(rtopNextImg, slotB - 1, 0))),
-                                List.of(oy.inc(), set(ylo, bin("+", ylo, sconst(sb, s.strideH()))),
-                                        set(rtop, new VExpr.Slice(rtopNextRow, slotB - 1, 0))))),
-                List.of(ox.inc(), set(xlo, bin("+", xlo, sconst(sb, s.strideW()))))));
-        List<VStmt> advance = s.channelMajor()
-                ? kx.stepCarry(ky.stepCarry(cb.stepCarry(pixel)))
-                : cb.stepCarry(kx.stepCarry(ky.stepCarry(pixel)));
+                                List.of(set(rtop, new VExpr.Slice(rtopNextRow, slotB - 1, 0))))),
+                List.of(ox.inc())));
+        // The window position after this beat (what the registers take when the reader emits).
+        VExpr.Ref ixAdv = b.wire("ix_adv", sb, true, new VExpr.Cond(lastWin, xloNext, new VExpr.Cond(kxWrap, xlo,
+                s.channelMajor() ? bin("+", ix, sconst(sb, s.dilationW()))
+                        : new VExpr.Cond(kxStep, bin("+", ix, sconst(sb, s.dilationW())), ix))));
+        VExpr.Ref iyAdv = b.wire("iy_adv", sb, true, new VExpr.Cond(lastWin, yloNext, new VExpr.Cond(kyWrap, ylo,
+                new VExpr.Cond(kyStep, bin("+", iy, sconst(sb, s.dilationH())), iy))));
+        VExpr.Ref relAdv = b.wire("rel_adv", sb, true, new VExpr.Cond(lastWin, ynegNext, new VExpr.Cond(kyWrap, yneg,
+                new VExpr.Cond(kyStep, bin("+", rel, sconst(sb, s.dilationH())), rel))));
+        // Padding of the next beat, from comparisons of the registers with constants (v + c outside
+        // [0, n) is v outside [-c, n - c)), chosen by the same conditions as the position.
+        // Padding of the next beat from tables indexed by the current counters (no arithmetic):
+        // column ox*SW - PL + kx*DW outside [0, W) after a kx step, a kx wrap or a new window; the
+        // same for rows.
+        int sw0 = s.strideW();
+        int sh0 = s.strideH();
+        VExpr padXStep = flagTable(b, "pad_x_step", ox, kx, (o, k) -> k + 1 < s.kernelW()
+                && s.padded(0, o * sw0 - s.padLeft() + (k + 1) * s.dilationW()));
+        VExpr padX0 = flagTable(b, "pad_x_0", ox, null, (o, k) -> s.padded(0, o * sw0 - s.padLeft()));
+        VExpr padXNext = flagTable(b, "pad_x_next", ox, null, (o, k) -> s.padded(0, (o + 1 < s.outWidth() ? o + 1 : 0) * sw0 - s.padLeft()));
+        VExpr padYStep = flagTable(b, "pad_y_step", oy, ky, (o, k) -> k + 1 < s.kernelH()
+                && s.padded(o * sh0 - s.padTop() + (k + 1) * s.dilationH(), 0));
+        VExpr padY0 = flagTable(b, "pad_y_0", oy, null, (o, k) -> s.padded(o * sh0 - s.padTop(), 0));
+        VExpr padYNext = flagTable(b, "pad_y_next", oy, null, (o, k) -> s.padded((o + 1 < s.outHeight() ? o + 1 : 0) * sh0 - s.padTop(), 0));
+        VExpr padXAdv = b.wire("pad_x_adv", 1, false, new VExpr.Cond(lastWin, padXNext,
+                new VExpr.Cond(kxWrap, padX0, s.channelMajor() ? padXStep : new VExpr.Cond(kxStep, padXStep, padXQ))));
+        VExpr padYAdv = b.wire("pad_y_adv", 1, false, new VExpr.Cond(lastWin, new VExpr.Cond(oxL, padYNext, padY0),
+                new VExpr.Cond(kyWrap, padY0, new VExpr.Cond(kyStep, padYStep, padYQ))));
+        VExpr.Ref wrowsWide = b.wire("wrows_w", slb, false, zext(wrows, wrB, slb));
+        // rel after this beat, compared in parallel for each way the walk can go (a last window beat
+        // also wraps ky; at a row end the release changes the count: crow)
+        VExpr.Ref relNow = b.wire("rel_now", 1, false, bin("<", rel, wrowsS));
+        VExpr writtenAdv = new VExpr.Cond(rowEnd, bin("<", crow, wrowsS), new VExpr.Cond(kyWrap, bin("<", yneg, wrowsS),
+                new VExpr.Cond(kyStep, bin("<", bin("+", rel, sconst(sb, s.dilationH())), wrowsS), relNow)));
+        VExpr writtenNext = b.wire("written_next", 1, false, new VExpr.Cond(emit, writtenAdv, relNow));
+        VExpr relokNext = b.wire("relok_next", 1, false, new VExpr.Cond(and(emit, rowEnd), bin("<=", drow, wrowsWide),
+                bin("<=", relamt, wrows)));
+        List<VStmt> walk = new ArrayList<>();
+        walk.add(set(ix, ixAdv));
+        walk.add(set(iy, iyAdv));
+        walk.add(set(rel, relAdv));
+        walk.add(set(padXQ, padXAdv));
+        walk.add(set(padYQ, padYAdv));
+        walk.addAll(s.channelMajor()
+                ? kx.stepCarry(kxL, ky.stepCarry(kyL, cb.stepCarry(cbL, List.of())))
+                : cb.stepCarry(cbL, kx.stepCarry(kxL, ky.stepCarry(kyL, List.of()))));
+        if (s.channelMajor()) {
+            walk.add(RtlKit.stepFlag(kxL, kx));
+            walk.add(when(kxL, List.of(RtlKit.stepFlag(kyL, ky))));
+            walk.add(when(kyWrap, List.of(RtlKit.stepFlag(cbL, cb))));
+        } else {
+            walk.add(RtlKit.stepFlag(cbL, cb));
+            walk.add(when(cbL, List.of(RtlKit.stepFlag(kxL, kx))));
+            walk.add(when(kxWrap, List.of(RtlKit.stepFlag(kyL, ky))));
+        }
+        walk.add(when(lastWin, pixel));
         List<VStmt> onWrite = wcb.stepCarry(wx.stepCarry(List.of(wslot.step())));
+        VExpr.Ref wrowsLeft = b.wire("wrows_left", wrB, false, bin("-", wrows, new VExpr.Cond(and(emit, rowEnd), relamt, uconst(wrB, 0))));
         VExpr wrowsNext = bin("+", wrowsLeft, new VExpr.Cond(and(write, wrowEnd), uconst(wrB, 1), uconst(wrB, 0)));
-        VItem.AlwaysFf control = clocked(List.of(wx.clear(), wcb.clear(), wslot.clear(), set(wrows, uconst(wrB, 0)),
+        List<VStmt> reset = new ArrayList<>(flagReset);
+        reset.addAll(List.of(wx.clear(), wcb.clear(), wslot.clear(), set(wrows, uconst(wrB, 0)),
                         oy.clear(), ox.clear(), ky.clear(), kx.clear(), cb.clear(),
                         set(ylo, sconst(sb, -s.padTop())), set(xlo, sconst(sb, -s.padLeft())),
-                        set(rtop, uconst(slotB, Math.floorMod(-s.padTop(), rows))), set(rbase, uconst(slotB, 0))),
-                List.of(when(write, onWrite), set(wrows, wrowsNext), when(emit, advance)));
-        b.add(control);
-        VExpr nRtop = b.wire("n_rtop", slotB, false, nextValue(rtop, control.body()));
-        VExpr nKy = b.wire("n_ky", ky.bits(), false, nextValue(ky.ref(), control.body()));
-        VExpr nKx = b.wire("n_kx", kx.bits(), false, nextValue(kx.ref(), control.body()));
-        VExpr nCb = b.wire("n_cb", cb.bits(), false, nextValue(cb.ref(), control.body()));
-        VExpr.Ref nXlo = b.wire("n_xlo", sb, true, nextValue(xlo, control.body()));
-        // Buffer address of window element (ky, kx, cb) of the next position: slot (rtop + ky*DH) mod rows,
-        // column xlo + kx*DW (the row slots hold the dilated span, so the sum stays below 2*rows).
-        VExpr.Ref slotSum = b.wire("n_slot_sum", slb, false, bin("+", zext(nRtop, slotB, slb),
-                dilate(zext(nKy, ky.bits(), slb), s.dilationH(), uconst(slb, s.dilationH()))));
-        VExpr slot = b.wirePartlyUnused("n_slot", slb, false, new VExpr.Cond(bin(">=", slotSum, uconst(slb, rows)),
+                        set(iy, sconst(sb, -s.padTop())), set(ix, sconst(sb, -s.padLeft())),
+                        set(yneg, sconst(sb, -s.padTop())), set(rel, sconst(sb, -s.padTop())), set(relamt, uconst(wrB, s.release(0))),
+                        set(rtop, uconst(slotB, Math.floorMod(-s.padTop(), rows))), set(rbase, uconst(slotB, 0)),
+                        set(padXQ, uconst(1, s.padded(0, -s.padLeft()) ? 1 : 0)), set(padYQ, uconst(1, s.padded(-s.padTop(), 0) ? 1 : 0)),
+                        set(writtenQ, uconst(1, -s.padTop() < 0 ? 1 : 0)), set(relokQ, uconst(1, s.release(0) <= 0 ? 1 : 0)),
+                        set(crow, crows.get(0)), set(drow, drows.get(0))));
+        b.add(clocked(reset, List.of(when(write, onWrite), set(wrows, wrowsNext), when(emit, walk), set(writtenQ, writtenNext),
+                set(relokQ, relokNext))));
+        // Buffer address of window element (ky, kx, cb): slot (rtop + ky*DH) mod rows, column
+        // ix = xlo + kx*DW (the row slots hold the dilated span, so the sum stays below 2*rows).
+        VExpr.Ref slotSum = b.wire("slot_sum", slb, false, bin("+", zext(rtop, slotB, slb),
+                dilate(zext(ky.ref(), ky.bits(), slb), s.dilationH(), uconst(slb, s.dilationH()))));
+        VExpr slot = b.wirePartlyUnused("slot", slb, false, new VExpr.Cond(bin(">=", slotSum, uconst(slb, rows)),
                 bin("-", slotSum, uconst(slb, rows)), slotSum));
-        VExpr.Ref ixNext = b.wirePartlyUnused("n_ix", sb, true, bin("+", nXlo,
-                dilate(zext(nKx, kx.bits(), sb), s.dilationW(), sconst(sb, s.dilationW()))));
-        VExpr raddrNext = b.wire("raddr_next", ab, false, bin("+", bin("*", bin("+", bin("*", fit(slot, slb, ab), uconst(ab, w)),
-                fit(ixNext, sb, ab)), uconst(ab, cbN)), zext(nCb, cb.bits(), ab)));
-        b.add(syncRead(rdata, buf, raddrNext, write, waddr, ref("in_data")));
+        VExpr raddr = b.wire("raddr", ab, false, bin("+", bin("*", bin("+", bin("*", fit(slot, slb, ab), uconst(ab, w)),
+                fit(ix, sb, ab)), uconst(ab, cbN)), zext(cb.ref(), cb.bits(), ab)));
+        b.add(clockedNoReset(List.of(set(rdata, new VExpr.Index(buf, raddr)), set(paddedQ, padQ))));
         String doc = "Sliding-window unit " + s.name() + " (" + s.source() + "): (" + s.channels() + ", " + h + ", " + w + ") in "
                 + e + "-element beats, kernel " + s.kernelH() + "x" + s.kernelW() + ", stride " + s.strideH() + "x" + s.strideW()
                 + (s.dilated() ? ", dilation " + s.dilationH() + "x" + s.dilationW() : "")
                 + ", pad " + s.padTop() + "," + s.padLeft() + " -> " + s.outHeight() + "x" + s.outWidth() + " windows, order "
                 + (s.channelMajor() ? "(cb, ky, kx)" : "(ky, kx, cb)") + ", " + rows + " row slots.";
         return new VModule(mod, doc, List.of(), ports(e * xb, e * xb), b.items());
+    }
+
+    /**
+     * A one-bit table {@code f(o, k)} indexed by the counters {@code outer} and {@code inner}
+     * ({@code {outer, inner}}; {@code inner} may be null), as a case over their registers.
+     */
+    private static VExpr flagTable(RtlBuilder b, String name, RtlCounter outer, RtlCounter inner,
+            java.util.function.BiPredicate<Integer, Integer> f) {
+        List<VExpr> choices = new ArrayList<>();
+        if (inner == null) {
+            for (int o = 0; o < outer.n(); o++) {
+                choices.add(uconst(1, f.test(o, 0) ? 1 : 0));
+            }
+            return b.select(name, 1, false, outer.ref(), choices);
+        }
+        int size = 1 << (outer.bits() + inner.bits());
+        for (int i = 0; i < size; i++) {
+            int o = i >> inner.bits();
+            int k = i & ((1 << inner.bits()) - 1);
+            choices.add(uconst(1, o < outer.n() && k < inner.n() && f.test(o, k) ? 1 : 0));
+        }
+        return b.select(name, 1, false, new VExpr.Concat(List.of(outer.ref(), inner.ref())), choices);
     }
 
     /** {@code tap * d}, or the tap itself when {@code d == 1} (undilated RTL stays as it was). */
@@ -189,6 +296,7 @@ final class WindowRtl {
         VExpr last = b.wire("last", 1, false, k.atLast());
         VExpr fire = b.wire("fire", 1, false, and(ref("in_valid"), bin("||", not(last), ref("out_ready"))));
         RtlCounter pos = null;
+        VExpr.Ref posOut = null;
         VExpr.Ref recip = null;
         int rb = 0;
         if (op instanceof QOp.QAvgPool a) {
@@ -199,12 +307,14 @@ final class WindowRtl {
                 recip = b.wire("recip", rb, true, sconst(rb, r[0]));
             } else {
                 // Windows that overlap the padding divide by fewer elements: the output position picks the reciprocal.
+                // (posOut: the position of the beat in the accumulators, which the output presents one cycle after its push)
                 pos = b.counter("pos", s.positions());
+                posOut = b.reg("pos_out", pos.bits(), false, 0);
                 List<VExpr> choices = new ArrayList<>();
                 for (long v : r) {
                     choices.add(sconst(rb, v));
                 }
-                recip = b.wire("recip", rb, true, b.select("recip_pos", rb, true, pos.ref(), choices));
+                recip = b.wire("recip", rb, true, b.select("recip_pos", rb, true, posOut, choices));
             }
         }
         List<VExpr> ys = new ArrayList<>();
@@ -215,14 +325,14 @@ final class WindowRtl {
                 VExpr.Ref acc = b.reg("acc" + p, xb, true, 0);
                 VExpr.Ref v = b.wire("v" + p, xb, true, new VExpr.Cond(bin("||", first, bin(">", x, acc)), x, acc));
                 accUpdates.add(set(acc, v));
-                ys.add(RtlFixed.requantize(b, "y" + p, v, xb, in.frac(), m.out()));
+                ys.add(RtlFixed.requantize(b, "y" + p, acc, xb, in.frac(), m.out()));
             } else {
                 QOp.QAvgPool a = (QOp.QAvgPool) op;
                 int sw = a.sumBits();
                 VExpr.Ref acc = b.reg("acc" + p, sw, true, 0);
                 VExpr.Ref v = b.wire("v" + p, sw, true, bin("+", new VExpr.Cond(first, sconst(sw, 0), acc), RtlFixed.signExtend(x, xb, sw)));
                 accUpdates.add(set(acc, v));
-                VExpr.Ref prod = RtlFixed.mul(b, "prod" + p, v, sw, recip, rb);
+                VExpr.Ref prod = RtlFixed.mul(b, "prod" + p, acc, sw, recip, rb);
                 ys.add(RtlFixed.requantize(b, "y" + p, prod, sw + rb, in.frac() + a.recipFrac(), out));
             }
         }
@@ -235,10 +345,11 @@ final class WindowRtl {
         if (pos != null) {
             reset.add(pos.clear());
             onGroup.add(pos.step());
+            b.add(clockedNoReset(and(fire, last), List.of(set(posOut, pos.ref()))));
         }
         b.add(clocked(reset, fire, k.stepCarry(last, cb.stepCarry(onGroup))));
         String doc = op.kind() + " reduce " + s.name() + " (" + s.source() + "): " + kk + " window beats of " + e + " x " + in
-                + " per output beat of " + out + ".";
+                + " per output beat of " + out + ".\nThe beat pushed with the last window beat is presented the next cycle, from the accumulators.";
         return new VModule(mod, doc, List.of(), ports(e * xb, e * out.bits()), b.items());
     }
 

@@ -93,7 +93,7 @@ public final class CycleSimulator {
     public static Result run(HwDesign d, List<long[]> inputs, Stimulus stim, VcdWriter vcd, boolean stages) {
         Fifo[] fifos = new Fifo[d.channels().size()];
         for (Channel c : d.channels()) {
-            fifos[c.id()] = new Fifo(c.elems(), c.depth());
+            fifos[c.id()] = new Fifo(c.elems(), c.depth(), c.registers());
         }
         StageModel[] models = new StageModel[d.stages().size()];
         for (int i = 0; i < models.length; i++) {

@@ -2,26 +2,39 @@ package io.streamfold.sim;
 
 /**
  * A FIFO with the RTL's timing: flags from the count at the start of the cycle, pushes and pops
- * taking effect at the clock edge ({@link #commit}).
+ * taking effect at the clock edge ({@link #commit}). A pushed beat first passes {@code registers}
+ * register stages ({@link io.streamfold.hw.Channel#registers()}): pushed in cycle t, it is written
+ * at the edge ending cycle t + registers, and {@link #full()} keeps room for the beats in flight.
  */
 final class Fifo {
 
     final int elems;
     final int depth;
+    private final int registers;
     private final long[] data;
     private int head;
     private int count;
     private boolean pushed;
     private boolean popped;
+    /** The beat pushed this cycle (valid if {@link #pushed}). */
+    private final long[] incoming;
+    /** Register stage k holds the beat pushed k+1 cycles ago, if {@code pipeValid[k]}. */
+    private final long[][] pipe;
+    private final boolean[] pipeValid;
 
-    Fifo(int elems, int depth) {
+    Fifo(int elems, int depth, int registers) {
         this.elems = elems;
         this.depth = depth;
+        this.registers = registers;
         this.data = new long[elems * depth];
+        this.incoming = new long[elems];
+        this.pipe = new long[registers][elems];
+        this.pipeValid = new boolean[registers];
     }
 
+    /** No room for a push this cycle: {@code count + registers >= depth}. */
     boolean full() {
-        return count == depth;
+        return count + registers >= depth;
     }
 
     boolean empty() {
@@ -37,12 +50,12 @@ final class Fifo {
         return data[head * elems + i];
     }
 
-    /** Writes the beat into the tail slot; counted at the edge. */
+    /** Takes the beat into the first register stage (or the tail slot); counted when it lands. */
     void push(long[] beat) {
-        if (count == depth || pushed) {
+        if (full() || pushed) {
             throw new IllegalStateException("push into a full FIFO");
         }
-        System.arraycopy(beat, 0, data, ((head + count) % depth) * elems, elems);
+        System.arraycopy(beat, 0, incoming, 0, elems);
         pushed = true;
     }
 
@@ -61,10 +74,34 @@ final class Fifo {
             count--;
             popped = false;
         }
-        if (pushed) {
-            count++;
-            pushed = false;
+        if (registers == 0) {
+            if (pushed) {
+                land(incoming);
+            }
+        } else {
+            int last = registers - 1;
+            if (pipeValid[last]) {
+                land(pipe[last]);
+                moved = true;
+            }
+            for (int k = last; k > 0; k--) {
+                pipeValid[k] = pipeValid[k - 1];
+                long[] t = pipe[k];
+                pipe[k] = pipe[k - 1];
+                pipe[k - 1] = t;
+                moved |= pipeValid[k];
+            }
+            pipeValid[0] = pushed;
+            if (pushed) {
+                System.arraycopy(incoming, 0, pipe[0], 0, elems);
+            }
         }
+        pushed = false;
         return moved;
+    }
+
+    private void land(long[] beat) {
+        System.arraycopy(beat, 0, data, ((head + count) % depth) * elems, elems);
+        count++;
     }
 }

@@ -85,15 +85,17 @@ abstract class StageModel {
         private final int pe;
         private final long[] acc;
         private final long[] buf;
-        // product register (after issue): one lane sum of SIMD products per PE lane
-        private final long[] prod;
-        private boolean v1;
-        private boolean first1;
-        private boolean last1;
-        private int nf1;
+        // pipeline registers 1..depth after issue (read, products, adder tree): each holds its step's
+        // lane sums (the values the tree will produce), valid, first, last and nf
+        private final int depth;
+        private final long[][] sums;
+        private final boolean[] v;
+        private final boolean[] first;
+        private final boolean[] last;
+        private final int[] nfk;
         // output register
         private final long[] y;
-        private boolean v2;
+        private boolean vOut;
         private int wsel;
         private int wcnt;
         private int rsel;
@@ -110,17 +112,22 @@ abstract class StageModel {
             this.pe = s.pe();
             this.acc = new long[pe];
             this.buf = new long[2 * s.inFeatures()];
-            this.prod = new long[pe];
+            this.depth = s.pipelineDepth();
+            this.sums = new long[depth + 1][pe];
+            this.v = new boolean[depth + 1];
+            this.first = new boolean[depth + 1];
+            this.last = new boolean[depth + 1];
+            this.nfk = new int[depth + 1];
             this.y = new long[pe];
         }
 
         @Override
         void step() {
             // Every decision reads start-of-cycle state; all updates apply together at the edge.
-            // The pipeline (products, then accumulate and requantize) advances as a whole unless its
+            // The pipeline (read, products, then accumulate and requantize) advances as a whole unless its
             // output register holds a beat the output FIFO cannot take.
-            boolean push = v2 && !out.full();
-            boolean adv = !v2 || push;
+            boolean push = vOut && !out.full();
+            boolean adv = !vOut || push;
             boolean reuse = wcnt == sfN && rsel == wsel;
             int ws = reuse ? wsel ^ 1 : wsel;
             int wc = reuse ? 0 : wcnt;
@@ -130,20 +137,30 @@ abstract class StageModel {
                 out.push(y);
             }
             if (adv) {
-                // accumulate the step in the product register; at its last chunk, the output register
-                v2 = v1 && last1;
-                if (v1) {
+                // accumulate the step in the last pipeline register; at its last chunk, the output register
+                vOut = v[depth] && last[depth];
+                if (v[depth]) {
                     QOp.QDense op = s.op();
                     for (int p = 0; p < pe; p++) {
-                        int o = nf1 * pe + p;
-                        long sum = (first1 ? op.bias(o) : acc[p]) + prod[p];
+                        int o = nfk[depth] * pe + p;
+                        long sum = (first[depth] ? op.bias(o) : acc[p]) + sums[depth][p];
                         acc[p] = sum;
-                        if (last1) {
+                        if (last[depth]) {
                             y[p] = op.finish(o, sum);
                         }
                     }
                 }
-                v1 = compute;
+                // every register moves on to the next
+                long[] t = sums[depth];
+                for (int k = depth; k > 1; k--) {
+                    v[k] = v[k - 1];
+                    first[k] = first[k - 1];
+                    last[k] = last[k - 1];
+                    nfk[k] = nfk[k - 1];
+                    sums[k] = sums[k - 1];
+                }
+                sums[1] = t;
+                v[1] = compute;
                 if (compute) {
                     int addr = nf * sfN + sf;
                     int base = (rsel * sfN + sf) * simd;
@@ -152,11 +169,11 @@ abstract class StageModel {
                         for (int i = 0; i < simd; i++) {
                             sum += s.weight(addr, p, i) * buf[base + i];
                         }
-                        prod[p] = sum;
+                        sums[1][p] = sum;
                     }
-                    first1 = sf == 0;
-                    last1 = sf == sfN - 1;
-                    nf1 = nf;
+                    first[1] = sf == 0;
+                    last[1] = sf == sfN - 1;
+                    nfk[1] = nf;
                     if (++sf == sfN) {
                         sf = 0;
                         if (++nf == nfN) {
@@ -412,14 +429,17 @@ abstract class StageModel {
                     b = b == last ? 0 : b + 1;
                 }
                 case EXP -> {
-                    long s0 = b == 0 ? 0 : sum;
-                    for (int i = 0; i < n; i++) {
-                        e[b * n + i] = op.exp(max, x[b * n + i]);
-                        s0 += e[b * n + i];
+                    // B + 2 cycles: the RTL's read and table registers delay the last sum by two
+                    if (b <= last) {
+                        long s0 = b == 0 ? 0 : sum;
+                        for (int i = 0; i < n; i++) {
+                            e[b * n + i] = op.exp(max, x[b * n + i]);
+                            s0 += e[b * n + i];
+                        }
+                        sum = s0;
                     }
-                    sum = s0;
-                    phase = b == last ? DIV : EXP;
-                    b = b == last ? 0 : b + 1;
+                    phase = b == last + 2 ? DIV : EXP;
+                    b = b == last + 2 ? 0 : b + 1;
                     t = 0;
                 }
                 case DIV -> {
@@ -509,6 +529,9 @@ abstract class StageModel {
         private int xlo;
         private int rtop;
         private int rbase;
+        // readiness as of the previous cycle (registers written_q, relok_q)
+        private boolean writtenQ;
+        private boolean relokQ;
 
         SlidingWindowModel(Stage.SlidingWindow s, Fifo in, Fifo out) {
             this.s = s;
@@ -524,6 +547,8 @@ abstract class StageModel {
             this.ylo = -s.padTop();
             this.xlo = -s.padLeft();
             this.rtop = Math.floorMod(-s.padTop(), rows);
+            this.writtenQ = -s.padTop() < 0;
+            this.relokQ = s.release(0) <= 0;
         }
 
         @Override
@@ -532,18 +557,19 @@ abstract class StageModel {
             // reader decision
             int iy = ylo + ky * s.dilationH();
             int ix = xlo + kx * s.dilationW();
-            boolean padded = iy < 0 || iy >= s.height() || ix < 0 || ix >= w;
-            int yoff = Math.max(0, ylo);
-            int rel = iy - yoff;
-            boolean written = rel < wrows || (rel == wrows && (ix < wx || (ix == wx && cb < wcb)));
+            boolean padded = s.padded(iy, ix);
             boolean lastOfWindow = ky == s.kernelH() - 1 && kx == s.kernelW() - 1 && cb == cbN - 1;
             boolean rowEnd = lastOfWindow && ox == s.outWidth() - 1;
             int release = rowEnd ? s.release(oy) : 0;
-            boolean emit = !out.full() && (padded || written) && release <= wrows;
-            // writer decision: may take a slot the reader releases in this cycle
+            // ready: padded, or in a complete row as of the previous cycle (writtenQ); a row end also
+            // needs its release covered (relokQ)
+            boolean emit = !out.full() && (padded || writtenQ) && (!rowEnd || relokQ);
+            // the writer's rows as the readiness registers see them at the edge: start of this cycle, less this cycle's release
+            int seenRows = wrows - (emit ? release : 0);
+            // writer decision, on start-of-cycle state: a slot the reader releases now is free from the next cycle
             boolean inRow = wx != 0 || wcb != 0;
             int nextWrows = wrows - (emit ? release : 0);
-            boolean write = !in.empty() && (inRow || nextWrows < rows);
+            boolean write = !in.empty() && (inRow || wrows < rows);
             if (emit) {
                 if (padded) {
                     out.push(pad);
@@ -573,6 +599,9 @@ abstract class StageModel {
                 advance();
                 fires++;
             }
+            // rel counts rows from the oldest one held
+            writtenQ = ylo + ky * s.dilationH() - Math.max(0, ylo) < seenRows;
+            relokQ = s.release(oy) <= seenRows;
         }
 
         private void advance() {

@@ -102,7 +102,7 @@ class GraphStagesSimTest {
     }
 
     @Test
-    void softmaxTakesThreeBeatsPerBeatPlusTheDividerSteps() {
+    void softmaxTakesThreeCyclesPerBeatPlusTwoPlusTheDividerSteps() {
         GraphFixtures f = new GraphFixtures(5);
         QuantizedGraph q = f.quantize(f.gapHead(4, 2, 2, 10), QuantConfig.defaults());
         ParallelismPlan plan = ParallelismPlan.serial().with("fc", 2, 4);
@@ -112,7 +112,7 @@ class GraphStagesSimTest {
         QOp.QSoftmax op = sm.op();
         long maxQuotient = (1L << op.recipShift()) / op.exp().entry(0);
         assertEquals(64 - Long.numberOfLeadingZeros(maxQuotient), sm.divSteps());
-        assertEquals(3 * 5 + sm.divSteps(), sm.cycles());
+        assertEquals(3 * 5 + 2 + sm.divSteps(), sm.cycles());
         List<long[]> xs = f.inputs(q, 4);
         CycleSimulator.Result r = CycleSimulator.run(d, xs, Stimulus.ideal());
         assertEquals(4L * sm.cycles(), r.fires().get(sm.name()), "active cycles of the softmax FSM");

@@ -78,6 +78,8 @@ final class MatVecRtl {
         VExpr.Ref sfLast = RtlKit.lastFlag(b, "sf_last", sf, flagReset);
         VExpr.Ref nfLast = RtlKit.lastFlag(b, "nf_last", nf, flagReset);
         VExpr needOut = sfLast;
+        VExpr.Ref vecLast = b.reg("vec_last", 1, false, 0);
+        flagReset.add(set(vecLast, uconst(1, sfN == 1 && nfN == 1 ? 1 : 0)));
         VExpr sfWide = zext(sf.ref(), sf.bits(), wcBits);
         // The step's beat is loaded if the loader is on the other bank or past slot sf. On the same
         // bank the loader is never behind (sf <= wcnt), so "past" is "not equal": no comparator chain.
@@ -166,8 +168,14 @@ final class MatVecRtl {
         // The last chunk of the last row frees this half of the input buffer: the next vector is read from the other.
         onCompute.add(RtlKit.stepFlag(sfLast, sf));
         List<VStmt> onRow = new ArrayList<>(List.of(RtlKit.stepFlag(nfLast, nf)));
-        onRow.addAll(nf.stepCarry(nfLast, List.of(set(rsel, not(rsel)))));
+        onRow.addAll(nf.stepCarry(nfLast, List.of()));
         onCompute.addAll(sf.stepCarry(needOut, onRow));
+        // The step is the vector's last (sf == SF-1 and nf == NF-1): a register kept with the two
+        // flags, so the bank switch is one gate after the issue decision.
+        VExpr sfLastNext = ((VStmt.NonBlocking) RtlKit.stepFlag(sfLast, sf)).rhs();
+        VExpr nfLastNext = new VExpr.Cond(sfLast, ((VStmt.NonBlocking) RtlKit.stepFlag(nfLast, nf)).rhs(), nfLast);
+        onCompute.add(set(vecLast, and(sfLastNext, nfLastNext)));
+        onCompute.add(when(vecLast, List.of(set(rsel, not(rsel)))));
         List<VStmt> onAdvance = new ArrayList<>(List.of(set(v[1], compute), set(first[1], sf.is(0)), set(last[1], needOut),
                 set(nfk[1], nf.ref())));
         for (int k = 2; k <= depth; k++) {

@@ -426,6 +426,12 @@ public sealed interface Stage {
             return "GlobalAvgPool";
         }
 
+        /** A group's result comes from the register of its finished sums, the cycle after its push. */
+        @Override
+        public boolean registersOwnOutput() {
+            return true;
+        }
+
         @Override
         public int outputRegisters() {
             return 1;

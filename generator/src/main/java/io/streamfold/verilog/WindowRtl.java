@@ -77,6 +77,8 @@ final class WindowRtl {
         VExpr.Ref iy = b.reg("iy", sb, true, 0);
         VExpr.Ref ix = b.reg("ix", sb, true, 0);
         VExpr.Ref rel = b.reg("rel", sb, true, 0);
+        // rel + DH, kept beside rel: the row a ky step moves to
+        VExpr.Ref relStep = b.reg("rel_step", sb, true, 0);
         VExpr.Ref yneg = b.reg("yneg", sb, true, 0);
         VExpr.Ref relamt = b.reg("relamt", wrB, false, 0);
         VExpr.Ref wrowsS = b.wire("wrows_s", sb, true, zext(wrows, wrB, sb));
@@ -174,7 +176,7 @@ final class WindowRtl {
         VExpr.Ref iyAdv = b.wire("iy_adv", sb, true, new VExpr.Cond(lastWin, yloNext, new VExpr.Cond(kyWrap, ylo,
                 new VExpr.Cond(kyStep, bin("+", iy, sconst(sb, s.dilationH())), iy))));
         VExpr.Ref relAdv = b.wire("rel_adv", sb, true, new VExpr.Cond(lastWin, ynegNext, new VExpr.Cond(kyWrap, yneg,
-                new VExpr.Cond(kyStep, bin("+", rel, sconst(sb, s.dilationH())), rel))));
+                new VExpr.Cond(kyStep, relStep, rel))));
         // Padding of the next beat, from comparisons of the registers with constants (v + c outside
         // [0, n) is v outside [-c, n - c)), chosen by the same conditions as the position.
         // Padding of the next beat from tables indexed by the current counters (no arithmetic):
@@ -199,7 +201,7 @@ final class WindowRtl {
         // also wraps ky; at a row end the release changes the count: crow)
         VExpr.Ref relNow = b.wire("rel_now", 1, false, bin("<", rel, wrowsS));
         VExpr writtenAdv = new VExpr.Cond(rowEnd, bin("<", crow, wrowsS), new VExpr.Cond(kyWrap, bin("<", yneg, wrowsS),
-                new VExpr.Cond(kyStep, bin("<", bin("+", rel, sconst(sb, s.dilationH())), wrowsS), relNow)));
+                new VExpr.Cond(kyStep, bin("<", relStep, wrowsS), relNow)));
         VExpr writtenNext = b.wire("written_next", 1, false, new VExpr.Cond(emit, writtenAdv, relNow));
         VExpr relokNext = b.wire("relok_next", 1, false, new VExpr.Cond(and(emit, rowEnd), bin("<=", drow, wrowsWide),
                 bin("<=", relamt, wrows)));
@@ -207,6 +209,7 @@ final class WindowRtl {
         walk.add(set(ix, ixAdv));
         walk.add(set(iy, iyAdv));
         walk.add(set(rel, relAdv));
+        walk.add(set(relStep, bin("+", relAdv, sconst(sb, s.dilationH()))));
         walk.add(set(padXQ, padXAdv));
         walk.add(set(padYQ, padYAdv));
         walk.addAll(s.channelMajor()
@@ -230,7 +233,8 @@ final class WindowRtl {
                         oy.clear(), ox.clear(), ky.clear(), kx.clear(), cb.clear(),
                         set(ylo, sconst(sb, -s.padTop())), set(xlo, sconst(sb, -s.padLeft())),
                         set(iy, sconst(sb, -s.padTop())), set(ix, sconst(sb, -s.padLeft())),
-                        set(yneg, sconst(sb, -s.padTop())), set(rel, sconst(sb, -s.padTop())), set(relamt, uconst(wrB, s.release(0))),
+                        set(yneg, sconst(sb, -s.padTop())), set(rel, sconst(sb, -s.padTop())),
+                        set(relStep, sconst(sb, -s.padTop() + s.dilationH())), set(relamt, uconst(wrB, s.release(0))),
                         set(rtop, uconst(slotB, Math.floorMod(-s.padTop(), rows))), set(rbase, uconst(slotB, 0)),
                         set(padXQ, uconst(1, s.padded(0, -s.padLeft()) ? 1 : 0)), set(padYQ, uconst(1, s.padded(-s.padTop(), 0) ? 1 : 0)),
                         set(writtenQ, uconst(1, -s.padTop() < 0 ? 1 : 0)), set(relokQ, uconst(1, s.release(0) <= 0 ? 1 : 0)),
@@ -371,22 +375,27 @@ final class WindowRtl {
         VExpr.Ref recip = b.wire("recip", op.recipBits(), true, sconst(op.recipBits(), op.recip()));
         List<VExpr> sums = new ArrayList<>();
         List<VExpr> ys = new ArrayList<>();
+        // the finished sums of the group pushed with its last pixel, presented the next cycle
+        VExpr.Ref done = b.reg("done", e * sb, false, 0);
         for (int i = 0; i < e; i++) {
             VExpr.Ref x = RtlFixed.lane(b, "x" + i, ref("in_data"), i, in.bits());
             VExpr.Ref old = RtlFixed.lane(b, "old" + i, prev, i, sb);
             VExpr base = new VExpr.Cond(first, sconst(sb, 0), old);
             VExpr.Ref sum = b.wire("sum" + i, sb, true, bin("+", base, RtlFixed.signExtend(x, in.bits(), sb)));
             sums.add(sum);
-            VExpr.Ref prod = RtlFixed.mul(b, "scaled" + i, sum, sb, recip, op.recipBits());
+            VExpr.Ref total = RtlFixed.lane(b, "total" + i, done, i, sb);
+            VExpr.Ref prod = RtlFixed.mul(b, "scaled" + i, total, sb, recip, op.recipBits());
             ys.add(RtlFixed.requantize(b, "y" + i, prod, sb + op.recipBits(), in.frac() + op.recipFrac(), op.out()));
         }
         b.assign("out_data", concatLanes(ys));
         b.assign("in_pop", fire);
         b.assign("out_push", and(fire, last));
         b.add(clockedNoReset(fire, List.of(set(new VExpr.Index(acc, g.ref()), concatLanes(sums)))));
+        b.add(clockedNoReset(and(fire, last), List.of(set(done, concatLanes(sums)))));
         b.add(clocked(List.of(g.clear(), p.clear()), fire, List.of(g.step(), when(g.atLast(), List.of(p.step())))));
         String doc = "Global average pooling " + s.name() + " (" + s.source() + "): " + s.channels() + " channels x " + s.pixels()
-                + " pixels, " + e + " elements per beat, " + in + " -> " + op.out() + ", sums of " + sb + " bits.";
+                + " pixels, " + e + " elements per beat, " + in + " -> " + op.out() + ", sums of " + sb + " bits.\n"
+                + "A group's result is presented the cycle after its push, from the register of its finished sums.";
         return new VModule(mod, doc, List.of(), ports(e * in.bits(), e * op.out().bits()), b.items());
     }
 }

@@ -31,13 +31,20 @@ public final class Bench {
     private Bench() {
     }
 
-    record Design(String label, String model, ParallelismPlan plan) {
+    /** A design: an example (or {@code peer:NAME}, a Keras model of the peer fixtures), a plan or, if null, the planner at {@code budget}. */
+    record Design(String label, String model, ParallelismPlan plan, int budget) {
+        Design(String label, String model, ParallelismPlan plan) {
+            this(label, model, plan, 64);
+        }
     }
+
+    /** hls4ml's jet-tagging MLP, beside the repository when the shared fixtures are there. */
+    static final String JET = "peer:KERAS_3layer";
 
     public static void main(String[] args) throws Exception {
         Path root = Path.of(args.length > 0 ? args[0] : ".");
         int inferences = args.length > 1 ? Integer.parseInt(args[1]) : 200;
-        List<Design> designs = List.of(
+        List<Design> designs = new ArrayList<>(List.of(
                 new Design("mlp_bn serial (1 multiplier per layer)", "mlp_bn", ParallelismPlan.serial()),
                 new Design("mlp_bn 64-lane first layer", "mlp_bn",
                         ParallelismPlan.serial().withInputElems(8).with("/0/Gemm", 8, 8).with("/3/Gemm", 4, 8).with("/6/Gemm", 2, 8)),
@@ -45,19 +52,24 @@ public final class Bench {
                 new Design("cnn_seed serial", "cnn_seed", ParallelismPlan.serial()),
                 new Design("cnn_seed planner, budget 64", "cnn_seed", null),
                 new Design("cnn_residual serial", "cnn_residual", ParallelismPlan.serial()),
-                new Design("cnn_residual planner, budget 64", "cnn_residual", null));
+                new Design("cnn_residual planner, budget 64", "cnn_residual", null)));
+        if (Files.isDirectory(peer(root, JET))) {
+            designs.add(new Design("jet MLP (hls4ml) fully parallel", JET, null, 100_000));
+        }
         System.out.println("# streamfold benchmark, " + inferences + " inferences per run, ideal stimulus");
         System.out.printf(Locale.ROOT, "%-40s %5s %7s %8s %6s | %14s %14s %14s | %8s %8s%n", "design", "mults", "II", "latency", "util",
                 "java cyc/s", "verilator cyc/s", "icarus cyc/s", "java/vl", "java/iv");
         for (Design ds : designs) {
-            Path dir = root.resolve("examples").resolve(ds.model());
-            Graph g = ModelLoader.load(dir.resolve("model.onnx"));
+            boolean peer = ds.model().startsWith("peer:");
+            Path dir = peer ? peer(root, ds.model()) : root.resolve("examples").resolve(ds.model());
+            Graph g = peer ? ModelLoader.open(dir.resolve(dir.getFileName() + ".json"), null) : ModelLoader.load(dir.resolve("model.onnx"));
             Pipeline.Settings settings = ds.plan() != null ? new Pipeline.Settings(QuantConfig.defaults(), ds.plan(), 0)
-                    : new Pipeline.Settings(QuantConfig.defaults(), ParallelismPlan.serial(), 64);
-            Pipeline.Result c = Pipeline.compile(g, settings, DataFiles.samples(dir.resolve("calib.npy"), g));
+                    : new Pipeline.Settings(QuantConfig.defaults(), ParallelismPlan.serial(), ds.budget());
+            List<double[]> x = DataFiles.samples(dir.resolve("inputs.npy"), g);
+            // a peer model has no calib.npy: its first 200 samples calibrate, as in KerasFixturesTest
+            Pipeline.Result c = Pipeline.compile(g, settings, peer ? x.subList(0, 200) : DataFiles.samples(dir.resolve("calib.npy"), g));
             QuantizedGraph q = c.quantized();
             HwDesign d = c.design();
-            List<double[]> x = DataFiles.samples(dir.resolve("inputs.npy"), g);
             List<long[]> xs = new ArrayList<>();
             for (int i = 0; i < inferences; i++) {
                 xs.add(IntegerInterpreter.quantizeInput(q, x.get(i % x.size())));
@@ -91,6 +103,11 @@ public final class Bench {
     }
 
     private static final List<String> cells = new ArrayList<>();
+
+    /** The folder of {@code peer:NAME} in the shared fixtures beside the repository. */
+    static Path peer(Path root, String model) {
+        return root.resolve("../shared/fixtures/peer").resolve(model.substring("peer:".length())).normalize();
+    }
 
     /** LUT, flip-flop, DSP and block-RAM cells of the top module after {@code synth_xilinx -flatten}. */
     static String xilinxCells(Path dir, HwDesign d) throws Exception {

@@ -56,6 +56,9 @@ public final class Bench {
         if (Files.isDirectory(peer(root, JET))) {
             designs.add(new Design("jet MLP (hls4ml) fully parallel", JET, null, 100_000));
         }
+        if (args.length > 2) {
+            designs.removeIf(ds -> !ds.label().contains(args[2]));
+        }
         System.out.println("# streamfold benchmark, " + inferences + " inferences per run, ideal stimulus");
         System.out.printf(Locale.ROOT, "%-40s %5s %7s %8s %6s | %14s %14s %14s | %8s %8s%n", "design", "mults", "II", "latency", "util",
                 "java cyc/s", "verilator cyc/s", "icarus cyc/s", "java/vl", "java/iv");

@@ -31,16 +31,26 @@ public final class Bench {
     private Bench() {
     }
 
-    record Design(String label, String model, ParallelismPlan plan) {
+    /** A design: an example (or {@code peer:NAME}, a Keras model of the peer fixtures), a plan or, if null, the planner at {@code budget}. */
+    record Design(String label, String model, ParallelismPlan plan, int budget) {
+        Design(String label, String model, ParallelismPlan plan) {
+            this(label, model, plan, 64);
+        }
     }
 
     /** Icarus is two to three orders of magnitude slower: it runs this many cycles (enough to dwarf its start-up). */
     static final long ICARUS_CYCLES = 200_000;
 
+    /** At most this many inferences per run (memory for the vectors and the testbench files). */
+    static final long MAX_INFERENCES = 2_000_000;
+
+    /** hls4ml's jet-tagging MLP, beside the repository when the shared fixtures are there. */
+    static final String JET = "peer:KERAS_3layer";
+
     public static void main(String[] args) throws Exception {
         Path root = Path.of(args.length > 0 ? args[0] : ".");
         long cycles = args.length > 1 ? Long.parseLong(args[1]) : 10_000_000L;
-        List<Design> designs = List.of(
+        List<Design> designs = new ArrayList<>(List.of(
                 new Design("mlp_bn serial (1 multiplier per layer)", "mlp_bn", ParallelismPlan.serial()),
                 new Design("mlp_bn 64-lane first layer", "mlp_bn",
                         ParallelismPlan.serial().withInputElems(8).with("/0/Gemm", 8, 8).with("/3/Gemm", 4, 8).with("/6/Gemm", 2, 8)),
@@ -48,22 +58,31 @@ public final class Bench {
                 new Design("cnn_seed serial", "cnn_seed", ParallelismPlan.serial()),
                 new Design("cnn_seed planner, budget 64", "cnn_seed", null),
                 new Design("cnn_residual serial", "cnn_residual", ParallelismPlan.serial()),
-                new Design("cnn_residual planner, budget 64", "cnn_residual", null));
+                new Design("cnn_residual planner, budget 64", "cnn_residual", null)));
+        if (Files.isDirectory(peer(root, JET))) {
+            designs.add(new Design("jet MLP (hls4ml) fully parallel", JET, null, 100_000));
+        }
+        if (args.length > 2) {
+            designs.removeIf(ds -> !ds.label().contains(args[2]));
+        }
         System.out.println("# streamfold benchmark, ideal stimulus: Java and Verilator simulate at least " + cycles
-                + " cycles per design (as many inferences as that takes), Icarus at least " + ICARUS_CYCLES);
+                + " cycles per design (as many inferences as that takes, at most " + MAX_INFERENCES + "), Icarus at least " + ICARUS_CYCLES);
         System.out.printf(Locale.ROOT, "%-40s %5s %7s %8s %6s | %9s %14s %14s %14s | %8s %8s%n", "design", "mults", "II", "latency", "util",
                 "cycles", "java cyc/s", "verilator cyc/s", "icarus cyc/s", "java/vl", "java/iv");
         for (Design ds : designs) {
-            Path dir = root.resolve("examples").resolve(ds.model());
-            Graph g = ModelLoader.load(dir.resolve("model.onnx"));
+            boolean peer = ds.model().startsWith("peer:");
+            Path dir = peer ? peer(root, ds.model()) : root.resolve("examples").resolve(ds.model());
+            Graph g = peer ? ModelLoader.open(dir.resolve(dir.getFileName() + ".json"), null) : ModelLoader.load(dir.resolve("model.onnx"));
             Pipeline.Settings settings = ds.plan() != null ? new Pipeline.Settings(QuantConfig.defaults(), ds.plan(), 0)
-                    : new Pipeline.Settings(QuantConfig.defaults(), ParallelismPlan.serial(), 64);
-            Pipeline.Result c = Pipeline.compile(g, settings, DataFiles.samples(dir.resolve("calib.npy"), g));
+                    : new Pipeline.Settings(QuantConfig.defaults(), ParallelismPlan.serial(), ds.budget());
+            List<double[]> x = DataFiles.samples(dir.resolve("inputs.npy"), g);
+            // a peer model has no calib.npy: its first 200 samples calibrate, as in KerasFixturesTest
+            Pipeline.Result c = Pipeline.compile(g, settings, peer ? x.subList(0, 200) : DataFiles.samples(dir.resolve("calib.npy"), g));
             QuantizedGraph q = c.quantized();
             HwDesign d = c.design();
-            List<double[]> x = DataFiles.samples(dir.resolve("inputs.npy"), g);
             long ii = Math.max(1, d.initiationInterval());
-            List<long[]> xs = inputs(q, x, (int) Math.max(2, (cycles + ii - 1) / ii));
+            // a design of II 1 would need 10^7 inferences: their vectors and testbench files are capped
+            List<long[]> xs = inputs(q, x, (int) Math.min(MAX_INFERENCES, Math.max(2, (cycles + ii - 1) / ii)));
             Stimulus stim = Stimulus.ideal();
             CycleSimulator.Result r = CycleSimulator.run(d, xs, stim);
             // warm up the JIT, then time the best of three
@@ -106,6 +125,11 @@ public final class Bench {
             xs.add(IntegerInterpreter.quantizeInput(q, x.get(i % x.size())));
         }
         return xs;
+    }
+
+    /** The folder of {@code peer:NAME} in the shared fixtures beside the repository. */
+    static Path peer(Path root, String model) {
+        return root.resolve("../shared/fixtures/peer").resolve(model.substring("peer:".length())).normalize();
     }
 
     /** LUT, flip-flop, DSP and block-RAM cells of the top module after {@code synth_xilinx -flatten}. */

@@ -17,14 +17,14 @@ import io.streamfold.quant.QFormat;
  *               the producer it has room only while {@code count + registers < depth}, so every beat
  *               in flight has a slot and the producer's output path ends at a register (cuts the
  *               combinational path from one stage's logic into the next stage's)
- * @param lateData the producer registers the data itself (a synchronous memory read): it presents
- *               the data of a beat pushed in cycle t in cycle t + registers, and the FIFO's register
- *               stages carry only the push
+ * @param lateData the producer registers the data itself (a synchronous memory read, or a pipeline
+ *               of fixed latency {@code registers}): it presents the data of a beat pushed in cycle t
+ *               in cycle t + registers, and the FIFO's register stages carry only the push
  */
 public record Channel(int id, String name, int elems, QFormat format, int depth, int beats, int registers, boolean lateData) {
 
     public Channel {
-        if (elems < 1 || depth < 2 || beats < 1 || registers < 0 || registers > depth - 2 || (lateData && registers != 1)) {
+        if (elems < 1 || depth < 2 || beats < 1 || registers < 0 || registers > depth - 2 || (lateData && registers < 1)) {
             throw new IllegalArgumentException("channel " + name + ": elems " + elems + ", depth " + depth + ", beats " + beats
                     + ", registers " + registers + (lateData ? " (late data)" : ""));
         }

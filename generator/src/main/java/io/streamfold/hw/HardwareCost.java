@@ -118,6 +118,17 @@ public record HardwareCost(long multiplierBits, long romBits, long bufferBits) {
         }
 
         @Override
+        public Long softmaxTree(Stage.SoftmaxTree s) {
+            // one exp x reciprocal product per lane
+            return (long) s.n() * s.op().exp().out().bits() * s.op().recipBits();
+        }
+
+        @Override
+        public Long argmaxTree(Stage.ArgmaxTree s) {
+            return 0L;
+        }
+
+        @Override
         public Long slidingWindow(Stage.SlidingWindow s) {
             return 0L;
         }

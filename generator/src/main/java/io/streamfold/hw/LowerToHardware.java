@@ -244,7 +244,9 @@ public final class LowerToHardware {
                             + " is not over the whole tensor", "flatten before the softmax");
                 }
                 int out = channel(name, cx.elems(), outFmt, inShape.size());
-                stages.add(new Stage.Softmax(name, n.name(), x.channel(), out, cx.elems(), inShape.size(), sm));
+                // the whole vector in one beat: the full-rate pipeline; narrower beats: the (cheaper) state machine
+                stages.add(cx.elems() == inShape.size() ? new Stage.SoftmaxTree(name, n.name(), x.channel(), out, inShape.size(), sm)
+                        : new Stage.Softmax(name, n.name(), x.channel(), out, cx.elems(), inShape.size(), sm));
                 vals.put(n.output(), new Val(out, x.order()));
                 return null;
             }
@@ -292,14 +294,18 @@ public final class LowerToHardware {
         });
     }
 
-    /** The argmax head after the output: one element, the flat index of the largest output. */
+    /**
+     * The argmax head after the output: one element, the flat index of the largest output; a
+     * comparator tree when the output arrives as one beat, else the beat-serial scan.
+     */
     private Val argmax(Val out) {
         Channel c = channels.get(out.channel());
         int n = out.order().length;
         String name = "s" + stages.size() + "_argmax";
         QFormat idx = new QFormat(Math.max(2, 65 - Long.numberOfLeadingZeros(n - 1)), 0);
         int ch = channel(name, 1, idx, 1);
-        stages.add(new Stage.Argmax(name, q.graph().output(), out.channel(), ch, c.elems(), c.format(), out.order(), idx));
+        stages.add(c.elems() == n ? new Stage.ArgmaxTree(name, q.graph().output(), out.channel(), ch, c.format(), out.order(), idx)
+                : new Stage.Argmax(name, q.graph().output(), out.channel(), ch, c.elems(), c.format(), out.order(), idx));
         return new Val(ch, new int[] {0});
     }
 

@@ -66,8 +66,10 @@ public sealed interface Stage {
     String kind();
 
     /**
-     * The stage's output data comes out of a register of its own (a synchronous memory read) one
-     * cycle after the push ({@link Channel#lateData()}); its one output register is then that one.
+     * The stage's output data comes out of registers of its own {@link #outputRegisters()} cycles
+     * after the push ({@link Channel#lateData()}): a synchronous memory read (one register), or a
+     * fixed-latency pipeline whose registers stand in for the channel's register stages, which
+     * then carry only the push.
      */
     default boolean registersOwnOutput() {
         return false;
@@ -85,8 +87,11 @@ public sealed interface Stage {
     /**
      * Register stages between this stage and each of its output FIFOs ({@link Channel#registers()}):
      * 1 for every stage that computes, so its logic ends at a register; 0 for stages that only
-     * route bits (a fork, a width converter). {@link LowerToHardware} gives each output channel this
-     * many registers; the Verilog FIFO and the simulator's FIFO implement them.
+     * route bits (a fork, a width converter); the latency L of a pipeline that never stalls once it
+     * has taken a vector ({@link SoftmaxTree}, {@link ArgmaxTree}): the FIFO then keeps room for
+     * every vector in flight (the stage takes one only on that credit), and the stage's result,
+     * computed when it fires, lands L cycles later. {@link LowerToHardware} gives each output
+     * channel this many registers; the Verilog FIFO and the simulator's FIFO implement them.
      */
     int outputRegisters();
 
@@ -115,6 +120,10 @@ public sealed interface Stage {
         R softmax(Softmax s);
 
         R argmax(Argmax s);
+
+        R softmaxTree(SoftmaxTree s);
+
+        R argmaxTree(ArgmaxTree s);
 
         R slidingWindow(SlidingWindow s);
 
@@ -571,7 +580,8 @@ public sealed interface Stage {
      *     {@code op.prob(e[b][i], q)}; after beat B-1 go back to LOAD.</li>
      * </ol>
      * So an unstalled vector takes {@code 3B + 2 + Q} cycles; the next vector is loaded only after
-     * the last output beat (no overlap).
+     * the last output beat (no overlap). A vector that arrives as one beat gets the full-rate
+     * {@link SoftmaxTree} instead ({@link LowerToHardware} chooses by the beat width).
      */
     record Softmax(String name, String source, int input, int output, int elems, int n, QOp.QSoftmax op) implements OneToOne {
         public Softmax {
@@ -589,6 +599,14 @@ public sealed interface Stage {
 
         /** Divider steps Q: bits of the largest quotient {@code floor(2^K / exp(0))}. */
         public int divSteps() {
+            return quotientBits(op);
+        }
+
+        /**
+         * Bits of the largest reciprocal {@code floor(2^K / exp(0))} (the maximum element alone
+         * contributes {@code exp(0)}, so every sum is at least that): the restoring divider's steps.
+         */
+        public static int quotientBits(QOp.QSoftmax op) {
             return 64 - Long.numberOfLeadingZeros((1L << op.recipShift()) / op.exp().entry(0));
         }
 
@@ -630,6 +648,7 @@ public sealed interface Stage {
      * present and, on the last beat, the output FIFO has room; a firing scans the lanes in order
      * ({@code v > best || v == best && idx < bestIdx} replaces, where beat 0's lane 0 always
      * does) and on beat B-1 pushes {@code bestIdx} as {@code Q(bits, 0)}. B cycles per vector.
+     * A vector that arrives as one beat gets the full-rate {@link ArgmaxTree} instead.
      */
     record Argmax(String name, String source, int input, int output, int elems, QFormat in, int[] index, QFormat out) implements OneToOne {
         public Argmax {
@@ -675,6 +694,184 @@ public sealed interface Stage {
 
 
 
+
+        @Override
+        public Resources resources() {
+            return Resources.NONE;
+        }
+    }
+
+    /**
+     * Full-rate softmax of a vector of N elements that arrives as one beat (N elements per beat),
+     * the same arithmetic as {@link Softmax} ({@link QOp.QSoftmax}: bit-identical results), as a
+     * pipeline of fixed latency L = {@link #latency()} that takes one vector per cycle and never
+     * stalls. It fires when an input beat is present and the output FIFO has room; the FIFO's
+     * room counts every vector in flight (the pipeline registers are the channel's L register
+     * stages, {@link #outputRegisters()}), so a vector taken always has a slot when it comes out:
+     * the flow control is this credit, and {@code out_ready} only gates the decision to take a
+     * vector. The result of a vector taken in cycle t is presented in cycle t + L and written
+     * into the FIFO at the edge ending that cycle ({@link #registersOwnOutput()}).
+     *
+     * <p>The pipeline, on free-running registers (no enable): a "level" is one comparator, adder
+     * or divider step deep, and a register follows every second level of each part.
+     * <ol>
+     * <li><b>max and index</b>: {@code Lm = ceil(log2 N)} levels of a balanced comparator tree over
+     *     the lanes give {@code m = max x}; one more level computes each lane's table address,
+     *     {@code exp.address(exp.index(m - x[i]))}; {@code floor((Lm + 1) / 2)} registers
+     *     ({@link #indexStages()}), each carrying the lanes along;</li>
+     * <li><b>table read</b>: one register, {@code e[i] = exp[addr[i]]}, one ROM per lane (a
+     *     registered read: block RAM);</li>
+     * <li><b>sum and reciprocal</b>: {@code Ls = ceil(log2 N)} levels of a balanced adder tree give
+     *     the exact sum S, then Q = {@link #divSteps()} levels of the restoring divider of
+     *     {@link Softmax} give {@code q = floor(2^K / S)} one quotient bit per level;
+     *     {@code ceil((Ls + Q) / 2)} registers ({@link #divStages()}), with the last level, each
+     *     carrying e along;</li>
+     * <li><b>product</b>: the output register, {@code e[i] * q} plus the rounding constant of
+     *     the requantization; the output is {@code op.prob(e[i], q)} (shift and saturation).</li>
+     * </ol>
+     */
+    record SoftmaxTree(String name, String source, int input, int output, int n, QOp.QSoftmax op) implements OneToOne {
+        public SoftmaxTree {
+            if (n < 1 || op.exp().entry(0) < 1 || op.recipShift() >= 62 || (1L << op.recipShift()) < op.exp().entry(0)) {
+                throw new IllegalArgumentException(name + ": softmax of " + n + ", exp(0) = " + op.exp().entry(0) + ", 2^"
+                        + op.recipShift());
+            }
+        }
+
+        /** Elements per beat: the whole vector. */
+        public int elems() {
+            return n;
+        }
+
+        /** Levels of a balanced binary tree over the N lanes, {@code ceil(log2 N)}. */
+        public int treeLevels() {
+            return 32 - Integer.numberOfLeadingZeros(n - 1);
+        }
+
+        /** Divider steps Q: bits of the largest quotient (as {@link Softmax#divSteps()}). */
+        public int divSteps() {
+            return Softmax.quotientBits(op);
+        }
+
+        /** Registers of the max tree and the address level: {@code floor((Lm + 1) / 2)}. */
+        public int indexStages() {
+            return (treeLevels() + 1) / 2;
+        }
+
+        /** Registers of the adder tree and the divider: {@code ceil((Ls + Q) / 2)}. */
+        public int divStages() {
+            return (treeLevels() + divSteps() + 1) / 2;
+        }
+
+        /** Cycles from taking a vector to presenting its probabilities: index, table read, divider, product. */
+        public int latency() {
+            return indexStages() + 1 + divStages() + 1;
+        }
+
+        @Override
+        public int cycles() {
+            return 1;
+        }
+
+        @Override
+        public String describeLanes() {
+            return n + " lanes";
+        }
+
+        @Override
+        public String kind() {
+            return "SoftmaxTree";
+        }
+
+        @Override
+        public boolean registersOwnOutput() {
+            return true;
+        }
+
+        @Override
+        public int outputRegisters() {
+            return latency();
+        }
+
+        @Override
+        public <R> R accept(Visitor<R> v) {
+            return v.softmaxTree(this);
+        }
+
+        @Override
+        public Resources resources() {
+            // one product e * q per lane; one exp table per lane
+            return new Resources(n, (long) n * op.exp().size() * op.exp().out().bits(), 0);
+        }
+    }
+
+    /**
+     * Full-rate argmax head: the N elements of a vector arrive as one beat; out comes the flat
+     * index {@code index[k]} of the largest, ties to the lowest flat index, as {@link Argmax}. A
+     * balanced comparator tree whose leaves are the lanes in order of their flat index, so that
+     * at every node the right operand (the higher indices) wins only if it is strictly greater;
+     * {@code ceil(log2 N)} levels, a register after every second level and after the last, at
+     * least one: latency L = {@link #latency()}. Flow control as {@link SoftmaxTree}: it fires
+     * when an input beat is present and the output FIFO has room for every vector in flight
+     * (its L register stages); the index of a vector taken in cycle t is presented in cycle t + L.
+     */
+    record ArgmaxTree(String name, String source, int input, int output, QFormat in, int[] index, QFormat out) implements OneToOne {
+        public ArgmaxTree {
+            index = index.clone();
+            if (index.length < 1 || !out.contains(index.length - 1)) {
+                throw new IllegalArgumentException(name + ": " + index.length + " elements, index " + out);
+            }
+        }
+
+        /** Elements per beat: the whole vector. */
+        public int elems() {
+            return index.length;
+        }
+
+        /** Flat index of lane {@code i}. */
+        public int index(int i) {
+            return index[i];
+        }
+
+        @Override
+        public int[] index() {
+            return index.clone();
+        }
+
+        /** Comparator levels, {@code ceil(log2 N)}. */
+        public int treeLevels() {
+            return 32 - Integer.numberOfLeadingZeros(index.length - 1);
+        }
+
+        /** Registers from taking a vector to presenting its index: {@code max(1, ceil(levels / 2))}. */
+        public int latency() {
+            return Math.max(1, (treeLevels() + 1) / 2);
+        }
+
+        @Override
+        public int cycles() {
+            return 1;
+        }
+
+        @Override
+        public String kind() {
+            return "ArgmaxTree";
+        }
+
+        @Override
+        public boolean registersOwnOutput() {
+            return true;
+        }
+
+        @Override
+        public int outputRegisters() {
+            return latency();
+        }
+
+        @Override
+        public <R> R accept(Visitor<R> v) {
+            return v.argmaxTree(this);
+        }
 
         @Override
         public Resources resources() {

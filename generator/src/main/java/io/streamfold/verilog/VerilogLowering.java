@@ -31,7 +31,7 @@ import static io.streamfold.verilog.VExpr.ref;
  * {@code <module>_*.mem}; the map keeps a stable order, so emitting twice gives identical files.
  *
  * <p>This class owns the top module, the FIFOs and the dispatch; the stage modules come from
- * {@link MatVecRtl}, {@link ElementwiseRtl}, {@link WindowRtl} and {@link GraphRtl}.
+ * {@link MatVecRtl}, {@link ElementwiseRtl}, {@link WindowRtl}, {@link GraphRtl} and {@link HeadRtl}.
  */
 public final class VerilogLowering {
 
@@ -249,6 +249,16 @@ public final class VerilogLowering {
             @Override
             public VModule argmax(Stage.Argmax m) {
                 return GraphRtl.argmax(d, files, m);
+            }
+
+            @Override
+            public VModule softmaxTree(Stage.SoftmaxTree m) {
+                return HeadRtl.softmaxTree(d, files, m);
+            }
+
+            @Override
+            public VModule argmaxTree(Stage.ArgmaxTree m) {
+                return HeadRtl.argmaxTree(d, files, m);
             }
 
             @Override

@@ -59,6 +59,16 @@ abstract class StageModel {
             }
 
             @Override
+            public StageModel softmaxTree(Stage.SoftmaxTree m) {
+                return new SoftmaxTreeModel(m, fifos[m.input()], fifos[m.output()]);
+            }
+
+            @Override
+            public StageModel argmaxTree(Stage.ArgmaxTree m) {
+                return new ArgmaxTreeModel(m, fifos[m.input()], fifos[m.output()]);
+            }
+
+            @Override
             public StageModel slidingWindow(Stage.SlidingWindow w) {
                 return new SlidingWindowModel(w, fifos[w.input()], fifos[w.output()]);
             }
@@ -500,6 +510,83 @@ abstract class StageModel {
                 out.push(beat);
             }
             b = last ? 0 : b + 1;
+            fires++;
+        }
+    }
+
+    /**
+     * The full-rate softmax: a vector per firing when an input beat is present and the output has
+     * room for every vector in flight; the result, computed at once, lands after the output
+     * channel's register stages (the pipeline's latency).
+     */
+    static final class SoftmaxTreeModel extends StageModel {
+        private final QOp.QSoftmax op;
+        private final Fifo in;
+        private final Fifo out;
+        private final long[] e;
+        private final long[] beat;
+
+        SoftmaxTreeModel(Stage.SoftmaxTree s, Fifo in, Fifo out) {
+            this.op = s.op();
+            this.in = in;
+            this.out = out;
+            this.e = new long[s.n()];
+            this.beat = new long[s.n()];
+        }
+
+        @Override
+        void step() {
+            if (in.empty() || out.full()) {
+                return;
+            }
+            long max = in.head(0);
+            for (int i = 1; i < e.length; i++) {
+                max = Math.max(max, in.head(i));
+            }
+            long sum = 0;
+            for (int i = 0; i < e.length; i++) {
+                e[i] = op.exp(max, in.head(i));
+                sum += e[i];
+            }
+            long r = op.reciprocal(sum);
+            for (int i = 0; i < e.length; i++) {
+                beat[i] = op.prob(e[i], r);
+            }
+            in.pop();
+            out.push(beat);
+            fires++;
+        }
+    }
+
+    /** The full-rate argmax: as {@link SoftmaxTreeModel}, the flat index of the largest lane, ties to the lowest. */
+    static final class ArgmaxTreeModel extends StageModel {
+        private final Stage.ArgmaxTree s;
+        private final Fifo in;
+        private final Fifo out;
+        private final long[] beat = new long[1];
+
+        ArgmaxTreeModel(Stage.ArgmaxTree s, Fifo in, Fifo out) {
+            this.s = s;
+            this.in = in;
+            this.out = out;
+        }
+
+        @Override
+        void step() {
+            if (in.empty() || out.full()) {
+                return;
+            }
+            int best = 0;
+            for (int i = 1; i < s.elems(); i++) {
+                long v = in.head(i);
+                long b = in.head(best);
+                if (v > b || v == b && s.index(i) < s.index(best)) {
+                    best = i;
+                }
+            }
+            beat[0] = s.index(best);
+            in.pop();
+            out.push(beat);
             fires++;
         }
     }

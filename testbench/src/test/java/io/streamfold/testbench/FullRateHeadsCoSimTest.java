@@ -71,7 +71,7 @@ class FullRateHeadsCoSimTest {
             int n = sizes[i];
             QuantConfig cfg = cfgs.get(i % cfgs.size());
             QuantizedGraph q = f.quantize(softmaxOnly(n), cfg);
-            ParallelismPlan plan = ParallelismPlan.serial().withInputElems(n).withArgmax(i % 2 == 1);
+            ParallelismPlan plan = ParallelismPlan.serial().withInputElems(n).withArgmax(i % 2 == 0);
             Path dir = tmp.resolve("n" + n);
             HwDesign d = GraphStagesCoSimTest.emit(dir, q, plan, f.inputs(q, 12), new Stimulus(n, 0.3, 0.5));
             assertTrue(has(d, Stage.SoftmaxTree.class));

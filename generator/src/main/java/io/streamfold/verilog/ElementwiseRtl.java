@@ -96,15 +96,7 @@ final class ElementwiseRtl {
                 @Override
                 public VExpr lut(QOp.QLut t) {
                     Lut l = t.lut();
-                    int ib = l.indexBits();
-                    VExpr addr;
-                    if (l.signedIndex()) {
-                        addr = RtlFixed.requantize(b, n + "_i", x, in.bits(), in.frac(), new QFormat(ib, l.indexFrac()));
-                    } else {
-                        VExpr v = RtlFixed.requantize(b, n + "_i", x, in.bits(), in.frac(), new QFormat(ib + 1, l.indexFrac()));
-                        addr = new VExpr.Cond(new VExpr.Index(v, new VExpr.Int(ib)), uconst(ib, 0), new VExpr.Slice(v, ib - 1, 0));
-                    }
-                    VExpr.Ref a = b.wire(n + "_addr", ib, false, addr);
+                    VExpr.Ref a = RtlFixed.tableAddress(b, n + "_i", n + "_addr", x, in.bits(), in.frac(), l);
                     return b.wire(n, l.out().bits(), true, new VExpr.Index(ref("lut_rom"), a));
                 }
 

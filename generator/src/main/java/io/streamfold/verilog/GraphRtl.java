@@ -100,7 +100,6 @@ final class GraphRtl {
         int sb = op.sumBits();
         int k = op.recipShift();
         int q = s.divSteps();
-        int ib = lut.indexBits();
         // Phases LOAD = 0, EXP = 1, DIV = 2, OUT = 3 (Stage.Softmax).
         VExpr.Ref phase = b.reg("phase", 2, false, 0);
         RtlCounter bc = b.counter("b", beats);
@@ -148,9 +147,7 @@ final class GraphRtl {
             VExpr.Ref xr = RtlFixed.lane(b, "xr" + i, xrow, i, xb);
             VExpr.Ref diff = b.wire("diff" + i, xb + 1, true,
                     bin("-", RtlFixed.signExtend(max, xb, xb + 1), RtlFixed.signExtend(xr, xb, xb + 1)));
-            VExpr v = RtlFixed.requantize(b, "idx" + i, diff, xb + 1, in.frac(), new QFormat(ib + 1, lut.indexFrac()));
-            VExpr.Ref addr = b.wire("addr" + i, ib, false,
-                    new VExpr.Cond(new VExpr.Index(v, new VExpr.Int(ib)), uconst(ib, 0), new VExpr.Slice(v, ib - 1, 0)));
+            VExpr.Ref addr = RtlFixed.tableAddress(b, "idx" + i, "addr" + i, diff, xb + 1, in.frac(), lut);
             es.add(new VExpr.Index(table, addr));
             VExpr.Ref eq = RtlFixed.lane(b, "e" + i, erowIn, i, eb);
             eqs.add(eq);

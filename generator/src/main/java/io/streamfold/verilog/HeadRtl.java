@@ -131,10 +131,7 @@ final class HeadRtl {
             // e = table[index(max - x)], the unsigned index saturated as in Lut.index
             VExpr.Ref diff = b.wire("diff" + i, xb + 1, true,
                     bin("-", RtlFixed.signExtend(max, xb, xb + 1), RtlFixed.signExtend(xs.get(i), xb, xb + 1)));
-            VExpr v = RtlFixed.requantize(b, "idx" + i, diff, xb + 1, in.frac(), new QFormat(ib + 1, lut.indexFrac()));
-            VExpr.Ref vr = v instanceof VExpr.Ref r ? r : b.wire("idx" + i + "_c", ib + 1, true, v);
-            addrs.add(b.wire("addr" + i, ib, false,
-                    new VExpr.Cond(new VExpr.Index(vr, new VExpr.Int(ib)), uconst(ib, 0), new VExpr.Slice(vr, ib - 1, 0))));
+            addrs.add(RtlFixed.tableAddress(b, "idx" + i, "addr" + i, diff, xb + 1, in.frac(), lut));
         }
         lv++;
         if (lv % 2 == 0) {

@@ -79,6 +79,24 @@ final class RtlFixed {
     }
 
     /**
+     * The address {@link io.streamfold.quant.Lut#index} gives for the signed {@code bits}-wide value
+     * {@code x} with {@code frac} fraction bits: requantized to the table's index format; an unsigned
+     * index saturates a negative value to entry 0. Wires {@code idxName} (the requantized value) and
+     * {@code addrName} (the address).
+     */
+    static VExpr.Ref tableAddress(RtlBuilder b, String idxName, String addrName, VExpr x, int bits, int frac,
+            io.streamfold.quant.Lut lut) {
+        int ib = lut.indexBits();
+        if (lut.signedIndex()) {
+            return b.wire(addrName, ib, false, requantize(b, idxName, x, bits, frac, new QFormat(ib, lut.indexFrac())));
+        }
+        VExpr v = requantize(b, idxName, x, bits, frac, new QFormat(ib + 1, lut.indexFrac()));
+        VExpr.Ref vr = v instanceof VExpr.Ref r ? r : b.wire(idxName + "_c", ib + 1, true, v);
+        return b.wire(addrName, ib, false, new VExpr.Cond(new VExpr.Index(vr, new VExpr.Int(ib)), uconst(ib, 0),
+                new VExpr.Slice(vr, ib - 1, 0)));
+    }
+
+    /**
      * The requantization of an accumulator whose input fraction depends on the output it holds:
      * {@code fracs.get(i)} when {@code selector == i}. Outputs that share a fraction share one
      * {@link #requantize} (wires {@code name_f<frac>}, {@code name_fm<-frac>} when negative), so a

@@ -172,8 +172,8 @@ final class MatVecRtl {
         onCompute.addAll(sf.stepCarry(needOut, onRow));
         // The step is the vector's last (sf == SF-1 and nf == NF-1): a register kept with the two
         // flags, so the bank switch is one gate after the issue decision.
-        VExpr sfLastNext = ((VStmt.NonBlocking) RtlKit.stepFlag(sfLast, sf)).rhs();
-        VExpr nfLastNext = new VExpr.Cond(sfLast, ((VStmt.NonBlocking) RtlKit.stepFlag(nfLast, nf)).rhs(), nfLast);
+        VExpr sfLastNext = RtlKit.nextFlag(sfLast, sf);
+        VExpr nfLastNext = new VExpr.Cond(sfLast, RtlKit.nextFlag(nfLast, nf), nfLast);
         onCompute.add(set(vecLast, and(sfLastNext, nfLastNext)));
         onCompute.add(when(vecLast, List.of(set(rsel, not(rsel)))));
         List<VStmt> onAdvance = new ArrayList<>(List.of(set(v[1], compute), set(first[1], sf.is(0)), set(last[1], needOut),

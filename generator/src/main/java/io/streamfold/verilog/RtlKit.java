@@ -64,7 +64,12 @@ final class RtlKit {
 
     /** The update of {@code flag} ({@link #lastFlag}) in the cycle its counter {@code c} steps. */
     static VStmt stepFlag(VExpr.Ref flag, RtlCounter c) {
-        return set(flag, c.n() == 1 ? uconst(1, 1) : c.n() == 2 ? not(flag) : new VExpr.Cond(flag, uconst(1, 0), c.is(c.n() - 2)));
+        return set(flag, nextFlag(flag, c));
+    }
+
+    /** The value {@code flag} ({@link #lastFlag}) takes when its counter {@code c} steps. */
+    static VExpr nextFlag(VExpr.Ref flag, RtlCounter c) {
+        return c.n() == 1 ? uconst(1, 1) : c.n() == 2 ? not(flag) : new VExpr.Cond(flag, uconst(1, 0), c.is(c.n() - 2));
     }
 
     /** {@code lhs <= rhs;} */

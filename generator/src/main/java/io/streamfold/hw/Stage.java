@@ -1015,12 +1015,24 @@ public sealed interface Stage {
             return outHeight * outWidth * windowBeats();
         }
 
-        /** Rows released by the last beat of output row {@code oy}. */
         /** Input pixel (iy, ix) lies outside the image: its window beat is padding. */
         public boolean padded(int iy, int ix) {
             return iy < 0 || iy >= height || ix < 0 || ix >= width;
         }
 
+        /**
+         * Rows, counted from the oldest row held ({@code yoff = max(0, ylo)}), that must be complete
+         * before output row {@code oy} may start: through the last image row its windows read,
+         * and at least the rows its last beat releases. The reader checks this once per output
+         * row, so no per-beat test sits between the output FIFO's room and the emit.
+         */
+        public int rowNeed(int oy) {
+            int ylo = oy * strideH - padTop;
+            int last = Math.min(height - 1, ylo + (spanH() - 1));
+            return Math.max(Math.max(0, last - Math.max(0, ylo) + 1), release(oy));
+        }
+
+        /** Rows released by the last beat of output row {@code oy}. */
         public int release(int oy) {
             int ylo = oy * strideH - padTop;
             int end = oy == outHeight - 1 ? height : Math.max(0, ylo + strideH);
@@ -1037,7 +1049,11 @@ public sealed interface Stage {
             return "SlidingWindow";
         }
 
-        /** The line buffer is read synchronously at the window position of the push. */
+        /**
+         * The line buffer is read synchronously at the window position of the push, from an
+         * address register: the address arithmetic (slot mod rows, row base, column, channel
+         * beat) has a cycle of its own and the block RAM read the next.
+         */
         @Override
         public boolean registersOwnOutput() {
             return true;
@@ -1045,7 +1061,7 @@ public sealed interface Stage {
 
         @Override
         public int outputRegisters() {
-            return 1;
+            return 2;
         }
 
         @Override

@@ -159,10 +159,12 @@ public final class VerilogLowering {
      * ({@link Channel#registers()}): {@code in_ready} says there is room for the beat and for every
      * beat still in those registers ({@code count + registers < depth}).
      */
+    /** FIFOs up to this depth live in flip-flops and present their head beat from a register. */
+    static final int HEAD_REGISTER_DEPTH = 8;
+
     static VModule fifo(String name, int width, int depth, int registers, boolean lateData) {
         RtlBuilder b = new RtlBuilder();
         int cw = valueBits(depth);
-        VExpr.Ref mem = b.reg("mem", width, false, depth);
         RtlCounter rd = b.counter("rd", depth);
         RtlCounter wr = b.counter("wr", depth);
         VExpr.Ref count = b.reg("count", cw, false, 0);
@@ -190,15 +192,39 @@ public final class VerilogLowering {
         }
         b.assign("in_ready", registers == 0 ? bin("!=", count, uconst(cw, depth)) : bin("<", count, uconst(cw, depth - registers)));
         b.assign("out_valid", bin("!=", count, uconst(cw, 0)));
-        b.assign("out_data", new VExpr.Index(mem, rd.ref()));
-        b.add(clockedNoReset(push, List.of(set(new VExpr.Index(mem, wr.ref()), data))));
+        boolean headRegister = depth <= HEAD_REGISTER_DEPTH;
+        if (headRegister) {
+            // Slots as registers of their own (no memory for Yosys to map) and the head beat from a
+            // register, written with what the head will be after the edge (a beat written into the
+            // slot that becomes the head is taken from the write): the consumer reads a register,
+            // not a multiplexer over the slots.
+            VExpr.Ref rdNext = b.wire("rd_next", rd.bits(), false, new VExpr.Cond(ref("out_pop"), rd.next(), rd.ref()));
+            List<VExpr> slots = new ArrayList<>();
+            List<VStmt> writes = new ArrayList<>();
+            for (int k = 0; k < depth; k++) {
+                VExpr.Ref slot = b.reg("slot" + k, width, false, 0);
+                slots.add(slot);
+                writes.add(when(bin("==", wr.ref(), uconst(rd.bits(), k)), List.of(set(slot, data))));
+            }
+            VExpr held = b.select("held", width, false, rdNext, slots);
+            VExpr.Ref head = b.reg("head", width, false, 0);
+            b.add(clockedNoReset(push, writes));
+            b.add(clockedNoReset(List.of(set(head, new VExpr.Cond(and(push, bin("==", wr.ref(), rdNext)), data, held)))));
+            b.assign("out_data", head);
+        } else {
+            // a deep FIFO is block RAM: Yosys folds the rd register into the memory's read port
+            VExpr.Ref mem = b.reg("mem", width, false, depth);
+            b.assign("out_data", new VExpr.Index(mem, rd.ref()));
+            b.add(clockedNoReset(push, List.of(set(new VExpr.Index(mem, wr.ref()), data))));
+        }
         b.add(clocked(List.of(rd.clear(), wr.clear(), set(count, uconst(cw, 0))), List.of(
                 when(push, List.of(wr.step())),
                 when(ref("out_pop"), List.of(rd.step())),
                 new VStmt.If(and(push, not(ref("out_pop"))),
                         List.of(set(count, bin("+", count, uconst(cw, 1)))),
                         List.of(when(and(not(push), ref("out_pop")), List.of(set(count, bin("-", count, uconst(cw, 1))))))))));
-        String doc = "FIFO of " + depth + " beats of " + width + " bits; flags from the registered count."
+        String doc = "FIFO of " + depth + " beats of " + width + " bits; flags from the registered count"
+                + (headRegister ? ", the head beat from a register." : ".")
                 + (registers == 0 ? "" : "\nBeats enter through " + registers + " register stage" + (registers == 1 ? "" : "s")
                 + "; in_ready leaves room for them (count + " + registers + " < " + depth + ")."
                 + (lateData ? "\nThe producer registers the data itself: in_data is the data of the push " + registers + " cycle(s) earlier." : ""));

@@ -68,20 +68,18 @@ final class WindowRtl {
         VExpr.Ref rtop = b.reg("rtop", slotB, false, 0);
         VExpr.Ref rbase = b.reg("rbase", slotB, false, 0);
 
-        VExpr inRow = b.wire("in_row", 1, false,
-                bin("||", bin("!=", wx.ref(), uconst(wx.bits(), 0)), bin("!=", wcb.ref(), uconst(wcb.bits(), 0))));
-        VExpr wrowEnd = b.wire("wrow_end", 1, false, and(wx.atLast(), wcb.atLast()));
-        // The reader's window position as registers kept beside its counters (the path from them to
-        // the emit decision is then a few comparisons): iy = ylo + ky*DH, ix = xlo + kx*DW and
-        // rel = iy - max(0, ylo) = min(ylo, 0) + ky*DH (yneg = min(ylo, 0)); relamt = release(oy).
-        VExpr.Ref iy = b.reg("iy", sb, true, 0);
+        // The writer's state as registers: its counters' last-value flags, "inside a row" and "a
+        // slot is free" (wrows < rows at the start of the cycle), so its decision is one gate.
+        List<VStmt> wflagReset = new ArrayList<>();
+        VExpr.Ref wxL = RtlKit.lastFlag(b, "wx_last", wx, wflagReset);
+        VExpr.Ref wcbL = RtlKit.lastFlag(b, "wcb_last", wcb, wflagReset);
+        VExpr.Ref inRow = b.reg("in_row", 1, false, 0);
+        VExpr.Ref freeQ = b.reg("free_q", 1, false, 0);
+        VExpr wrowEnd = b.wire("wrow_end", 1, false, and(wxL, wcbL));
+        // The reader's column as a register kept beside its counters, ix = xlo + kx*DW;
+        // relamt = release(oy).
         VExpr.Ref ix = b.reg("ix", sb, true, 0);
-        VExpr.Ref rel = b.reg("rel", sb, true, 0);
-        // rel + DH, kept beside rel: the row a ky step moves to
-        VExpr.Ref relStep = b.reg("rel_step", sb, true, 0);
-        VExpr.Ref yneg = b.reg("yneg", sb, true, 0);
         VExpr.Ref relamt = b.reg("relamt", wrB, false, 0);
-        VExpr.Ref wrowsS = b.wire("wrows_s", sb, true, zext(wrows, wrB, sb));
         VExpr.Ref wxS = b.wire("wx_s", sb, true, wx.widen(sb));
         // "counter at its last value" as registers kept with the counters (RtlKit.lastFlag)
         List<VStmt> flagReset = new ArrayList<>();
@@ -92,26 +90,35 @@ final class WindowRtl {
         VExpr.Ref oxL = RtlKit.lastFlag(b, "ox_last", ox, flagReset);
         VExpr rowEnd = b.wire("row_end", 1, false, and(lastWin, oxL));
         VExpr.Ref lastRow = RtlKit.lastFlag(b, "last_row", oy, flagReset);
-        // Readiness of the current window beat as registers (Stage.SlidingWindow): padded, in a
-        // complete row as of the previous cycle, and at a row end its release covered.
+        // Padding of the current window beat, as registers.
         VExpr.Ref padXQ = b.reg("pad_x_q", 1, false, 0);
         VExpr.Ref padYQ = b.reg("pad_y_q", 1, false, 0);
         VExpr padQ = b.wire("pad_q", 1, false, bin("||", padXQ, padYQ));
-        VExpr.Ref writtenQ = b.reg("written_q", 1, false, 0);
-        VExpr.Ref relokQ = b.reg("relok_q", 1, false, 0);
-        VExpr emit = b.wire("emit", 1, false, and(and(ref("out_ready"), bin("||", padQ, writtenQ)), bin("||", not(rowEnd), relokQ)));
+        // Readiness of the current output row as one register (Stage.SlidingWindow#rowNeed): the
+        // rows it needs complete as of the previous cycle, so the emit is one gate of out_ready.
+        // need = rowNeed(oy); needx = rowNeed(next row) + release(oy), the next row's need seen
+        // before this row's release.
+        VExpr.Ref need = b.reg("need", slb, false, 0);
+        VExpr.Ref needx = b.reg("needx", slb, false, 0);
+        VExpr.Ref rowokQ = b.reg("rowok_q", 1, false, 0);
+        VExpr emit = b.wire("emit", 1, false, and(ref("out_ready"), rowokQ));
         // The writer decides on start-of-cycle state only: a slot the reader frees in a cycle is
         // taken from the next one on.
-        VExpr write = b.wire("write", 1, false, and(ref("in_valid"), bin("||", inRow, bin("!=", wrows, uconst(wrB, rows)))));
+        VExpr write = b.wire("write", 1, false, and(ref("in_valid"), bin("||", inRow, freeQ)));
 
         VExpr waddr = b.wire("waddr", ab, false, bin("+", bin("*", bin("+", bin("*", wslot.widen(ab), uconst(ab, w)),
                 wx.widen(ab)), uconst(ab, cbN)), wcb.widen(ab)));
         long padBits = s.padValue() & ((1L << xb) - 1);
         VExpr padBeat = e == 1 ? uconst(xb, padBits) : new VExpr.Repeat(e, uconst(xb, padBits));
-        // The line buffer is read synchronously at the current window position (block RAM): the
-        // beat pushed in cycle t is presented in cycle t+1 from rdata (or the pad value), and the
-        // output channel's register stage carries only the push (Stage#registersOwnOutput). A beat
-        // is pushed only once written, at an earlier edge, so the read never races a write.
+        // The line buffer is read synchronously (block RAM) from an address register: the beat
+        // pushed in cycle t has its address registered at the edge ending t, is read at the edge
+        // ending t+1 and presented in cycle t+2 from rdata (or the pad value); the output channel's
+        // two register stages carry only the push (Stage#registersOwnOutput). A beat is pushed
+        // only once written, at an earlier edge, and its row is released at the earliest at the
+        // edge ending t, so a write at the edge of the read is to a released row (the read returns
+        // the old contents either way).
+        VExpr.Ref raddrQ = b.reg("raddr_q", ab, false, 0);
+        VExpr.Ref paddedQ1 = b.reg("padded_q1", 1, false, 0);
         VExpr.Ref rdata = b.reg("rdata", e * xb, false, 0);
         VExpr.Ref paddedQ = b.reg("padded_q", 1, false, 0);
         b.assign("out_data", new VExpr.Cond(paddedQ, padBeat, rdata));
@@ -136,8 +143,6 @@ final class WindowRtl {
         VExpr.Ref xloNext = b.wire("xlo_next", sb, true, new VExpr.Cond(oxL, sconst(sb, -s.padLeft()), bin("+", xlo, sconst(sb, s.strideW()))));
         VExpr.Ref yloNext = b.wire("ylo_next", sb, true, new VExpr.Cond(oxL,
                 new VExpr.Cond(lastRow, sconst(sb, -s.padTop()), bin("+", ylo, sconst(sb, s.strideH()))), ylo));
-        VExpr.Ref ynegNext = b.wire("yneg_next", sb, true, new VExpr.Cond(new VExpr.Index(yloNext, new VExpr.Int(sb - 1)), yloNext,
-                sconst(sb, 0)));
         // Rows released at the end of output row oy: a table of Stage.SlidingWindow#release, read for the next row.
         List<VExpr> releases = new ArrayList<>();
         for (int y = 0; y < s.outHeight(); y++) {
@@ -145,24 +150,19 @@ final class WindowRtl {
         }
         VExpr oyNext = b.wire("oy_next", oy.bits(), false, oy.next(lastRow));
         VExpr relNextRow = b.select("release_next", wrB, false, oyNext, releases);
-        // After the row end of output row y, with the writer's rows less release(y): the first beat of
-        // the next row is in a complete row iff crow(y) = min(0, ylo(next)) + release(y) < wrows, and
-        // the next row end's release is covered iff drow(y) = release(next) + release(y) <= wrows.
-        List<VExpr> crows = new ArrayList<>();
-        List<VExpr> drows = new ArrayList<>();
+        List<VExpr> needs = new ArrayList<>();
+        List<VExpr> needxs = new ArrayList<>();
         for (int y = 0; y < s.outHeight(); y++) {
             int next = y + 1 == s.outHeight() ? 0 : y + 1;
-            crows.add(sconst(sb, Math.min(0, next * s.strideH() - s.padTop()) + s.release(y)));
-            drows.add(uconst(slb, s.release(next) + s.release(y)));
+            needs.add(uconst(slb, s.rowNeed(y)));
+            needxs.add(uconst(slb, s.rowNeed(next) + s.release(y)));
         }
-        VExpr.Ref crow = b.reg("crow", sb, true, 0);
-        VExpr.Ref drow = b.reg("drow", slb, false, 0);
-        VExpr crowNext = b.select("crow_next", sb, true, oyNext, crows);
-        VExpr drowNext = b.select("drow_next", slb, false, oyNext, drows);
+        VExpr needNext = b.select("need_next", slb, false, oyNext, needs);
+        VExpr needxNext = b.select("needx_next", slb, false, oyNext, needxs);
         // The next output position: along the row by the column stride, then down by the row stride; after
         // the last row, the next image starts with its row 0 in the slot after this image's last row.
-        List<VStmt> pixel = List.of(set(xlo, xloNext), set(ylo, yloNext), set(yneg, ynegNext), RtlKit.stepFlag(oxL, ox), new VStmt.If(oxL,
-                List.of(ox.clear(), set(oy.ref(), oyNext), set(relamt, relNextRow), set(crow, crowNext), set(drow, drowNext),
+        List<VStmt> pixel = List.of(set(xlo, xloNext), set(ylo, yloNext), RtlKit.stepFlag(oxL, ox), new VStmt.If(oxL,
+                List.of(ox.clear(), set(oy.ref(), oyNext), set(relamt, relNextRow), set(need, needNext), set(needx, needxNext),
                         RtlKit.stepFlag(lastRow, oy),
                         new VStmt.If(lastRow,
                                 List.of(set(rbase, new VExpr.Slice(rbaseNext, slotB - 1, 0)),
@@ -173,10 +173,6 @@ final class WindowRtl {
         VExpr.Ref ixAdv = b.wire("ix_adv", sb, true, new VExpr.Cond(lastWin, xloNext, new VExpr.Cond(kxWrap, xlo,
                 s.channelMajor() ? bin("+", ix, sconst(sb, s.dilationW()))
                         : new VExpr.Cond(kxStep, bin("+", ix, sconst(sb, s.dilationW())), ix))));
-        VExpr.Ref iyAdv = b.wire("iy_adv", sb, true, new VExpr.Cond(lastWin, yloNext, new VExpr.Cond(kyWrap, ylo,
-                new VExpr.Cond(kyStep, bin("+", iy, sconst(sb, s.dilationH())), iy))));
-        VExpr.Ref relAdv = b.wire("rel_adv", sb, true, new VExpr.Cond(lastWin, ynegNext, new VExpr.Cond(kyWrap, yneg,
-                new VExpr.Cond(kyStep, relStep, rel))));
         // Padding of the next beat, from comparisons of the registers with constants (v + c outside
         // [0, n) is v outside [-c, n - c)), chosen by the same conditions as the position.
         // Padding of the next beat from tables indexed by the current counters (no arithmetic):
@@ -197,19 +193,11 @@ final class WindowRtl {
         VExpr padYAdv = b.wire("pad_y_adv", 1, false, new VExpr.Cond(lastWin, new VExpr.Cond(oxL, padYNext, padY0),
                 new VExpr.Cond(kyWrap, padY0, new VExpr.Cond(kyStep, padYStep, padYQ))));
         VExpr.Ref wrowsWide = b.wire("wrows_w", slb, false, zext(wrows, wrB, slb));
-        // rel after this beat, compared in parallel for each way the walk can go (a last window beat
-        // also wraps ky; at a row end the release changes the count: crow)
-        VExpr.Ref relNow = b.wire("rel_now", 1, false, bin("<", rel, wrowsS));
-        VExpr writtenAdv = new VExpr.Cond(rowEnd, bin("<", crow, wrowsS), new VExpr.Cond(kyWrap, bin("<", yneg, wrowsS),
-                new VExpr.Cond(kyStep, bin("<", relStep, wrowsS), relNow)));
-        VExpr writtenNext = b.wire("written_next", 1, false, new VExpr.Cond(emit, writtenAdv, relNow));
-        VExpr relokNext = b.wire("relok_next", 1, false, new VExpr.Cond(and(emit, rowEnd), bin("<=", drow, wrowsWide),
-                bin("<=", relamt, wrows)));
+        // At a row end the next row's need is compared before this row's release (needx).
+        VExpr rowokNext = b.wire("rowok_next", 1, false, new VExpr.Cond(and(emit, rowEnd), bin("<=", needx, wrowsWide),
+                bin("<=", need, wrowsWide)));
         List<VStmt> walk = new ArrayList<>();
         walk.add(set(ix, ixAdv));
-        walk.add(set(iy, iyAdv));
-        walk.add(set(rel, relAdv));
-        walk.add(set(relStep, bin("+", relAdv, sconst(sb, s.dilationH()))));
         walk.add(set(padXQ, padXAdv));
         walk.add(set(padYQ, padYAdv));
         walk.addAll(s.channelMajor()
@@ -225,22 +213,36 @@ final class WindowRtl {
             walk.add(when(kxWrap, List.of(RtlKit.stepFlag(kyL, ky))));
         }
         walk.add(when(lastWin, pixel));
-        List<VStmt> onWrite = wcb.stepCarry(wx.stepCarry(List.of(wslot.step())));
-        VExpr.Ref wrowsLeft = b.wire("wrows_left", wrB, false, bin("-", wrows, new VExpr.Cond(and(emit, rowEnd), relamt, uconst(wrB, 0))));
-        VExpr wrowsNext = bin("+", wrowsLeft, new VExpr.Cond(and(write, wrowEnd), uconst(wrB, 1), uconst(wrB, 0)));
+        List<VStmt> onWrite = new ArrayList<>(wcb.stepCarry(wcbL, wx.stepCarry(wxL, List.of(wslot.step()))));
+        onWrite.add(RtlKit.stepFlag(wcbL, wcb));
+        onWrite.add(when(wcbL, List.of(RtlKit.stepFlag(wxL, wx))));
+        onWrite.add(set(inRow, not(wrowEnd)));
+        // The rows held after the edge and whether a slot is then free, for each of the four ways
+        // the edge can go (a release by the reader, a row completed by the writer), computed from
+        // registers alone: the decisions of the cycle only pick one.
+        VExpr.Ref wrowsRel = b.wire("wrows_rel", wrB, false, bin("-", wrows, relamt));
+        VExpr.Ref wrowsRelInc = b.wire("wrows_rel_inc", wrB, false, bin("+", wrowsRel, uconst(wrB, 1)));
+        VExpr.Ref wrowsInc = b.wire("wrows_inc", wrB, false, bin("+", wrows, uconst(wrB, 1)));
+        VExpr.Ref released = b.wire("released", 1, false, and(emit, rowEnd));
+        VExpr.Ref completed = b.wire("completed", 1, false, and(write, wrowEnd));
+        VExpr.Ref wrowsNext = b.wire("wrows_next", wrB, false, new VExpr.Cond(released,
+                new VExpr.Cond(completed, wrowsRelInc, wrowsRel), new VExpr.Cond(completed, wrowsInc, wrows)));
+        VExpr freeNext = b.wire("free_next", 1, false, new VExpr.Cond(released,
+                new VExpr.Cond(completed, bin("!=", wrowsRelInc, uconst(wrB, rows)), bin("!=", wrowsRel, uconst(wrB, rows))),
+                new VExpr.Cond(completed, bin("!=", wrowsInc, uconst(wrB, rows)), bin("!=", wrows, uconst(wrB, rows)))));
         List<VStmt> reset = new ArrayList<>(flagReset);
+        reset.addAll(wflagReset);
+        reset.add(set(inRow, uconst(1, 0)));
+        reset.add(set(freeQ, uconst(1, rows > 0 ? 1 : 0)));
         reset.addAll(List.of(wx.clear(), wcb.clear(), wslot.clear(), set(wrows, uconst(wrB, 0)),
                         oy.clear(), ox.clear(), ky.clear(), kx.clear(), cb.clear(),
                         set(ylo, sconst(sb, -s.padTop())), set(xlo, sconst(sb, -s.padLeft())),
-                        set(iy, sconst(sb, -s.padTop())), set(ix, sconst(sb, -s.padLeft())),
-                        set(yneg, sconst(sb, -s.padTop())), set(rel, sconst(sb, -s.padTop())),
-                        set(relStep, sconst(sb, -s.padTop() + s.dilationH())), set(relamt, uconst(wrB, s.release(0))),
+                        set(ix, sconst(sb, -s.padLeft())), set(relamt, uconst(wrB, s.release(0))),
                         set(rtop, uconst(slotB, Math.floorMod(-s.padTop(), rows))), set(rbase, uconst(slotB, 0)),
                         set(padXQ, uconst(1, s.padded(0, -s.padLeft()) ? 1 : 0)), set(padYQ, uconst(1, s.padded(-s.padTop(), 0) ? 1 : 0)),
-                        set(writtenQ, uconst(1, -s.padTop() < 0 ? 1 : 0)), set(relokQ, uconst(1, s.release(0) <= 0 ? 1 : 0)),
-                        set(crow, crows.get(0)), set(drow, drows.get(0))));
-        b.add(clocked(reset, List.of(when(write, onWrite), set(wrows, wrowsNext), when(emit, walk), set(writtenQ, writtenNext),
-                set(relokQ, relokNext))));
+                        set(need, needs.get(0)), set(needx, needxs.get(0)), set(rowokQ, uconst(1, s.rowNeed(0) <= 0 ? 1 : 0))));
+        b.add(clocked(reset, List.of(when(write, onWrite), set(wrows, wrowsNext),
+                set(freeQ, freeNext), when(emit, walk), set(rowokQ, rowokNext))));
         // Buffer address of window element (ky, kx, cb): slot (rtop + ky*DH) mod rows, column
         // ix = xlo + kx*DW (the row slots hold the dilated span, so the sum stays below 2*rows).
         VExpr.Ref slotSum = b.wire("slot_sum", slb, false, bin("+", zext(rtop, slotB, slb),
@@ -249,7 +251,8 @@ final class WindowRtl {
                 bin("-", slotSum, uconst(slb, rows)), slotSum));
         VExpr raddr = b.wire("raddr", ab, false, bin("+", bin("*", bin("+", bin("*", fit(slot, slb, ab), uconst(ab, w)),
                 fit(ix, sb, ab)), uconst(ab, cbN)), zext(cb.ref(), cb.bits(), ab)));
-        b.add(clockedNoReset(List.of(set(rdata, new VExpr.Index(buf, raddr)), set(paddedQ, padQ))));
+        b.add(clockedNoReset(List.of(set(raddrQ, raddr), set(paddedQ1, padQ), set(rdata, new VExpr.Index(buf, raddrQ)),
+                set(paddedQ, paddedQ1))));
         String doc = "Sliding-window unit " + s.name() + " (" + s.source() + "): (" + s.channels() + ", " + h + ", " + w + ") in "
                 + e + "-element beats, kernel " + s.kernelH() + "x" + s.kernelW() + ", stride " + s.strideH() + "x" + s.strideW()
                 + (s.dilated() ? ", dilation " + s.dilationH() + "x" + s.dilationW() : "")
@@ -296,8 +299,11 @@ final class WindowRtl {
         int kk = s.windowSize();
         RtlCounter k = b.counter("k", kk);
         RtlCounter cb = b.counter("cb", s.channelBeats());
-        VExpr first = b.wire("first", 1, false, k.is(0));
-        VExpr last = b.wire("last", 1, false, k.atLast());
+        // first and last window beat as registers kept with the counter
+        List<VStmt> reset = new ArrayList<>(List.of(k.clear(), cb.clear()));
+        VExpr.Ref last = RtlKit.lastFlag(b, "last", k, reset);
+        VExpr.Ref first = b.reg("first", 1, false, 0);
+        reset.add(set(first, uconst(1, 1)));
         VExpr fire = b.wire("fire", 1, false, and(ref("in_valid"), bin("||", not(last), ref("out_ready"))));
         RtlCounter pos = null;
         VExpr.Ref posOut = null;
@@ -344,14 +350,16 @@ final class WindowRtl {
         b.assign("in_pop", fire);
         b.assign("out_push", and(fire, last));
         b.add(clockedNoReset(fire, accUpdates));
-        List<VStmt> reset = new ArrayList<>(List.of(k.clear(), cb.clear()));
         List<VStmt> onGroup = new ArrayList<>();
         if (pos != null) {
             reset.add(pos.clear());
             onGroup.add(pos.step());
             b.add(clockedNoReset(and(fire, last), List.of(set(posOut, pos.ref()))));
         }
-        b.add(clocked(reset, fire, k.stepCarry(last, cb.stepCarry(onGroup))));
+        List<VStmt> onFire = new ArrayList<>(k.stepCarry(last, cb.stepCarry(onGroup)));
+        onFire.add(RtlKit.stepFlag(last, k));
+        onFire.add(set(first, last));
+        b.add(clocked(reset, fire, onFire));
         String doc = op.kind() + " reduce " + s.name() + " (" + s.source() + "): " + kk + " window beats of " + e + " x " + in
                 + " per output beat of " + out + ".\nThe beat pushed with the last window beat is presented the next cycle, from the accumulators.";
         return new VModule(mod, doc, List.of(), ports(e * xb, e * out.bits()), b.items());

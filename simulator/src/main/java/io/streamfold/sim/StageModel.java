@@ -616,9 +616,8 @@ abstract class StageModel {
         private int xlo;
         private int rtop;
         private int rbase;
-        // readiness as of the previous cycle (registers written_q, relok_q)
-        private boolean writtenQ;
-        private boolean relokQ;
+        // readiness of the current output row as of the previous cycle (register rowok_q)
+        private boolean rowokQ;
 
         SlidingWindowModel(Stage.SlidingWindow s, Fifo in, Fifo out) {
             this.s = s;
@@ -634,8 +633,7 @@ abstract class StageModel {
             this.ylo = -s.padTop();
             this.xlo = -s.padLeft();
             this.rtop = Math.floorMod(-s.padTop(), rows);
-            this.writtenQ = -s.padTop() < 0;
-            this.relokQ = s.release(0) <= 0;
+            this.rowokQ = s.rowNeed(0) <= 0;
         }
 
         @Override
@@ -648,10 +646,9 @@ abstract class StageModel {
             boolean lastOfWindow = ky == s.kernelH() - 1 && kx == s.kernelW() - 1 && cb == cbN - 1;
             boolean rowEnd = lastOfWindow && ox == s.outWidth() - 1;
             int release = rowEnd ? s.release(oy) : 0;
-            // ready: padded, or in a complete row as of the previous cycle (writtenQ); a row end also
-            // needs its release covered (relokQ)
-            boolean emit = !out.full() && (padded || writtenQ) && (!rowEnd || relokQ);
-            // the writer's rows as the readiness registers see them at the edge: start of this cycle, less this cycle's release
+            // ready: the rows of the current output row complete as of the previous cycle (rowokQ)
+            boolean emit = !out.full() && rowokQ;
+            // the writer's rows as the readiness register sees them at the edge: start of this cycle, less this cycle's release
             int seenRows = wrows - (emit ? release : 0);
             // writer decision, on start-of-cycle state: a slot the reader releases now is free from the next cycle
             boolean inRow = wx != 0 || wcb != 0;
@@ -686,9 +683,8 @@ abstract class StageModel {
                 advance();
                 fires++;
             }
-            // rel counts rows from the oldest one held
-            writtenQ = ylo + ky * s.dilationH() - Math.max(0, ylo) < seenRows;
-            relokQ = s.release(oy) <= seenRows;
+            // counted from the oldest row held
+            rowokQ = s.rowNeed(oy) <= seenRows;
         }
 
         private void advance() {

@@ -31,28 +31,16 @@ final class TableError {
      * empty range.
      */
     static double max(Lut lut, DoubleUnaryOperator f, boolean monotone, double lipschitz, int frac, long xlo, long xhi) {
+        if (lut.interpolates()) {
+            return interpolating(lut, f, monotone, lipschitz, frac, xlo, xhi);
+        }
         double worst = 0;
         double step = lut.out().step();
         long x = xlo;
         while (x <= xhi) {
             long j = lut.index(x, frac);
             long last = Math.min(xhi, lastOfCell(lut, j, x, frac));
-            double t = lut.out().toDouble(lut.lookup(j));
-            double vu = Math.scalb((double) x, -frac);
-            double fu = f.applyAsDouble(vu);
-            double e;
-            if (last == x) {
-                e = Math.abs(t - fu);
-            } else {
-                double vw = Math.scalb((double) last, -frac);
-                double fw = f.applyAsDouble(vw);
-                if (monotone) {
-                    e = Math.max(Math.abs(t - fu), Math.abs(t - fw));
-                } else {
-                    double spread = lipschitz * (vw - vu);
-                    e = Math.max(Math.abs(t - (fu + fw - spread) / 2), Math.abs(t - (fu + fw + spread) / 2));
-                }
-            }
+            double e = cell(lut.out().toDouble(lut.lookup(j)), f, monotone, lipschitz, frac, x, last);
             if (Double.isNaN(e)) {
                 return Double.POSITIVE_INFINITY;
             }
@@ -64,6 +52,48 @@ final class TableError {
         }
         // an entry is a quantized real: comparing it with f in float64 is exact up to its rounding
         return worst + 0x1p-50 * step;
+    }
+
+    /**
+     * An interpolating table: every input of its cells ({@link Lut#clampLo()} to {@link Lut#clampHi()})
+     * is evaluated (the quantizer builds one only for inputs of at most
+     * {@link Lut#MAX_CHECKED_INPUT_BITS} bits, so at most 2^20 of them); the inputs beyond them
+     * share the end's result and form one cell each, as the ends of a plain table.
+     */
+    private static double interpolating(Lut lut, DoubleUnaryOperator f, boolean monotone, double lipschitz, int frac, long xlo,
+            long xhi) {
+        long lo = lut.clampLo();
+        long hi = lut.clampHi();
+        double worst = 0;
+        if (xlo < lo) {
+            worst = Math.max(worst, cell(lut.out().toDouble(lut.apply(lo, frac)), f, monotone, lipschitz, frac, xlo, Math.min(xhi, lo - 1)));
+        }
+        if (xhi > hi) {
+            worst = Math.max(worst, cell(lut.out().toDouble(lut.apply(hi, frac)), f, monotone, lipschitz, frac, Math.max(xlo, hi + 1), xhi));
+        }
+        for (long x = Math.max(xlo, lo); x <= Math.min(xhi, hi); x++) {
+            worst = Math.max(worst, Math.abs(lut.out().toDouble(lut.apply(x, frac)) - f.applyAsDouble(Math.scalb((double) x, -frac))));
+        }
+        return Double.isNaN(worst) ? Double.POSITIVE_INFINITY : worst + 0x1p-50 * lut.out().step();
+    }
+
+    /**
+     * The largest {@code |t - f(X 2^-frac)|} over the inputs {@code [u, w]} that all give the
+     * result {@code t}: at the ends for a monotone function, else within the Lipschitz envelope.
+     */
+    private static double cell(double t, DoubleUnaryOperator f, boolean monotone, double lipschitz, int frac, long u, long w) {
+        double vu = Math.scalb((double) u, -frac);
+        double fu = f.applyAsDouble(vu);
+        if (w == u) {
+            return Math.abs(t - fu);
+        }
+        double vw = Math.scalb((double) w, -frac);
+        double fw = f.applyAsDouble(vw);
+        if (monotone) {
+            return Math.max(Math.abs(t - fu), Math.abs(t - fw));
+        }
+        double spread = lipschitz * (vw - vu);
+        return Math.max(Math.abs(t - (fu + fw - spread) / 2), Math.abs(t - (fu + fw + spread) / 2));
     }
 
     /**
@@ -99,11 +129,13 @@ final class TableError {
 
     /**
      * True if the entries are non-decreasing over the indices of inputs {@code [xlo, xhi]}: then
-     * {@code X -> T(index(X))} is non-decreasing there.
+     * {@code X -> T(index(X))} is non-decreasing there (for an interpolating table too: its slopes
+     * are the differences of those entries, so the interpolation and its rounding never decrease).
      */
     static boolean nonDecreasing(Lut lut, int frac, long xlo, long xhi) {
         long from = lut.index(xlo, frac);
-        long to = lut.index(xhi, frac);
+        // an interpolating table's last cell reaches toward the next entry
+        long to = Math.min(lut.index(xhi, frac) + (lut.interpolates() ? 1 : 0), lut.indexMax());
         for (long j = from; j < to; j++) {
             if (lut.lookup(j + 1) < lut.lookup(j)) {
                 return false;

@@ -72,7 +72,8 @@ public record HardwareCost(long multiplierBits, long romBits, long bufferBits) {
 
                 @Override
                 public Long lut(QOp.QLut op) {
-                    return 0L;
+                    // the interpolation product: a slope times the remainder as a signed operand
+                    return op.lut().interpolates() ? (long) op.lut().slopeBits() * (op.lut().interpBits() + 1) : 0L;
                 }
 
                 @Override

@@ -292,6 +292,14 @@ public sealed interface Stage {
      * Relu, Clip, LeakyRelu, a table (Sigmoid, Tanh), a per-channel Affine, or a requantizing
      * Flatten/Reshape. It fires when an input beat is present and the output FIFO has room.
      *
+     * <p>Most ops are one cycle of logic before the output channel's register. An interpolating
+     * table ({@link QOp.QElementwise#pipelined()}) is a pipeline of two free-running registers
+     * that never stalls: the table read (value and slope ROMs at one address, block RAM) with the
+     * remainder carried along, then the sum {@code v 2^s + d r}; its requantization feeds the FIFO.
+     * The result of a beat taken in cycle t is presented in cycle t + 2 ({@link #registersOwnOutput()}),
+     * and the channel's two register stages carry only the push, so the FIFO keeps a slot for
+     * every beat in flight (as {@link SoftmaxTree}).
+     *
      * <p>Per-channel ops need the channel of each element: the stream repeats with a period of
      * {@code channelOf.length} elements (a multiple of {@code elems}), and element {@code k} of
      * the period belongs to channel {@code channelOf[k]}; a beat counter walks the period.
@@ -330,8 +338,13 @@ public sealed interface Stage {
         }
 
         @Override
+        public boolean registersOwnOutput() {
+            return op.pipelined();
+        }
+
+        @Override
         public int outputRegisters() {
-            return 1;
+            return op.pipelined() ? 2 : 1;
         }
 
         @Override

@@ -87,6 +87,14 @@ public sealed interface QOp {
             return 0;
         }
 
+        /**
+         * True if the hardware computes the op in a pipeline of two registers (a registered table
+         * read, then the registered interpolation product) rather than in one cycle of logic.
+         */
+        default boolean pipelined() {
+            return false;
+        }
+
         <R> R accept(ElementwiseVisitor<R> v);
 
         @Override
@@ -483,10 +491,17 @@ public sealed interface QOp {
     }
 
     /**
-     * An elementwise function by table (Sigmoid, Tanh): {@code y = lut.lookup(lut.index(x, in.frac))};
-     * the output format is the table's.
+     * An elementwise function by table (Sigmoid, Tanh, ...): {@code y = lut.apply(x, in.frac)}, a
+     * plain lookup {@code lut.lookup(lut.index(x, in.frac))} or, for an interpolating table, a
+     * lookup and one product ({@link Lut}); the output format is the table's.
      */
     record QLut(String kind, QFormat in, Lut lut) implements QElementwise {
+        public QLut {
+            if (lut.interpolates()) {
+                lut.clampInput(0, in.frac());
+            }
+        }
+
         @Override
         public long apply(int channel, long x) {
             return lut.apply(x, in.frac());
@@ -499,7 +514,17 @@ public sealed interface QOp {
 
         @Override
         public long tableBits() {
-            return (long) lut.size() * lut.out().bits();
+            return lut.romBits();
+        }
+
+        @Override
+        public int multipliers() {
+            return lut.interpolates() ? 1 : 0;
+        }
+
+        @Override
+        public boolean pipelined() {
+            return lut.interpolates();
         }
 
         @Override
@@ -526,8 +551,8 @@ public sealed interface QOp {
     record QSoftmax(QFormat in, int axis, Lut exp, int sumBits, int recipShift, int recipBits, QFormat out)
             implements QOp {
         public QSoftmax {
-            if (!exp.function().equals(LutFunction.EXP_NEG) || exp.signedIndex()) {
-                throw new IllegalArgumentException("softmax needs an unsigned exp(-t) table, got " + exp);
+            if (!exp.function().equals(LutFunction.EXP_NEG) || exp.signedIndex() || exp.interpolates()) {
+                throw new IllegalArgumentException("softmax needs a plain unsigned exp(-t) table, got " + exp);
             }
             if (recipShift > 62 || sumBits > QFormat.MAX_BITS || exp.out().bits() + recipBits > QFormat.MAX_BITS) {
                 throw new IllegalArgumentException("softmax widths too large: 2^" + recipShift + ", sum " + sumBits + ", reciprocal " + recipBits);

@@ -58,11 +58,15 @@ public final class Quantize {
     }
 
     /**
-     * Calibrates on {@code samples} (flat, channels-first inputs) and quantizes. With
+     * Calibrates on {@code samples} (flat, channels-first inputs) and quantizes; first moves a
+     * large common offset of softmax logits into the producing Dense layer's bias
+     * ({@link SoftmaxOffset}: the quantized graph's float graph is then the shifted one). With
      * {@link QuantConfig.CalibrationMethod#AUTO} the candidates are tried on the same samples
      * ({@link AutoCalibration}) and the choice is noted in {@code ctx}.
      */
-    public QuantizedGraph run(Graph g, List<double[]> samples, PassContext ctx) {
+    public QuantizedGraph run(Graph folded, List<double[]> samples, PassContext ctx) {
+        // before calibration, so that the logits' ranges are those of the centred logits
+        Graph g = SoftmaxOffset.run(folded, samples, ctx);
         QuantConfig.CalibrationMethod m = config.calibration();
         Calibration.Observation obs = Calibration.observe(g, samples, m != QuantConfig.CalibrationMethod.MAX_ABS);
         if (m == QuantConfig.CalibrationMethod.AUTO) {

@@ -13,6 +13,7 @@ import java.util.Map;
 import static io.streamfold.verilog.RtlFixed.sconst;
 import static io.streamfold.verilog.RtlFixed.uconst;
 import static io.streamfold.verilog.RtlKit.clocked;
+import static io.streamfold.verilog.RtlKit.clockedNoReset;
 import static io.streamfold.verilog.RtlKit.concatLanes;
 import static io.streamfold.verilog.RtlKit.ports;
 import static io.streamfold.verilog.RtlKit.set;
@@ -42,12 +43,21 @@ final class ElementwiseRtl {
         // constants are then chosen by this beat counter.
         RtlCounter beat = period > 1 ? b.counter("pos", period) : null;
         VExpr.Ref pos = beat == null ? null : beat.ref();
+        // the registers of an interpolating table's pipeline (Stage.Elementwise), all on one clock
+        List<VStmt> pipe = new ArrayList<>();
         if (op instanceof QOp.QLut t) {
-            // one table for all lanes
+            // one table for all lanes (and one slope table when it interpolates)
             Lut l = t.lut();
-            VExpr.Ref rom = b.reg("lut_rom", l.out().bits(), false, l.size());
-            files.put(mod + "_lut.mem", MemFile.packed(l.table(), 1, l.out().bits()));
-            b.add(new VItem.Initial(List.of(new VStmt.SysCall("$readmemh", List.of(mod + "_lut.mem", rom)))));
+            List<VStmt> loads = new ArrayList<>();
+            VExpr.Ref rom = b.reg("lut_rom", l.entry().bits(), false, l.size());
+            files.put(mod + "_lut.mem", MemFile.packed(l.table(), 1, l.entry().bits()));
+            loads.add(new VStmt.SysCall("$readmemh", List.of(mod + "_lut.mem", rom)));
+            if (l.interpolates()) {
+                VExpr.Ref slopes = b.reg("slope_rom", l.slopeBits(), false, l.size());
+                files.put(mod + "_slope.mem", MemFile.packed(l.slopes(), 1, l.slopeBits()));
+                loads.add(new VStmt.SysCall("$readmemh", List.of(mod + "_slope.mem", slopes)));
+            }
+            b.add(new VItem.Initial(loads));
         }
         List<VExpr> ys = new ArrayList<>();
         for (int i = 0; i < e; i++) {
@@ -96,8 +106,30 @@ final class ElementwiseRtl {
                 @Override
                 public VExpr lut(QOp.QLut t) {
                     Lut l = t.lut();
-                    VExpr.Ref a = RtlFixed.tableAddress(b, n + "_i", n + "_addr", x, in.bits(), in.frac(), l);
-                    return b.wire(n, l.out().bits(), true, new VExpr.Index(ref("lut_rom"), a));
+                    if (!l.interpolates()) {
+                        VExpr.Ref a = RtlFixed.tableAddress(b, n + "_i", n + "_addr", x, in.bits(), in.frac(), l);
+                        return b.wire(n, l.out().bits(), true, new VExpr.Index(ref("lut_rom"), a));
+                    }
+                    // register 1: the value and slope at the cell's address, the remainder carried along;
+                    // register 2: v 2^s + d r; then the rounding to the output format
+                    int sh = l.interpBits();
+                    int vb = l.entry().bits();
+                    int db = l.slopeBits();
+                    int sw = l.sumBits();
+                    RtlFixed.TableCell c = RtlFixed.tableCell(b, n, x, in.bits(), l);
+                    VExpr.Ref v = b.reg("r1_" + n + "_v", vb, true, 0);
+                    VExpr.Ref d = b.reg("r1_" + n + "_d", db, true, 0);
+                    VExpr.Ref r = b.reg("r1_" + n + "_r", sh + 1, true, 0);
+                    pipe.add(set(v, new VExpr.Index(ref("lut_rom"), c.address())));
+                    pipe.add(set(d, new VExpr.Index(ref("slope_rom"), c.address())));
+                    pipe.add(set(r, new VExpr.Concat(List.of(RtlFixed.uconst(1, 0), c.remainder()))));
+                    VExpr.Ref prod = RtlFixed.mul(b, n + "_prod", d, db, r, sh + 1);
+                    VExpr.Ref vs = b.wire(n + "_vs", vb + sh, true, new VExpr.Concat(List.of(v, RtlFixed.uconst(sh, 0))));
+                    VExpr.Ref sum = b.wire(n + "_sum", sw, true,
+                            bin("+", RtlFixed.signExtend(vs, vb + sh, sw), RtlFixed.signExtend(prod, l.productBits(), sw)));
+                    VExpr.Ref acc = b.reg("r2_" + n + "_acc", sw, true, 0);
+                    pipe.add(set(acc, sum));
+                    return RtlFixed.requantize(b, n, acc, sw, l.entry().frac() + sh, out);
                 }
 
                 @Override
@@ -140,12 +172,21 @@ final class ElementwiseRtl {
         b.assign("out_data", concatLanes(ys));
         b.assign("in_pop", fire);
         b.assign("out_push", fire);
+        if (!pipe.isEmpty()) {
+            b.add(clockedNoReset(pipe));
+        }
         if (beat != null) {
             b.add(clocked(List.of(beat.clear()), fire, List.of(beat.step())));
-        } else {
+        } else if (pipe.isEmpty()) {
             unusedClock(b);
+        } else {
+            b.add(new VItem.Comment("verilator lint_off UNUSEDSIGNAL"));
+            b.wire("unused_reset", 1, false, ref("aresetn"));
+            b.add(new VItem.Comment("verilator lint_on UNUSEDSIGNAL"));
         }
-        String doc = op.kind() + " stage " + s.name() + " (" + s.source() + "): " + e + " elements per beat, " + in + " -> " + out + ".";
+        String doc = op.kind() + " stage " + s.name() + " (" + s.source() + "): " + e + " elements per beat, " + in + " -> " + out + "."
+                + (op.pipelined() ? "\nInterpolating table: " + ((QOp.QLut) op).lut() + "; a pipeline of two free-running registers "
+                        + "(table read, interpolation sum), the output FIFO counts the beats in flight." : "");
         return new VModule(mod, doc, List.of(), ports(e * in.bits(), e * out.bits()), b.items());
     }
 

@@ -96,6 +96,34 @@ final class RtlFixed {
                 new VExpr.Slice(vr, ib - 1, 0)));
     }
 
+    /** The cell of an interpolating table an input falls in: its ROM address and the remainder {@code r}. */
+    record TableCell(VExpr.Ref address, VExpr.Ref remainder) {
+    }
+
+    /**
+     * {@link io.streamfold.quant.Lut#clampInput} (comparisons only at the ends inside the input's range) and the split of the clamped input into the index
+     * {@code i = x >> s} (its low {@code indexBits} bits are the address) and the remainder
+     * {@code r = x mod 2^s}, for a signed {@code bits}-wide {@code x}: saturation by comparison
+     * with the two ends, then two slices. Wires {@code name_c}, {@code name_addr}, {@code name_rem}.
+     */
+    static TableCell tableCell(RtlBuilder b, String name, VExpr x, int bits, io.streamfold.quant.Lut lut) {
+        int s = lut.interpBits();
+        int n = lut.indexBits();
+        long lo = lut.clampLo();
+        long hi = lut.clampHi();
+        VExpr clamped = x;
+        if (hi < (1L << (bits - 1)) - 1) {
+            clamped = new VExpr.Cond(new VExpr.Binary(">", x, sconst(bits, hi)), sconst(bits, hi), clamped);
+        }
+        if (lo > -(1L << (bits - 1))) {
+            clamped = new VExpr.Cond(new VExpr.Binary("<", x, sconst(bits, lo)), sconst(bits, lo), clamped);
+        }
+        VExpr.Ref c = b.wirePartlyUnused(name + "_c", bits, true, clamped);
+        VExpr.Ref addr = b.wire(name + "_addr", n, false, new VExpr.Slice(c, s + n - 1, s));
+        VExpr.Ref rem = b.wire(name + "_rem", s, false, s == 1 ? new VExpr.Index(c, new VExpr.Int(0)) : new VExpr.Slice(c, s - 1, 0));
+        return new TableCell(addr, rem);
+    }
+
     /**
      * The requantization of an accumulator whose input fraction depends on the output it holds:
      * {@code fracs.get(i)} when {@code selector == i}. Outputs that share a fraction share one

@@ -135,6 +135,17 @@ final class BigRef {
 
     /** The table entry for an input: index by exact rounding and clamping, address by two's complement. */
     static long lut(Lut l, long x, int fracIn) {
+        if (l.interpolates()) {
+            // the linear interpolation between the entries around x, rounded once
+            int s = l.interpBits();
+            BigInteger c = big(x).max(big(l.indexMin()).shiftLeft(s)).min(big(l.indexMax() + 1).shiftLeft(s).subtract(BigInteger.ONE));
+            BigInteger i = c.shiftRight(s);
+            BigInteger r = c.subtract(i.shiftLeft(s));
+            int a = (int) (i.longValueExact() & (l.size() - 1));
+            BigInteger next = big(l.table()[a] + l.slopes()[a]);
+            BigInteger acc = big(l.table()[a]).shiftLeft(s).add(next.subtract(big(l.table()[a])).multiply(r));
+            return requantize(acc, l.entry().frac() + s, l.out());
+        }
         BigInteger lo = big(l.indexMin());
         BigInteger hi = big(l.indexMax());
         int s = fracIn - l.indexFrac();

@@ -94,9 +94,36 @@ class LutTest {
     @Test
     void veryWideInputCoversAllOfItsRangeWhenThatIsSmallerThanSaturation() {
         QFormat in = new QFormat(16, 15); // range +-1, below sigmoid's saturation
-        Lut l = Lut.forInput(LutFunction.SIGMOID, in, new QFormat(16, 15), 10);
-        assertEquals(10, l.indexBits());
-        assertEquals(9, l.indexFrac()); // 16 - 10 = 6 bits dropped: all of +-1 at 2^-9
+        QFormat out8 = new QFormat(8, 7);
+        Lut plain = Lut.forInput(LutFunction.SIGMOID, in, out8, 10);
+        assertEquals(10, plain.indexBits());
+        assertEquals(9, plain.indexFrac()); // 16 - 10 = 6 bits dropped: all of +-1 at 2^-9
+        assertTrue(!plain.interpolates(), "a plain table is within a step of an 8-bit output");
+        // a 16-bit output needs interpolation; the cells then cover every input code
+        QFormat out = new QFormat(16, 15);
+        Lut l = Lut.forInput(LutFunction.SIGMOID, in, out, 10);
+        assertTrue(l.interpolates());
+        assertEquals(in.frac(), l.indexFrac() + l.interpBits());
+        assertTrue(l.clampLo() <= in.min() && l.clampHi() >= in.max(), l.toString());
+        assertTrue(Lut.maxError(l, LutFunction.SIGMOID, in) <= out.step());
+    }
+
+    @Test
+    void interpolationIsTheRoundedChordBetweenEntries() {
+        QFormat out = new QFormat(12, 11);
+        Lut l = Lut.buildInterpolating(LutFunction.TANH, 4, 1, 3, out, 3); // inputs with 4 fractional bits
+        assertEquals(new QFormat(15, 14), l.entry());
+        for (long x = -80; x <= 80; x++) {
+            long c = Math.max(-64, Math.min(63, x)); // cells [-8 * 8, 7 * 8 + 7]
+            long i = Math.floorDiv(c, 8);
+            long r = c - 8 * i;
+            long v = l.lookup(i);
+            long next = i < 7 ? l.lookup(i + 1) : new QFormat(15, 14).quantize(Math.tanh(4.0));
+            double chord = (v + (next - v) * r / 8.0) / 16384;
+            assertEquals(out.quantize(chord), l.apply(x, 4), "x = " + x);
+            assertEquals(i, l.index(x, 4));
+        }
+        assertThrows(IllegalArgumentException.class, () -> l.apply(0, 3), "built for inputs with 4 fractional bits");
     }
 
     @Test

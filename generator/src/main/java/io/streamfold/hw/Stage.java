@@ -917,10 +917,11 @@ public sealed interface Stage {
      * <li>the <b>reader</b> (registers {@code oy, ox} and window counters {@code ky, kx, cb};
      *     {@code ylo = oy*SH - PT}, {@code xlo = ox*SW - PL}; {@code rtop}: slot of input row
      *     {@code ylo} mod rows; {@code rbase}: slot of row 0 of its image) emits the current
-     *     window beat when the output FIFO has room and the beat is ready: {@link #padded}, or in a
-     *     complete row, {@code rel < wrows}, with {@code iy = ylo + ky*DH}, {@code ix = xlo + kx*DW},
-     *     {@code yoff = max(0, ylo)} and {@code rel = iy - yoff} (rows of this image below
-     *     {@code yoff} are released, so {@code rel} counts from the oldest held row). Waiting for
+     *     window beat when the output FIFO has room and its output row is ready: the
+     *     {@link #rowNeed} rows it needs, counted from the oldest held row {@code yoff = max(0, ylo)}
+     *     (rows of this image below {@code yoff} are released), are complete:
+     *     {@code rowNeed(oy) <= wrows}; window element (ky, kx) is input pixel
+     *     {@code iy = ylo + ky*DH}, {@code ix = xlo + kx*DW}. Waiting for
      *     whole rows costs latency (about one input row per image), not throughput: the writer
      *     fills the next rows while the reader walks the held ones. The last beat of an output row
      *     ({@code ox == OW-1}, last window beat) also releases the rows no later window of the
@@ -928,8 +929,8 @@ public sealed interface Stage {
      *     {@code end = (oy == OH-1) ? H : max(0, ylo + SH)}, and needs them all written:
      *     {@code release <= wrows}. Both tests read {@code wrows} as it was at the start of the
      *     <em>previous</em> cycle, less the rows the reader released in that cycle (registers
-     *     {@code written_q}, {@code relok_q}): the writer only adds rows, so the answer is
-     *     conservative, and the emit decision is one gate of registers. It then subtracts {@code release} from {@code wrows} and moves
+     *     {@code rowok_q}, {@code relok_q}): the writer only adds rows, so the answer is
+     *     conservative, and with the row end a register too the emit decision is one gate of registers. It then subtracts {@code release} from {@code wrows} and moves
      *     {@code ylo += SH}, {@code rtop += SH} (mod rows); after the last output row of an image
      *     {@code rbase += H}, {@code rtop = rbase - PT} (mod rows), {@code ylo = -PT}. A real
      *     beat reads {@code buf[(rtop + ky*DH) mod rows][ix][cb]}.</li>
@@ -941,11 +942,12 @@ public sealed interface Stage {
      * also prefetches the next image's first rows, so the reader emits one beat per cycle
      * across images when its input keeps up.
      *
-     * <p>In the RTL the reader keeps {@code iy}, {@code ix}, {@code rel}, the release amount of
-     * its row, the padding flags and the counters' last-value flags as registers beside its
-     * counters, and the writer does not look at the reader's decision of the same cycle. The
-     * buffer is read synchronously at the emitted position: the beat's data comes one cycle after
-     * its push ({@link #registersOwnOutput()}).
+     * <p>In the RTL the reader keeps {@code ix}, the release amount and needs of its row, the
+     * padding flags and the counters' last-value flags as registers beside its counters, the
+     * writer keeps "inside a row" and "a slot is free", and neither looks at the other's decision
+     * of the same cycle. The buffer is read synchronously from a registered address of the
+     * emitted position: the beat's data comes two cycles after its push
+     * ({@link #registersOwnOutput()}).
      */
     record SlidingWindow(String name, String source, int input, int output, QFormat format, int channels, int height, int width,
                          int elems, int kernelH, int kernelW, int strideH, int strideW, int padTop, int padLeft, int outHeight,
@@ -1035,14 +1037,14 @@ public sealed interface Stage {
 
         /**
          * Rows, counted from the oldest row held ({@code yoff = max(0, ylo)}), that must be complete
-         * before output row {@code oy} may start: through the last image row its windows read,
-         * and at least the rows its last beat releases. The reader checks this once per output
-         * row, so no per-beat test sits between the output FIFO's room and the emit.
+         * before output row {@code oy} may start: through the last image row its windows read.
+         * The reader checks this once per output row, so no per-beat test sits between the output
+         * FIFO's room and the emit.
          */
         public int rowNeed(int oy) {
             int ylo = oy * strideH - padTop;
             int last = Math.min(height - 1, ylo + (spanH() - 1));
-            return Math.max(Math.max(0, last - Math.max(0, ylo) + 1), release(oy));
+            return Math.max(0, last - Math.max(0, ylo) + 1);
         }
 
         /** Rows released by the last beat of output row {@code oy}. */

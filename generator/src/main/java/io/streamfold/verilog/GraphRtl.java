@@ -123,10 +123,10 @@ final class GraphRtl {
         VExpr emit = b.wire("emit", 1, false, and(inOut, ref("out_ready")));
 
         // LOAD: the running maximum over the lanes of the beat, lane 0 first.
-        VExpr m = max;
+        VExpr.Ref m = max;
         for (int i = 0; i < e; i++) {
             VExpr.Ref x = RtlFixed.lane(b, "x" + i, ref("in_data"), i, xb);
-            VExpr pick = i == 0 ? bin("||", first, bin(">", x, max)) : bin(">", x, m);
+            VExpr pick = i == 0 ? bin("||", first, RtlFixed.greater(x, max, xb)) : RtlFixed.greater(x, m, xb);
             m = b.wire("max" + i, xb, true, new VExpr.Cond(pick, x, m));
         }
         // EXP, a pipeline over the beats: issue (bc) -> read the beat (xr) -> index and table read

@@ -195,6 +195,19 @@ final class RtlFixed {
         return b.wire(name, pb, true, new VExpr.Binary("*", ax, cx));
     }
 
+    /**
+     * {@code a > b} for two signed {@code bits}-wide values, as an unsigned comparison of the values
+     * with their sign bits inverted: one carry chain, no sign fix-up logic after it.
+     */
+    static VExpr greater(VExpr.Ref a, VExpr.Ref b, int bits) {
+        return VExpr.bin(">", offsetBinary(a, bits), offsetBinary(b, bits));
+    }
+
+    private static VExpr offsetBinary(VExpr.Ref v, int bits) {
+        VExpr sign = VExpr.not(new VExpr.Index(v, new VExpr.Int(bits - 1)));
+        return bits == 1 ? new VExpr.Concat(List.of(sign)) : new VExpr.Concat(List.of(sign, new VExpr.Slice(v, bits - 2, 0)));
+    }
+
     /** {@code lane}-th {@code width}-bit field of a packed vector, as a signed wire. */
     static VExpr.Ref lane(RtlBuilder b, String name, VExpr vector, int lane, int width) {
         return b.wireQuietIfUnused(name, width, true, new VExpr.Slice(vector, (lane + 1) * width - 1, lane * width));

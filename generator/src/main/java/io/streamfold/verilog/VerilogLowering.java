@@ -190,15 +190,28 @@ public final class VerilogLowering {
         if (registers > 0) {
             b.add(clocked(clearValid, shiftValid));
         }
-        b.assign("in_ready", registers == 0 ? bin("!=", count, uconst(cw, depth)) : bin("<", count, uconst(cw, depth - registers)));
-        b.assign("out_valid", bin("!=", count, uconst(cw, 0)));
+        // The flags as registers, written with their value after the edge: each of the three ways
+        // the count can go is compared from the count register alone, the push and pop pick one.
+        int limit = depth - registers;
+        VExpr.Ref room = b.reg("room", 1, false, 0);
+        VExpr.Ref avail = b.reg("avail", 1, false, 0);
+        VExpr.Ref grows = b.wire("grows", 1, false, and(push, not(ref("out_pop"))));
+        VExpr.Ref shrinks = b.wire("shrinks", 1, false, and(not(push), ref("out_pop")));
+        VExpr roomNext = new VExpr.Cond(grows, bin("<", count, uconst(cw, limit - 1)),
+                new VExpr.Cond(shrinks, bin("<=", count, uconst(cw, limit)), bin("<", count, uconst(cw, limit))));
+        VExpr availNext = new VExpr.Cond(grows, uconst(1, 1),
+                new VExpr.Cond(shrinks, bin("!=", count, uconst(cw, 1)), bin("!=", count, uconst(cw, 0))));
+        b.add(clocked(List.of(set(room, uconst(1, 1)), set(avail, uconst(1, 0))), List.of(set(room, roomNext), set(avail, availNext))));
+        b.assign("in_ready", room);
+        b.assign("out_valid", avail);
         boolean headRegister = depth <= HEAD_REGISTER_DEPTH;
         if (headRegister) {
             // Slots as registers of their own (no memory for Yosys to map) and the head beat from a
-            // register, written with what the head will be after the edge (a beat written into the
-            // slot that becomes the head is taken from the write): the consumer reads a register,
-            // not a multiplexer over the slots.
-            VExpr.Ref rdNext = b.wire("rd_next", rd.bits(), false, new VExpr.Cond(ref("out_pop"), rd.next(), rd.ref()));
+            // register, written with what the head will be after the edge: after a pop the next
+            // slot (or the beat written into it), else the head (or the beat written into an empty
+            // FIFO). Both are chosen from registers alone; the pop only picks one, so the consumer
+            // reads a register, not a multiplexer over the slots.
+            VExpr.Ref rdInc = b.wire("rd_inc", rd.bits(), false, rd.next());
             List<VExpr> slots = new ArrayList<>();
             List<VStmt> writes = new ArrayList<>();
             for (int k = 0; k < depth; k++) {
@@ -206,10 +219,12 @@ public final class VerilogLowering {
                 slots.add(slot);
                 writes.add(when(bin("==", wr.ref(), uconst(rd.bits(), k)), List.of(set(slot, data))));
             }
-            VExpr held = b.select("held", width, false, rdNext, slots);
+            VExpr following = b.select("following", width, false, rdInc, slots);
             VExpr.Ref head = b.reg("head", width, false, 0);
+            VExpr.Ref afterPop = b.wire("after_pop", width, false, new VExpr.Cond(and(push, bin("==", wr.ref(), rdInc)), data, following));
+            VExpr.Ref kept = b.wire("kept", width, false, new VExpr.Cond(bin("==", count, uconst(cw, 0)), data, head));
             b.add(clockedNoReset(push, writes));
-            b.add(clockedNoReset(List.of(set(head, new VExpr.Cond(and(push, bin("==", wr.ref(), rdNext)), data, held)))));
+            b.add(clockedNoReset(List.of(set(head, new VExpr.Cond(ref("out_pop"), afterPop, kept)))));
             b.assign("out_data", head);
         } else {
             // a deep FIFO is block RAM: Yosys folds the rd register into the memory's read port
@@ -220,10 +235,10 @@ public final class VerilogLowering {
         b.add(clocked(List.of(rd.clear(), wr.clear(), set(count, uconst(cw, 0))), List.of(
                 when(push, List.of(wr.step())),
                 when(ref("out_pop"), List.of(rd.step())),
-                new VStmt.If(and(push, not(ref("out_pop"))),
+                new VStmt.If(grows,
                         List.of(set(count, bin("+", count, uconst(cw, 1)))),
-                        List.of(when(and(not(push), ref("out_pop")), List.of(set(count, bin("-", count, uconst(cw, 1))))))))));
-        String doc = "FIFO of " + depth + " beats of " + width + " bits; flags from the registered count"
+                        List.of(when(shrinks, List.of(set(count, bin("-", count, uconst(cw, 1))))))))));
+        String doc = "FIFO of " + depth + " beats of " + width + " bits; flags are registers (the count's next value compared ahead)"
                 + (headRegister ? ", the head beat from a register." : ".")
                 + (registers == 0 ? "" : "\nBeats enter through " + registers + " register stage" + (registers == 1 ? "" : "s")
                 + "; in_ready leaves room for them (count + " + registers + " < " + depth + ")."

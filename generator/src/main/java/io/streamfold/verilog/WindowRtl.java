@@ -57,7 +57,7 @@ final class WindowRtl {
         RtlCounter wcb = b.counter("wcb", cbN);
         RtlCounter wslot = b.counter("wslot", rows);
         VExpr.Ref wrows = b.reg("wrows", wrB, false, 0);
-        b.comment("reader: output position, window position, window origin, slots of row ylo and of row 0");
+        b.comment("reader: output position, window position, window origin, slot of row ylo now and in the next image");
         RtlCounter oy = b.counter("oy", s.outHeight());
         RtlCounter ox = b.counter("ox", s.outWidth());
         RtlCounter ky = b.counter("ky", s.kernelH());
@@ -66,7 +66,8 @@ final class WindowRtl {
         VExpr.Ref ylo = b.reg("ylo", sb, true, 0);
         VExpr.Ref xlo = b.reg("xlo", sb, true, 0);
         VExpr.Ref rtop = b.reg("rtop", slotB, false, 0);
-        VExpr.Ref rbase = b.reg("rbase", slotB, false, 0);
+        // rtop of the next image's first output row: each image moves it by H (mod rows)
+        VExpr.Ref rtopN = b.reg("rtop_n", slotB, false, 0);
 
         // The writer's state as registers: its counters' last-value flags, "inside a row" and "a
         // slot is free" (wrows < rows at the start of the cycle), so its decision is one gate.
@@ -88,20 +89,19 @@ final class WindowRtl {
         VExpr.Ref cbL = RtlKit.lastFlag(b, "cb_last", cb, flagReset);
         VExpr lastWin = b.wire("last_win", 1, false, and(and(kyL, kxL), cbL));
         VExpr.Ref oxL = RtlKit.lastFlag(b, "ox_last", ox, flagReset);
-        VExpr rowEnd = b.wire("row_end", 1, false, and(lastWin, oxL));
         VExpr.Ref lastRow = RtlKit.lastFlag(b, "last_row", oy, flagReset);
-        // Padding of the current window beat, as registers.
-        VExpr.Ref padXQ = b.reg("pad_x_q", 1, false, 0);
-        VExpr.Ref padYQ = b.reg("pad_y_q", 1, false, 0);
-        VExpr padQ = b.wire("pad_q", 1, false, bin("||", padXQ, padYQ));
-        // Readiness of the current output row as one register (Stage.SlidingWindow#rowNeed): the
-        // rows it needs complete as of the previous cycle, so the emit is one gate of out_ready.
-        // need = rowNeed(oy); needx = rowNeed(next row) + release(oy), the next row's need seen
-        // before this row's release.
+        // Readiness as registers, each as of the previous cycle (Stage.SlidingWindow): the rows the
+        // current output row reads are complete (rowok_q: need = rowNeed(oy); at a row end the next
+        // row's need is compared before this row's release, needx = rowNeed(next) + release(oy)),
+        // and the rows its last beat releases are (relok_q, relx = release(next) + release(oy)).
+        // With the row end also a register (row_end_q), the emit is one gate of registers.
         VExpr.Ref need = b.reg("need", slb, false, 0);
         VExpr.Ref needx = b.reg("needx", slb, false, 0);
+        VExpr.Ref relx = b.reg("relx", slb, false, 0);
         VExpr.Ref rowokQ = b.reg("rowok_q", 1, false, 0);
-        VExpr emit = b.wire("emit", 1, false, and(ref("out_ready"), rowokQ));
+        VExpr.Ref relokQ = b.reg("relok_q", 1, false, 0);
+        VExpr.Ref rowEndQ = b.reg("row_end_q", 1, false, 0);
+        VExpr emit = b.wire("emit", 1, false, and(and(ref("out_ready"), rowokQ), bin("||", relokQ, not(rowEndQ))));
         // The writer decides on start-of-cycle state only: a slot the reader frees in a cycle is
         // taken from the next one on.
         VExpr write = b.wire("write", 1, false, and(ref("in_valid"), bin("||", inRow, freeQ)));
@@ -128,9 +128,7 @@ final class WindowRtl {
 
         // Slot arithmetic mod rows: every sum below is < 2*rows.
         VExpr.Ref rtopStep = b.wire("rtop_step", slb, false, bin("+", zext(rtop, slotB, slb), uconst(slb, s.strideH() % rows)));
-        VExpr.Ref rbaseStep = b.wire("rbase_step", slb, false, bin("+", zext(rbase, slotB, slb), uconst(slb, h % rows)));
-        VExpr rbaseNext = b.wirePartlyUnused("rbase_next", slb, false, modRows(rbaseStep, slb, rows));
-        VExpr.Ref rtopImg = b.wire("rtop_img", slb, false, bin("+", rbaseNext, uconst(slb, (rows - s.padTop()) % rows)));
+        VExpr.Ref rtopImg = b.wire("rtop_img", slb, false, bin("+", zext(rtopN, slotB, slb), uconst(slb, h % rows)));
         VExpr rtopNextRow = b.wirePartlyUnused("rtop_row", slb, false, modRows(rtopStep, slb, rows));
         VExpr rtopNextImg = b.wirePartlyUnused("rtop_next_img", slb, false, modRows(rtopImg, slb, rows));
 
@@ -152,54 +150,63 @@ final class WindowRtl {
         VExpr relNextRow = b.select("release_next", wrB, false, oyNext, releases);
         List<VExpr> needs = new ArrayList<>();
         List<VExpr> needxs = new ArrayList<>();
+        List<VExpr> relxs = new ArrayList<>();
+        List<VExpr> relNegs = new ArrayList<>();
+        List<VExpr> relNeg1s = new ArrayList<>();
+        long wrMask = (1L << wrB) - 1;
         for (int y = 0; y < s.outHeight(); y++) {
             int next = y + 1 == s.outHeight() ? 0 : y + 1;
             needs.add(uconst(slb, s.rowNeed(y)));
             needxs.add(uconst(slb, s.rowNeed(next) + s.release(y)));
+            relxs.add(uconst(slb, s.release(next) + s.release(y)));
+            relNegs.add(uconst(wrB, -s.release(y) & wrMask));
+            relNeg1s.add(uconst(wrB, (1 - s.release(y)) & wrMask));
         }
         VExpr needNext = b.select("need_next", slb, false, oyNext, needs);
         VExpr needxNext = b.select("needx_next", slb, false, oyNext, needxs);
+        VExpr relxNext = b.select("relx_next", slb, false, oyNext, relxs);
+        // -release and 1 - release (mod 2^bits), so the rows held after a release are one addition
+        VExpr.Ref relNeg = b.reg("rel_neg", wrB, false, 0);
+        VExpr.Ref relNeg1 = b.reg("rel_neg1", wrB, false, 0);
+        VExpr relNegNext = b.select("rel_neg_next", wrB, false, oyNext, relNegs);
+        VExpr relNeg1Next = b.select("rel_neg1_next", wrB, false, oyNext, relNeg1s);
         // The next output position: along the row by the column stride, then down by the row stride; after
         // the last row, the next image starts with its row 0 in the slot after this image's last row.
         List<VStmt> pixel = List.of(set(xlo, xloNext), set(ylo, yloNext), RtlKit.stepFlag(oxL, ox), new VStmt.If(oxL,
                 List.of(ox.clear(), set(oy.ref(), oyNext), set(relamt, relNextRow), set(need, needNext), set(needx, needxNext),
+                        set(relx, relxNext), set(relNeg, relNegNext), set(relNeg1, relNeg1Next),
                         RtlKit.stepFlag(lastRow, oy),
                         new VStmt.If(lastRow,
-                                List.of(set(rbase, new VExpr.Slice(rbaseNext, slotB - 1, 0)),
-                                        set(rtop, new VExpr.Slice(rtopNextImg, slotB - 1, 0))),
+                                List.of(set(rtop, rtopN),
+                                        set(rtopN, new VExpr.Slice(rtopNextImg, slotB - 1, 0))),
                                 List.of(set(rtop, new VExpr.Slice(rtopNextRow, slotB - 1, 0))))),
                 List.of(ox.inc())));
         // The window position after this beat (what the registers take when the reader emits).
         VExpr.Ref ixAdv = b.wire("ix_adv", sb, true, new VExpr.Cond(lastWin, xloNext, new VExpr.Cond(kxWrap, xlo,
                 s.channelMajor() ? bin("+", ix, sconst(sb, s.dilationW()))
                         : new VExpr.Cond(kxStep, bin("+", ix, sconst(sb, s.dilationW())), ix))));
-        // Padding of the next beat, from comparisons of the registers with constants (v + c outside
-        // [0, n) is v outside [-c, n - c)), chosen by the same conditions as the position.
-        // Padding of the next beat from tables indexed by the current counters (no arithmetic):
-        // column ox*SW - PL + kx*DW outside [0, W) after a kx step, a kx wrap or a new window; the
-        // same for rows.
-        int sw0 = s.strideW();
-        int sh0 = s.strideH();
-        VExpr padXStep = flagTable(b, "pad_x_step", ox, kx, (o, k) -> k + 1 < s.kernelW()
-                && s.padded(0, o * sw0 - s.padLeft() + (k + 1) * s.dilationW()));
-        VExpr padX0 = flagTable(b, "pad_x_0", ox, null, (o, k) -> s.padded(0, o * sw0 - s.padLeft()));
-        VExpr padXNext = flagTable(b, "pad_x_next", ox, null, (o, k) -> s.padded(0, (o + 1 < s.outWidth() ? o + 1 : 0) * sw0 - s.padLeft()));
-        VExpr padYStep = flagTable(b, "pad_y_step", oy, ky, (o, k) -> k + 1 < s.kernelH()
-                && s.padded(o * sh0 - s.padTop() + (k + 1) * s.dilationH(), 0));
-        VExpr padY0 = flagTable(b, "pad_y_0", oy, null, (o, k) -> s.padded(o * sh0 - s.padTop(), 0));
-        VExpr padYNext = flagTable(b, "pad_y_next", oy, null, (o, k) -> s.padded((o + 1 < s.outHeight() ? o + 1 : 0) * sh0 - s.padTop(), 0));
-        VExpr padXAdv = b.wire("pad_x_adv", 1, false, new VExpr.Cond(lastWin, padXNext,
-                new VExpr.Cond(kxWrap, padX0, s.channelMajor() ? padXStep : new VExpr.Cond(kxStep, padXStep, padXQ))));
-        VExpr padYAdv = b.wire("pad_y_adv", 1, false, new VExpr.Cond(lastWin, new VExpr.Cond(oxL, padYNext, padY0),
-                new VExpr.Cond(kyWrap, padY0, new VExpr.Cond(kyStep, padYStep, padYQ))));
         VExpr.Ref wrowsWide = b.wire("wrows_w", slb, false, zext(wrows, wrB, slb));
-        // At a row end the next row's need is compared before this row's release (needx).
-        VExpr rowokNext = b.wire("rowok_next", 1, false, new VExpr.Cond(and(emit, rowEnd), bin("<=", needx, wrowsWide),
+        VExpr.Ref released = b.wire("released", 1, false, and(emit, rowEndQ));
+        VExpr rowokNext = b.wire("rowok_next", 1, false, new VExpr.Cond(released, bin("<=", needx, wrowsWide),
                 bin("<=", need, wrowsWide)));
+        VExpr relokNext = b.wire("relok_next", 1, false, new VExpr.Cond(released, bin("<=", relx, wrowsWide),
+                bin("<=", relamt, wrows)));
+        // Whether the beat after this one ends the row: the last-value flags after the step.
+        VExpr rowEndAdv;
+        if (s.channelMajor()) {
+            VExpr kxA = RtlKit.nextFlag(kxL, kx);
+            VExpr kyA = new VExpr.Cond(kxL, RtlKit.nextFlag(kyL, ky), kyL);
+            VExpr cbA = new VExpr.Cond(kyWrap, RtlKit.nextFlag(cbL, cb), cbL);
+            rowEndAdv = and(and(kxA, kyA), cbA);
+        } else {
+            VExpr cbA = RtlKit.nextFlag(cbL, cb);
+            VExpr kxA = new VExpr.Cond(cbL, RtlKit.nextFlag(kxL, kx), kxL);
+            VExpr kyA = new VExpr.Cond(kxWrap, RtlKit.nextFlag(kyL, ky), kyL);
+            rowEndAdv = and(and(cbA, kxA), kyA);
+        }
+        VExpr.Ref rowEndNext = b.wire("row_end_adv", 1, false, and(rowEndAdv, new VExpr.Cond(lastWin, RtlKit.nextFlag(oxL, ox), oxL)));
         List<VStmt> walk = new ArrayList<>();
         walk.add(set(ix, ixAdv));
-        walk.add(set(padXQ, padXAdv));
-        walk.add(set(padYQ, padYAdv));
         walk.addAll(s.channelMajor()
                 ? kx.stepCarry(kxL, ky.stepCarry(kyL, cb.stepCarry(cbL, List.of())))
                 : cb.stepCarry(cbL, kx.stepCarry(kxL, ky.stepCarry(kyL, List.of()))));
@@ -220,10 +227,9 @@ final class WindowRtl {
         // The rows held after the edge and whether a slot is then free, for each of the four ways
         // the edge can go (a release by the reader, a row completed by the writer), computed from
         // registers alone: the decisions of the cycle only pick one.
-        VExpr.Ref wrowsRel = b.wire("wrows_rel", wrB, false, bin("-", wrows, relamt));
-        VExpr.Ref wrowsRelInc = b.wire("wrows_rel_inc", wrB, false, bin("+", wrowsRel, uconst(wrB, 1)));
+        VExpr.Ref wrowsRel = b.wire("wrows_rel", wrB, false, bin("+", wrows, relNeg));
+        VExpr.Ref wrowsRelInc = b.wire("wrows_rel_inc", wrB, false, bin("+", wrows, relNeg1));
         VExpr.Ref wrowsInc = b.wire("wrows_inc", wrB, false, bin("+", wrows, uconst(wrB, 1)));
-        VExpr.Ref released = b.wire("released", 1, false, and(emit, rowEnd));
         VExpr.Ref completed = b.wire("completed", 1, false, and(write, wrowEnd));
         VExpr.Ref wrowsNext = b.wire("wrows_next", wrB, false, new VExpr.Cond(released,
                 new VExpr.Cond(completed, wrowsRelInc, wrowsRel), new VExpr.Cond(completed, wrowsInc, wrows)));
@@ -238,11 +244,14 @@ final class WindowRtl {
                         oy.clear(), ox.clear(), ky.clear(), kx.clear(), cb.clear(),
                         set(ylo, sconst(sb, -s.padTop())), set(xlo, sconst(sb, -s.padLeft())),
                         set(ix, sconst(sb, -s.padLeft())), set(relamt, uconst(wrB, s.release(0))),
-                        set(rtop, uconst(slotB, Math.floorMod(-s.padTop(), rows))), set(rbase, uconst(slotB, 0)),
-                        set(padXQ, uconst(1, s.padded(0, -s.padLeft()) ? 1 : 0)), set(padYQ, uconst(1, s.padded(-s.padTop(), 0) ? 1 : 0)),
-                        set(need, needs.get(0)), set(needx, needxs.get(0)), set(rowokQ, uconst(1, s.rowNeed(0) <= 0 ? 1 : 0))));
+                        set(rtop, uconst(slotB, Math.floorMod(-s.padTop(), rows))), set(rtopN, uconst(slotB, Math.floorMod(h - s.padTop(), rows))),
+                        set(need, needs.get(0)), set(needx, needxs.get(0)), set(rowokQ, uconst(1, s.rowNeed(0) <= 0 ? 1 : 0)),
+                        set(relx, relxs.get(0)), set(relokQ, uconst(1, s.release(0) <= 0 ? 1 : 0)),
+                        set(relNeg, relNegs.get(0)), set(relNeg1, relNeg1s.get(0)),
+                        set(rowEndQ, uconst(1, s.windowBeats() == 1 && s.outWidth() == 1 ? 1 : 0))));
         b.add(clocked(reset, List.of(when(write, onWrite), set(wrows, wrowsNext),
-                set(freeQ, freeNext), when(emit, walk), set(rowokQ, rowokNext))));
+                set(freeQ, freeNext), when(emit, walk), set(rowokQ, rowokNext),
+                set(relokQ, relokNext), when(emit, List.of(set(rowEndQ, rowEndNext))))));
         // Buffer address of window element (ky, kx, cb): slot (rtop + ky*DH) mod rows, column
         // ix = xlo + kx*DW (the row slots hold the dilated span, so the sum stays below 2*rows).
         VExpr.Ref slotSum = b.wire("slot_sum", slb, false, bin("+", zext(rtop, slotB, slb),
@@ -251,6 +260,11 @@ final class WindowRtl {
                 bin("-", slotSum, uconst(slb, rows)), slotSum));
         VExpr raddr = b.wire("raddr", ab, false, bin("+", bin("*", bin("+", bin("*", fit(slot, slb, ab), uconst(ab, w)),
                 fit(ix, sb, ab)), uconst(ab, cbN)), zext(cb.ref(), cb.bits(), ab)));
+        // Padding of the beat of the cycle, from tables indexed by the counters (no arithmetic), is
+        // registered beside its address: it is not needed before the data.
+        VExpr padRow = flagTable(b, "pad_row", oy, ky, (o, k) -> s.padded(o * s.strideH() - s.padTop() + k * s.dilationH(), 0));
+        VExpr padCol = flagTable(b, "pad_col", ox, kx, (o, k) -> s.padded(0, o * s.strideW() - s.padLeft() + k * s.dilationW()));
+        VExpr padQ = b.wire("pad_now", 1, false, bin("||", padRow, padCol));
         b.add(clockedNoReset(List.of(set(raddrQ, raddr), set(paddedQ1, padQ), set(rdata, new VExpr.Index(buf, raddrQ)),
                 set(paddedQ, paddedQ1))));
         String doc = "Sliding-window unit " + s.name() + " (" + s.source() + "): (" + s.channels() + ", " + h + ", " + w + ") in "
@@ -333,7 +347,7 @@ final class WindowRtl {
             VExpr.Ref x = RtlFixed.lane(b, "x" + p, ref("in_data"), p, xb);
             if (op instanceof QOp.QMaxPool m) {
                 VExpr.Ref acc = b.reg("acc" + p, xb, true, 0);
-                VExpr.Ref v = b.wire("v" + p, xb, true, new VExpr.Cond(bin("||", first, bin(">", x, acc)), x, acc));
+                VExpr.Ref v = b.wire("v" + p, xb, true, new VExpr.Cond(bin("||", first, RtlFixed.greater(x, acc, xb)), x, acc));
                 accUpdates.add(set(acc, v));
                 ys.add(RtlFixed.requantize(b, "y" + p, acc, xb, in.frac(), m.out()));
             } else {

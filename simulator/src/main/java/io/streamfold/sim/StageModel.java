@@ -616,8 +616,9 @@ abstract class StageModel {
         private int xlo;
         private int rtop;
         private int rbase;
-        // readiness of the current output row as of the previous cycle (register rowok_q)
+        // readiness of the current output row and of its release, as of the previous cycle (registers rowok_q, relok_q)
         private boolean rowokQ;
+        private boolean relokQ;
 
         SlidingWindowModel(Stage.SlidingWindow s, Fifo in, Fifo out) {
             this.s = s;
@@ -634,6 +635,7 @@ abstract class StageModel {
             this.xlo = -s.padLeft();
             this.rtop = Math.floorMod(-s.padTop(), rows);
             this.rowokQ = s.rowNeed(0) <= 0;
+            this.relokQ = s.release(0) <= 0;
         }
 
         @Override
@@ -646,8 +648,9 @@ abstract class StageModel {
             boolean lastOfWindow = ky == s.kernelH() - 1 && kx == s.kernelW() - 1 && cb == cbN - 1;
             boolean rowEnd = lastOfWindow && ox == s.outWidth() - 1;
             int release = rowEnd ? s.release(oy) : 0;
-            // ready: the rows of the current output row complete as of the previous cycle (rowokQ)
-            boolean emit = !out.full() && rowokQ;
+            // ready: the rows of the current output row complete as of the previous cycle (rowokQ); a row
+            // end also needs the rows it releases complete (relokQ)
+            boolean emit = !out.full() && rowokQ && (!rowEnd || relokQ);
             // the writer's rows as the readiness register sees them at the edge: start of this cycle, less this cycle's release
             int seenRows = wrows - (emit ? release : 0);
             // writer decision, on start-of-cycle state: a slot the reader releases now is free from the next cycle
@@ -685,6 +688,7 @@ abstract class StageModel {
             }
             // counted from the oldest row held
             rowokQ = s.rowNeed(oy) <= seenRows;
+            relokQ = s.release(oy) <= seenRows;
         }
 
         private void advance() {

@@ -205,6 +205,7 @@ public final class VerilogLowering {
         b.assign("in_ready", room);
         b.assign("out_valid", avail);
         boolean headRegister = depth <= HEAD_REGISTER_DEPTH;
+        VStmt popStep = rd.step();
         if (headRegister) {
             // Slots as registers of their own (no memory for Yosys to map) and the head beat from a
             // register, written with what the head will be after the edge: after a pop the next
@@ -227,14 +228,23 @@ public final class VerilogLowering {
             b.add(clockedNoReset(List.of(set(head, new VExpr.Cond(ref("out_pop"), afterPop, kept)))));
             b.assign("out_data", head);
         } else {
-            // a deep FIFO is block RAM: Yosys folds the rd register into the memory's read port
+            // A deep FIFO is block RAM: Yosys folds the rd register into the memory's read port, so
+            // rd's next value is the read address. It is kept shallow: rd + 1 and "rd is the last
+            // slot" are registers of their own, and the pop only picks.
             VExpr.Ref mem = b.reg("mem", width, false, depth);
             b.assign("out_data", new VExpr.Index(mem, rd.ref()));
             b.add(clockedNoReset(push, List.of(set(new VExpr.Index(mem, wr.ref()), data))));
+            List<VStmt> rdReset = new ArrayList<>();
+            VExpr.Ref rdLast = RtlKit.lastFlag(b, "rd_last", rd, rdReset);
+            VExpr.Ref rdPlus = b.reg("rd_plus", rd.bits(), false, 0);
+            rdReset.add(set(rdPlus, uconst(rd.bits(), 1)));
+            b.add(clocked(rdReset, ref("out_pop"), List.of(RtlKit.stepFlag(rdLast, rd),
+                    set(rdPlus, new VExpr.Cond(rdLast, uconst(rd.bits(), 1), bin("+", rdPlus, uconst(rd.bits(), 1)))))));
+            popStep = set(rd.ref(), new VExpr.Cond(rdLast, uconst(rd.bits(), 0), rdPlus));
         }
         b.add(clocked(List.of(rd.clear(), wr.clear(), set(count, uconst(cw, 0))), List.of(
                 when(push, List.of(wr.step())),
-                when(ref("out_pop"), List.of(rd.step())),
+                when(ref("out_pop"), List.of(popStep)),
                 new VStmt.If(grows,
                         List.of(set(count, bin("+", count, uconst(cw, 1)))),
                         List.of(when(shrinks, List.of(set(count, bin("-", count, uconst(cw, 1))))))))));

@@ -87,7 +87,8 @@ final class WindowRtl {
         VExpr.Ref kxL = RtlKit.lastFlag(b, "kx_last", kx, flagReset);
         VExpr.Ref kyL = RtlKit.lastFlag(b, "ky_last", ky, flagReset);
         VExpr.Ref cbL = RtlKit.lastFlag(b, "cb_last", cb, flagReset);
-        VExpr lastWin = b.wire("last_win", 1, false, and(and(kyL, kxL), cbL));
+        // the last beat of a window, a register kept with the flags (equal to ky_last & kx_last & cb_last)
+        VExpr.Ref lastWin = b.reg("last_win", 1, false, 0);
         VExpr.Ref oxL = RtlKit.lastFlag(b, "ox_last", ox, flagReset);
         VExpr.Ref lastRow = RtlKit.lastFlag(b, "last_row", oy, flagReset);
         // Readiness as registers, each as of the previous cycle (Stage.SlidingWindow): the rows the
@@ -191,20 +192,21 @@ final class WindowRtl {
                 bin("<=", need, wrowsWide)));
         VExpr relokNext = b.wire("relok_next", 1, false, new VExpr.Cond(released, bin("<=", relx, wrowsWide),
                 bin("<=", relamt, wrows)));
-        // Whether the beat after this one ends the row: the last-value flags after the step.
-        VExpr rowEndAdv;
+        // Whether the beat after this one ends its window and its row: the last-value flags after the step.
+        VExpr winEndAdv;
         if (s.channelMajor()) {
             VExpr kxA = RtlKit.nextFlag(kxL, kx);
             VExpr kyA = new VExpr.Cond(kxL, RtlKit.nextFlag(kyL, ky), kyL);
             VExpr cbA = new VExpr.Cond(kyWrap, RtlKit.nextFlag(cbL, cb), cbL);
-            rowEndAdv = and(and(kxA, kyA), cbA);
+            winEndAdv = and(and(kxA, kyA), cbA);
         } else {
             VExpr cbA = RtlKit.nextFlag(cbL, cb);
             VExpr kxA = new VExpr.Cond(cbL, RtlKit.nextFlag(kxL, kx), kxL);
             VExpr kyA = new VExpr.Cond(kxWrap, RtlKit.nextFlag(kyL, ky), kyL);
-            rowEndAdv = and(and(cbA, kxA), kyA);
+            winEndAdv = and(and(cbA, kxA), kyA);
         }
-        VExpr.Ref rowEndNext = b.wire("row_end_adv", 1, false, and(rowEndAdv, new VExpr.Cond(lastWin, RtlKit.nextFlag(oxL, ox), oxL)));
+        VExpr.Ref lastWinNext = b.wire("last_win_adv", 1, false, winEndAdv);
+        VExpr.Ref rowEndNext = b.wire("row_end_adv", 1, false, and(lastWinNext, new VExpr.Cond(lastWin, RtlKit.nextFlag(oxL, ox), oxL)));
         List<VStmt> walk = new ArrayList<>();
         walk.add(set(ix, ixAdv));
         walk.addAll(s.channelMajor()
@@ -248,10 +250,11 @@ final class WindowRtl {
                         set(need, needs.get(0)), set(needx, needxs.get(0)), set(rowokQ, uconst(1, s.rowNeed(0) <= 0 ? 1 : 0)),
                         set(relx, relxs.get(0)), set(relokQ, uconst(1, s.release(0) <= 0 ? 1 : 0)),
                         set(relNeg, relNegs.get(0)), set(relNeg1, relNeg1s.get(0)),
-                        set(rowEndQ, uconst(1, s.windowBeats() == 1 && s.outWidth() == 1 ? 1 : 0))));
+                        set(rowEndQ, uconst(1, s.windowBeats() == 1 && s.outWidth() == 1 ? 1 : 0)),
+                        set(lastWin, uconst(1, s.windowBeats() == 1 ? 1 : 0))));
         b.add(clocked(reset, List.of(when(write, onWrite), set(wrows, wrowsNext),
                 set(freeQ, freeNext), when(emit, walk), set(rowokQ, rowokNext),
-                set(relokQ, relokNext), when(emit, List.of(set(rowEndQ, rowEndNext))))));
+                set(relokQ, relokNext), when(emit, List.of(set(rowEndQ, rowEndNext), set(lastWin, lastWinNext))))));
         // Buffer address of window element (ky, kx, cb): slot (rtop + ky*DH) mod rows, column
         // ix = xlo + kx*DW (the row slots hold the dilated span, so the sum stays below 2*rows).
         VExpr.Ref slotSum = b.wire("slot_sum", slb, false, bin("+", zext(rtop, slotB, slb),

@@ -73,9 +73,12 @@ final class TargetOptions {
         return new MixedPrecision.Target(agreement == null ? Double.NaN : agreement, sqnr == null ? Double.NaN : sqnr);
     }
 
-    /** {@code base} with the widths and formats the search chose. */
+    /**
+     * {@code base} with the widths and formats the search chose, attributed to {@link #CONFIG_FILE}:
+     * convert writes them there, and the report then says every format came from it.
+     */
     static QuantConfig apply(QuantConfig base, MixedPrecision.Result r) {
-        return base.withOverrides(r.overridesJson(), "mixed precision");
+        return base.withOverrides(r.overridesJson(), "mixed precision").withOverridesFile(CONFIG_FILE);
     }
 
     /** Writes the chosen config to {@code --write-config}, if given; returns the line saying so, or null. */
@@ -106,6 +109,12 @@ final class TargetOptions {
         line(out, "chosen", c);
         line(out, "uniform 8-bit", r.uniform8());
         line(out, "uniform 16-bit", r.uniform16());
+        out.printf(Locale.ROOT, "  target met with the quantization error x%.0f on each half of the calibration samples (search %d/%d, validation %d/%d)%n",
+                MixedPrecision.MARGIN, c.search().robust(), c.search().samples(), c.validation().robust(), c.validation().samples());
+        String why = r.whyNotCheaperThanUniform8();
+        if (why != null) {
+            out.println("  no design cheaper than uniform 8 bits: " + why);
+        }
     }
 
     private static void line(PrintWriter out, String label, MixedPrecision.Evaluation e) {
@@ -152,6 +161,9 @@ final class TargetOptions {
         m.put("chosen", design(r.chosen()));
         m.put("uniform_8", design(r.uniform8()));
         m.put("uniform_16", design(r.uniform16()));
+        m.put("margin", MixedPrecision.MARGIN);
+        m.put("cheaper_than_uniform_8", r.whyNotCheaperThanUniform8() == null);
+        m.put("why_not_cheaper", r.whyNotCheaperThanUniform8());
         m.put("held_out_agreement", heldOut);
         m.put("held_out_samples", heldOutSamples);
         return m;
@@ -163,6 +175,11 @@ final class TargetOptions {
         }
         HardwareCost k = e.cost();
         return Reports.ordered("cost", k.total(), "multiplier_bits", k.multiplierBits(), "rom_bits", k.romBits(), "buffer_bits",
-                k.bufferBits(), "calibration_agreement", e.agreement(), "output_sqnr_db", e.sqnrDb());
+                k.bufferBits(), "calibration_agreement", e.agreement(), "output_sqnr_db", e.sqnrDb(), "search_half_with_margin",
+                half(e.search()), "validation_half_with_margin", half(e.validation()));
+    }
+
+    private static Map<String, Object> half(MixedPrecision.Half h) {
+        return Reports.ordered("agree", h.robust(), "samples", h.samples());
     }
 }

@@ -55,6 +55,9 @@ class MixedPrecisionCommandTest {
             }
         }
         assertTrue(compared > 10, "RTL, ROMs, testbench and reports: " + fb);
+        // Every format came from the file, none from calibration, and the report says so.
+        assertEquals("none: every format from " + TargetOptions.CONFIG_FILE,
+                new ObjectMapper().readTree(b.resolve("report.json").toFile()).path("calibration").asText());
 
         // The same search from verify writes the same file, and what it measures on the held-out inputs is verify's agreement.
         Path written = tmp.resolve("mp.json");

@@ -71,11 +71,43 @@ public final class Quantize {
         Calibration.Observation obs = Calibration.observe(g, samples, m != QuantConfig.CalibrationMethod.MAX_ABS);
         if (m == QuantConfig.CalibrationMethod.AUTO) {
             AutoCalibration.Choice c = AutoCalibration.choose(config, g, obs, samples);
-            ctx.note(NAME, "calibration", c.summary());
-            return run(g, c.ranges(), ctx).withCalibration(c.summary());
+            String how = describe(g, c.summary());
+            ctx.note(NAME, "calibration", how);
+            return run(g, c.ranges(), ctx).withCalibration(how);
         }
         String how = AutoCalibration.name(m) + (m == QuantConfig.CalibrationMethod.PERCENTILE ? " " + config.percentile() : "");
-        return run(g, obs.ranges(m, config.percentile(), widths(g)), ctx).withCalibration(how);
+        return run(g, obs.ranges(m, config.percentile(), widths(g)), ctx).withCalibration(describe(g, how));
+    }
+
+    /**
+     * How the formats were chosen: {@code method}, unless overrides give the frac of some of the
+     * formats calibration would choose ({@code "...; 3 of 7 formats from FILE"}) or of all of them
+     * ({@code "none: every format from FILE"}; the method then decided nothing). FILE is the
+     * overrides file's name.
+     */
+    private String describe(Graph g, String method) {
+        int calibrated = 0;
+        int pinned = 0;
+        QuantConfig.LayerOverride in = checkOverrides(g);
+        calibrated++;
+        pinned += in != null && in.actFrac() != null ? 1 : 0;
+        for (Node n : g.nodes()) {
+            QuantConfig.LayerOverride o = config.layer(n.name());
+            boolean overridden = o != null && (o.actBits() != null || o.actFrac() != null);
+            boolean unit = n.op() instanceof Op.Softmax || (n.op() instanceof Op.Tabulated t && t.unitRange());
+            if ((passesThrough(n.op()) && !overridden) || (unit && !overridden)) {
+                continue;
+            }
+            calibrated++;
+            pinned += o != null && o.actFrac() != null ? 1 : 0;
+        }
+        if (pinned == 0) {
+            return method;
+        }
+        // The file's name alone: an output folder's report then reads the same whether its design
+        // came from a target (written to quant-config.json) or from --config that file.
+        String from = config.overridesFile() != null ? java.nio.file.Path.of(config.overridesFile()).getFileName().toString() : "the overrides";
+        return pinned == calibrated ? "none: every format from " + from : method + "; " + pinned + " of " + calibrated + " formats from " + from;
     }
 
     /**
@@ -94,10 +126,47 @@ public final class Quantize {
             if (passesThrough(n.op()) && !overridden) {
                 w.put(n.output(), w.get(n.input()));
             } else {
-                w.put(n.output(), o != null && o.actBits() != null ? o.actBits() : config.actBits());
+                w.put(n.output(), o != null && o.actBits() != null ? o.actBits() : defaultBits(g, n));
             }
         }
         return w;
+    }
+
+    /**
+     * Guard bits added to the default width of a standalone affine (an unfolded BatchNorm) whose
+     * every reader is an Add. The affine scales each channel by its own factor (up to 6.7 in
+     * cnn_residual), so one shared {@code actBits} format rounds the small-range channels
+     * coarsely, and the Add rounds the sum again at {@code actBits}; with 8 more bits the Add's
+     * rounding is the only one that counts, as if the multiply-add were fused into the Add. The
+     * cost is that channel's FIFO and the Add's alignment adder, {@code GUARD_BITS} wider; no
+     * multiplier gets wider, because only adders read the value.
+     */
+    public static final int AFFINE_GUARD_BITS = 8;
+
+    /**
+     * Guard bits stop at this width: beyond it the activations are wide enough that the second
+     * rounding is negligible, and the Add's aligned sum must stay within 62 bits.
+     */
+    public static final int GUARDED_MAX_BITS = 32;
+
+    /**
+     * The width of node {@code n}'s output without an override: {@code actBits}, plus
+     * {@link #AFFINE_GUARD_BITS} for an affine read only by Add nodes, as far as
+     * {@link #GUARDED_MAX_BITS}.
+     */
+    public int defaultBits(Graph g, Node n) {
+        boolean affine = n.op() instanceof Op.Affine || n.op() instanceof Op.BatchNorm;
+        if (!affine || n.output().equals(g.output())) {
+            return config.actBits();
+        }
+        List<Node> readers = g.consumersOf(n.output());
+        for (Node r : readers) {
+            if (!(r.op() instanceof Op.Add)) {
+                return config.actBits();
+            }
+        }
+        int a = config.actBits();
+        return readers.isEmpty() ? a : Math.max(a, Math.min(a + AFFINE_GUARD_BITS, GUARDED_MAX_BITS));
     }
 
     /** Quantizes with given ranges (max |value| estimates) per value name. */
@@ -106,7 +175,7 @@ public final class Quantize {
         Map<String, Double> ranges = narrowBeforeClamps(g, calibrated, ctx);
         Map<String, QFormat> formats = new LinkedHashMap<>();
         Map<String, QOp> ops = new LinkedHashMap<>();
-        formats.put(g.input(), calibrated(g.input(), inputOverride, ranges, g.input(), ctx));
+        formats.put(g.input(), calibrated(g.input(), inputOverride, config.actBits(), ranges, g.input(), ctx));
         for (Node n : g.nodes()) {
             List<QFormat> in = new ArrayList<>();
             for (String v : n.inputs()) {
@@ -208,8 +277,9 @@ public final class Quantize {
     }
 
     /** Q(bits, frac) from an override or the defaults, frac from the value's range unless given. */
-    private QFormat calibrated(String node, QuantConfig.LayerOverride o, Map<String, Double> ranges, String value, PassContext ctx) {
-        int bits = o != null && o.actBits() != null ? o.actBits() : config.actBits();
+    private QFormat calibrated(String node, QuantConfig.LayerOverride o, int defaultBits, Map<String, Double> ranges, String value,
+                               PassContext ctx) {
+        int bits = o != null && o.actBits() != null ? o.actBits() : defaultBits;
         if (o != null && o.actFrac() != null) {
             ctx.count(NAME, "formats overridden");
             return new QFormat(bits, o.actFrac());
@@ -229,7 +299,7 @@ public final class Quantize {
             ctx.count(NAME, "pass-through");
             return in;
         }
-        return calibrated(node, o, ranges, value, ctx);
+        return calibrated(node, o, config.actBits(), ranges, value, ctx);
     }
 
     /** Outputs within [-1, 1]: Q(bits, bits-1) unless overridden. */
@@ -284,7 +354,7 @@ public final class Quantize {
         }
 
         private QFormat calibratedOut() {
-            return calibrated(name, o, ranges, n.output(), ctx);
+            return calibrated(name, o, defaultBits(g, n), ranges, n.output(), ctx);
         }
 
         private QFormat followIn() {

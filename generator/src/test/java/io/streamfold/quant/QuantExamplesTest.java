@@ -62,14 +62,13 @@ class QuantExamplesTest {
 
     /**
      * The default settings (8 bits, automatic calibration on calib.npy) on the 300 test inputs: at
-     * least 99 % top-1 agreement, except cnn_residual, where no calibration of 8-bit activations
-     * reaches it (max-abs and percentile 97.00 %, MSE 98.33 %): 11 of its 300 test inputs have
-     * their two largest logits within 0.5 of each other, while 8-bit activations leave an RMS
-     * output error of about 0.4 (see README, "Accuracy at 8 bits"). Its bound is the MSE result, so
-     * a calibration change that loses it fails here.
+     * least 99 % top-1 agreement. cnn_residual needs its standalone BatchNorm (an affine read only
+     * by the residual Add) at {@link Quantize#AFFINE_GUARD_BITS} more bits: at 8 bits it reaches
+     * 98.33 % (11 of its test inputs have their two largest logits within 0.5 of each other, while
+     * its 8-bit activations leave an RMS output error of 0.40; 0.31 with the guard bits).
      */
     @ParameterizedTest
-    @CsvSource({"mlp_bn, 0.99", "cnn_seed, 0.99", "cnn_residual, 0.9833", "json_mlp, 0.99"})
+    @CsvSource({"mlp_bn, 0.99", "cnn_seed, 0.99", "cnn_residual, 0.99", "json_mlp, 0.99"})
     void eightBitsByDefaultAgreeWithFloat(String model, double least) {
         io.streamfold.ir.Graph g = io.streamfold.compile.ModelLoader.load(Examples.model(model));
         QuantizedGraph q = io.streamfold.compile.Pipeline.quantize(g, QuantConfig.defaults(),

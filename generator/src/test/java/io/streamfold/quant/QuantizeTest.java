@@ -298,4 +298,36 @@ class QuantizeTest {
         assertEquals(q.outputFormat().quantize(6), clip.hi());
         assertNotEquals(0, ctx.counter(Quantize.NAME, "ranges narrowed to a following relu or clip"));
     }
+    /**
+     * x -> relu -> affine -> add(relu, affine) -> affine2: the affine read only by the Add gets
+     * the guard bits (the Add rounds once), the one read by nothing but the graph output does not,
+     * and an override of its width wins. The calibration label names the formats an override pins.
+     */
+    @Test
+    void anAffineReadOnlyByAnAddGetsGuardBits() {
+        Tensor one = Tensor.of(Shape.of(2), new double[] {1.5, 6.5});
+        Tensor shift = Tensor.of(Shape.of(2), new double[] {-0.5, 0.25});
+        List<Node> nodes = List.of(
+                new Node("relu", new Op.Relu(), "x", "r"),
+                new Node("bn", new Op.Affine(one, shift), "r", "b"),
+                new Node("add", new Op.Add(), List.of("r", "b"), "s"),
+                new Node("bn2", new Op.Affine(one, shift), "s", "y"));
+        Graph g = new Graph("res", "x", Shape.of(2, 3), nodes, "y");
+        List<double[]> cal = samples(Shape.of(2, 3), 50);
+        QuantConfig c = QuantConfig.defaults().withCalibration(QuantConfig.CalibrationMethod.MAX_ABS);
+        QuantizedGraph q = new Quantize(c).run(g, cal, new PassContext());
+        assertEquals(8 + Quantize.AFFINE_GUARD_BITS, q.format("b").bits());
+        assertEquals(8, q.format("s").bits());
+        assertEquals(8, q.format("y").bits(), "read by no Add");
+        assertEquals(8 + Quantize.AFFINE_GUARD_BITS, new Quantize(c).widths(g).get("b"), "MSE calibration searches at the same width");
+        QuantConfig wide = QuantConfig.defaults().withBits(8, 28).withCalibration(QuantConfig.CalibrationMethod.MAX_ABS);
+        assertEquals(Quantize.GUARDED_MAX_BITS, new Quantize(wide).run(g, cal, new PassContext()).format("b").bits());
+        QuantConfig pinned = c.withOverrides("{\"layers\": {\"bn\": {\"act\": {\"bits\": 8, \"frac\": 3}}}}", "o.json").withOverridesFile("o.json");
+        QuantizedGraph p = new Quantize(pinned).run(g, cal, new PassContext());
+        assertEquals(new QFormat(8, 3), p.format("b"));
+        assertEquals("max-abs; 1 of 4 formats from o.json", p.calibration());
+        QuantConfig all = c.withOverrides("{\"input\": {\"bits\": 8, \"frac\": 5}, \"layers\": {\"bn\": {\"act\": {\"bits\": 8, \"frac\": 3}}, "
+                + "\"add\": {\"act\": {\"bits\": 8, \"frac\": 3}}, \"bn2\": {\"act\": {\"bits\": 8, \"frac\": 3}}}}", "o.json").withOverridesFile("o.json");
+        assertEquals("none: every format from o.json", new Quantize(all).run(g, cal, new PassContext()).calibration());
+    }
 }

@@ -195,23 +195,84 @@ public sealed interface Stage {
      * {@link SlidingWindow}: {@code vectors} is the number of vectors per inference (1 for a
      * Dense layer), which only scales {@link #cycles()} and {@link #macs()}.
      *
+     * <p>Where the weights live is {@code store} ({@link WeightStore}): a ROM in the design, or
+     * SPRAM filled through the weight-load port after reset. The read is the same either way: one
+     * row of {@link #rowBits()} bits per issued step, registered; SPRAM only changes where the row
+     * comes from, so the firing rule and the timing above hold for both.
+     *
      * @param weights ROM, {@code [nf*SF + sf][p][s]} flattened, already permuted to stream order
      * @param vectors input vectors per inference
+     * @param store   where the weights are kept
      */
     record MatVec(String name, String source, int input, int output, QOp.QDense op, int inFeatures, int outFeatures,
-                  int simd, int pe, long[] weights, int vectors) implements OneToOne {
+                  int simd, int pe, long[] weights, int vectors, WeightStore store) implements OneToOne {
         public MatVec {
             weights = weights.clone();
             if (inFeatures % simd != 0 || outFeatures % pe != 0 || weights.length != inFeatures * outFeatures || vectors < 1) {
                 throw new IllegalArgumentException(name + ": N=" + inFeatures + " M=" + outFeatures + " SIMD=" + simd + " PE=" + pe
                         + " vectors=" + vectors);
             }
+            java.util.Objects.requireNonNull(store);
         }
 
-        /** A Dense layer: one vector per inference. */
+        /** Weights in a ROM of the design. */
+        public MatVec(String name, String source, int input, int output, QOp.QDense op, int inFeatures, int outFeatures,
+                      int simd, int pe, long[] weights, int vectors) {
+            this(name, source, input, output, op, inFeatures, outFeatures, simd, pe, weights, vectors, WeightStore.ROM);
+        }
+
+        /** A Dense layer: one vector per inference, weights in a ROM of the design. */
         public MatVec(String name, String source, int input, int output, QOp.QDense op, int inFeatures, int outFeatures,
                       int simd, int pe, long[] weights) {
             this(name, source, input, output, op, inFeatures, outFeatures, simd, pe, weights, 1);
+        }
+
+        /** The same stage with its weights kept in {@code where}. */
+        public MatVec withStore(WeightStore where) {
+            return new MatVec(name, source, input, output, op, inFeatures, outFeatures, simd, pe, weights, vectors, where);
+        }
+
+        /** Bits of one weight row, the read of one step: PE x SIMD weights. */
+        public int rowBits() {
+            return pe * simd * op.weight().bits();
+        }
+
+        /** Weight rows, NF x SF. */
+        public int rows() {
+            return nf() * sf();
+        }
+
+        /** Bits of the weights alone (biases excluded). */
+        public long weightBits() {
+            return (long) weights.length * op.weight().bits();
+        }
+
+        /** SPRAM blocks the weights would take: a row across {@code ceil(rowBits / 16)} blocks, rows in banks of 16K. */
+        public int spramBlocks() {
+            return WeightStore.spramColumns(rowBits()) * WeightStore.spramBanks(rows());
+        }
+
+        /**
+         * Word {@code column} of weight row {@code row} as the weight-load port carries it: bits
+         * {@code [16 column + 15 : 16 column]} of the row with its PE x SIMD weights packed lane 0 in
+         * the low bits (as in the ROM's {@code .mem} file), each in two's complement.
+         */
+        public int loadWord(int row, int column) {
+            int wb = op.weight().bits();
+            int lanes = pe * simd;
+            int word = 0;
+            for (int bit = 0; bit < WeightStore.SPRAM_WIDTH; bit++) {
+                int k = column * WeightStore.SPRAM_WIDTH + bit;
+                if (k < lanes * wb && ((weights[row * lanes + k / wb] >> (k % wb)) & 1) != 0) {
+                    word |= 1 << bit;
+                }
+            }
+            return word;
+        }
+
+        /** Words of the weight-load stream this stage takes: 0 for a ROM, else one per 16-bit column of every row. */
+        public long loadWords() {
+            return store == WeightStore.SPRAM ? (long) rows() * WeightStore.spramColumns(rowBits()) : 0;
         }
 
         public int sf() {

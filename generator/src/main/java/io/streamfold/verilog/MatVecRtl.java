@@ -2,6 +2,7 @@ package io.streamfold.verilog;
 
 import io.streamfold.hw.HwDesign;
 import io.streamfold.hw.Stage;
+import io.streamfold.hw.WeightStore;
 import io.streamfold.quant.QOp;
 
 import java.util.ArrayList;
@@ -55,17 +56,23 @@ final class MatVecRtl {
         RtlCounter nf = b.counter("nf", nfN);
         RtlCounter addr = b.counter("addr", sfN * nfN);
         VExpr.Ref buf = b.reg("buffer", simd * xb, false, 2 * sfN);
-        VExpr.Ref wrom = b.reg("weights", pe * simd * wb, false, sfN * nfN);
+        boolean spram = s.store() == WeightStore.SPRAM;
+        VExpr.Ref wrom = spram ? null : b.reg("weights", pe * simd * wb, false, sfN * nfN);
         VExpr.Ref brom = b.reg("biases", pe * aw, false, nfN);
-        files.put(mod + "_w.mem", MemFile.packed(s.weights(), pe * simd, wb));
+        if (!spram) {
+            files.put(mod + "_w.mem", MemFile.packed(s.weights(), pe * simd, wb));
+        }
         long[] biases = new long[nfN * pe];
         for (int o = 0; o < biases.length; o++) {
             biases[o] = op.bias(o) + RtlFixed.roundingConstant(op.accBits(), op.accFrac(o), op.out());
         }
         files.put(mod + "_b.mem", MemFile.packed(biases, pe, aw));
-        b.add(new VItem.Initial(List.of(
-                new VStmt.SysCall("$readmemh", List.of(mod + "_w.mem", wrom)),
-                new VStmt.SysCall("$readmemh", List.of(mod + "_b.mem", brom)))));
+        List<VStmt> init = new ArrayList<>();
+        if (!spram) {
+            init.add(new VStmt.SysCall("$readmemh", List.of(mod + "_w.mem", wrom)));
+        }
+        init.add(new VStmt.SysCall("$readmemh", List.of(mod + "_b.mem", brom)));
+        b.add(new VItem.Initial(init));
 
         VExpr full = bin("==", wcnt, uconst(wcBits, sfN));
         VExpr reuse = b.wire("reuse", 1, false, and(full, bin("==", rsel, wsel)));
@@ -119,7 +126,8 @@ final class MatVecRtl {
         // The slot an issued step reads was written in an earlier cycle (avail), never at this edge,
         // so plain synchronous reads suffice.
         VExpr.Ref x = b.reg("x", simd * xb, false, 0);
-        VExpr.Ref w = b.reg("w", pe * simd * wb, false, 0);
+        // In SPRAM the weight row comes out of the SPRAM's own output register, read at the same edges.
+        VExpr.Ref w = spram ? spramRead(b, s, addr, compute) : b.reg("w", pe * simd * wb, false, 0);
         VExpr.Ref bias = b.reg("bias", pe * aw, false, 0);
         List<VExpr> xs = new ArrayList<>();
         for (int i = 0; i < simd; i++) {
@@ -159,7 +167,8 @@ final class MatVecRtl {
         b.assign("in_pop", load);
         b.assign("out_push", and(vOut, ref("out_ready")));
         b.add(clockedNoReset(load, List.of(set(new VExpr.Index(buf, waddr), ref("in_data")))));
-        b.add(clockedNoReset(compute, List.of(set(x, new VExpr.Index(buf, raddr)), set(w, new VExpr.Index(wrom, addr.ref())))));
+        b.add(clockedNoReset(compute, spram ? List.of(set(x, new VExpr.Index(buf, raddr)))
+                : List.of(set(x, new VExpr.Index(buf, raddr)), set(w, new VExpr.Index(wrom, addr.ref())))));
         pipeUpdates.add(set(bias, new VExpr.Index(brom, nfk[depth - 1])));
         b.add(clockedNoReset(adv, pipeUpdates));
         b.add(clockedNoReset(and(adv, v[depth]), accUpdates));
@@ -199,8 +208,82 @@ final class MatVecRtl {
         String doc = "Matrix-vector stage " + s.name() + " (" + s.source() + "): " + s.inFeatures() + " -> " + s.outFeatures()
                 + ", PE " + pe + ", SIMD " + simd + ", " + s.cycles() + " cycles per vector, " + (depth + 1) + " pipeline registers.\n"
                 + "in " + op.in() + ", weights " + op.weight().bits() + " bits, accumulator " + aw + " bits (bias includes the rounding), out "
-                + op.out() + ".";
-        return new VModule(mod, doc, List.of(), ports(simd * xb, pe * ob), b.items());
+                + op.out() + "."
+                + (spram ? "\nWeights in " + s.spramBlocks() + " SB_SPRAM256KA (" + s.rows() + " rows of " + s.rowBits()
+                + " bits), written through wl_valid/wl_data after reset, row by row, 16 bits per beat, low bits first." : "");
+        List<VModule.Port> ports = new ArrayList<>(ports(simd * xb, pe * ob));
+        if (spram) {
+            ports.add(VModule.Port.in("wl_valid", 1));
+            ports.add(VModule.Port.in("wl_data", WeightStore.SPRAM_WIDTH));
+        }
+        return new VModule(mod, doc, List.of(), ports, b.items());
+    }
+
+    /**
+     * The SPRAM blocks of a {@link WeightStore#SPRAM} weight set and their loader; returns the
+     * weight row of the last read. A row spans {@code ceil(rowBits / 16)} blocks side by side, rows
+     * fill banks of 16K words. While {@code wl_valid} the loader writes {@code wl_data} into column
+     * {@code load_col} of row {@code load_row} (the top module raises it only before the inference
+     * streams open, so no read competes); otherwise every block of the addressed bank reads row
+     * {@code addr}, and the row is held in the blocks' output registers: a block keeps its output
+     * while not selected, and {@code addr} moves only when a step is issued, so a repeated read
+     * returns the same row, as the ROM's enabled register would.
+     */
+    private static VExpr.Ref spramRead(RtlBuilder b, Stage.MatVec s, RtlCounter addr, VExpr compute) {
+        int cols = WeightStore.spramColumns(s.rowBits());
+        int banks = WeightStore.spramBanks(s.rows());
+        int ab = addr.bits();
+        int lowBits = 14;
+        RtlCounter lcol = b.counter("load_col", cols);
+        RtlCounter lrow = b.counter("load_row", s.rows());
+        VExpr wl = ref("wl_valid");
+        VExpr address = b.wire("spram_addr", lowBits, false, new VExpr.Cond(wl, low14(lrow, lowBits), low14(addr, lowBits)));
+        VExpr.Ref rbank = null;
+        if (banks > 1) {
+            rbank = b.reg("read_bank", ab - lowBits, false, 0);
+            b.add(clockedNoReset(compute, List.of(set(rbank, new VExpr.Slice(addr.ref(), ab - 1, lowBits)))));
+        }
+        List<VExpr> row = new ArrayList<>();
+        for (int c = 0; c < cols; c++) {
+            List<VExpr> outs = new ArrayList<>();
+            for (int k = 0; k < banks; k++) {
+                String q = "spram_q" + k + "_" + c;
+                b.add(new VItem.Decl(VItem.Kind.WIRE, false, WeightStore.SPRAM_WIDTH, q, 0));
+                VExpr load = lcol.is(c);
+                VExpr read = uconst(1, 1);
+                if (banks > 1) {
+                    load = and(load, bin("==", new VExpr.Slice(lrow.ref(), ab - 1, lowBits), uconst(ab - lowBits, k)));
+                    read = bin("==", new VExpr.Slice(addr.ref(), ab - 1, lowBits), uconst(ab - lowBits, k));
+                }
+                VExpr cs = b.wire("spram_cs" + k + "_" + c, 1, false, new VExpr.Cond(wl, load, read));
+                Map<String, VExpr> pins = new java.util.LinkedHashMap<>();
+                pins.put("ADDRESS", address);
+                pins.put("DATAIN", ref("wl_data"));
+                pins.put("MASKWREN", uconst(4, 15));
+                pins.put("WREN", wl);
+                pins.put("CHIPSELECT", cs);
+                pins.put("CLOCK", ref("aclk"));
+                pins.put("STANDBY", uconst(1, 0));
+                pins.put("SLEEP", uconst(1, 0));
+                pins.put("POWEROFF", uconst(1, 1));
+                pins.put("DATAOUT", ref(q));
+                b.add(new VItem.Instance(SPRAM_PRIMITIVE, "u_spram" + k + "_" + c, Map.of(), pins));
+                outs.add(ref(q));
+            }
+            row.add(banks == 1 ? outs.get(0) : b.select("spram_row" + c, WeightStore.SPRAM_WIDTH, false, rbank, outs));
+        }
+        b.add(clocked(List.of(lcol.clear(), lrow.clear()), wl, lcol.stepCarry(List.of(lrow.step()))));
+        java.util.Collections.reverse(row);
+        VExpr all = cols == 1 ? row.get(0) : new VExpr.Concat(row);
+        int width = cols * WeightStore.SPRAM_WIDTH;
+        return width > s.rowBits() ? b.wirePartlyUnused("w", width, false, all) : b.wire("w", width, false, all);
+    }
+
+    /** The module name of the UP5K's single-port RAM ({@code VerilogLowering} emits a behavioural model of it for simulation). */
+    static final String SPRAM_PRIMITIVE = "SB_SPRAM256KA";
+
+    private static VExpr low14(RtlCounter c, int lowBits) {
+        return c.bits() >= lowBits ? new VExpr.Slice(c.ref(), lowBits - 1, 0) : zext(c.ref(), c.bits(), lowBits);
     }
 
     static VModule depthwise(HwDesign d, Map<String, String> files, Stage.Depthwise s) {

@@ -44,9 +44,9 @@ public final class BenchLine {
             }
         }
         return String.format(Locale.ROOT, "constants: %.1f kbit, %.1f kbit of them in the design (block RAM or logic); SPRAM: %s; "
-                        + "buffers and FIFOs: %.1f kbit; weight load: %d words",
+                        + "buffers and FIFOs: %.1f kbit; weight load: %d bytes",
                 hw.path("rom_bits").asLong() / 1024.0, hw.path("block_rom_bits").asLong() / 1024.0,
                 spram.length() == 0 ? "none" : hw.path("spram_blocks").asInt() + " blocks, " + spram,
-                hw.path("buffer_bits").asLong() / 1024.0, hw.path("weight_load_words").asLong());
+                hw.path("buffer_bits").asLong() / 1024.0, hw.path("weight_load_bytes").asLong());
     }
 }

@@ -117,7 +117,7 @@ public final class Converter {
         // weights in SPRAM: where they are, and what the weight-load port takes after reset
         hw.put("block_rom_bits", d.blockRomBits());
         hw.put("spram_blocks", d.spramBlocks());
-        hw.put("weight_load_words", d.weightLoad().length);
+        hw.put("weight_load_bytes", 2 * d.weightLoad().length);
         Map<String, Object> io = new LinkedHashMap<>();
         io.put("s_axis", Reports.ordered("elements_per_beat", d.inputChannel().elems(), "format", d.inputFormat().toString(),
                 "beats_per_inference", d.inputChannel().beats()));
@@ -137,6 +137,7 @@ public final class Converter {
                 m.put("pe", mv.pe());
                 m.put("simd", mv.simd());
                 m.put("weights", mv.store().name().toLowerCase(java.util.Locale.ROOT));
+                m.put("schedule", mv.schedule().name().toLowerCase(java.util.Locale.ROOT));
                 if (mv.store() == WeightStore.SPRAM) {
                     m.put("spram_blocks", mv.spramBlocks());
                 }

@@ -200,12 +200,39 @@ public sealed interface Stage {
      * row of {@link #rowBits()} bits per issued step, registered; SPRAM only changes where the row
      * comes from, so the firing rule and the timing above hold for both.
      *
-     * @param weights ROM, {@code [nf*SF + sf][p][s]} flattened, already permuted to stream order
-     * @param vectors input vectors per inference
-     * @param store   where the weights are kept
+     * <p>The {@link Schedule#STREAMED} schedule has no input buffer: steps go {@code sf} outer,
+     * {@code nf} inner, so each input beat serves every row group as it arrives and there is an
+     * accumulator for every output instead:
+     * <ul>
+     * <li><b>issue</b> (registers {@code sf}, {@code nf}): when {@code adv} and an input beat is
+     *     present, it reads the beat at the FIFO head ({@code x}) and weight row {@code sf*NF + nf};
+     *     the issue of {@code nf == NF-1} pops the beat;</li>
+     * <li>read, products and adder tree as above;</li>
+     * <li><b>accumulate</b>: {@code s = (first ? bias[o] : acc[nf][p]) + sum[p]} for {@code o = nf*PE + p};
+     *     at the last chunk ({@code sf == SF-1}) {@code s} goes to the output register (one beat of
+     *     {@code op.finish(o, s)}, pushed as above), otherwise back into {@code acc[nf][p]}.</li>
+     * </ul>
+     * The NF beats of a vector leave on consecutive cycles after its last input beat; the unit
+     * takes NF*SF cycles per vector as the buffered one does. With NF = 1 the accumulators are
+     * the PE lanes' own.
+     *
+     * @param weights  ROM, {@code [row][p][s]} flattened in read order, already permuted to stream
+     *                 order: row {@code nf*SF + sf} (buffered) or {@code sf*NF + nf} (streamed)
+     * @param vectors  input vectors per inference
+     * @param store    where the weights are kept
+     * @param schedule buffered (two input banks, {@code nf} outer) or streamed (no buffer, {@code sf} outer)
      */
     record MatVec(String name, String source, int input, int output, QOp.QDense op, int inFeatures, int outFeatures,
-                  int simd, int pe, long[] weights, int vectors, WeightStore store) implements OneToOne {
+                  int simd, int pe, long[] weights, int vectors, WeightStore store, Schedule schedule) implements OneToOne {
+
+        /** The order of a matrix-vector unit's steps, and whether it buffers its input vector. */
+        public enum Schedule {
+            /** Two input banks of SF beats; steps {@code nf} outer, {@code sf} inner; PE accumulators. */
+            BUFFERED,
+            /** No input buffer; steps {@code sf} outer, {@code nf} inner; an accumulator per output. */
+            STREAMED
+        }
+
         public MatVec {
             weights = weights.clone();
             if (inFeatures % simd != 0 || outFeatures % pe != 0 || weights.length != inFeatures * outFeatures || vectors < 1) {
@@ -213,12 +240,36 @@ public sealed interface Stage {
                         + " vectors=" + vectors);
             }
             java.util.Objects.requireNonNull(store);
+            java.util.Objects.requireNonNull(schedule);
         }
 
-        /** Weights in a ROM of the design. */
+        /** Weights in a ROM of the design, input buffered. */
         public MatVec(String name, String source, int input, int output, QOp.QDense op, int inFeatures, int outFeatures,
                       int simd, int pe, long[] weights, int vectors) {
-            this(name, source, input, output, op, inFeatures, outFeatures, simd, pe, weights, vectors, WeightStore.ROM);
+            this(name, source, input, output, op, inFeatures, outFeatures, simd, pe, weights, vectors, WeightStore.ROM, Schedule.BUFFERED);
+        }
+
+        /** The weight row that step ({@code nf}, {@code sf}) reads. */
+        public int row(int nf, int sf) {
+            return schedule == Schedule.BUFFERED ? nf * sf() + sf : sf * nf() + nf;
+        }
+
+        /** The same stage under {@code to}, its weight rows reordered to the new read order. */
+        public MatVec withSchedule(Schedule to) {
+            MatVec t = new MatVec(name, source, input, output, op, inFeatures, outFeatures, simd, pe, weights, vectors, store, to);
+            int lanes = pe * simd;
+            long[] w = new long[weights.length];
+            for (int nf = 0; nf < nf(); nf++) {
+                for (int sf = 0; sf < sf(); sf++) {
+                    System.arraycopy(weights, row(nf, sf) * lanes, w, t.row(nf, sf) * lanes, lanes);
+                }
+            }
+            return new MatVec(name, source, input, output, op, inFeatures, outFeatures, simd, pe, w, vectors, store, to);
+        }
+
+        /** Bits of an accumulator for every output (the streamed schedule's; each one bit wider for the rounding constant). */
+        public long accumulatorBits() {
+            return (long) outFeatures * (op.accBits() + 1);
         }
 
         /** A Dense layer: one vector per inference, weights in a ROM of the design. */
@@ -229,7 +280,7 @@ public sealed interface Stage {
 
         /** The same stage with its weights kept in {@code where}. */
         public MatVec withStore(WeightStore where) {
-            return new MatVec(name, source, input, output, op, inFeatures, outFeatures, simd, pe, weights, vectors, where);
+            return new MatVec(name, source, input, output, op, inFeatures, outFeatures, simd, pe, weights, vectors, where, schedule);
         }
 
         /** Bits of one weight row, the read of one step: PE x SIMD weights. */
@@ -344,7 +395,7 @@ public sealed interface Stage {
         @Override
         public Resources resources() {
             long rom = (long) weights.length * op.weight().bits() + (long) outFeatures * op.accBits();
-            return new Resources(pe * simd, rom, 2L * sf() * simd * op.in().bits());
+            return new Resources(pe * simd, rom, schedule == Schedule.STREAMED ? 0 : 2L * sf() * simd * op.in().bits());
         }
     }
 

@@ -10,14 +10,14 @@ public enum WeightStore {
     /**
      * Single-port SPRAM (the UP5K's {@code SB_SPRAM256KA}, 16K words of 16 bits), which the bitstream
      * cannot initialise: the weights arrive through the top-level weight-load port after reset,
-     * 16 bits per beat, and the inference streams are accepted only once every such stage is full.
+     * a byte per beat, and the inference streams are accepted only once every such stage is full.
      */
     SPRAM;
 
     /** Words of one SPRAM block. */
     public static final int SPRAM_WORDS = 16384;
 
-    /** Bits of one SPRAM word, and of one beat of the weight-load port. */
+    /** Bits of one SPRAM word. */
     public static final int SPRAM_WIDTH = 16;
 
     /** SPRAM blocks side by side that hold a row of {@code rowBits}. */

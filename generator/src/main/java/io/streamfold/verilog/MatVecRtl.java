@@ -49,13 +49,15 @@ final class MatVecRtl {
         int wcBits = valueBits(sfN);
         int bufBits = counterBits(2 * sfN);
 
-        VExpr.Ref wsel = b.reg("wsel", 1, false, 0);
-        VExpr.Ref wcnt = b.reg("wcnt", wcBits, false, 0);
-        VExpr.Ref rsel = b.reg("rsel", 1, false, 0);
+        // The streamed schedule has no input buffer: the beat at the FIFO head serves every row group.
+        boolean streamed = s.schedule() == Stage.MatVec.Schedule.STREAMED;
+        VExpr.Ref wsel = streamed ? null : b.reg("wsel", 1, false, 0);
+        VExpr.Ref wcnt = streamed ? null : b.reg("wcnt", wcBits, false, 0);
+        VExpr.Ref rsel = streamed ? null : b.reg("rsel", 1, false, 0);
         RtlCounter sf = b.counter("sf", sfN);
         RtlCounter nf = b.counter("nf", nfN);
         RtlCounter addr = b.counter("addr", sfN * nfN);
-        VExpr.Ref buf = b.reg("buffer", simd * xb, false, 2 * sfN);
+        VExpr.Ref buf = streamed ? null : b.reg("buffer", simd * xb, false, 2 * sfN);
         boolean spram = s.store() == WeightStore.SPRAM;
         VExpr.Ref wrom = spram ? null : b.reg("weights", pe * simd * wb, false, sfN * nfN);
         VExpr.Ref brom = b.reg("biases", pe * aw, false, nfN);
@@ -74,23 +76,31 @@ final class MatVecRtl {
         init.add(new VStmt.SysCall("$readmemh", List.of(mod + "_b.mem", brom)));
         b.add(new VItem.Initial(init));
 
-        VExpr full = bin("==", wcnt, uconst(wcBits, sfN));
-        VExpr reuse = b.wire("reuse", 1, false, and(full, bin("==", rsel, wsel)));
-        VExpr ws = b.wire("ws", 1, false, new VExpr.Cond(reuse, not(wsel), wsel));
-        VExpr wc = b.wire("wc", wcBits, false, new VExpr.Cond(reuse, uconst(wcBits, 0), wcnt));
-        VExpr load = b.wire("load", 1, false, and(ref("in_valid"), bin("!=", wc, uconst(wcBits, sfN))));
+        VExpr ws = null;
+        VExpr wc = null;
+        VExpr load = null;
+        if (!streamed) {
+            VExpr full = bin("==", wcnt, uconst(wcBits, sfN));
+            VExpr reuse = b.wire("reuse", 1, false, and(full, bin("==", rsel, wsel)));
+            ws = b.wire("ws", 1, false, new VExpr.Cond(reuse, not(wsel), wsel));
+            wc = b.wire("wc", wcBits, false, new VExpr.Cond(reuse, uconst(wcBits, 0), wcnt));
+            load = b.wire("load", 1, false, and(ref("in_valid"), bin("!=", wc, uconst(wcBits, sfN))));
+        }
         // sf == SF-1 and nf == NF-1 as registers kept beside the counters, so the counters' enables
         // are one gate after the issue decision instead of a comparator chain further on.
         List<VStmt> flagReset = new ArrayList<>();
         VExpr.Ref sfLast = RtlKit.lastFlag(b, "sf_last", sf, flagReset);
         VExpr.Ref nfLast = RtlKit.lastFlag(b, "nf_last", nf, flagReset);
         VExpr needOut = sfLast;
-        VExpr.Ref vecLast = b.reg("vec_last", 1, false, 0);
-        flagReset.add(set(vecLast, uconst(1, sfN == 1 && nfN == 1 ? 1 : 0)));
-        VExpr sfWide = zext(sf.ref(), sf.bits(), wcBits);
-        // The step's beat is loaded if the loader is on the other bank or past slot sf. On the same
-        // bank the loader is never behind (sf <= wcnt), so "past" is "not equal": no comparator chain.
-        VExpr avail = b.wire("avail", 1, false, bin("||", bin("!=", rsel, wsel), bin("!=", wcnt, sfWide)));
+        VExpr.Ref vecLast = streamed ? null : b.reg("vec_last", 1, false, 0);
+        VExpr avail = ref("in_valid");
+        if (!streamed) {
+            flagReset.add(set(vecLast, uconst(1, sfN == 1 && nfN == 1 ? 1 : 0)));
+            VExpr sfWide = zext(sf.ref(), sf.bits(), wcBits);
+            // The step's beat is loaded if the loader is on the other bank or past slot sf. On the same
+            // bank the loader is never behind (sf <= wcnt), so "past" is "not equal": no comparator chain.
+            avail = b.wire("avail", 1, false, bin("||", bin("!=", rsel, wsel), bin("!=", wcnt, sfWide)));
+        }
         // Pipeline: issue -> read (buffer and weight ROM, registered: block RAM) -> product registers
         // -> adder tree of the SIMD products, registered every two levels -> accumulate into the
         // output register. It advances as a whole unless the output register holds a beat the output
@@ -112,17 +122,23 @@ final class MatVecRtl {
             v[k] = b.reg("v" + k, 1, false, 0);
             first[k] = b.reg("first" + k, 1, false, 0);
             last[k] = b.reg("last" + k, 1, false, 0);
-            nfk[k] = k < depth || shiftsDiffer ? b.reg("nf" + k, nf.bits(), false, 0) : null;
+            // the streamed schedule's accumulators are addressed by the group at the last register
+            nfk[k] = k < depth || shiftsDiffer || streamed ? b.reg("nf" + k, nf.bits(), false, 0) : null;
         }
         VExpr.Ref vOut = b.reg("v_out", 1, false, 0);
         VExpr.Ref nfOut = shiftsDiffer ? b.reg("nf_out", nf.bits(), false, 0) : nfk[1];
         VExpr adv = b.wire("adv", 1, false, bin("||", not(vOut), ref("out_ready")));
         VExpr compute = b.wire("compute", 1, false, and(avail, adv));
-        VExpr wcntNext = b.wire("wcnt_next", wcBits, false, new VExpr.Cond(load, bin("+", wc, uconst(wcBits, 1)), wc));
-        VExpr waddr = b.wire("waddr", bufBits, false, new VExpr.Cond(ws,
-                bin("+", uconst(bufBits, sfN), zext(wc, wcBits, bufBits)), zext(wc, wcBits, bufBits)));
-        VExpr raddr = b.wire("raddr", bufBits, false, new VExpr.Cond(rsel,
-                bin("+", uconst(bufBits, sfN), zext(sf.ref(), sf.bits(), bufBits)), zext(sf.ref(), sf.bits(), bufBits)));
+        VExpr wcntNext = null;
+        VExpr waddr = null;
+        VExpr raddr = null;
+        if (!streamed) {
+            wcntNext = b.wire("wcnt_next", wcBits, false, new VExpr.Cond(load, bin("+", wc, uconst(wcBits, 1)), wc));
+            waddr = b.wire("waddr", bufBits, false, new VExpr.Cond(ws,
+                    bin("+", uconst(bufBits, sfN), zext(wc, wcBits, bufBits)), zext(wc, wcBits, bufBits)));
+            raddr = b.wire("raddr", bufBits, false, new VExpr.Cond(rsel,
+                    bin("+", uconst(bufBits, sfN), zext(sf.ref(), sf.bits(), bufBits)), zext(sf.ref(), sf.bits(), bufBits)));
+        }
         // The slot an issued step reads was written in an earlier cycle (avail), never at this edge,
         // so plain synchronous reads suffice.
         VExpr.Ref x = b.reg("x", simd * xb, false, 0);
@@ -141,7 +157,14 @@ final class MatVecRtl {
         List<VStmt> pipeUpdates = new ArrayList<>();
         List<VStmt> accUpdates = new ArrayList<>();
         for (int p = 0; p < pe; p++) {
+            // streamed: the output register only, whose low bits the requantization may drop
+            if (streamed) {
+                b.add(new VItem.Comment("verilator lint_off UNUSEDSIGNAL"));
+            }
             VExpr.Ref acc = b.reg("acc" + p, aw, true, 0);
+            if (streamed) {
+                b.add(new VItem.Comment("verilator lint_on UNUSEDSIGNAL"));
+            }
             List<VExpr.Ref> terms = new ArrayList<>();
             for (int i = 0; i < simd; i++) {
                 VExpr wi = RtlFixed.lane(b, "w" + p + "_" + i, w, p * simd + i, wb);
@@ -152,9 +175,19 @@ final class MatVecRtl {
             }
             VExpr.Ref lanes = adderTree(b, "t" + p, terms, pb, tw, pipeUpdates);
             VExpr bp = RtlFixed.lane(b, "bias" + p, bias, p, aw);
-            VExpr.Ref base = b.wire("base" + p, aw, true, new VExpr.Cond(first[depth], bp, acc));
+            // streamed: a running sum per row group; the last chunk's sum goes to the output register
+            VExpr.Ref group = streamed ? b.reg("accs" + p, aw, true, nfN) : null;
+            VExpr running = streamed ? new VExpr.Index(group, nfk[depth]) : acc;
+            VExpr.Ref base = b.wire("base" + p, aw, true, new VExpr.Cond(first[depth], bp, running));
             VExpr sum = bin("+", RtlFixed.signExtend(base, aw, sw), RtlFixed.signExtend(lanes, tw, sw));
-            accumulate(b, "sum" + p, acc, aw, sum, sw, accUpdates);
+            if (streamed) {
+                List<VStmt> toOut = new ArrayList<>();
+                VExpr.Ref sumW = accumulate(b, "sum" + p, acc, aw, sum, sw, toOut);
+                VExpr kept = sw > aw ? new VExpr.Slice(sumW, aw - 1, 0) : sumW;
+                accUpdates.add(new VStmt.If(last[depth], toOut, List.of(set(new VExpr.Index(group, nfk[depth]), kept))));
+            } else {
+                accumulate(b, "sum" + p, acc, aw, sum, sw, accUpdates);
+            }
             List<Integer> fracs = new ArrayList<>();
             for (int nf0 = 0; nf0 < nfN; nf0++) {
                 fracs.add(op.accFrac(nf0 * pe + p));
@@ -164,27 +197,39 @@ final class MatVecRtl {
             ys.add(RtlFixed.requantizeBank(b, "y" + p, acc, aw, fracs, op.out(), nfOut, true));
         }
         b.assign("out_data", concatLanes(ys));
-        b.assign("in_pop", load);
+        // streamed: the beat leaves the FIFO with the issue of its last row group
+        b.assign("in_pop", streamed ? and(compute, nfLast) : load);
         b.assign("out_push", and(vOut, ref("out_ready")));
-        b.add(clockedNoReset(load, List.of(set(new VExpr.Index(buf, waddr), ref("in_data")))));
-        b.add(clockedNoReset(compute, spram ? List.of(set(x, new VExpr.Index(buf, raddr)))
-                : List.of(set(x, new VExpr.Index(buf, raddr)), set(w, new VExpr.Index(wrom, addr.ref())))));
+        if (!streamed) {
+            b.add(clockedNoReset(load, List.of(set(new VExpr.Index(buf, waddr), ref("in_data")))));
+        }
+        VExpr xIn = streamed ? ref("in_data") : new VExpr.Index(buf, raddr);
+        b.add(clockedNoReset(compute, spram ? List.of(set(x, xIn))
+                : List.of(set(x, xIn), set(w, new VExpr.Index(wrom, addr.ref())))));
         pipeUpdates.add(set(bias, new VExpr.Index(brom, nfk[depth - 1])));
         b.add(clockedNoReset(adv, pipeUpdates));
         b.add(clockedNoReset(and(adv, v[depth]), accUpdates));
         List<VStmt> onCompute = new ArrayList<>();
         onCompute.add(addr.step());
-        // The last chunk of the last row frees this half of the input buffer: the next vector is read from the other.
-        onCompute.add(RtlKit.stepFlag(sfLast, sf));
-        List<VStmt> onRow = new ArrayList<>(List.of(RtlKit.stepFlag(nfLast, nf)));
-        onRow.addAll(nf.stepCarry(nfLast, List.of()));
-        onCompute.addAll(sf.stepCarry(needOut, onRow));
-        // The step is the vector's last (sf == SF-1 and nf == NF-1): a register kept with the two
-        // flags, so the bank switch is one gate after the issue decision.
-        VExpr sfLastNext = RtlKit.nextFlag(sfLast, sf);
-        VExpr nfLastNext = new VExpr.Cond(sfLast, RtlKit.nextFlag(nfLast, nf), nfLast);
-        onCompute.add(set(vecLast, and(sfLastNext, nfLastNext)));
-        onCompute.add(when(vecLast, List.of(set(rsel, not(rsel)))));
+        if (streamed) {
+            // nf inner, sf outer
+            onCompute.add(RtlKit.stepFlag(nfLast, nf));
+            List<VStmt> onBeat = new ArrayList<>(List.of(RtlKit.stepFlag(sfLast, sf)));
+            onBeat.addAll(sf.stepCarry(sfLast, List.of()));
+            onCompute.addAll(nf.stepCarry(nfLast, onBeat));
+        } else {
+            // The last chunk of the last row frees this half of the input buffer: the next vector is read from the other.
+            onCompute.add(RtlKit.stepFlag(sfLast, sf));
+            List<VStmt> onRow = new ArrayList<>(List.of(RtlKit.stepFlag(nfLast, nf)));
+            onRow.addAll(nf.stepCarry(nfLast, List.of()));
+            onCompute.addAll(sf.stepCarry(needOut, onRow));
+            // The step is the vector's last (sf == SF-1 and nf == NF-1): a register kept with the two
+            // flags, so the bank switch is one gate after the issue decision.
+            VExpr sfLastNext = RtlKit.nextFlag(sfLast, sf);
+            VExpr nfLastNext = new VExpr.Cond(sfLast, RtlKit.nextFlag(nfLast, nf), nfLast);
+            onCompute.add(set(vecLast, and(sfLastNext, nfLastNext)));
+            onCompute.add(when(vecLast, List.of(set(rsel, not(rsel)))));
+        }
         List<VStmt> onAdvance = new ArrayList<>(List.of(set(v[1], compute), set(first[1], sf.is(0)), set(last[1], needOut),
                 set(nfk[1], nf.ref())));
         for (int k = 2; k <= depth; k++) {
@@ -197,20 +242,24 @@ final class MatVecRtl {
         if (shiftsDiffer) {
             onAdvance.add(set(nfOut, nfk[depth]));
         }
-        List<VStmt> reset = new ArrayList<>(List.of(set(wsel, uconst(1, 0)), set(wcnt, uconst(wcBits, 0)), set(rsel, uconst(1, 0)),
-                sf.clear(), nf.clear(), addr.clear(), set(vOut, uconst(1, 0))));
+        List<VStmt> reset = new ArrayList<>();
+        if (!streamed) {
+            reset.addAll(List.of(set(wsel, uconst(1, 0)), set(wcnt, uconst(wcBits, 0)), set(rsel, uconst(1, 0))));
+        }
+        reset.addAll(List.of(sf.clear(), nf.clear(), addr.clear(), set(vOut, uconst(1, 0))));
         for (int k = 1; k <= depth; k++) {
             reset.add(set(v[k], uconst(1, 0)));
         }
         reset.addAll(flagReset);
-        b.add(clocked(reset,
-                List.of(set(wsel, ws), set(wcnt, wcntNext), when(compute, onCompute), when(adv, onAdvance))));
+        b.add(clocked(reset, streamed ? List.of(when(compute, onCompute), when(adv, onAdvance))
+                : List.of(set(wsel, ws), set(wcnt, wcntNext), when(compute, onCompute), when(adv, onAdvance))));
         String doc = "Matrix-vector stage " + s.name() + " (" + s.source() + "): " + s.inFeatures() + " -> " + s.outFeatures()
-                + ", PE " + pe + ", SIMD " + simd + ", " + s.cycles() + " cycles per vector, " + (depth + 1) + " pipeline registers.\n"
+                + ", PE " + pe + ", SIMD " + simd + ", " + s.cycles() + " cycles per vector, " + (depth + 1) + " pipeline registers"
+                + (streamed ? ", streamed (no input buffer, an accumulator per output)" : "") + ".\n"
                 + "in " + op.in() + ", weights " + op.weight().bits() + " bits, accumulator " + aw + " bits (bias includes the rounding), out "
                 + op.out() + "."
                 + (spram ? "\nWeights in " + s.spramBlocks() + " SB_SPRAM256KA (" + s.rows() + " rows of " + s.rowBits()
-                + " bits), written through wl_valid/wl_data after reset, row by row, 16 bits per beat, low bits first." : "");
+                + " bits), written through wl_valid/wl_data after reset, row by row, a 16-bit word per write, low bits first." : "");
         List<VModule.Port> ports = new ArrayList<>(ports(simd * xb, pe * ob));
         if (spram) {
             ports.add(VModule.Port.in("wl_valid", 1));

@@ -67,11 +67,12 @@ public final class VerilogLowering {
         if (!d.spramStages().isEmpty()) {
             modules.put(SPRAM_MODEL, spramModel());
             int[] words = d.weightLoad();
-            long[] w = new long[words.length];
+            long[] bytes = new long[2 * words.length];
             for (int i = 0; i < words.length; i++) {
-                w[i] = words[i];
+                bytes[2 * i] = words[i] & 0xff;
+                bytes[2 * i + 1] = words[i] >> 8;
             }
-            files.put(weightsFile(d), MemFile.packed(w, 1, WeightStore.SPRAM_WIDTH));
+            files.put(weightsFile(d), MemFile.packed(bytes, 1, WEIGHT_PORT_BITS));
         }
         Map<String, String> out = new LinkedHashMap<>(modules);
         out.putAll(files);
@@ -90,7 +91,14 @@ public final class VerilogLowering {
         return file.equals(SPRAM_MODEL);
     }
 
-    /** The weight-load stream of a design with weights in SPRAM: one 16-bit word (4 hex digits) per line, in port order. */
+    /**
+     * Bits of a beat of the weight-load port {@code s_axis_weights}: a byte, so that the port and
+     * the two inference streams fit the UP5K's 39 I/O pins of its sg48 package; each 16-bit SPRAM
+     * word arrives as two beats, low byte first.
+     */
+    public static final int WEIGHT_PORT_BITS = 8;
+
+    /** The weight-load stream of a design with weights in SPRAM: one byte (2 hex digits) per line, in port order. */
     public static String weightsFile(HwDesign d) {
         return d.name() + "_weights.mem";
     }
@@ -173,7 +181,7 @@ public final class VerilogLowering {
             }
             if (loadValid.containsKey(s)) {
                 ports.put("wl_valid", loadValid.get(s));
-                ports.put("wl_data", ref("s_axis_weights_tdata"));
+                ports.put("wl_data", ref("weights_data"));
             }
             b.add(new VItem.Instance(moduleName(d, s), "u_" + s.name(), Map.of(), ports));
         }
@@ -184,7 +192,7 @@ public final class VerilogLowering {
                 VModule.Port.out("m_axis_tdata", out.beatBits()), VModule.Port.out("m_axis_tvalid", 1),
                 VModule.Port.in("m_axis_tready", 1), VModule.Port.out("m_axis_tlast", 1)));
         if (!spram.isEmpty()) {
-            ports.add(VModule.Port.in("s_axis_weights_tdata", WeightStore.SPRAM_WIDTH));
+            ports.add(VModule.Port.in("s_axis_weights_tdata", WEIGHT_PORT_BITS));
             ports.add(VModule.Port.in("s_axis_weights_tvalid", 1));
             ports.add(VModule.Port.out("s_axis_weights_tready", 1));
         }
@@ -199,16 +207,17 @@ public final class VerilogLowering {
                 + "s_axis: " + in.elems() + " x " + in.format() + " per beat, " + in.beats() + " beats per inference.\n"
                 + "m_axis: " + out.elems() + " x " + out.format() + " per beat, " + out.beats() + " beats per inference.\n"
                 + "Elements are packed little-end first; tensors stream pixel by pixel, channels innermost."
-                + (spram.isEmpty() ? "" : "\ns_axis_weights: after every reset, the " + d.weightLoad().length + " 16-bit words of "
+                + (spram.isEmpty() ? "" : "\ns_axis_weights: after every reset, the " + 2 * d.weightLoad().length + " bytes of "
                 + weightsFile(d) + " in order (the weights kept in SPRAM); s_axis_tready stays low until the last is taken.");
         return new VModule(d.name(), doc, List.of(), ports, items);
     }
 
     /**
-     * The weight-load port: {@code s_axis_weights} takes one 16-bit word per cycle after reset
-     * until every SPRAM stage is full ({@link HwDesign#weightLoad()} order), then drops its ready
-     * for good. Fills {@code valid} with each stage's write strobe; returns {@code weights_loaded},
-     * which opens the input stream, so that no step is issued while SPRAM is being written.
+     * The weight-load port: {@code s_axis_weights} takes one byte per cycle after reset until every
+     * SPRAM stage is full ({@link HwDesign#weightLoad()} order, each word low byte first), then
+     * drops its ready for good. A word is written with its high byte, from {@code weights_data}.
+     * Fills {@code valid} with each stage's write strobe; returns {@code weights_loaded}, which
+     * opens the input stream, so that no step is issued while SPRAM is being written.
      */
     private static VExpr weightLoader(RtlBuilder b, List<Stage.MatVec> spram, Map<Stage, VExpr> valid) {
         long total = 0;
@@ -219,21 +228,26 @@ public final class VerilogLowering {
         RtlCounter word = b.counter("weights_word", Math.toIntExact(total));
         b.assign("s_axis_weights_tready", not(loaded));
         VExpr take = b.wire("weights_take", 1, false, and(ref("s_axis_weights_tvalid"), not(loaded)));
+        VExpr.Ref high = b.reg("weights_high", 1, false, 0);
+        VExpr.Ref low = b.reg("weights_low", WEIGHT_PORT_BITS, false, 0);
+        b.wire("weights_data", WeightStore.SPRAM_WIDTH, false, new VExpr.Concat(List.of(ref("s_axis_weights_tdata"), low)));
+        VExpr write = b.wire("weights_write", 1, false, and(take, high));
+        b.add(clockedNoReset(and(take, not(high)), List.of(set(low, ref("s_axis_weights_tdata")))));
         long start = 0;
         for (Stage.MatVec m : spram) {
             long end = start + m.loadWords();
-            VExpr mine = take;
+            VExpr mine = write;
             if (start > 0) {
                 mine = and(mine, bin(">=", word.ref(), uconst(word.bits(), start)));
             }
             if (end < total) {
                 mine = and(mine, bin("<", word.ref(), uconst(word.bits(), end)));
             }
-            valid.put(m, spram.size() == 1 ? take : b.wire("wl_valid_" + m.name(), 1, false, mine));
+            valid.put(m, spram.size() == 1 ? write : b.wire("wl_valid_" + m.name(), 1, false, mine));
             start = end;
         }
-        b.add(clocked(List.of(word.clear(), set(loaded, uconst(1, 0))), take,
-                List.of(word.step(), when(word.atLast(), List.of(set(loaded, uconst(1, 1)))))));
+        b.add(clocked(List.of(word.clear(), set(loaded, uconst(1, 0)), set(high, uconst(1, 0))), take,
+                List.of(set(high, not(high)), when(high, List.of(word.step(), when(word.atLast(), List.of(set(loaded, uconst(1, 1)))))))));
         return loaded;
     }
 

@@ -87,12 +87,12 @@ public final class Testbench {
         v.put("TIMEOUT", Long.toString(sim.cycles() * 2 + 1000));
         v.put("W_IN", Integer.toString(in.beatBits()));
         v.put("W_OUT", Integer.toString(out.beatBits()));
-        int words = d.weightLoad().length;
+        int words = 2 * d.weightLoad().length;
         boolean load = words > 0;
-        v.put("WEIGHTS_DOC", load ? ",\n// after the " + words + " words of " + VerilogLowering.weightsFile(d) + " went in through s_axis_weights "
+        v.put("WEIGHTS_DOC", load ? ",\n// after the " + words + " bytes of " + VerilogLowering.weightsFile(d) + " went in through s_axis_weights "
                 + "(one per cycle from the\n// edge that releases reset) and the edge that sees s_axis_weights_tready low" : "");
         v.put("WEIGHTS_PARAMS", load ? "\n  localparam integer N_W = " + words + ";" : "");
-        v.put("WEIGHTS_REGS", load ? "\n  reg [15:0] weights [0:N_W-1];\n  reg [31:0] w_idx = 32'd0;\n  wire [15:0] s_axis_weights_tdata;"
+        v.put("WEIGHTS_REGS", load ? "\n  reg [7:0] weights [0:N_W-1];\n  reg [31:0] w_idx = 32'd0;\n  wire [7:0] s_axis_weights_tdata;"
                 + "\n  wire s_axis_weights_tvalid;\n  wire s_axis_weights_tready;" : "");
         v.put("WEIGHTS_DRIVE", load ? "\n  assign s_axis_weights_tvalid = aresetn && (w_idx < N_W);"
                 + "\n  assign s_axis_weights_tdata = weights[(w_idx < N_W) ? w_idx : 32'd0];" : "");

@@ -33,14 +33,16 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Weights in SPRAM ({@link WeightStore#SPRAM}): the RTL loads them through {@code s_axis_weights}
- * from the emitted {@code <top>_weights.mem}, then gives every output beat in the cycle the
- * simulator predicts (cycles counted from the end of the load), under Icarus and Verilator, with
- * random input gaps and output backpressure; lint-clean with the behavioural SPRAM model. A device
- * with almost no block RAM forces the weights out of the design.
+ * The memory choices of {@link PlaceWeights} under co-simulation. Weights in SPRAM
+ * ({@link WeightStore#SPRAM}): the RTL loads them through {@code s_axis_weights} from the emitted
+ * {@code <top>_weights.mem}, then gives every output beat in the cycle the simulator predicts
+ * (cycles counted from the end of the load). Matrix-vector units without an input buffer
+ * ({@link Stage.MatVec.Schedule#STREAMED}), alone and with weights in SPRAM, for Dense and Conv.
+ * Icarus and Verilator, random input gaps and output backpressure, lint-clean with the
+ * behavioural SPRAM model. A device with almost no block RAM forces the weights out of the design.
  */
 @Tag("eda")
-class SpramWeightsCoSimTest {
+class WeightAndInputMemoryCoSimTest {
 
     @TempDir
     Path tmp;
@@ -52,14 +54,25 @@ class SpramWeightsCoSimTest {
 
     private static HwDesign emit(Path dir, QuantizedGraph q, ParallelismPlan plan, DeviceTarget t, List<long[]> xs, Stimulus stim)
             throws Exception {
-        HwDesign d = PlaceWeights.run(LowerToHardware.run(q, plan), t, new PassContext());
-        t.checkFits(d);
+        // weights only: the input buffers stay
+        return emit(dir, q, PlaceWeights.weights(LowerToHardware.run(q, plan), t, new PassContext()), xs, stim);
+    }
+
+    /** Every matrix-vector unit of the design under the streamed schedule. */
+    private static HwDesign streamed(HwDesign d) {
+        List<Stage> stages = d.stages().stream()
+                .map(s -> s instanceof Stage.MatVec m ? (Stage) m.withSchedule(Stage.MatVec.Schedule.STREAMED) : s).toList();
+        return new HwDesign(d.name(), d.channels(), stages, d.input(), d.output(), d.inputOrder(), d.outputOrder());
+    }
+
+    private static HwDesign emit(Path dir, QuantizedGraph q, HwDesign d, List<long[]> xs, Stimulus stim) throws Exception {
         CycleSimulator.Result r = CycleSimulator.run(d, xs, stim);
         for (int i = 0; i < xs.size(); i++) {
             assertArrayEquals(IntegerInterpreter.run(q, xs.get(i)), r.outputs().get(i), "simulator vs integer reference, inference " + i);
         }
         Map<String, String> rtl = VerilogLowering.emit(d);
-        assertTrue(rtl.containsKey(VerilogLowering.SPRAM_MODEL) && rtl.containsKey(VerilogLowering.weightsFile(d)), rtl.keySet().toString());
+        boolean spram = !d.spramStages().isEmpty();
+        assertEquals(spram, rtl.containsKey(VerilogLowering.SPRAM_MODEL) && rtl.containsKey(VerilogLowering.weightsFile(d)), rtl.keySet().toString());
         EdaRunner.write(dir, rtl);
         EdaRunner.write(dir, Testbench.files(d, xs, stim, r));
         EdaRunner.Run lint = EdaRunner.lint(dir, d.name(), CoSim.rtlFiles(d));
@@ -95,6 +108,40 @@ class SpramWeightsCoSimTest {
         assertEquals(2, d.spramBlocks());
         assertTrue(Files.readString(tmp.resolve(VerilogLowering.moduleName(d, m) + ".v")).contains("u_spram1_0"));
         CoSim.assertPasses(tmp, EdaRunner.Simulator.ICARUS);
+    }
+
+    @Test
+    void streamedDenseLayersAtRandomFoldsWithAndWithoutSpram() throws Exception {
+        GraphFixtures f = new GraphFixtures(23);
+        QuantizedGraph q = f.quantize(f.residualMlp(12, 8, 6, true), QuantConfig.defaults());
+        for (int k = 0; k < 3; k++) {
+            ParallelismPlan plan = f.randomPlan(q);
+            Path dir = tmp.resolve("rom" + k);
+            HwDesign d = emit(dir, q, streamed(LowerToHardware.run(q, plan)), f.inputs(q, 4), new Stimulus(k, 0.3, 0.4));
+            assertTrue(d.stages().stream().noneMatch(s -> s.bufferBits() > 0 && s instanceof Stage.MatVec));
+            CoSim.assertPasses(dir, EdaRunner.Simulator.ICARUS);
+        }
+        // the bench's combination: streamed input, weights in SPRAM
+        ParallelismPlan plan = ParallelismPlan.serial().with("fc0", 2, 3).with("fc2", 3, 1).withInputElems(3);
+        DeviceTarget tiny = new DeviceTarget("spram-test", "", "", "", 0, -1, 1024, 8, 48);
+        HwDesign d = emit(tmp.resolve("spram"), q, PlaceWeights.run(LowerToHardware.run(q, plan), tiny, new PassContext()),
+                f.inputs(q, 4), new Stimulus(9, 0.3, 0.4));
+        assertEquals(3, d.spramStages().size());
+        // fc1 (8 -> 8) keeps its buffer: its accumulators would take more bits
+        assertEquals(List.of(Stage.MatVec.Schedule.STREAMED, Stage.MatVec.Schedule.BUFFERED, Stage.MatVec.Schedule.STREAMED),
+                d.spramStages().stream().map(Stage.MatVec::schedule).toList());
+        CoSim.assertPasses(tmp.resolve("spram"), EdaRunner.Simulator.ICARUS);
+        CoSim.assertPasses(tmp.resolve("spram"), EdaRunner.Simulator.VERILATOR);
+    }
+
+    @Test
+    void streamedConvolutionsOfAnExample() throws Exception {
+        QuantizedGraph q = io.streamfold.testutil.Examples.quantize("cnn_residual", QuantConfig.defaults());
+        ParallelismPlan plan = io.streamfold.hw.PlanParallelism.run(q, 24).plan();
+        HwDesign d = emit(tmp, q, streamed(LowerToHardware.run(q, plan)), io.streamfold.testutil.Examples.inputs("cnn_residual", q, 2),
+                new Stimulus(4, 0.25, 0.25));
+        CoSim.assertPasses(tmp, EdaRunner.Simulator.ICARUS);
+        CoSim.assertPasses(tmp, EdaRunner.Simulator.VERILATOR);
     }
 
     private static Op.Dense denseOf(GraphFixtures f, int out, int in) {

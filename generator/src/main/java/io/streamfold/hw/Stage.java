@@ -213,8 +213,9 @@ public sealed interface Stage {
      *     {@code op.finish(o, s)}, pushed as above), otherwise back into {@code acc[nf][p]}.</li>
      * </ul>
      * The NF beats of a vector leave on consecutive cycles after its last input beat; the unit
-     * takes NF*SF cycles per vector as the buffered one does. With NF = 1 the accumulators are
-     * the PE lanes' own.
+     * takes NF*SF cycles per vector as the buffered one does. The groups reach the accumulators in
+     * turn, so the RTL keeps {@code acc[.][p]} as NF registers that rotate on every step (the head
+     * is the arriving group's); with NF = 1 they are the PE lanes' own accumulators.
      *
      * @param weights  ROM, {@code [row][p][s]} flattened in read order, already permuted to stream
      *                 order: row {@code nf*SF + sf} (buffered) or {@code sf*NF + nf} (streamed)
@@ -676,7 +677,9 @@ public sealed interface Stage {
      * {@code b} (beat) and {@code t} (divider step):
      * <ol>
      * <li><b>LOAD</b>, one cycle per input beat, only when one is present: {@code x[b] = beat},
-     *     {@code m = max(b == 0 ? lane 0 : m, lanes)}; after beat B-1 go to EXP.</li>
+     *     {@code m = max(b == 0 ? lane 0 : m, lanes)}; after beat B-1 go to EXP. (The RTL
+     *     updates {@code m} from a register of the beat one cycle later, which nothing can see:
+     *     EXP first reads {@code m} in its second cycle.)</li>
      * <li><b>EXP</b>, B + 2 cycles, never stalls: a pipeline that reads beat b of {@code x}
      *     (a register), then the exp ROM (a register; the same table as {@code QSoftmax.exp}),
      *     then adds: {@code e[b][i] = op.exp(m, x[b][i])}, {@code S = (b == 0 ? 0 : S) +

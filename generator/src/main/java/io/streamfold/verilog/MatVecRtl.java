@@ -122,8 +122,7 @@ final class MatVecRtl {
             v[k] = b.reg("v" + k, 1, false, 0);
             first[k] = b.reg("first" + k, 1, false, 0);
             last[k] = b.reg("last" + k, 1, false, 0);
-            // the streamed schedule's accumulators are addressed by the group at the last register
-            nfk[k] = k < depth || shiftsDiffer || streamed ? b.reg("nf" + k, nf.bits(), false, 0) : null;
+            nfk[k] = k < depth || shiftsDiffer ? b.reg("nf" + k, nf.bits(), false, 0) : null;
         }
         VExpr.Ref vOut = b.reg("v_out", 1, false, 0);
         VExpr.Ref nfOut = shiftsDiffer ? b.reg("nf_out", nf.bits(), false, 0) : nfk[1];
@@ -175,16 +174,26 @@ final class MatVecRtl {
             }
             VExpr.Ref lanes = adderTree(b, "t" + p, terms, pb, tw, pipeUpdates);
             VExpr bp = RtlFixed.lane(b, "bias" + p, bias, p, aw);
-            // streamed: a running sum per row group; the last chunk's sum goes to the output register
-            VExpr.Ref group = streamed ? b.reg("accs" + p, aw, true, nfN) : null;
-            VExpr running = streamed ? new VExpr.Index(group, nfk[depth]) : acc;
+            // streamed: a running sum per row group. The groups arrive in turn (nf inner), so the sums
+            // rotate through NF registers and the head is always the arriving group's: no
+            // multiplexer (nor block RAM) before the adder. The last chunk's sum goes to the output
+            // register; what rotates in then is never read (the next vector starts from the bias).
+            List<VExpr.Ref> ring = new ArrayList<>();
+            for (int g = 0; streamed && g < nfN; g++) {
+                ring.add(b.reg("accs" + p + "_" + g, aw, true, 0));
+            }
+            VExpr running = streamed ? ring.get(0) : acc;
             VExpr.Ref base = b.wire("base" + p, aw, true, new VExpr.Cond(first[depth], bp, running));
             VExpr sum = bin("+", RtlFixed.signExtend(base, aw, sw), RtlFixed.signExtend(lanes, tw, sw));
             if (streamed) {
                 List<VStmt> toOut = new ArrayList<>();
                 VExpr.Ref sumW = accumulate(b, "sum" + p, acc, aw, sum, sw, toOut);
                 VExpr kept = sw > aw ? new VExpr.Slice(sumW, aw - 1, 0) : sumW;
-                accUpdates.add(new VStmt.If(last[depth], toOut, List.of(set(new VExpr.Index(group, nfk[depth]), kept))));
+                accUpdates.add(when(last[depth], toOut));
+                for (int g = 0; g + 1 < nfN; g++) {
+                    accUpdates.add(set(ring.get(g), ring.get(g + 1)));
+                }
+                accUpdates.add(set(ring.get(nfN - 1), kept));
             } else {
                 accumulate(b, "sum" + p, acc, aw, sum, sw, accUpdates);
             }

@@ -101,9 +101,14 @@ public final class Testbench {
         v.put("WEIGHTS_READ", load ? "\n    $readmemh(\"" + VerilogLowering.weightsFile(d) + "\", weights);" : "");
         v.put("RUNNING_SET", load ? "" : "\n      running <= 1'b1;");
         v.put("WEIGHTS_LOAD", load ? "  // The weights go in first; the inference streams start once the design has taken the last.\n"
+                + "  reg [31:0] load_cycles = 32'd0;\n"
                 + "  always @(posedge aclk) begin\n"
                 + "    if (s_axis_weights_tvalid && s_axis_weights_tready) begin\n      w_idx <= w_idx + 32'd1;\n    end\n"
-                + "    if (aresetn && !s_axis_weights_tready) begin\n      running <= 1'b1;\n    end\n  end\n\n" : "");
+                + "    if (aresetn && !s_axis_weights_tready) begin\n      running <= 1'b1;\n    end\n"
+                + "    if (aresetn && !running) begin\n      load_cycles <= load_cycles + 32'd1;\n"
+                + "      if (load_cycles == N_W + 1000) begin\n"
+                + "        $display(\"FAIL: weight load not finished after %0d cycles (%0d of %0d bytes taken)\", load_cycles, w_idx, N_W);\n"
+                + "        $fatal(1);\n      end\n    end\n  end\n\n" : "");
         for (Map.Entry<String, String> e : v.entrySet()) {
             t = t.replace("${" + e.getKey() + "}", e.getValue());
         }

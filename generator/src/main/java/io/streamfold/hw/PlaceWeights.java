@@ -41,7 +41,7 @@ public final class PlaceWeights {
 
     /** The first half of {@link #run}: weight sets to SPRAM. */
     public static HwDesign weights(HwDesign d, DeviceTarget t, PassContext ctx) {
-        if (t.blockRamBits() < 0 || t.sprams() == 0 || d.romBits() <= t.blockRamBits()) {
+        if (t.blockRamBits() < 0 || t.sprams() == 0 || d.blockRomBits() <= t.blockRamBits()) {
             return d;
         }
         List<Stage.MatVec> order = new ArrayList<>();
@@ -52,7 +52,8 @@ public final class PlaceWeights {
         }
         // stable sort: equal sets keep stage order
         order.sort(Comparator.comparingLong(Stage.MatVec::weightBits).reversed());
-        long inDesign = d.romBits();
+        // from what is left in the design, so that a placed design stays as it is
+        long inDesign = d.blockRomBits();
         int blocks = d.spramBlocks();
         List<Stage> stages = new ArrayList<>(d.stages());
         for (Stage.MatVec m : order) {

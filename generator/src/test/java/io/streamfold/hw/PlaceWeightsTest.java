@@ -6,6 +6,7 @@ import io.streamfold.compile.Pipeline;
 import io.streamfold.ir.Diagnostic;
 import io.streamfold.ir.Graph;
 import io.streamfold.ir.ModelException;
+import io.streamfold.passes.PassContext;
 import io.streamfold.quant.QuantConfig;
 import io.streamfold.testutil.Examples;
 import io.streamfold.verilog.MemFile;
@@ -61,6 +62,35 @@ class PlaceWeightsTest {
 
         Pipeline.Result two = compile(ParallelismPlan.serial(), device(10, 4));
         assertEquals(List.of("/0/Gemm", "/3/Gemm"), inSpram(two.design()));
+        // a placed design stays as it is (simulate DIR places the folder's design again)
+        HwDesign again = PlaceWeights.run(two.design(), device(10, 4), new PassContext());
+        assertEquals(inSpram(two.design()), inSpram(again));
+        assertEquals(two.design().spramBlocks(), again.spramBlocks());
+    }
+
+    @Test
+    void inputBuffersGiveWayOnlyWhereTheAccumulatorsAreSmaller() {
+        // 6 kbit of block RAM: /0/Gemm and /3/Gemm go to SPRAM, which leaves the biases and /6/Gemm's
+        // weights; the buffers (2 x 64 x 8 bits for /0/Gemm and /3/Gemm, 2 x 32 x 8 for /6/Gemm) do not
+        // fit beside them. /3/Gemm's (64 -> 32) then /6/Gemm's (32 -> 10) give way; /0/Gemm's 64
+        // accumulators would take more bits than its buffer, so it keeps it
+        HwDesign d = compile(ParallelismPlan.serial(), device(6, 4)).design();
+        for (Stage s : d.stages()) {
+            if (s instanceof Stage.MatVec m) {
+                assertEquals(m.source().equals("/0/Gemm") ? Stage.MatVec.Schedule.BUFFERED : Stage.MatVec.Schedule.STREAMED, m.schedule(),
+                        m.source());
+                assertEquals(m.schedule() == Stage.MatVec.Schedule.STREAMED ? 0 : 2L * m.inFeatures() * m.op().in().bits(), m.bufferBits());
+            }
+        }
+        // the weight rows follow the new step order: row sf*NF + nf holds what row nf*SF + sf held
+        Stage.MatVec buffered = (Stage.MatVec) compile(ParallelismPlan.serial(), DeviceTarget.GENERIC).design().stages().stream()
+                .filter(s -> s instanceof Stage.MatVec m && m.source().equals("/6/Gemm")).findFirst().orElseThrow();
+        Stage.MatVec streamed = buffered.withSchedule(Stage.MatVec.Schedule.STREAMED);
+        for (int nf = 0; nf < buffered.nf(); nf++) {
+            for (int sf = 0; sf < buffered.sf(); sf++) {
+                assertEquals(buffered.weight(nf * buffered.sf() + sf, 0, 0), streamed.weight(sf * buffered.nf() + nf, 0, 0));
+            }
+        }
     }
 
     @Test

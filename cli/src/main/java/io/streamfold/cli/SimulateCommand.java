@@ -71,6 +71,8 @@ final class SimulateCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
+        // a folder's memory choices (weights in SPRAM, unbuffered inputs) follow its device
+        io.streamfold.hw.DeviceTarget placement = null;
         if (Files.isDirectory(model)) {
             Path dir = model;
             Path source = dir.resolve(ConvertCommand.SOURCE_FILE);
@@ -81,6 +83,16 @@ final class SimulateCommand implements Callable<Integer> {
             model = quant.fromSourceJson(source, models);
             hardware.config = dir.resolve("plan.json");
             hardware.dspBudget = 0;
+            Path report = dir.resolve("report.json");
+            if (Files.isRegularFile(report)) {
+                try {
+                    placement = io.streamfold.hw.DeviceTarget.of(new com.fasterxml.jackson.databind.ObjectMapper().readTree(report.toFile())
+                            .path("target").asText("generic"));
+                } catch (IOException | ModelException e) {
+                    throw new ModelException(io.streamfold.ir.Diagnostic.SF_BAD_DATA, report.toString(), null, "unreadable report: "
+                            + e.getMessage(), null);
+                }
+            }
         }
         if (vcd != null) {
             List<Path> inputs = new ArrayList<>(List.of(model, input));
@@ -103,6 +115,10 @@ final class SimulateCommand implements Callable<Integer> {
             q = c.quantized();
             plan = c.plan();
             d = c.design();
+            if (placement != null) {
+                // the plan is the folder's (no budget, so the generic target); where memories live is its device's
+                d = io.streamfold.hw.PlaceWeights.run(d, placement, c.context());
+            }
             xs = models.samples(input, g);
         } catch (ModelException e) {
             throw e.inFile(model.toString());

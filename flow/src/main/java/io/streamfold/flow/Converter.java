@@ -10,6 +10,7 @@ import io.streamfold.hw.Channel;
 import io.streamfold.hw.DeviceTarget;
 import io.streamfold.hw.HwDesign;
 import io.streamfold.hw.Stage;
+import io.streamfold.hw.WeightStore;
 import io.streamfold.passes.FoldBatchNorm;
 import io.streamfold.quant.LayerReport;
 import io.streamfold.reference.IntegerInterpreter;
@@ -70,7 +71,8 @@ public final class Converter {
         CycleSimulator.Result timing = CycleSimulator.run(d, three, Stimulus.ideal());
         Map<String, String> files = new LinkedHashMap<>(VerilogLowering.emit(d));
         files.putAll(Testbench.files(d, xs, stimulus, r));
-        List<String> verilog = files.keySet().stream().filter(n -> n.endsWith(".v") && !n.endsWith("_tb.v")).sorted().toList();
+        List<String> verilog = files.keySet().stream().filter(n -> n.endsWith(".v") && !n.endsWith("_tb.v") && !VerilogLowering.simulationOnly(n))
+                .sorted().toList();
         files.put("run_ice40.sh", Implementation.script(d.name(), verilog, c.target().placeable() ? c.target() : DeviceTarget.ICE40_UP5K));
         List<double[]> samples = calib.isEmpty() ? tbInputs : calib;
         ErrorBound bound = ErrorBound.analyze(c.quantized(), InputBox.hull(samples));
@@ -112,6 +114,10 @@ public final class Converter {
         hw.put("multiplier_utilization", d.utilization());
         hw.put("rom_bits", d.romBits());
         hw.put("buffer_bits", d.bufferBits());
+        // weights in SPRAM: where they are, and what the weight-load port takes after reset
+        hw.put("block_rom_bits", d.blockRomBits());
+        hw.put("spram_blocks", d.spramBlocks());
+        hw.put("weight_load_bytes", 2 * d.weightLoad().length);
         Map<String, Object> io = new LinkedHashMap<>();
         io.put("s_axis", Reports.ordered("elements_per_beat", d.inputChannel().elems(), "format", d.inputFormat().toString(),
                 "beats_per_inference", d.inputChannel().beats()));
@@ -130,6 +136,11 @@ public final class Converter {
             if (s instanceof Stage.MatVec mv) {
                 m.put("pe", mv.pe());
                 m.put("simd", mv.simd());
+                m.put("weights", mv.store().name().toLowerCase(java.util.Locale.ROOT));
+                m.put("schedule", mv.schedule().name().toLowerCase(java.util.Locale.ROOT));
+                if (mv.store() == WeightStore.SPRAM) {
+                    m.put("spram_blocks", mv.spramBlocks());
+                }
             }
             stages.add(m);
         }

@@ -138,7 +138,8 @@ public final class Implementation {
     /** The design's Verilog files in a folder {@code convert} wrote: every {@code .v} but the testbench. */
     public static List<String> designFiles(Path dir) throws IOException {
         try (var s = Files.list(dir)) {
-            return s.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(".v") && !n.endsWith("_tb.v")).sorted().toList();
+            return s.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(".v") && !n.endsWith("_tb.v")
+                    && !io.streamfold.verilog.VerilogLowering.simulationOnly(n)).sorted().toList();
         }
     }
 

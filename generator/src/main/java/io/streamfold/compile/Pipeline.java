@@ -4,6 +4,7 @@ import io.streamfold.hw.DeviceTarget;
 import io.streamfold.hw.HwDesign;
 import io.streamfold.hw.LowerToHardware;
 import io.streamfold.hw.ParallelismPlan;
+import io.streamfold.hw.PlaceWeights;
 import io.streamfold.hw.PlanParallelism;
 import io.streamfold.ir.Graph;
 import io.streamfold.passes.FoldBatchNorm;
@@ -110,6 +111,7 @@ public final class Pipeline {
         } else {
             design = LowerToHardware.run(q, plan);
         }
+        design = PlaceWeights.run(design, settings.target(), quantized.context());
         settings.target().checkFits(design);
         return new Result(quantized.original(), quantized.folded(), q, plan, design, settings.target(), quantized.context());
     }

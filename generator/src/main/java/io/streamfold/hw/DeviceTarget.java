@@ -9,7 +9,8 @@ import java.util.Locale;
 /**
  * An FPGA the design is meant for: its resources and the clock to aim for. The planner does not
  * spend more multipliers than the device has DSP blocks (unless a budget says otherwise), lowering
- * checks that the constants fit its block RAM, and {@code streamfold synth} places and routes for it.
+ * puts the largest weight sets into its SPRAM when block RAM cannot hold them ({@link PlaceWeights})
+ * and checks that the constants fit, and {@code streamfold synth} places and routes for it.
  *
  * <p>Logic cells cannot be predicted before synthesis, so only {@code synth} checks them.
  *
@@ -62,15 +63,22 @@ public record DeviceTarget(String name, String family, String nextpnrDevice, Str
     }
 
     /**
-     * Checks what can be checked before synthesis: the design's constant tables (weights, biases,
-     * lookup tables) must fit the device's memories. Throws a one-line error saying what does not fit.
+     * Checks what can be checked before synthesis: the constants left in the design (weights in
+     * ROMs, biases, lookup tables) must fit the device's block RAM, and the weight sets placed in
+     * SPRAM ({@link PlaceWeights}) its SPRAM blocks. Throws a one-line error saying what does not fit.
      */
     public void checkFits(HwDesign d) {
-        long need = d.romBits();
-        if (memoryBits() >= 0 && need > memoryBits()) {
+        long need = d.blockRomBits();
+        int blocks = d.spramBlocks();
+        if (blocks > sprams) {
             throw new ModelException(Diagnostic.SF_UNSUPPORTED_HW, null, String.format(Locale.ROOT,
-                    "the weights and tables need %.1f kbit, %s has %.0f kbit block RAM + %.0f kbit SPRAM", need / 1024.0, name,
-                    blockRamBits / 1024.0, sprams * SPRAM_BITS / 1024.0), "use fewer weight bits or a larger device");
+                    "the weights placed in SPRAM need %d blocks, %s has %d", blocks, name, sprams), "use fewer lanes or a larger device");
+        }
+        if (blockRamBits >= 0 && need > blockRamBits) {
+            throw new ModelException(Diagnostic.SF_UNSUPPORTED_HW, null, String.format(Locale.ROOT,
+                    "the weights and tables need %.1f kbit of block RAM%s, %s has %.0f kbit block RAM + %.0f kbit SPRAM", need / 1024.0,
+                    blocks == 0 ? "" : String.format(Locale.ROOT, " beside %.1f kbit in %d SPRAM blocks", (d.romBits() - need) / 1024.0, blocks),
+                    name, blockRamBits / 1024.0, sprams * SPRAM_BITS / 1024.0), "use fewer weight bits or a larger device");
         }
     }
 }

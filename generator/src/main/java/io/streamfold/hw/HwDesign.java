@@ -79,6 +79,41 @@ public record HwDesign(String name, List<Channel> channels, List<Stage> stages, 
         return stages.stream().mapToLong(Stage::romBits).sum();
     }
 
+    /** The matrix-vector stages whose weights are in SPRAM, in stage order: the order the weight-load port fills them. */
+    public List<Stage.MatVec> spramStages() {
+        return stages.stream().filter(s -> s instanceof Stage.MatVec m && m.store() == WeightStore.SPRAM).map(s -> (Stage.MatVec) s).toList();
+    }
+
+    /** SPRAM blocks the design instantiates. */
+    public int spramBlocks() {
+        return spramStages().stream().mapToInt(Stage.MatVec::spramBlocks).sum();
+    }
+
+    /** Bits of the constants kept in the design (ROMs, block RAM or logic): {@link #romBits()} less the weights in SPRAM. */
+    public long blockRomBits() {
+        return romBits() - spramStages().stream().mapToLong(Stage.MatVec::weightBits).sum();
+    }
+
+    /**
+     * The weight-load stream, 16-bit words in the order the port takes them: the SPRAM stages in
+     * stage order, each row by row, each row's words low bits first ({@link Stage.MatVec#loadWord}).
+     * Empty when no weights are in SPRAM.
+     */
+    public int[] weightLoad() {
+        long n = spramStages().stream().mapToLong(Stage.MatVec::loadWords).sum();
+        int[] words = new int[Math.toIntExact(n)];
+        int k = 0;
+        for (Stage.MatVec m : spramStages()) {
+            int cols = WeightStore.spramColumns(m.rowBits());
+            for (int row = 0; row < m.rows(); row++) {
+                for (int c = 0; c < cols; c++) {
+                    words[k++] = m.loadWord(row, c);
+                }
+            }
+        }
+        return words;
+    }
+
     /** Bits of the stages' buffers and of every FIFO. */
     public long bufferBits() {
         return stages.stream().mapToLong(Stage::bufferBits).sum() + channels.stream().mapToLong(c -> (long) c.depth() * c.beatBits()).sum();

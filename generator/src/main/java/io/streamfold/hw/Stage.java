@@ -195,23 +195,136 @@ public sealed interface Stage {
      * {@link SlidingWindow}: {@code vectors} is the number of vectors per inference (1 for a
      * Dense layer), which only scales {@link #cycles()} and {@link #macs()}.
      *
-     * @param weights ROM, {@code [nf*SF + sf][p][s]} flattened, already permuted to stream order
-     * @param vectors input vectors per inference
+     * <p>Where the weights live is {@code store} ({@link WeightStore}): a ROM in the design, or
+     * SPRAM filled through the weight-load port after reset. The read is the same either way: one
+     * row of {@link #rowBits()} bits per issued step, registered; SPRAM only changes where the row
+     * comes from, so the firing rule and the timing above hold for both.
+     *
+     * <p>The {@link Schedule#STREAMED} schedule has no input buffer: steps go {@code sf} outer,
+     * {@code nf} inner, so each input beat serves every row group as it arrives and there is an
+     * accumulator for every output instead:
+     * <ul>
+     * <li><b>issue</b> (registers {@code sf}, {@code nf}): when {@code adv} and an input beat is
+     *     present, it reads the beat at the FIFO head ({@code x}) and weight row {@code sf*NF + nf};
+     *     the issue of {@code nf == NF-1} pops the beat;</li>
+     * <li>read, products and adder tree as above;</li>
+     * <li><b>accumulate</b>: {@code s = (first ? bias[o] : acc[nf][p]) + sum[p]} for {@code o = nf*PE + p};
+     *     at the last chunk ({@code sf == SF-1}) {@code s} goes to the output register (one beat of
+     *     {@code op.finish(o, s)}, pushed as above), otherwise back into {@code acc[nf][p]}.</li>
+     * </ul>
+     * The NF beats of a vector leave on consecutive cycles after its last input beat; the unit
+     * takes NF*SF cycles per vector as the buffered one does. The groups reach the accumulators in
+     * turn, so the RTL keeps {@code acc[.][p]} as NF registers that rotate on every step (the head
+     * is the arriving group's); with NF = 1 they are the PE lanes' own accumulators.
+     *
+     * @param weights  ROM, {@code [row][p][s]} flattened in read order, already permuted to stream
+     *                 order: row {@code nf*SF + sf} (buffered) or {@code sf*NF + nf} (streamed)
+     * @param vectors  input vectors per inference
+     * @param store    where the weights are kept
+     * @param schedule buffered (two input banks, {@code nf} outer) or streamed (no buffer, {@code sf} outer)
      */
     record MatVec(String name, String source, int input, int output, QOp.QDense op, int inFeatures, int outFeatures,
-                  int simd, int pe, long[] weights, int vectors) implements OneToOne {
+                  int simd, int pe, long[] weights, int vectors, WeightStore store, Schedule schedule) implements OneToOne {
+
+        /** The order of a matrix-vector unit's steps, and whether it buffers its input vector. */
+        public enum Schedule {
+            /** Two input banks of SF beats; steps {@code nf} outer, {@code sf} inner; PE accumulators. */
+            BUFFERED,
+            /** No input buffer; steps {@code sf} outer, {@code nf} inner; an accumulator per output. */
+            STREAMED
+        }
+
         public MatVec {
             weights = weights.clone();
             if (inFeatures % simd != 0 || outFeatures % pe != 0 || weights.length != inFeatures * outFeatures || vectors < 1) {
                 throw new IllegalArgumentException(name + ": N=" + inFeatures + " M=" + outFeatures + " SIMD=" + simd + " PE=" + pe
                         + " vectors=" + vectors);
             }
+            java.util.Objects.requireNonNull(store);
+            java.util.Objects.requireNonNull(schedule);
         }
 
-        /** A Dense layer: one vector per inference. */
+        /** Weights in a ROM of the design, input buffered. */
+        public MatVec(String name, String source, int input, int output, QOp.QDense op, int inFeatures, int outFeatures,
+                      int simd, int pe, long[] weights, int vectors) {
+            this(name, source, input, output, op, inFeatures, outFeatures, simd, pe, weights, vectors, WeightStore.ROM, Schedule.BUFFERED);
+        }
+
+        /** The weight row that step ({@code nf}, {@code sf}) reads. */
+        public int row(int nf, int sf) {
+            return schedule == Schedule.BUFFERED ? nf * sf() + sf : sf * nf() + nf;
+        }
+
+        /** The same stage under {@code to}, its weight rows reordered to the new read order. */
+        public MatVec withSchedule(Schedule to) {
+            MatVec t = new MatVec(name, source, input, output, op, inFeatures, outFeatures, simd, pe, weights, vectors, store, to);
+            int lanes = pe * simd;
+            long[] w = new long[weights.length];
+            for (int nf = 0; nf < nf(); nf++) {
+                for (int sf = 0; sf < sf(); sf++) {
+                    System.arraycopy(weights, row(nf, sf) * lanes, w, t.row(nf, sf) * lanes, lanes);
+                }
+            }
+            return new MatVec(name, source, input, output, op, inFeatures, outFeatures, simd, pe, w, vectors, store, to);
+        }
+
+        /** Bits of an accumulator for every output (the streamed schedule's; each one bit wider for the rounding constant). */
+        public long accumulatorBits() {
+            return (long) outFeatures * (op.accBits() + 1);
+        }
+
+        /** A Dense layer: one vector per inference, weights in a ROM of the design. */
         public MatVec(String name, String source, int input, int output, QOp.QDense op, int inFeatures, int outFeatures,
                       int simd, int pe, long[] weights) {
             this(name, source, input, output, op, inFeatures, outFeatures, simd, pe, weights, 1);
+        }
+
+        /** The same stage with its weights kept in {@code where}. */
+        public MatVec withStore(WeightStore where) {
+            return new MatVec(name, source, input, output, op, inFeatures, outFeatures, simd, pe, weights, vectors, where, schedule);
+        }
+
+        /** Bits of one weight row, the read of one step: PE x SIMD weights. */
+        public int rowBits() {
+            return pe * simd * op.weight().bits();
+        }
+
+        /** Weight rows, NF x SF. */
+        public int rows() {
+            return nf() * sf();
+        }
+
+        /** Bits of the weights alone (biases excluded). */
+        public long weightBits() {
+            return (long) weights.length * op.weight().bits();
+        }
+
+        /** SPRAM blocks the weights would take: a row across {@code ceil(rowBits / 16)} blocks, rows in banks of 16K. */
+        public int spramBlocks() {
+            return WeightStore.spramColumns(rowBits()) * WeightStore.spramBanks(rows());
+        }
+
+        /**
+         * Word {@code column} of weight row {@code row} as the weight-load port carries it: bits
+         * {@code [16 column + 15 : 16 column]} of the row with its PE x SIMD weights packed lane 0 in
+         * the low bits (as in the ROM's {@code .mem} file), each in two's complement.
+         */
+        public int loadWord(int row, int column) {
+            int wb = op.weight().bits();
+            int lanes = pe * simd;
+            int word = 0;
+            for (int bit = 0; bit < WeightStore.SPRAM_WIDTH; bit++) {
+                int k = column * WeightStore.SPRAM_WIDTH + bit;
+                if (k < lanes * wb && ((weights[row * lanes + k / wb] >> (k % wb)) & 1) != 0) {
+                    word |= 1 << bit;
+                }
+            }
+            return word;
+        }
+
+        /** Words of the weight-load stream this stage takes: 0 for a ROM, else one per 16-bit column of every row. */
+        public long loadWords() {
+            return store == WeightStore.SPRAM ? (long) rows() * WeightStore.spramColumns(rowBits()) : 0;
         }
 
         public int sf() {
@@ -283,7 +396,7 @@ public sealed interface Stage {
         @Override
         public Resources resources() {
             long rom = (long) weights.length * op.weight().bits() + (long) outFeatures * op.accBits();
-            return new Resources(pe * simd, rom, 2L * sf() * simd * op.in().bits());
+            return new Resources(pe * simd, rom, schedule == Schedule.STREAMED ? 0 : 2L * sf() * simd * op.in().bits());
         }
     }
 
@@ -577,7 +690,9 @@ public sealed interface Stage {
      * {@code b} (beat) and {@code t} (divider step):
      * <ol>
      * <li><b>LOAD</b>, one cycle per input beat, only when one is present: {@code x[b] = beat},
-     *     {@code m = max(b == 0 ? lane 0 : m, lanes)}; after beat B-1 go to EXP.</li>
+     *     {@code m = max(b == 0 ? lane 0 : m, lanes)}; after beat B-1 go to EXP. (The RTL
+     *     updates {@code m} from a register of the beat one cycle later, which nothing can see:
+     *     EXP first reads {@code m} in its second cycle.)</li>
      * <li><b>EXP</b>, B + 2 cycles, never stalls: a pipeline that reads beat b of {@code x}
      *     (a register), then the exp ROM (a register; the same table as {@code QSoftmax.exp}),
      *     then adds: {@code e[b][i] = op.exp(m, x[b][i])}, {@code S = (b == 0 ? 0 : S) +

@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
+import static io.streamfold.verilog.RtlFixed.sconst;
 import static io.streamfold.verilog.RtlFixed.uconst;
 import static io.streamfold.verilog.RtlKit.aligned;
 import static io.streamfold.verilog.RtlKit.clocked;
@@ -122,12 +123,23 @@ final class GraphRtl {
         VExpr load = b.wire("load", 1, false, and(inLoad, ref("in_valid")));
         VExpr emit = b.wire("emit", 1, false, and(inOut, ref("out_ready")));
 
-        // LOAD: the running maximum over the lanes of the beat, lane 0 first.
+        // LOAD: the running maximum over the lanes of the beat, lane 0 first, one cycle after the
+        // beat is taken, from a register of it that holds the smallest value in every other cycle;
+        // the maximum restarts from the smallest value after a vector's last output beat. So the
+        // recurrence is a comparison and a multiplexer, with no enable, and no comparator hangs
+        // off the input FIFO. The maximum is first read in the second cycle of EXP, so the
+        // vector's last beat still counts.
+        long minX = -(1L << (xb - 1));
+        List<VExpr> mins = new ArrayList<>();
+        for (int i = 0; i < e; i++) {
+            mins.add(sconst(xb, minX));
+        }
+        VExpr minBeat = concatLanes(mins);
+        VExpr.Ref xin = b.reg("xin", e * xb, false, 0);
         VExpr.Ref m = max;
         for (int i = 0; i < e; i++) {
-            VExpr.Ref x = RtlFixed.lane(b, "x" + i, ref("in_data"), i, xb);
-            VExpr pick = i == 0 ? bin("||", first, RtlFixed.greater(x, max, xb)) : RtlFixed.greater(x, m, xb);
-            m = b.wire("max" + i, xb, true, new VExpr.Cond(pick, x, m));
+            VExpr.Ref x = RtlFixed.lane(b, "x" + i, xin, i, xb);
+            m = b.wire("max" + i, xb, true, new VExpr.Cond(RtlFixed.greater(x, m, xb), x, m));
         }
         // EXP, a pipeline over the beats: issue (bc) -> read the beat (xr) -> index and table read
         // (ee) -> add to the sum and store. e = table[index(max - x)], the unsigned index saturated
@@ -188,10 +200,11 @@ final class GraphRtl {
         long r0 = (1L << k) >>> q;
         VStmt nextBeat = bc.step(lastBeat);
         List<VStmt> reset = List.of(set(phase, uconst(2, 0)), bc.clear(), t.clear(), set(issued, uconst(1, 0)), set(v1, uconst(1, 0)),
-                set(v2, uconst(1, 0)));
+                set(v2, uconst(1, 0)), set(xin, minBeat), set(max, sconst(xb, minX)));
         List<VStmt> run = List.of(
-                set(v1, issue), set(v2, v1),
-                when(load, List.of(set(max, m), nextBeat, when(lastBeat, List.of(set(phase, uconst(2, 1)))))),
+                set(v1, issue), set(v2, v1), set(xin, new VExpr.Cond(load, ref("in_data"), minBeat)),
+                new VStmt.If(and(emit, lastBeat), List.of(set(max, sconst(xb, minX))), List.of(set(max, m))),
+                when(load, List.of(nextBeat, when(lastBeat, List.of(set(phase, uconst(2, 1)))))),
                 when(issue, List.of(nextBeat, when(lastBeat, List.of(set(issued, uconst(1, 1)))))),
                 when(v2, List.of(set(sum, sumNext))),
                 when(expDone, List.of(set(issued, uconst(1, 0)), t.clear(), set(phase, uconst(2, 2)), set(rem, uconst(sb, r0)),

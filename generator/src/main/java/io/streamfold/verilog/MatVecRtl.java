@@ -2,6 +2,7 @@ package io.streamfold.verilog;
 
 import io.streamfold.hw.HwDesign;
 import io.streamfold.hw.Stage;
+import io.streamfold.hw.WeightStore;
 import io.streamfold.quant.QOp;
 
 import java.util.ArrayList;
@@ -48,42 +49,58 @@ final class MatVecRtl {
         int wcBits = valueBits(sfN);
         int bufBits = counterBits(2 * sfN);
 
-        VExpr.Ref wsel = b.reg("wsel", 1, false, 0);
-        VExpr.Ref wcnt = b.reg("wcnt", wcBits, false, 0);
-        VExpr.Ref rsel = b.reg("rsel", 1, false, 0);
+        // The streamed schedule has no input buffer: the beat at the FIFO head serves every row group.
+        boolean streamed = s.schedule() == Stage.MatVec.Schedule.STREAMED;
+        VExpr.Ref wsel = streamed ? null : b.reg("wsel", 1, false, 0);
+        VExpr.Ref wcnt = streamed ? null : b.reg("wcnt", wcBits, false, 0);
+        VExpr.Ref rsel = streamed ? null : b.reg("rsel", 1, false, 0);
         RtlCounter sf = b.counter("sf", sfN);
         RtlCounter nf = b.counter("nf", nfN);
         RtlCounter addr = b.counter("addr", sfN * nfN);
-        VExpr.Ref buf = b.reg("buffer", simd * xb, false, 2 * sfN);
-        VExpr.Ref wrom = b.reg("weights", pe * simd * wb, false, sfN * nfN);
+        VExpr.Ref buf = streamed ? null : b.reg("buffer", simd * xb, false, 2 * sfN);
+        boolean spram = s.store() == WeightStore.SPRAM;
+        VExpr.Ref wrom = spram ? null : b.reg("weights", pe * simd * wb, false, sfN * nfN);
         VExpr.Ref brom = b.reg("biases", pe * aw, false, nfN);
-        files.put(mod + "_w.mem", MemFile.packed(s.weights(), pe * simd, wb));
+        if (!spram) {
+            files.put(mod + "_w.mem", MemFile.packed(s.weights(), pe * simd, wb));
+        }
         long[] biases = new long[nfN * pe];
         for (int o = 0; o < biases.length; o++) {
             biases[o] = op.bias(o) + RtlFixed.roundingConstant(op.accBits(), op.accFrac(o), op.out());
         }
         files.put(mod + "_b.mem", MemFile.packed(biases, pe, aw));
-        b.add(new VItem.Initial(List.of(
-                new VStmt.SysCall("$readmemh", List.of(mod + "_w.mem", wrom)),
-                new VStmt.SysCall("$readmemh", List.of(mod + "_b.mem", brom)))));
+        List<VStmt> init = new ArrayList<>();
+        if (!spram) {
+            init.add(new VStmt.SysCall("$readmemh", List.of(mod + "_w.mem", wrom)));
+        }
+        init.add(new VStmt.SysCall("$readmemh", List.of(mod + "_b.mem", brom)));
+        b.add(new VItem.Initial(init));
 
-        VExpr full = bin("==", wcnt, uconst(wcBits, sfN));
-        VExpr reuse = b.wire("reuse", 1, false, and(full, bin("==", rsel, wsel)));
-        VExpr ws = b.wire("ws", 1, false, new VExpr.Cond(reuse, not(wsel), wsel));
-        VExpr wc = b.wire("wc", wcBits, false, new VExpr.Cond(reuse, uconst(wcBits, 0), wcnt));
-        VExpr load = b.wire("load", 1, false, and(ref("in_valid"), bin("!=", wc, uconst(wcBits, sfN))));
+        VExpr ws = null;
+        VExpr wc = null;
+        VExpr load = null;
+        if (!streamed) {
+            VExpr full = bin("==", wcnt, uconst(wcBits, sfN));
+            VExpr reuse = b.wire("reuse", 1, false, and(full, bin("==", rsel, wsel)));
+            ws = b.wire("ws", 1, false, new VExpr.Cond(reuse, not(wsel), wsel));
+            wc = b.wire("wc", wcBits, false, new VExpr.Cond(reuse, uconst(wcBits, 0), wcnt));
+            load = b.wire("load", 1, false, and(ref("in_valid"), bin("!=", wc, uconst(wcBits, sfN))));
+        }
         // sf == SF-1 and nf == NF-1 as registers kept beside the counters, so the counters' enables
         // are one gate after the issue decision instead of a comparator chain further on.
         List<VStmt> flagReset = new ArrayList<>();
         VExpr.Ref sfLast = RtlKit.lastFlag(b, "sf_last", sf, flagReset);
         VExpr.Ref nfLast = RtlKit.lastFlag(b, "nf_last", nf, flagReset);
         VExpr needOut = sfLast;
-        VExpr.Ref vecLast = b.reg("vec_last", 1, false, 0);
-        flagReset.add(set(vecLast, uconst(1, sfN == 1 && nfN == 1 ? 1 : 0)));
-        VExpr sfWide = zext(sf.ref(), sf.bits(), wcBits);
-        // The step's beat is loaded if the loader is on the other bank or past slot sf. On the same
-        // bank the loader is never behind (sf <= wcnt), so "past" is "not equal": no comparator chain.
-        VExpr avail = b.wire("avail", 1, false, bin("||", bin("!=", rsel, wsel), bin("!=", wcnt, sfWide)));
+        VExpr.Ref vecLast = streamed ? null : b.reg("vec_last", 1, false, 0);
+        VExpr avail = ref("in_valid");
+        if (!streamed) {
+            flagReset.add(set(vecLast, uconst(1, sfN == 1 && nfN == 1 ? 1 : 0)));
+            VExpr sfWide = zext(sf.ref(), sf.bits(), wcBits);
+            // The step's beat is loaded if the loader is on the other bank or past slot sf. On the same
+            // bank the loader is never behind (sf <= wcnt), so "past" is "not equal": no comparator chain.
+            avail = b.wire("avail", 1, false, bin("||", bin("!=", rsel, wsel), bin("!=", wcnt, sfWide)));
+        }
         // Pipeline: issue -> read (buffer and weight ROM, registered: block RAM) -> product registers
         // -> adder tree of the SIMD products, registered every two levels -> accumulate into the
         // output register. It advances as a whole unless the output register holds a beat the output
@@ -111,15 +128,21 @@ final class MatVecRtl {
         VExpr.Ref nfOut = shiftsDiffer ? b.reg("nf_out", nf.bits(), false, 0) : nfk[1];
         VExpr adv = b.wire("adv", 1, false, bin("||", not(vOut), ref("out_ready")));
         VExpr compute = b.wire("compute", 1, false, and(avail, adv));
-        VExpr wcntNext = b.wire("wcnt_next", wcBits, false, new VExpr.Cond(load, bin("+", wc, uconst(wcBits, 1)), wc));
-        VExpr waddr = b.wire("waddr", bufBits, false, new VExpr.Cond(ws,
-                bin("+", uconst(bufBits, sfN), zext(wc, wcBits, bufBits)), zext(wc, wcBits, bufBits)));
-        VExpr raddr = b.wire("raddr", bufBits, false, new VExpr.Cond(rsel,
-                bin("+", uconst(bufBits, sfN), zext(sf.ref(), sf.bits(), bufBits)), zext(sf.ref(), sf.bits(), bufBits)));
+        VExpr wcntNext = null;
+        VExpr waddr = null;
+        VExpr raddr = null;
+        if (!streamed) {
+            wcntNext = b.wire("wcnt_next", wcBits, false, new VExpr.Cond(load, bin("+", wc, uconst(wcBits, 1)), wc));
+            waddr = b.wire("waddr", bufBits, false, new VExpr.Cond(ws,
+                    bin("+", uconst(bufBits, sfN), zext(wc, wcBits, bufBits)), zext(wc, wcBits, bufBits)));
+            raddr = b.wire("raddr", bufBits, false, new VExpr.Cond(rsel,
+                    bin("+", uconst(bufBits, sfN), zext(sf.ref(), sf.bits(), bufBits)), zext(sf.ref(), sf.bits(), bufBits)));
+        }
         // The slot an issued step reads was written in an earlier cycle (avail), never at this edge,
         // so plain synchronous reads suffice.
         VExpr.Ref x = b.reg("x", simd * xb, false, 0);
-        VExpr.Ref w = b.reg("w", pe * simd * wb, false, 0);
+        // In SPRAM the weight row comes out of the SPRAM's own output register, read at the same edges.
+        VExpr.Ref w = spram ? spramRead(b, s, addr, compute) : b.reg("w", pe * simd * wb, false, 0);
         VExpr.Ref bias = b.reg("bias", pe * aw, false, 0);
         List<VExpr> xs = new ArrayList<>();
         for (int i = 0; i < simd; i++) {
@@ -133,7 +156,14 @@ final class MatVecRtl {
         List<VStmt> pipeUpdates = new ArrayList<>();
         List<VStmt> accUpdates = new ArrayList<>();
         for (int p = 0; p < pe; p++) {
+            // streamed: the output register only, whose low bits the requantization may drop
+            if (streamed) {
+                b.add(new VItem.Comment("verilator lint_off UNUSEDSIGNAL"));
+            }
             VExpr.Ref acc = b.reg("acc" + p, aw, true, 0);
+            if (streamed) {
+                b.add(new VItem.Comment("verilator lint_on UNUSEDSIGNAL"));
+            }
             List<VExpr.Ref> terms = new ArrayList<>();
             for (int i = 0; i < simd; i++) {
                 VExpr wi = RtlFixed.lane(b, "w" + p + "_" + i, w, p * simd + i, wb);
@@ -144,9 +174,29 @@ final class MatVecRtl {
             }
             VExpr.Ref lanes = adderTree(b, "t" + p, terms, pb, tw, pipeUpdates);
             VExpr bp = RtlFixed.lane(b, "bias" + p, bias, p, aw);
-            VExpr.Ref base = b.wire("base" + p, aw, true, new VExpr.Cond(first[depth], bp, acc));
+            // streamed: a running sum per row group. The groups arrive in turn (nf inner), so the sums
+            // rotate through NF registers and the head is always the arriving group's: no
+            // multiplexer (nor block RAM) before the adder. The last chunk's sum goes to the output
+            // register; what rotates in then is never read (the next vector starts from the bias).
+            List<VExpr.Ref> ring = new ArrayList<>();
+            for (int g = 0; streamed && g < nfN; g++) {
+                ring.add(b.reg("accs" + p + "_" + g, aw, true, 0));
+            }
+            VExpr running = streamed ? ring.get(0) : acc;
+            VExpr.Ref base = b.wire("base" + p, aw, true, new VExpr.Cond(first[depth], bp, running));
             VExpr sum = bin("+", RtlFixed.signExtend(base, aw, sw), RtlFixed.signExtend(lanes, tw, sw));
-            accumulate(b, "sum" + p, acc, aw, sum, sw, accUpdates);
+            if (streamed) {
+                List<VStmt> toOut = new ArrayList<>();
+                VExpr.Ref sumW = accumulate(b, "sum" + p, acc, aw, sum, sw, toOut);
+                VExpr kept = sw > aw ? new VExpr.Slice(sumW, aw - 1, 0) : sumW;
+                accUpdates.add(when(last[depth], toOut));
+                for (int g = 0; g + 1 < nfN; g++) {
+                    accUpdates.add(set(ring.get(g), ring.get(g + 1)));
+                }
+                accUpdates.add(set(ring.get(nfN - 1), kept));
+            } else {
+                accumulate(b, "sum" + p, acc, aw, sum, sw, accUpdates);
+            }
             List<Integer> fracs = new ArrayList<>();
             for (int nf0 = 0; nf0 < nfN; nf0++) {
                 fracs.add(op.accFrac(nf0 * pe + p));
@@ -156,26 +206,39 @@ final class MatVecRtl {
             ys.add(RtlFixed.requantizeBank(b, "y" + p, acc, aw, fracs, op.out(), nfOut, true));
         }
         b.assign("out_data", concatLanes(ys));
-        b.assign("in_pop", load);
+        // streamed: the beat leaves the FIFO with the issue of its last row group
+        b.assign("in_pop", streamed ? and(compute, nfLast) : load);
         b.assign("out_push", and(vOut, ref("out_ready")));
-        b.add(clockedNoReset(load, List.of(set(new VExpr.Index(buf, waddr), ref("in_data")))));
-        b.add(clockedNoReset(compute, List.of(set(x, new VExpr.Index(buf, raddr)), set(w, new VExpr.Index(wrom, addr.ref())))));
+        if (!streamed) {
+            b.add(clockedNoReset(load, List.of(set(new VExpr.Index(buf, waddr), ref("in_data")))));
+        }
+        VExpr xIn = streamed ? ref("in_data") : new VExpr.Index(buf, raddr);
+        b.add(clockedNoReset(compute, spram ? List.of(set(x, xIn))
+                : List.of(set(x, xIn), set(w, new VExpr.Index(wrom, addr.ref())))));
         pipeUpdates.add(set(bias, new VExpr.Index(brom, nfk[depth - 1])));
         b.add(clockedNoReset(adv, pipeUpdates));
         b.add(clockedNoReset(and(adv, v[depth]), accUpdates));
         List<VStmt> onCompute = new ArrayList<>();
         onCompute.add(addr.step());
-        // The last chunk of the last row frees this half of the input buffer: the next vector is read from the other.
-        onCompute.add(RtlKit.stepFlag(sfLast, sf));
-        List<VStmt> onRow = new ArrayList<>(List.of(RtlKit.stepFlag(nfLast, nf)));
-        onRow.addAll(nf.stepCarry(nfLast, List.of()));
-        onCompute.addAll(sf.stepCarry(needOut, onRow));
-        // The step is the vector's last (sf == SF-1 and nf == NF-1): a register kept with the two
-        // flags, so the bank switch is one gate after the issue decision.
-        VExpr sfLastNext = RtlKit.nextFlag(sfLast, sf);
-        VExpr nfLastNext = new VExpr.Cond(sfLast, RtlKit.nextFlag(nfLast, nf), nfLast);
-        onCompute.add(set(vecLast, and(sfLastNext, nfLastNext)));
-        onCompute.add(when(vecLast, List.of(set(rsel, not(rsel)))));
+        if (streamed) {
+            // nf inner, sf outer
+            onCompute.add(RtlKit.stepFlag(nfLast, nf));
+            List<VStmt> onBeat = new ArrayList<>(List.of(RtlKit.stepFlag(sfLast, sf)));
+            onBeat.addAll(sf.stepCarry(sfLast, List.of()));
+            onCompute.addAll(nf.stepCarry(nfLast, onBeat));
+        } else {
+            // The last chunk of the last row frees this half of the input buffer: the next vector is read from the other.
+            onCompute.add(RtlKit.stepFlag(sfLast, sf));
+            List<VStmt> onRow = new ArrayList<>(List.of(RtlKit.stepFlag(nfLast, nf)));
+            onRow.addAll(nf.stepCarry(nfLast, List.of()));
+            onCompute.addAll(sf.stepCarry(needOut, onRow));
+            // The step is the vector's last (sf == SF-1 and nf == NF-1): a register kept with the two
+            // flags, so the bank switch is one gate after the issue decision.
+            VExpr sfLastNext = RtlKit.nextFlag(sfLast, sf);
+            VExpr nfLastNext = new VExpr.Cond(sfLast, RtlKit.nextFlag(nfLast, nf), nfLast);
+            onCompute.add(set(vecLast, and(sfLastNext, nfLastNext)));
+            onCompute.add(when(vecLast, List.of(set(rsel, not(rsel)))));
+        }
         List<VStmt> onAdvance = new ArrayList<>(List.of(set(v[1], compute), set(first[1], sf.is(0)), set(last[1], needOut),
                 set(nfk[1], nf.ref())));
         for (int k = 2; k <= depth; k++) {
@@ -188,19 +251,97 @@ final class MatVecRtl {
         if (shiftsDiffer) {
             onAdvance.add(set(nfOut, nfk[depth]));
         }
-        List<VStmt> reset = new ArrayList<>(List.of(set(wsel, uconst(1, 0)), set(wcnt, uconst(wcBits, 0)), set(rsel, uconst(1, 0)),
-                sf.clear(), nf.clear(), addr.clear(), set(vOut, uconst(1, 0))));
+        List<VStmt> reset = new ArrayList<>();
+        if (!streamed) {
+            reset.addAll(List.of(set(wsel, uconst(1, 0)), set(wcnt, uconst(wcBits, 0)), set(rsel, uconst(1, 0))));
+        }
+        reset.addAll(List.of(sf.clear(), nf.clear(), addr.clear(), set(vOut, uconst(1, 0))));
         for (int k = 1; k <= depth; k++) {
             reset.add(set(v[k], uconst(1, 0)));
         }
         reset.addAll(flagReset);
-        b.add(clocked(reset,
-                List.of(set(wsel, ws), set(wcnt, wcntNext), when(compute, onCompute), when(adv, onAdvance))));
+        b.add(clocked(reset, streamed ? List.of(when(compute, onCompute), when(adv, onAdvance))
+                : List.of(set(wsel, ws), set(wcnt, wcntNext), when(compute, onCompute), when(adv, onAdvance))));
         String doc = "Matrix-vector stage " + s.name() + " (" + s.source() + "): " + s.inFeatures() + " -> " + s.outFeatures()
-                + ", PE " + pe + ", SIMD " + simd + ", " + s.cycles() + " cycles per vector, " + (depth + 1) + " pipeline registers.\n"
+                + ", PE " + pe + ", SIMD " + simd + ", " + s.cycles() + " cycles per vector, " + (depth + 1) + " pipeline registers"
+                + (streamed ? ", streamed (no input buffer, an accumulator per output)" : "") + ".\n"
                 + "in " + op.in() + ", weights " + op.weight().bits() + " bits, accumulator " + aw + " bits (bias includes the rounding), out "
-                + op.out() + ".";
-        return new VModule(mod, doc, List.of(), ports(simd * xb, pe * ob), b.items());
+                + op.out() + "."
+                + (spram ? "\nWeights in " + s.spramBlocks() + " SB_SPRAM256KA (" + s.rows() + " rows of " + s.rowBits()
+                + " bits), written through wl_valid/wl_data after reset, row by row, a 16-bit word per write, low bits first." : "");
+        List<VModule.Port> ports = new ArrayList<>(ports(simd * xb, pe * ob));
+        if (spram) {
+            ports.add(VModule.Port.in("wl_valid", 1));
+            ports.add(VModule.Port.in("wl_data", WeightStore.SPRAM_WIDTH));
+        }
+        return new VModule(mod, doc, List.of(), ports, b.items());
+    }
+
+    /**
+     * The SPRAM blocks of a {@link WeightStore#SPRAM} weight set and their loader; returns the
+     * weight row of the last read. A row spans {@code ceil(rowBits / 16)} blocks side by side, rows
+     * fill banks of 16K words. While {@code wl_valid} the loader writes {@code wl_data} into column
+     * {@code load_col} of row {@code load_row} (the top module raises it only before the inference
+     * streams open, so no read competes); otherwise every block of the addressed bank reads row
+     * {@code addr}, and the row is held in the blocks' output registers: a block keeps its output
+     * while not selected, and {@code addr} moves only when a step is issued, so a repeated read
+     * returns the same row, as the ROM's enabled register would.
+     */
+    private static VExpr.Ref spramRead(RtlBuilder b, Stage.MatVec s, RtlCounter addr, VExpr compute) {
+        int cols = WeightStore.spramColumns(s.rowBits());
+        int banks = WeightStore.spramBanks(s.rows());
+        int ab = addr.bits();
+        int lowBits = 14;
+        RtlCounter lcol = b.counter("load_col", cols);
+        RtlCounter lrow = b.counter("load_row", s.rows());
+        VExpr wl = ref("wl_valid");
+        VExpr address = b.wire("spram_addr", lowBits, false, new VExpr.Cond(wl, low14(lrow, lowBits), low14(addr, lowBits)));
+        VExpr.Ref rbank = null;
+        if (banks > 1) {
+            rbank = b.reg("read_bank", ab - lowBits, false, 0);
+            b.add(clockedNoReset(compute, List.of(set(rbank, new VExpr.Slice(addr.ref(), ab - 1, lowBits)))));
+        }
+        List<VExpr> row = new ArrayList<>();
+        for (int c = 0; c < cols; c++) {
+            List<VExpr> outs = new ArrayList<>();
+            for (int k = 0; k < banks; k++) {
+                String q = "spram_q" + k + "_" + c;
+                b.add(new VItem.Decl(VItem.Kind.WIRE, false, WeightStore.SPRAM_WIDTH, q, 0));
+                VExpr load = lcol.is(c);
+                VExpr read = uconst(1, 1);
+                if (banks > 1) {
+                    load = and(load, bin("==", new VExpr.Slice(lrow.ref(), ab - 1, lowBits), uconst(ab - lowBits, k)));
+                    read = bin("==", new VExpr.Slice(addr.ref(), ab - 1, lowBits), uconst(ab - lowBits, k));
+                }
+                VExpr cs = b.wire("spram_cs" + k + "_" + c, 1, false, new VExpr.Cond(wl, load, read));
+                Map<String, VExpr> pins = new java.util.LinkedHashMap<>();
+                pins.put("ADDRESS", address);
+                pins.put("DATAIN", ref("wl_data"));
+                pins.put("MASKWREN", uconst(4, 15));
+                pins.put("WREN", wl);
+                pins.put("CHIPSELECT", cs);
+                pins.put("CLOCK", ref("aclk"));
+                pins.put("STANDBY", uconst(1, 0));
+                pins.put("SLEEP", uconst(1, 0));
+                pins.put("POWEROFF", uconst(1, 1));
+                pins.put("DATAOUT", ref(q));
+                b.add(new VItem.Instance(SPRAM_PRIMITIVE, "u_spram" + k + "_" + c, Map.of(), pins));
+                outs.add(ref(q));
+            }
+            row.add(banks == 1 ? outs.get(0) : b.select("spram_row" + c, WeightStore.SPRAM_WIDTH, false, rbank, outs));
+        }
+        b.add(clocked(List.of(lcol.clear(), lrow.clear()), wl, lcol.stepCarry(List.of(lrow.step()))));
+        java.util.Collections.reverse(row);
+        VExpr all = cols == 1 ? row.get(0) : new VExpr.Concat(row);
+        int width = cols * WeightStore.SPRAM_WIDTH;
+        return width > s.rowBits() ? b.wirePartlyUnused("w", width, false, all) : b.wire("w", width, false, all);
+    }
+
+    /** The module name of the UP5K's single-port RAM ({@code VerilogLowering} emits a behavioural model of it for simulation). */
+    static final String SPRAM_PRIMITIVE = "SB_SPRAM256KA";
+
+    private static VExpr low14(RtlCounter c, int lowBits) {
+        return c.bits() >= lowBits ? new VExpr.Slice(c.ref(), lowBits - 1, 0) : zext(c.ref(), c.bits(), lowBits);
     }
 
     static VModule depthwise(HwDesign d, Map<String, String> files, Stage.Depthwise s) {

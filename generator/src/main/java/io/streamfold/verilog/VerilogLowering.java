@@ -3,6 +3,7 @@ package io.streamfold.verilog;
 import io.streamfold.hw.Channel;
 import io.streamfold.hw.HwDesign;
 import io.streamfold.hw.Stage;
+import io.streamfold.hw.WeightStore;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -63,9 +64,51 @@ public final class VerilogLowering {
             String name = fifoName(c);
             modules.putIfAbsent(name + ".v", VerilogPrinter.print(fifo(name, c.beatBits(), c.depth(), c.registers(), c.lateData())));
         }
+        if (!d.spramStages().isEmpty()) {
+            modules.put(SPRAM_MODEL, spramModel());
+            int[] words = d.weightLoad();
+            long[] bytes = new long[2 * words.length];
+            for (int i = 0; i < words.length; i++) {
+                bytes[2 * i] = words[i] & 0xff;
+                bytes[2 * i + 1] = words[i] >> 8;
+            }
+            files.put(weightsFile(d), MemFile.packed(bytes, 1, WEIGHT_PORT_BITS));
+        }
         Map<String, String> out = new LinkedHashMap<>(modules);
         out.putAll(files);
         return out;
+    }
+
+    /**
+     * The behavioural model of {@code SB_SPRAM256KA} that simulation and lint read in place of the
+     * iCE40 primitive. Synthesis must not read it: Yosys maps the instances to the UP5K's SPRAM
+     * only while the module is its own black box ({@link #simulationOnly}).
+     */
+    public static final String SPRAM_MODEL = "SB_SPRAM256KA.v";
+
+    /** True for a file of {@link #emit} that only simulation and lint read, never synthesis. */
+    public static boolean simulationOnly(String file) {
+        return file.equals(SPRAM_MODEL);
+    }
+
+    /**
+     * Bits of a beat of the weight-load port {@code s_axis_weights}: a byte, so that the port and
+     * the two inference streams fit the UP5K's 39 I/O pins of its sg48 package; each 16-bit SPRAM
+     * word arrives as two beats, low byte first.
+     */
+    public static final int WEIGHT_PORT_BITS = 8;
+
+    /** The weight-load stream of a design with weights in SPRAM: one byte (2 hex digits) per line, in port order. */
+    public static String weightsFile(HwDesign d) {
+        return d.name() + "_weights.mem";
+    }
+
+    private static String spramModel() {
+        try (java.io.InputStream is = VerilogLowering.class.getResourceAsStream(SPRAM_MODEL)) {
+            return new String(is.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     private String fifoName(Channel c) {
@@ -87,10 +130,16 @@ public final class VerilogLowering {
             b.add(new VItem.Decl(VItem.Kind.WIRE, false, 1, n + "_valid", 0));
             b.add(new VItem.Decl(VItem.Kind.WIRE, false, 1, n + "_pop", 0));
         }
+        List<Stage.MatVec> spram = d.spramStages();
+        VExpr inReady = ref(in.name() + "_ready");
+        Map<Stage, VExpr> loadValid = new LinkedHashMap<>();
+        if (!spram.isEmpty()) {
+            inReady = and(inReady, weightLoader(b, spram, loadValid));
+        }
         b.comment("s_axis feeds the input FIFO; tlast is not needed: the beat count per inference is fixed");
         b.assign(in.name() + "_in_data", ref("s_axis_tdata"));
-        b.assign(in.name() + "_push", and(ref("s_axis_tvalid"), ref(in.name() + "_ready")));
-        b.assign("s_axis_tready", ref(in.name() + "_ready"));
+        b.assign(in.name() + "_push", and(ref("s_axis_tvalid"), inReady));
+        b.assign("s_axis_tready", inReady);
         b.comment("m_axis drains the output FIFO; tlast marks the last beat of each inference");
         b.assign("m_axis_tdata", ref(out.name() + "_out_data"));
         b.assign("m_axis_tvalid", ref(out.name() + "_valid"));
@@ -130,14 +179,23 @@ public final class VerilogLowering {
                 ports.put(p + "_ready", ref(c.name() + "_ready"));
                 ports.put(p + "_push", ref(c.name() + "_push"));
             }
+            if (loadValid.containsKey(s)) {
+                ports.put("wl_valid", loadValid.get(s));
+                ports.put("wl_data", ref("weights_data"));
+            }
             b.add(new VItem.Instance(moduleName(d, s), "u_" + s.name(), Map.of(), ports));
         }
-        List<VModule.Port> ports = List.of(
+        List<VModule.Port> ports = new ArrayList<>(List.of(
                 VModule.Port.in("aclk", 1), VModule.Port.in("aresetn", 1),
                 VModule.Port.in("s_axis_tdata", in.beatBits()), VModule.Port.in("s_axis_tvalid", 1),
                 VModule.Port.out("s_axis_tready", 1), VModule.Port.in("s_axis_tlast", 1),
                 VModule.Port.out("m_axis_tdata", out.beatBits()), VModule.Port.out("m_axis_tvalid", 1),
-                VModule.Port.in("m_axis_tready", 1), VModule.Port.out("m_axis_tlast", 1));
+                VModule.Port.in("m_axis_tready", 1), VModule.Port.out("m_axis_tlast", 1)));
+        if (!spram.isEmpty()) {
+            ports.add(VModule.Port.in("s_axis_weights_tdata", WEIGHT_PORT_BITS));
+            ports.add(VModule.Port.in("s_axis_weights_tvalid", 1));
+            ports.add(VModule.Port.out("s_axis_weights_tready", 1));
+        }
         List<VItem> items = new ArrayList<>();
         items.add(new VItem.Comment("verilator lint_off UNUSEDSIGNAL"));
         items.add(new VItem.Decl(VItem.Kind.WIRE, false, 1, "unused_tlast", 0));
@@ -148,8 +206,49 @@ public final class VerilogLowering {
                 + d.initiationInterval() + " cycles.\n"
                 + "s_axis: " + in.elems() + " x " + in.format() + " per beat, " + in.beats() + " beats per inference.\n"
                 + "m_axis: " + out.elems() + " x " + out.format() + " per beat, " + out.beats() + " beats per inference.\n"
-                + "Elements are packed little-end first; tensors stream pixel by pixel, channels innermost.";
+                + "Elements are packed little-end first; tensors stream pixel by pixel, channels innermost."
+                + (spram.isEmpty() ? "" : "\ns_axis_weights: after every reset, the " + 2 * d.weightLoad().length + " bytes of "
+                + weightsFile(d) + " in order (the weights kept in SPRAM); s_axis_tready stays low until the last is taken.");
         return new VModule(d.name(), doc, List.of(), ports, items);
+    }
+
+    /**
+     * The weight-load port: {@code s_axis_weights} takes one byte per cycle after reset until every
+     * SPRAM stage is full ({@link HwDesign#weightLoad()} order, each word low byte first), then
+     * drops its ready for good. A word is written with its high byte, from {@code weights_data}.
+     * Fills {@code valid} with each stage's write strobe; returns {@code weights_loaded}, which
+     * opens the input stream, so that no step is issued while SPRAM is being written.
+     */
+    private static VExpr weightLoader(RtlBuilder b, List<Stage.MatVec> spram, Map<Stage, VExpr> valid) {
+        long total = 0;
+        for (Stage.MatVec m : spram) {
+            total += m.loadWords();
+        }
+        VExpr.Ref loaded = b.reg("weights_loaded", 1, false, 0);
+        RtlCounter word = b.counter("weights_word", Math.toIntExact(total));
+        b.assign("s_axis_weights_tready", not(loaded));
+        VExpr take = b.wire("weights_take", 1, false, and(ref("s_axis_weights_tvalid"), not(loaded)));
+        VExpr.Ref high = b.reg("weights_high", 1, false, 0);
+        VExpr.Ref low = b.reg("weights_low", WEIGHT_PORT_BITS, false, 0);
+        b.wire("weights_data", WeightStore.SPRAM_WIDTH, false, new VExpr.Concat(List.of(ref("s_axis_weights_tdata"), low)));
+        VExpr write = b.wire("weights_write", 1, false, and(take, high));
+        b.add(clockedNoReset(and(take, not(high)), List.of(set(low, ref("s_axis_weights_tdata")))));
+        long start = 0;
+        for (Stage.MatVec m : spram) {
+            long end = start + m.loadWords();
+            VExpr mine = write;
+            if (start > 0) {
+                mine = and(mine, bin(">=", word.ref(), uconst(word.bits(), start)));
+            }
+            if (end < total) {
+                mine = and(mine, bin("<", word.ref(), uconst(word.bits(), end)));
+            }
+            valid.put(m, spram.size() == 1 ? write : b.wire("wl_valid_" + m.name(), 1, false, mine));
+            start = end;
+        }
+        b.add(clocked(List.of(word.clear(), set(loaded, uconst(1, 0)), set(high, uconst(1, 0))), take,
+                List.of(set(high, not(high)), when(high, List.of(word.step(), when(word.atLast(), List.of(set(loaded, uconst(1, 1)))))))));
+        return loaded;
     }
 
     // --- FIFO --------------------------------------------------------------------------------------

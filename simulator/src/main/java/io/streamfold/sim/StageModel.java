@@ -16,7 +16,8 @@ abstract class StageModel {
         return s.accept(new Stage.Visitor<StageModel>() {
             @Override
             public StageModel matVec(Stage.MatVec m) {
-                return new MatVecModel(m, fifos[m.input()], fifos[m.output()]);
+                return m.schedule() == Stage.MatVec.Schedule.STREAMED ? new StreamedMatVecModel(m, fifos[m.input()], fifos[m.output()])
+                        : new MatVecModel(m, fifos[m.input()], fifos[m.output()]);
             }
 
             @Override
@@ -172,7 +173,7 @@ abstract class StageModel {
                 sums[1] = t;
                 v[1] = compute;
                 if (compute) {
-                    int addr = nf * sfN + sf;
+                    int addr = s.row(nf, sf);
                     int base = (rsel * sfN + sf) * simd;
                     for (int p = 0; p < pe; p++) {
                         long sum = 0;
@@ -203,6 +204,103 @@ abstract class StageModel {
             }
             wsel = ws;
             wcnt = load ? wc + 1 : wc;
+        }
+    }
+
+    /** {@link Stage.MatVec.Schedule#STREAMED}: no input buffer, {@code sf} outer, an accumulator per output. */
+    static final class StreamedMatVecModel extends StageModel {
+        private final Stage.MatVec s;
+        private final Fifo in;
+        private final Fifo out;
+        private final int sfN;
+        private final int nfN;
+        private final int simd;
+        private final int pe;
+        // acc[nf * pe + p]: every output's running sum
+        private final long[] acc;
+        private final int depth;
+        private final long[][] sums;
+        private final boolean[] v;
+        private final boolean[] first;
+        private final boolean[] last;
+        private final int[] nfk;
+        private final long[] y;
+        private boolean vOut;
+        private int sf;
+        private int nf;
+
+        StreamedMatVecModel(Stage.MatVec s, Fifo in, Fifo out) {
+            this.s = s;
+            this.in = in;
+            this.out = out;
+            this.sfN = s.sf();
+            this.nfN = s.nf();
+            this.simd = s.simd();
+            this.pe = s.pe();
+            this.acc = new long[s.outFeatures()];
+            this.depth = s.pipelineDepth();
+            this.sums = new long[depth + 1][pe];
+            this.v = new boolean[depth + 1];
+            this.first = new boolean[depth + 1];
+            this.last = new boolean[depth + 1];
+            this.nfk = new int[depth + 1];
+            this.y = new long[pe];
+        }
+
+        @Override
+        void step() {
+            boolean push = vOut && !out.full();
+            boolean adv = !vOut || push;
+            boolean compute = !in.empty() && adv;
+            if (push) {
+                out.push(y);
+            }
+            if (adv) {
+                vOut = v[depth] && last[depth];
+                if (v[depth]) {
+                    QOp.QDense op = s.op();
+                    for (int p = 0; p < pe; p++) {
+                        int o = nfk[depth] * pe + p;
+                        long sum = (first[depth] ? op.bias(o) : acc[o]) + sums[depth][p];
+                        if (last[depth]) {
+                            y[p] = op.finish(o, sum);
+                        } else {
+                            acc[o] = sum;
+                        }
+                    }
+                }
+                long[] t = sums[depth];
+                for (int k = depth; k > 1; k--) {
+                    v[k] = v[k - 1];
+                    first[k] = first[k - 1];
+                    last[k] = last[k - 1];
+                    nfk[k] = nfk[k - 1];
+                    sums[k] = sums[k - 1];
+                }
+                sums[1] = t;
+                v[1] = compute;
+                if (compute) {
+                    int addr = s.row(nf, sf);
+                    for (int p = 0; p < pe; p++) {
+                        long sum = 0;
+                        for (int i = 0; i < simd; i++) {
+                            sum += s.weight(addr, p, i) * in.head(i);
+                        }
+                        sums[1][p] = sum;
+                    }
+                    first[1] = sf == 0;
+                    last[1] = sf == sfN - 1;
+                    nfk[1] = nf;
+                    if (++nf == nfN) {
+                        nf = 0;
+                        in.pop();
+                        if (++sf == sfN) {
+                            sf = 0;
+                        }
+                    }
+                    fires++;
+                }
+            }
         }
     }
 

@@ -5,6 +5,7 @@ import io.streamfold.hw.HwDesign;
 import io.streamfold.sim.CycleSimulator;
 import io.streamfold.sim.Stimulus;
 import io.streamfold.verilog.MemFile;
+import io.streamfold.verilog.VerilogLowering;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -86,6 +87,28 @@ public final class Testbench {
         v.put("TIMEOUT", Long.toString(sim.cycles() * 2 + 1000));
         v.put("W_IN", Integer.toString(in.beatBits()));
         v.put("W_OUT", Integer.toString(out.beatBits()));
+        int words = 2 * d.weightLoad().length;
+        boolean load = words > 0;
+        v.put("WEIGHTS_DOC", load ? ",\n// after the " + words + " bytes of " + VerilogLowering.weightsFile(d) + " went in through s_axis_weights "
+                + "(one per cycle from the\n// edge that releases reset) and the edge that sees s_axis_weights_tready low" : "");
+        v.put("WEIGHTS_PARAMS", load ? "\n  localparam integer N_W = " + words + ";" : "");
+        v.put("WEIGHTS_REGS", load ? "\n  reg [7:0] weights [0:N_W-1];\n  reg [31:0] w_idx = 32'd0;\n  wire [7:0] s_axis_weights_tdata;"
+                + "\n  wire s_axis_weights_tvalid;\n  wire s_axis_weights_tready;" : "");
+        v.put("WEIGHTS_DRIVE", load ? "\n  assign s_axis_weights_tvalid = aresetn && (w_idx < N_W);"
+                + "\n  assign s_axis_weights_tdata = weights[(w_idx < N_W) ? w_idx : 32'd0];" : "");
+        v.put("WEIGHTS_PORTS", load ? ",\n    .s_axis_weights_tdata(s_axis_weights_tdata), .s_axis_weights_tvalid(s_axis_weights_tvalid),"
+                + " .s_axis_weights_tready(s_axis_weights_tready)" : "");
+        v.put("WEIGHTS_READ", load ? "\n    $readmemh(\"" + VerilogLowering.weightsFile(d) + "\", weights);" : "");
+        v.put("RUNNING_SET", load ? "" : "\n      running <= 1'b1;");
+        v.put("WEIGHTS_LOAD", load ? "  // The weights go in first; the inference streams start once the design has taken the last.\n"
+                + "  reg [31:0] load_cycles = 32'd0;\n"
+                + "  always @(posedge aclk) begin\n"
+                + "    if (s_axis_weights_tvalid && s_axis_weights_tready) begin\n      w_idx <= w_idx + 32'd1;\n    end\n"
+                + "    if (aresetn && !s_axis_weights_tready) begin\n      running <= 1'b1;\n    end\n"
+                + "    if (aresetn && !running) begin\n      load_cycles <= load_cycles + 32'd1;\n"
+                + "      if (load_cycles == N_W + 1000) begin\n"
+                + "        $display(\"FAIL: weight load not finished after %0d cycles (%0d of %0d bytes taken)\", load_cycles, w_idx, N_W);\n"
+                + "        $fatal(1);\n      end\n    end\n  end\n\n" : "");
         for (Map.Entry<String, String> e : v.entrySet()) {
             t = t.replace("${" + e.getKey() + "}", e.getValue());
         }

@@ -3,7 +3,7 @@
 // backpressure of tb_stim.mem (bit 0: source offers a beat, bit 1: sink accepts one), and
 // compares every output beat and the cycle it appears in with tb_expected.mem ({cycle, tlast,
 // data} per line), which the cycle-accurate simulator wrote. Cycle 0 is the first rising edge
-// of aclk with aresetn high. Prints PASS or FAIL with the first mismatch.
+// of aclk with aresetn high${WEIGHTS_DOC}. Prints PASS or FAIL with the first mismatch.
 module ${TOP}_tb;
   localparam integer N_IN = ${N_IN};
   localparam integer N_OUT = ${N_OUT};
@@ -11,7 +11,7 @@ module ${TOP}_tb;
   localparam integer BEATS_IN = ${BEATS_IN};
   localparam integer TIMEOUT = ${TIMEOUT};
   localparam integer W_IN = ${W_IN};
-  localparam integer W_OUT = ${W_OUT};
+  localparam integer W_OUT = ${W_OUT};${WEIGHTS_PARAMS}
 
   reg aclk = 1'b0;
   reg aresetn = 1'b0;
@@ -22,7 +22,7 @@ module ${TOP}_tb;
   reg [31:0] out_idx = 32'd0;
   reg [W_IN-1:0] inputs [0:N_IN-1];
   reg [32+1+W_OUT-1:0] expected [0:N_OUT-1];
-  reg [1:0] stim [0:N_STIM-1];
+  reg [1:0] stim [0:N_STIM-1];${WEIGHTS_REGS}
 
   wire [W_IN-1:0] s_axis_tdata;
   wire s_axis_tvalid;
@@ -38,12 +38,12 @@ module ${TOP}_tb;
   assign s_axis_tvalid = running && (in_idx < N_IN) && stim_now[0];
   assign s_axis_tdata = inputs[in_at];
   assign s_axis_tlast = (in_idx % BEATS_IN) == BEATS_IN - 1;
-  assign m_axis_tready = running && stim_now[1];
+  assign m_axis_tready = running && stim_now[1];${WEIGHTS_DRIVE}
 
   ${TOP} dut (
     .aclk(aclk), .aresetn(aresetn),
     .s_axis_tdata(s_axis_tdata), .s_axis_tvalid(s_axis_tvalid), .s_axis_tready(s_axis_tready), .s_axis_tlast(s_axis_tlast),
-    .m_axis_tdata(m_axis_tdata), .m_axis_tvalid(m_axis_tvalid), .m_axis_tready(m_axis_tready), .m_axis_tlast(m_axis_tlast)
+    .m_axis_tdata(m_axis_tdata), .m_axis_tvalid(m_axis_tvalid), .m_axis_tready(m_axis_tready), .m_axis_tlast(m_axis_tlast)${WEIGHTS_PORTS}
   );
 
   always #5 aclk = ~aclk;
@@ -51,20 +51,19 @@ module ${TOP}_tb;
   initial begin
     $readmemh("tb_input.mem", inputs);
     $readmemh("tb_expected.mem", expected);
-    $readmemh("tb_stim.mem", stim);
+    $readmemh("tb_stim.mem", stim);${WEIGHTS_READ}
   end
 
   // Reset for four edges; the edge after the one that releases it is cycle 0.
   always @(posedge aclk) begin
     if (reset_cycles == 3'd4) begin
-      aresetn <= 1'b1;
-      running <= 1'b1;
+      aresetn <= 1'b1;${RUNNING_SET}
     end else begin
       reset_cycles <= reset_cycles + 3'd1;
     end
   end
 
-  reg [32+1+W_OUT-1:0] got;
+${WEIGHTS_LOAD}  reg [32+1+W_OUT-1:0] got;
   always @(posedge aclk) begin
     if (running) begin
       if (s_axis_tvalid && s_axis_tready) begin

@@ -1061,7 +1061,7 @@ public sealed interface Stage {
      * padding flags and the counters' last-value flags as registers beside its counters, the
      * writer keeps "inside a row" and "a slot is free", and neither looks at the other's decision
      * of the same cycle. The buffer is read synchronously from a registered address of the
-     * emitted position: the beat's data comes two cycles after its push
+     * emitted position: the beat's data comes {@link #outputRegisters()} cycles after its push
      * ({@link #registersOwnOutput()}).
      */
     record SlidingWindow(String name, String source, int input, int output, QFormat format, int channels, int height, int width,
@@ -1180,9 +1180,10 @@ public sealed interface Stage {
         }
 
         /**
-         * The line buffer is read synchronously at the window position of the push, from an
-         * address register: the address arithmetic (slot mod rows, row base, column, channel
-         * beat) has a cycle of its own and the block RAM read the next.
+         * The line buffer is read synchronously at the window position of the push, through
+         * address registers: the slot (mod rows) and the column offset in the push cycle, the
+         * address (row base + offset) in the next, the block RAM read in the third
+         * ({@link #addressStages()} + 1 registers).
          */
         @Override
         public boolean registersOwnOutput() {
@@ -1191,7 +1192,17 @@ public sealed interface Stage {
 
         @Override
         public int outputRegisters() {
-            return 2;
+            return addressStages() + 1;
+        }
+
+        /**
+         * Register stages of the read address: 2, or 1 when the last beat of an output row can
+         * read offset 0 of its row (one channel beat, last window's last column 0), which a writer
+         * refilling that released row could overwrite before a read two edges later.
+         */
+        public int addressStages() {
+            int lastCol = (outWidth - 1) * strideW - padLeft + (kernelW - 1) * dilationW;
+            return channelBeats() == 1 && lastCol == 0 ? 1 : 2;
         }
 
         @Override

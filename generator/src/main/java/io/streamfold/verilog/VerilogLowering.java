@@ -297,7 +297,8 @@ public final class VerilogLowering {
         VExpr.Ref grows = b.wire("grows", 1, false, and(push, not(ref("out_pop"))));
         VExpr.Ref shrinks = b.wire("shrinks", 1, false, and(not(push), ref("out_pop")));
         VExpr roomNext = new VExpr.Cond(grows, bin("<", count, uconst(cw, limit - 1)),
-                new VExpr.Cond(shrinks, bin("<=", count, uconst(cw, limit)), bin("<", count, uconst(cw, limit))));
+                new VExpr.Cond(shrinks, limit >= (1L << cw) - 1 ? uconst(1, 1) : bin("<=", count, uconst(cw, limit)),
+                        bin("<", count, uconst(cw, limit))));
         VExpr availNext = new VExpr.Cond(grows, uconst(1, 1),
                 new VExpr.Cond(shrinks, bin("!=", count, uconst(cw, 1)), bin("!=", count, uconst(cw, 0))));
         b.add(clocked(List.of(set(room, uconst(1, 1)), set(avail, uconst(1, 0))), List.of(set(room, roomNext), set(avail, availNext))));
@@ -311,7 +312,10 @@ public final class VerilogLowering {
             // slot (or the beat written into it), else the head (or the beat written into an empty
             // FIFO). Both are chosen from registers alone; the pop only picks one, so the consumer
             // reads a register, not a multiplexer over the slots.
-            VExpr.Ref rdInc = b.wire("rd_inc", rd.bits(), false, rd.next());
+            // rd + 1 (mod depth) as a counter register of its own, one ahead of rd
+            RtlCounter rdIncC = b.counter("rd_inc", depth);
+            VExpr.Ref rdInc = rdIncC.ref();
+            b.add(clocked(List.of(set(rdInc, uconst(rd.bits(), 1))), ref("out_pop"), List.of(rdIncC.step())));
             List<VExpr> slots = new ArrayList<>();
             List<VStmt> writes = new ArrayList<>();
             for (int k = 0; k < depth; k++) {

@@ -111,13 +111,15 @@ final class WindowRtl {
                 wx.widen(ab)), uconst(ab, cbN)), wcb.widen(ab)));
         long padBits = s.padValue() & ((1L << xb) - 1);
         VExpr padBeat = e == 1 ? uconst(xb, padBits) : new VExpr.Repeat(e, uconst(xb, padBits));
-        // The line buffer is read synchronously (block RAM) from an address register: the beat
-        // pushed in cycle t has its address registered at the edge ending t, is read at the edge
-        // ending t+1 and presented in cycle t+2 from rdata (or the pad value); the output channel's
-        // two register stages carry only the push (Stage#registersOwnOutput). A beat is pushed
-        // only once written, at an earlier edge, and its row is released at the earliest at the
-        // edge ending t, so a write at the edge of the read is to a released row (the read returns
-        // the old contents either way).
+        // The line buffer is read synchronously (block RAM) through address registers
+        // (Stage.SlidingWindow#addressStages): the beat pushed in cycle t has its slot and column
+        // registered at the edge ending t, its address at the edge ending t+1, is read at the edge
+        // ending t+2 and presented in cycle t+3 from rdata (or the pad value); the output channel's
+        // register stages carry only the push (Stage#registersOwnOutput). A beat is pushed only
+        // once written, at an earlier edge, and its row is released at the earliest at the edge
+        // ending t; the writer refills a released row from its offset 0 at the edge ending t+1, so
+        // only a row-end beat at offset 0 could be overwritten before its read (addressStages 1
+        // then), and a write at the edge of a read returns the old contents.
         VExpr.Ref raddrQ = b.reg("raddr_q", ab, false, 0);
         VExpr.Ref paddedQ1 = b.reg("padded_q1", 1, false, 0);
         VExpr.Ref rdata = b.reg("rdata", e * xb, false, 0);
@@ -261,15 +263,34 @@ final class WindowRtl {
                 dilate(zext(ky.ref(), ky.bits(), slb), s.dilationH(), uconst(slb, s.dilationH()))));
         VExpr slot = b.wirePartlyUnused("slot", slb, false, new VExpr.Cond(bin(">=", slotSum, uconst(slb, rows)),
                 bin("-", slotSum, uconst(slb, rows)), slotSum));
-        VExpr raddr = b.wire("raddr", ab, false, bin("+", bin("*", bin("+", bin("*", fit(slot, slb, ab), uconst(ab, w)),
-                fit(ix, sb, ab)), uconst(ab, cbN)), zext(cb.ref(), cb.bits(), ab)));
+        VExpr col = bin("+", bin("*", fit(ix, sb, ab), uconst(ab, cbN)), zext(cb.ref(), cb.bits(), ab));
+        VExpr raddr;
+        List<VStmt> addressStage = new ArrayList<>();
+        if (s.addressStages() == 2) {
+            // slot and column offset registered in the push cycle, the address the next
+            VExpr.Ref slotQ = b.reg("slot_q", slotB, false, 0);
+            VExpr.Ref colQ = b.reg("col_q", ab, false, 0);
+            addressStage.add(set(slotQ, new VExpr.Slice(slot, slotB - 1, 0)));
+            addressStage.add(set(colQ, col));
+            raddr = b.wire("raddr", ab, false, bin("+", bin("*", zext(slotQ, slotB, ab), uconst(ab, (long) w * cbN)), colQ));
+        } else {
+            raddr = b.wire("raddr", ab, false, bin("+", bin("*", bin("+", bin("*", fit(slot, slb, ab), uconst(ab, w)),
+                    fit(ix, sb, ab)), uconst(ab, cbN)), zext(cb.ref(), cb.bits(), ab)));
+        }
         // Padding of the beat of the cycle, from tables indexed by the counters (no arithmetic), is
         // registered beside its address: it is not needed before the data.
         VExpr padRow = flagTable(b, "pad_row", oy, ky, (o, k) -> s.padded(o * s.strideH() - s.padTop() + k * s.dilationH(), 0));
         VExpr padCol = flagTable(b, "pad_col", ox, kx, (o, k) -> s.padded(0, o * s.strideW() - s.padLeft() + k * s.dilationW()));
         VExpr padQ = b.wire("pad_now", 1, false, bin("||", padRow, padCol));
-        b.add(clockedNoReset(List.of(set(raddrQ, raddr), set(paddedQ1, padQ), set(rdata, new VExpr.Index(buf, raddrQ)),
-                set(paddedQ, paddedQ1))));
+        VExpr padIn = padQ;
+        if (s.addressStages() == 2) {
+            VExpr.Ref paddedQ0 = b.reg("padded_q0", 1, false, 0);
+            addressStage.add(set(paddedQ0, padQ));
+            padIn = paddedQ0;
+        }
+        List<VStmt> stages = new ArrayList<>(addressStage);
+        stages.addAll(List.of(set(raddrQ, raddr), set(paddedQ1, padIn), set(rdata, new VExpr.Index(buf, raddrQ)), set(paddedQ, paddedQ1)));
+        b.add(clockedNoReset(stages));
         String doc = "Sliding-window unit " + s.name() + " (" + s.source() + "): (" + s.channels() + ", " + h + ", " + w + ") in "
                 + e + "-element beats, kernel " + s.kernelH() + "x" + s.kernelW() + ", stride " + s.strideH() + "x" + s.strideW()
                 + (s.dilated() ? ", dilation " + s.dilationH() + "x" + s.dilationW() : "")

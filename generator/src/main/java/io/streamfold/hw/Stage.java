@@ -640,6 +640,9 @@ public sealed interface Stage {
      * Elementwise sum of two streams in the same order and width (E elements per beat): it fires
      * when both input FIFOs hold a beat and the output FIFO has room, pops both and pushes
      * {@code op.finish(op.sum(a[i], b[i]))} per lane ({@code a} from input 0). One cycle per beat.
+     * In the RTL the operands and then their aligned sum pass two free-running registers, the
+     * output channel's register stages ({@link #registersOwnOutput()}), so the rounding and
+     * saturation are all that sits before the FIFO.
      */
     record Add(String name, String source, int inputA, int inputB, int output, int elems, QOp.QAdd op, int beats)
             implements Stage {
@@ -664,8 +667,13 @@ public sealed interface Stage {
         }
 
         @Override
+        public boolean registersOwnOutput() {
+            return true;
+        }
+
+        @Override
         public int outputRegisters() {
-            return 1;
+            return 2;
         }
 
         @Override

@@ -484,6 +484,12 @@ public sealed interface QOp {
             return "Clip";
         }
 
+        /** The rounding to the output format, then the clamp, each in a register stage of its own. */
+        @Override
+        public boolean pipelined() {
+            return true;
+        }
+
         @Override
         public <R> R accept(ElementwiseVisitor<R> v) {
             return v.clip(this);

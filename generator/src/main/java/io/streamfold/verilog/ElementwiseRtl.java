@@ -74,9 +74,21 @@ final class ElementwiseRtl {
 
                 @Override
                 public VExpr clip(QOp.QClip c) {
-                    VExpr r = RtlFixed.requantize(b, n + "_r", x, in.bits(), in.frac(), out);
-                    return b.wire(n, out.bits(), true, new VExpr.Cond(bin("<", r, sconst(out.bits(), c.lo())), sconst(out.bits(), c.lo()),
-                            new VExpr.Cond(bin(">", r, sconst(out.bits(), c.hi())), sconst(out.bits(), c.hi()), r)));
+                    // register 1: the input; register 2: rounded and saturated to the output format; then the clamp
+                    VExpr.Ref x1 = b.reg("r1_" + n + "_x", in.bits(), true, 0);
+                    pipe.add(set(x1, x));
+                    VExpr r = RtlFixed.requantize(b, n + "_r", x1, in.bits(), in.frac(), out);
+                    VExpr.Ref r2 = b.reg("r2_" + n + "_r", out.bits(), true, 0);
+                    pipe.add(set(r2, r));
+                    // a bound at the end of the output format is the saturation's already
+                    VExpr y = r2;
+                    if (c.hi() < out.max()) {
+                        y = new VExpr.Cond(bin(">", r2, sconst(out.bits(), c.hi())), sconst(out.bits(), c.hi()), y);
+                    }
+                    if (c.lo() > out.min()) {
+                        y = new VExpr.Cond(bin("<", r2, sconst(out.bits(), c.lo())), sconst(out.bits(), c.lo()), y);
+                    }
+                    return b.wire(n, out.bits(), true, y);
                 }
 
                 @Override
@@ -185,8 +197,10 @@ final class ElementwiseRtl {
             b.add(new VItem.Comment("verilator lint_on UNUSEDSIGNAL"));
         }
         String doc = op.kind() + " stage " + s.name() + " (" + s.source() + "): " + e + " elements per beat, " + in + " -> " + out + "."
-                + (op.pipelined() ? "\nInterpolating table: " + ((QOp.QLut) op).lut() + "; a pipeline of two free-running registers "
-                        + "(table read, interpolation sum), the output FIFO counts the beats in flight." : "");
+                + (op instanceof QOp.QLut t && op.pipelined() ? "\nInterpolating table: " + t.lut() + "; a pipeline of two free-running "
+                        + "registers (table read, interpolation sum), the output FIFO counts the beats in flight."
+                        : op.pipelined() ? "\nA pipeline of two free-running registers (input, rounded value), the output FIFO counts the "
+                        + "beats in flight." : "");
         return new VModule(mod, doc, List.of(), ports(e * in.bits(), e * out.bits()), b.items());
     }
 

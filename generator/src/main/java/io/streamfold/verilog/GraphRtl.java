@@ -66,25 +66,35 @@ final class GraphRtl {
         int e = s.elems();
         int sb = op.sumBits();
         VExpr fire = b.wire("fire", 1, false, and(and(ref("in0_valid"), ref("in1_valid")), ref("out_ready")));
+        // Two free-running registers (Stage.Add#outputRegisters): the operands, then their aligned
+        // sum; the rounding and saturation follow the second.
+        VExpr.Ref aq = b.reg("r1_a", e * op.a().bits(), false, 0);
+        VExpr.Ref bq = b.reg("r1_b", e * op.b().bits(), false, 0);
+        List<VStmt> pipe = new ArrayList<>(List.of(set(aq, ref("in0_data")), set(bq, ref("in1_data"))));
         List<VExpr> ys = new ArrayList<>();
         for (int i = 0; i < e; i++) {
-            VExpr.Ref a = RtlFixed.lane(b, "a" + i, ref("in0_data"), i, op.a().bits());
-            VExpr.Ref c = RtlFixed.lane(b, "b" + i, ref("in1_data"), i, op.b().bits());
+            VExpr.Ref a = RtlFixed.lane(b, "a" + i, aq, i, op.a().bits());
+            VExpr.Ref c = RtlFixed.lane(b, "b" + i, bq, i, op.b().bits());
             VExpr sum = bin("+", aligned(a, op.a().bits(), op.shiftA(), sb), aligned(c, op.b().bits(), op.shiftB(), sb));
-            VExpr.Ref w = b.wire("sum" + i, sb, true, sum);
+            VExpr.Ref w = b.reg("r2_sum" + i, sb, true, 0);
+            pipe.add(set(w, sum));
             ys.add(RtlFixed.requantize(b, "y" + i, w, sb, op.frac(), op.out()));
         }
+        b.add(clockedNoReset(pipe));
         b.assign("out_data", concatLanes(ys));
         b.assign("in0_pop", fire);
         b.assign("in1_pop", fire);
         b.assign("out_push", fire);
-        unusedClock(b);
+        b.add(new VItem.Comment("verilator lint_off UNUSEDSIGNAL"));
+        b.wire("unused_reset", 1, false, ref("aresetn"));
+        b.add(new VItem.Comment("verilator lint_on UNUSEDSIGNAL"));
         List<VModule.Port> ports = List.of(VModule.Port.in("aclk", 1), VModule.Port.in("aresetn", 1),
                 VModule.Port.in("in0_data", e * op.a().bits()), VModule.Port.in("in0_valid", 1), VModule.Port.out("in0_pop", 1),
                 VModule.Port.in("in1_data", e * op.b().bits()), VModule.Port.in("in1_valid", 1), VModule.Port.out("in1_pop", 1),
                 VModule.Port.out("out_data", e * op.out().bits()), VModule.Port.in("out_ready", 1), VModule.Port.out("out_push", 1));
         String doc = "Add " + s.name() + " (" + s.source() + "): " + e + " elements per beat, " + op.a() + " + " + op.b() + " -> "
-                + op.out() + ", aligned to frac " + op.frac() + " in " + sb + " bits.";
+                + op.out() + ", aligned to frac " + op.frac() + " in " + sb + " bits.\nTwo free-running registers (operands, sum); "
+                + "the output FIFO counts the beats in flight.";
         return new VModule(mod, doc, List.of(), ports, b.items());
     }
 

@@ -57,13 +57,12 @@ final class WindowRtl {
         RtlCounter wcb = b.counter("wcb", cbN);
         RtlCounter wslot = b.counter("wslot", rows);
         VExpr.Ref wrows = b.reg("wrows", wrB, false, 0);
-        b.comment("reader: output position, window position, window origin, slot of row ylo now and in the next image");
+        b.comment("reader: output position, window position, window column origin, slot of the window's top row now and in the next image");
         RtlCounter oy = b.counter("oy", s.outHeight());
         RtlCounter ox = b.counter("ox", s.outWidth());
         RtlCounter ky = b.counter("ky", s.kernelH());
         RtlCounter kx = b.counter("kx", s.kernelW());
         RtlCounter cb = b.counter("cb", cbN);
-        VExpr.Ref ylo = b.reg("ylo", sb, true, 0);
         VExpr.Ref xlo = b.reg("xlo", sb, true, 0);
         VExpr.Ref rtop = b.reg("rtop", slotB, false, 0);
         // rtop of the next image's first output row: each image moves it by H (mod rows)
@@ -81,7 +80,6 @@ final class WindowRtl {
         // relamt = release(oy).
         VExpr.Ref ix = b.reg("ix", sb, true, 0);
         VExpr.Ref relamt = b.reg("relamt", wrB, false, 0);
-        VExpr.Ref wxS = b.wire("wx_s", sb, true, wx.widen(sb));
         // "counter at its last value" as registers kept with the counters (RtlKit.lastFlag)
         List<VStmt> flagReset = new ArrayList<>();
         VExpr.Ref kxL = RtlKit.lastFlag(b, "kx_last", kx, flagReset);
@@ -142,8 +140,6 @@ final class WindowRtl {
         VExpr kyWrap = b.wire("ky_wrap", 1, false, and(kxWrap, kyL));
         // The next window origin after the last beat of this window.
         VExpr.Ref xloNext = b.wire("xlo_next", sb, true, new VExpr.Cond(oxL, sconst(sb, -s.padLeft()), bin("+", xlo, sconst(sb, s.strideW()))));
-        VExpr.Ref yloNext = b.wire("ylo_next", sb, true, new VExpr.Cond(oxL,
-                new VExpr.Cond(lastRow, sconst(sb, -s.padTop()), bin("+", ylo, sconst(sb, s.strideH()))), ylo));
         // Rows released at the end of output row oy: a table of Stage.SlidingWindow#release, read for the next row.
         List<VExpr> releases = new ArrayList<>();
         for (int y = 0; y < s.outHeight(); y++) {
@@ -175,7 +171,7 @@ final class WindowRtl {
         VExpr relNeg1Next = b.select("rel_neg1_next", wrB, false, oyNext, relNeg1s);
         // The next output position: along the row by the column stride, then down by the row stride; after
         // the last row, the next image starts with its row 0 in the slot after this image's last row.
-        List<VStmt> pixel = List.of(set(xlo, xloNext), set(ylo, yloNext), RtlKit.stepFlag(oxL, ox), new VStmt.If(oxL,
+        List<VStmt> pixel = List.of(set(xlo, xloNext), RtlKit.stepFlag(oxL, ox), new VStmt.If(oxL,
                 List.of(ox.clear(), set(oy.ref(), oyNext), set(relamt, relNextRow), set(need, needNext), set(needx, needxNext),
                         set(relx, relxNext), set(relNeg, relNegNext), set(relNeg1, relNeg1Next),
                         RtlKit.stepFlag(lastRow, oy),
@@ -246,7 +242,7 @@ final class WindowRtl {
         reset.add(set(freeQ, uconst(1, rows > 0 ? 1 : 0)));
         reset.addAll(List.of(wx.clear(), wcb.clear(), wslot.clear(), set(wrows, uconst(wrB, 0)),
                         oy.clear(), ox.clear(), ky.clear(), kx.clear(), cb.clear(),
-                        set(ylo, sconst(sb, -s.padTop())), set(xlo, sconst(sb, -s.padLeft())),
+                        set(xlo, sconst(sb, -s.padLeft())),
                         set(ix, sconst(sb, -s.padLeft())), set(relamt, uconst(wrB, s.release(0))),
                         set(rtop, uconst(slotB, Math.floorMod(-s.padTop(), rows))), set(rtopN, uconst(slotB, Math.floorMod(h - s.padTop(), rows))),
                         set(need, needs.get(0)), set(needx, needxs.get(0)), set(rowokQ, uconst(1, s.rowNeed(0) <= 0 ? 1 : 0)),

@@ -39,7 +39,7 @@ import java.util.Map;
  * long branch holds in flight (a stage adds one or two cycles of latency), so the skip path does
  * not throttle a design that streams a beat per cycle. A fork output whose branch starts with a
  * matrix-vector stage (through width converters) keeps the plan's depth: that stage takes a
- * whole vector into its free input bank without emitting anything, so it never holds the fork
+ * whole vector (into its free input bank, or, without a buffer, into its accumulators) without emitting anything, so it never holds the fork
  * back for longer than the other branches do.
  */
 public final class LowerToHardware {

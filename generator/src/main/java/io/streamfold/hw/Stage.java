@@ -156,8 +156,13 @@ public sealed interface Stage {
 
     /**
      * Matrix-vector unit (a Dense layer): {@code PE} output lanes times {@code SIMD} input lanes,
-     * with {@code SF = N/SIMD} input beats and {@code NF = M/PE} output beats per vector. Two
-     * processes share a two-bank input buffer of SF beats per bank:
+     * with {@code SF = N/SIMD} input beats and {@code NF = M/PE} output beats per vector.
+     *
+     * <p>When the PE lanes cover all outputs (NF = 1, {@link #buffered()} false) the unit has no
+     * input buffer: its accumulators are output-stationary and each input beat is used exactly once,
+     * so the issue stage below takes the step's beat straight from the input FIFO's head and pops it
+     * ({@code compute} needs an input beat present instead of a loaded slot; the read register holds
+     * the beat). Otherwise (NF > 1) two processes share a two-bank input buffer of SF beats per bank:
      * <ul>
      * <li>the <b>loader</b> (registers {@code wsel}, {@code wcnt}) writes into bank
      *     {@code ws}, slot {@code wc}: normally {@code ws = wsel, wc = wcnt}, but when its bank is
@@ -216,6 +221,14 @@ public sealed interface Stage {
 
         public int sf() {
             return inFeatures / simd;
+        }
+
+        /**
+         * True if the unit keeps its input in a two-bank buffer: it makes NF > 1 passes over each
+         * vector. With NF = 1 every input beat is used once as it streams past.
+         */
+        public boolean buffered() {
+            return nf() > 1;
         }
 
         /**
@@ -283,7 +296,7 @@ public sealed interface Stage {
         @Override
         public Resources resources() {
             long rom = (long) weights.length * op.weight().bits() + (long) outFeatures * op.accBits();
-            return new Resources(pe * simd, rom, 2L * sf() * simd * op.in().bits());
+            return new Resources(pe * simd, rom, buffered() ? 2L * sf() * simd * op.in().bits() : 0);
         }
     }
 

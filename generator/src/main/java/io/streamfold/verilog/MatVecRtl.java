@@ -45,16 +45,10 @@ final class MatVecRtl {
         int nfN = s.nf();
         int pe = s.pe();
         int simd = s.simd();
-        int wcBits = valueBits(sfN);
-        int bufBits = counterBits(2 * sfN);
-
-        VExpr.Ref wsel = b.reg("wsel", 1, false, 0);
-        VExpr.Ref wcnt = b.reg("wcnt", wcBits, false, 0);
-        VExpr.Ref rsel = b.reg("rsel", 1, false, 0);
+        boolean buffered = s.buffered();
         RtlCounter sf = b.counter("sf", sfN);
         RtlCounter nf = b.counter("nf", nfN);
         RtlCounter addr = b.counter("addr", sfN * nfN);
-        VExpr.Ref buf = b.reg("buffer", simd * xb, false, 2 * sfN);
         VExpr.Ref wrom = b.reg("weights", pe * simd * wb, false, sfN * nfN);
         VExpr.Ref brom = b.reg("biases", pe * aw, false, nfN);
         files.put(mod + "_w.mem", MemFile.packed(s.weights(), pe * simd, wb));
@@ -67,23 +61,15 @@ final class MatVecRtl {
                 new VStmt.SysCall("$readmemh", List.of(mod + "_w.mem", wrom)),
                 new VStmt.SysCall("$readmemh", List.of(mod + "_b.mem", brom)))));
 
-        VExpr full = bin("==", wcnt, uconst(wcBits, sfN));
-        VExpr reuse = b.wire("reuse", 1, false, and(full, bin("==", rsel, wsel)));
-        VExpr ws = b.wire("ws", 1, false, new VExpr.Cond(reuse, not(wsel), wsel));
-        VExpr wc = b.wire("wc", wcBits, false, new VExpr.Cond(reuse, uconst(wcBits, 0), wcnt));
-        VExpr load = b.wire("load", 1, false, and(ref("in_valid"), bin("!=", wc, uconst(wcBits, sfN))));
         // sf == SF-1 and nf == NF-1 as registers kept beside the counters, so the counters' enables
         // are one gate after the issue decision instead of a comparator chain further on.
         List<VStmt> flagReset = new ArrayList<>();
         VExpr.Ref sfLast = RtlKit.lastFlag(b, "sf_last", sf, flagReset);
         VExpr.Ref nfLast = RtlKit.lastFlag(b, "nf_last", nf, flagReset);
         VExpr needOut = sfLast;
-        VExpr.Ref vecLast = b.reg("vec_last", 1, false, 0);
-        flagReset.add(set(vecLast, uconst(1, sfN == 1 && nfN == 1 ? 1 : 0)));
-        VExpr sfWide = zext(sf.ref(), sf.bits(), wcBits);
-        // The step's beat is loaded if the loader is on the other bank or past slot sf. On the same
-        // bank the loader is never behind (sf <= wcnt), so "past" is "not equal": no comparator chain.
-        VExpr avail = b.wire("avail", 1, false, bin("||", bin("!=", rsel, wsel), bin("!=", wcnt, sfWide)));
+        Loader loader = buffered ? loader(b, s, sf, flagReset) : null;
+        // Without a buffer the step's beat is the input FIFO's head, used once and popped at issue.
+        VExpr avail = buffered ? loader.avail : ref("in_valid");
         // Pipeline: issue -> read (buffer and weight ROM, registered: block RAM) -> product registers
         // -> adder tree of the SIMD products, registered every two levels -> accumulate into the
         // output register. It advances as a whole unless the output register holds a beat the output
@@ -111,13 +97,6 @@ final class MatVecRtl {
         VExpr.Ref nfOut = shiftsDiffer ? b.reg("nf_out", nf.bits(), false, 0) : nfk[1];
         VExpr adv = b.wire("adv", 1, false, bin("||", not(vOut), ref("out_ready")));
         VExpr compute = b.wire("compute", 1, false, and(avail, adv));
-        VExpr wcntNext = b.wire("wcnt_next", wcBits, false, new VExpr.Cond(load, bin("+", wc, uconst(wcBits, 1)), wc));
-        VExpr waddr = b.wire("waddr", bufBits, false, new VExpr.Cond(ws,
-                bin("+", uconst(bufBits, sfN), zext(wc, wcBits, bufBits)), zext(wc, wcBits, bufBits)));
-        VExpr raddr = b.wire("raddr", bufBits, false, new VExpr.Cond(rsel,
-                bin("+", uconst(bufBits, sfN), zext(sf.ref(), sf.bits(), bufBits)), zext(sf.ref(), sf.bits(), bufBits)));
-        // The slot an issued step reads was written in an earlier cycle (avail), never at this edge,
-        // so plain synchronous reads suffice.
         VExpr.Ref x = b.reg("x", simd * xb, false, 0);
         VExpr.Ref w = b.reg("w", pe * simd * wb, false, 0);
         VExpr.Ref bias = b.reg("bias", pe * aw, false, 0);
@@ -156,10 +135,14 @@ final class MatVecRtl {
             ys.add(RtlFixed.requantizeBank(b, "y" + p, acc, aw, fracs, op.out(), nfOut, true));
         }
         b.assign("out_data", concatLanes(ys));
-        b.assign("in_pop", load);
+        b.assign("in_pop", buffered ? loader.load : compute);
         b.assign("out_push", and(vOut, ref("out_ready")));
-        b.add(clockedNoReset(load, List.of(set(new VExpr.Index(buf, waddr), ref("in_data")))));
-        b.add(clockedNoReset(compute, List.of(set(x, new VExpr.Index(buf, raddr)), set(w, new VExpr.Index(wrom, addr.ref())))));
+        VExpr xIn = ref("in_data");
+        if (buffered) {
+            b.add(clockedNoReset(loader.load, List.of(set(new VExpr.Index(loader.buf, loader.waddr), ref("in_data")))));
+            xIn = loader.read(b, sf);
+        }
+        b.add(clockedNoReset(compute, List.of(set(x, xIn), set(w, new VExpr.Index(wrom, addr.ref())))));
         pipeUpdates.add(set(bias, new VExpr.Index(brom, nfk[depth - 1])));
         b.add(clockedNoReset(adv, pipeUpdates));
         b.add(clockedNoReset(and(adv, v[depth]), accUpdates));
@@ -170,12 +153,14 @@ final class MatVecRtl {
         List<VStmt> onRow = new ArrayList<>(List.of(RtlKit.stepFlag(nfLast, nf)));
         onRow.addAll(nf.stepCarry(nfLast, List.of()));
         onCompute.addAll(sf.stepCarry(needOut, onRow));
-        // The step is the vector's last (sf == SF-1 and nf == NF-1): a register kept with the two
-        // flags, so the bank switch is one gate after the issue decision.
-        VExpr sfLastNext = RtlKit.nextFlag(sfLast, sf);
-        VExpr nfLastNext = new VExpr.Cond(sfLast, RtlKit.nextFlag(nfLast, nf), nfLast);
-        onCompute.add(set(vecLast, and(sfLastNext, nfLastNext)));
-        onCompute.add(when(vecLast, List.of(set(rsel, not(rsel)))));
+        if (buffered) {
+            // The step is the vector's last (sf == SF-1 and nf == NF-1): a register kept with the two
+            // flags, so the bank switch is one gate after the issue decision.
+            VExpr sfLastNext = RtlKit.nextFlag(sfLast, sf);
+            VExpr nfLastNext = new VExpr.Cond(sfLast, RtlKit.nextFlag(nfLast, nf), nfLast);
+            onCompute.add(set(loader.vecLast, and(sfLastNext, nfLastNext)));
+            onCompute.add(when(loader.vecLast, List.of(set(loader.rsel, not(loader.rsel)))));
+        }
         List<VStmt> onAdvance = new ArrayList<>(List.of(set(v[1], compute), set(first[1], sf.is(0)), set(last[1], needOut),
                 set(nfk[1], nf.ref())));
         for (int k = 2; k <= depth; k++) {
@@ -188,19 +173,66 @@ final class MatVecRtl {
         if (shiftsDiffer) {
             onAdvance.add(set(nfOut, nfk[depth]));
         }
-        List<VStmt> reset = new ArrayList<>(List.of(set(wsel, uconst(1, 0)), set(wcnt, uconst(wcBits, 0)), set(rsel, uconst(1, 0)),
-                sf.clear(), nf.clear(), addr.clear(), set(vOut, uconst(1, 0))));
+        List<VStmt> reset = new ArrayList<>(List.of(sf.clear(), nf.clear(), addr.clear(), set(vOut, uconst(1, 0))));
         for (int k = 1; k <= depth; k++) {
             reset.add(set(v[k], uconst(1, 0)));
         }
         reset.addAll(flagReset);
-        b.add(clocked(reset,
-                List.of(set(wsel, ws), set(wcnt, wcntNext), when(compute, onCompute), when(adv, onAdvance))));
+        List<VStmt> onClock = new ArrayList<>();
+        if (buffered) {
+            reset.addAll(loader.reset);
+            onClock.addAll(loader.update);
+        }
+        onClock.addAll(List.of(when(compute, onCompute), when(adv, onAdvance)));
+        b.add(clocked(reset, onClock));
         String doc = "Matrix-vector stage " + s.name() + " (" + s.source() + "): " + s.inFeatures() + " -> " + s.outFeatures()
-                + ", PE " + pe + ", SIMD " + simd + ", " + s.cycles() + " cycles per vector, " + (depth + 1) + " pipeline registers.\n"
+                + ", PE " + pe + ", SIMD " + simd + ", " + s.cycles() + " cycles per vector, " + (depth + 1) + " pipeline registers"
+                + (buffered ? ", a two-bank input buffer" : ", no input buffer (each input beat is used once, at its issue)") + ".\n"
                 + "in " + op.in() + ", weights " + op.weight().bits() + " bits, accumulator " + aw + " bits (bias includes the rounding), out "
                 + op.out() + ".";
         return new VModule(mod, doc, List.of(), ports(simd * xb, pe * ob), b.items());
+    }
+
+    /**
+     * The input buffer of a {@link Stage.MatVec} whose outputs take several passes over the input
+     * (NF > 1): two banks of SF beats, the loader's registers and the compute side's bank.
+     */
+    private record Loader(VExpr.Ref buf, VExpr.Ref rsel, VExpr.Ref vecLast, VExpr avail, VExpr load, VExpr waddr, List<VStmt> reset,
+                          List<VStmt> update, int sfN, int bufBits) {
+
+        /** The buffer read of step {@code sf}: the slot an issued step reads was written in an earlier cycle (avail), never at this edge, so a plain synchronous read suffices. */
+        VExpr read(RtlBuilder b, RtlCounter sf) {
+            VExpr raddr = b.wire("raddr", bufBits, false, new VExpr.Cond(rsel,
+                    bin("+", uconst(bufBits, sfN), zext(sf.ref(), sf.bits(), bufBits)), zext(sf.ref(), sf.bits(), bufBits)));
+            return new VExpr.Index(buf, raddr);
+        }
+    }
+
+    private static Loader loader(RtlBuilder b, Stage.MatVec s, RtlCounter sf, List<VStmt> flagReset) {
+        int sfN = s.sf();
+        int wcBits = valueBits(sfN);
+        int bufBits = counterBits(2 * sfN);
+        VExpr.Ref wsel = b.reg("wsel", 1, false, 0);
+        VExpr.Ref wcnt = b.reg("wcnt", wcBits, false, 0);
+        VExpr.Ref rsel = b.reg("rsel", 1, false, 0);
+        VExpr.Ref buf = b.reg("buffer", s.simd() * s.op().in().bits(), false, 2 * sfN);
+        VExpr full = bin("==", wcnt, uconst(wcBits, sfN));
+        VExpr reuse = b.wire("reuse", 1, false, and(full, bin("==", rsel, wsel)));
+        VExpr ws = b.wire("ws", 1, false, new VExpr.Cond(reuse, not(wsel), wsel));
+        VExpr wc = b.wire("wc", wcBits, false, new VExpr.Cond(reuse, uconst(wcBits, 0), wcnt));
+        VExpr load = b.wire("load", 1, false, and(ref("in_valid"), bin("!=", wc, uconst(wcBits, sfN))));
+        VExpr.Ref vecLast = b.reg("vec_last", 1, false, 0);
+        flagReset.add(set(vecLast, uconst(1, sfN == 1 && s.nf() == 1 ? 1 : 0)));
+        VExpr sfWide = zext(sf.ref(), sf.bits(), wcBits);
+        // The step's beat is loaded if the loader is on the other bank or past slot sf. On the same
+        // bank the loader is never behind (sf <= wcnt), so "past" is "not equal": no comparator chain.
+        VExpr avail = b.wire("avail", 1, false, bin("||", bin("!=", rsel, wsel), bin("!=", wcnt, sfWide)));
+        VExpr wcntNext = b.wire("wcnt_next", wcBits, false, new VExpr.Cond(load, bin("+", wc, uconst(wcBits, 1)), wc));
+        VExpr waddr = b.wire("waddr", bufBits, false, new VExpr.Cond(ws,
+                bin("+", uconst(bufBits, sfN), zext(wc, wcBits, bufBits)), zext(wc, wcBits, bufBits)));
+        return new Loader(buf, rsel, vecLast, avail, load, waddr,
+                List.of(set(wsel, uconst(1, 0)), set(wcnt, uconst(wcBits, 0)), set(rsel, uconst(1, 0))),
+                List.of(set(wsel, ws), set(wcnt, wcntNext)), sfN, bufBits);
     }
 
     static VModule depthwise(HwDesign d, Map<String, String> files, Stage.Depthwise s) {

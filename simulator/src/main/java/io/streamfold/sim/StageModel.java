@@ -138,11 +138,13 @@ abstract class StageModel {
             // output register holds a beat the output FIFO cannot take.
             boolean push = vOut && !out.full();
             boolean adv = !vOut || push;
+            boolean buffered = s.buffered();
             boolean reuse = wcnt == sfN && rsel == wsel;
             int ws = reuse ? wsel ^ 1 : wsel;
             int wc = reuse ? 0 : wcnt;
-            boolean load = !in.empty() && wc < sfN;
-            boolean compute = (rsel != wsel || wcnt > sf) && adv;
+            boolean load = buffered && !in.empty() && wc < sfN;
+            // without a buffer a step takes the input FIFO's head and pops it
+            boolean compute = (buffered ? rsel != wsel || wcnt > sf : !in.empty()) && adv;
             if (push) {
                 out.push(y);
             }
@@ -177,13 +179,16 @@ abstract class StageModel {
                     for (int p = 0; p < pe; p++) {
                         long sum = 0;
                         for (int i = 0; i < simd; i++) {
-                            sum += s.weight(addr, p, i) * buf[base + i];
+                            sum += s.weight(addr, p, i) * (buffered ? buf[base + i] : in.head(i));
                         }
                         sums[1][p] = sum;
                     }
                     first[1] = sf == 0;
                     last[1] = sf == sfN - 1;
                     nfk[1] = nf;
+                    if (!buffered) {
+                        in.pop();
+                    }
                     if (++sf == sfN) {
                         sf = 0;
                         if (++nf == nfN) {

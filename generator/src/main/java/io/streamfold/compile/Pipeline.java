@@ -104,11 +104,11 @@ public final class Pipeline {
         ParallelismPlan plan = settings.plan();
         HwDesign design;
         if (settings.budget() > 0) {
-            PlanParallelism.Result planned = PlanParallelism.run(q, settings.budget(), plan);
+            PlanParallelism.Result planned = PlanParallelism.run(q, settings.budget(), plan, settings.target().pipelining());
             plan = planned.plan();
             design = planned.design();
         } else {
-            design = LowerToHardware.run(q, plan);
+            design = LowerToHardware.run(q, plan, settings.target().pipelining());
         }
         settings.target().checkFits(design);
         return new Result(quantized.original(), quantized.folded(), q, plan, design, settings.target(), quantized.context());

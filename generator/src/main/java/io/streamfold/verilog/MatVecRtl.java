@@ -1,10 +1,12 @@
 package io.streamfold.verilog;
 
 import io.streamfold.hw.HwDesign;
+import io.streamfold.hw.Pipelining;
 import io.streamfold.hw.Stage;
 import io.streamfold.quant.QOp;
 
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -70,19 +72,21 @@ final class MatVecRtl {
         Loader loader = buffered ? loader(b, s, sf, flagReset) : null;
         // Without a buffer the step's beat is the input FIFO's head, used once and popped at issue.
         VExpr avail = buffered ? loader.avail : ref("in_valid");
-        // Pipeline: issue -> read (buffer and weight ROM, registered: block RAM) -> product registers
-        // -> adder tree of the SIMD products, registered every two levels -> accumulate into the
-        // output register. It advances as a whole unless the output register holds a beat the output
-        // FIFO cannot take, so out_ready reaches no further than this stage's control, and the
-        // memories are addressed straight from registers. Register k (1 = read, 2 = products,
-        // 3.. = tree) carries its step's valid, first, last and nf along.
-        int depth = 2 + s.treeStages();
+        // Pipeline: issue -> read (buffer or input beat, and weight ROM, registered: block RAM) ->
+        // product registers -> adder tree of the SIMD products, a register every few levels ->
+        // accumulate. It advances as a whole unless its result waits for room in the output FIFO, so
+        // out_ready reaches no further than this stage's control, and the memories are addressed
+        // straight from registers. Register k (read, products, tree) carries its step's valid,
+        // first, last and nf along. Where the registers go is the target's (Stage.MatVec.pipelining()).
+        boolean regEnds = s.pipelining().registeredEnds();
+        boolean read = s.readStage();
+        int depth = s.pipelineDepth();
         VExpr.Ref[] v = new VExpr.Ref[depth + 1];
         VExpr.Ref[] first = new VExpr.Ref[depth + 1];
         VExpr.Ref[] last = new VExpr.Ref[depth + 1];
         VExpr.Ref[] nfk = new VExpr.Ref[depth + 1];
-        // nf picks the bias (at the last register) and, in the output register, the requantization
-        // shift when outputs differ in it
+        // nf picks the bias (at the last register) and, at the output, the requantization shift when
+        // outputs differ in it
         boolean shiftsDiffer = false;
         for (int o = pe; o < nfN * pe && !shiftsDiffer; o++) {
             shiftsDiffer = op.accFrac(o) != op.accFrac(o % pe);
@@ -93,16 +97,19 @@ final class MatVecRtl {
             last[k] = b.reg("last" + k, 1, false, 0);
             nfk[k] = k < depth || shiftsDiffer ? b.reg("nf" + k, nf.bits(), false, 0) : null;
         }
-        VExpr.Ref vOut = b.reg("v_out", 1, false, 0);
-        VExpr.Ref nfOut = shiftsDiffer ? b.reg("nf_out", nf.bits(), false, 0) : nfk[1];
-        VExpr adv = b.wire("adv", 1, false, bin("||", not(vOut), ref("out_ready")));
+        VExpr.Ref vOut = regEnds ? b.reg("v_out", 1, false, 0) : null;
+        VExpr.Ref nfOut = !shiftsDiffer ? null : regEnds ? b.reg("nf_out", nf.bits(), false, 0) : nfk[depth];
+        // Without an output register the step leaving the last register is the result: it waits there for room.
+        VExpr resultReady = regEnds ? vOut : b.wire("result", 1, false, and(v[depth], last[depth]));
+        VExpr adv = b.wire("adv", 1, false, bin("||", not(resultReady), ref("out_ready")));
         VExpr compute = b.wire("compute", 1, false, and(avail, adv));
-        VExpr.Ref x = b.reg("x", simd * xb, false, 0);
-        VExpr.Ref w = b.reg("w", pe * simd * wb, false, 0);
+        VExpr.Ref x = read ? b.reg("x", simd * xb, false, 0) : null;
+        // one weight word is a constant: without a read register it is read at a constant address
+        VExpr.Ref w = read ? b.reg("w", pe * simd * wb, false, 0) : b.wire("w", pe * simd * wb, false, new VExpr.Index(wrom, uconst(1, 0)));
         VExpr.Ref bias = b.reg("bias", pe * aw, false, 0);
         List<VExpr> xs = new ArrayList<>();
         for (int i = 0; i < simd; i++) {
-            xs.add(RtlFixed.lane(b, "x" + i, x, i, xb));
+            xs.add(RtlFixed.lane(b, "x" + i, read ? x : ref("in_data"), i, xb));
         }
         int pb = wb + xb;
         // A sum of SIMD products fits tw bits; the accumulator sum is formed at the wider of the two.
@@ -121,29 +128,58 @@ final class MatVecRtl {
                 pipeUpdates.add(set(preg, prod));
                 terms.add(preg);
             }
-            VExpr.Ref lanes = adderTree(b, "t" + p, terms, pb, tw, pipeUpdates);
+            VExpr.Ref lanes = adderTree(b, "t" + p, terms, pb, tw, pipeUpdates, s);
             VExpr bp = RtlFixed.lane(b, "bias" + p, bias, p, aw);
             VExpr.Ref base = b.wire("base" + p, aw, true, new VExpr.Cond(first[depth], bp, acc));
             VExpr sum = bin("+", RtlFixed.signExtend(base, aw, sw), RtlFixed.signExtend(lanes, tw, sw));
-            accumulate(b, "sum" + p, acc, aw, sum, sw, accUpdates);
+            VExpr.Ref sumW = accumulate(b, "sum" + p, acc, aw, sum, sw, accUpdates);
             List<Integer> fracs = new ArrayList<>();
             for (int nf0 = 0; nf0 < nfN; nf0++) {
                 fracs.add(op.accFrac(nf0 * pe + p));
             }
-            // The output register is the accumulator itself, held while the beat waits: its
-            // requantization is on the path to the output FIFO's register, not on the accumulate path.
-            ys.add(RtlFixed.requantizeBank(b, "y" + p, acc, aw, fracs, op.out(), nfOut, true));
+            if (regEnds) {
+                // The output register is the accumulator itself, held while the beat waits: its
+                // requantization is on the path to the output FIFO's register, not on the accumulate path.
+                ys.add(RtlFixed.requantizeBank(b, "y" + p, acc, aw, fracs, op.out(), nfOut, true));
+            } else {
+                // the shift drops the low bits (the rounding is in the bias)
+                VExpr.Ref total = b.wirePartlyUnused("total" + p, aw, true, sw > aw ? new VExpr.Slice(sumW, aw - 1, 0) : sumW);
+                ys.add(RtlFixed.requantizeBank(b, "y" + p, total, aw, fracs, op.out(), nfOut, true));
+            }
         }
-        b.assign("out_data", concatLanes(ys));
+        VExpr push = b.wire("push", 1, false, and(resultReady, ref("out_ready")));
+        b.assign("out_push", push);
+        if (s.activation() == null) {
+            b.assign("out_data", concatLanes(ys));
+        } else {
+            // The fused op's own module, stepped once per beat pushed (its channel pattern is the beats')
+            Stage.Elementwise a = s.activation();
+            b.add(new VItem.Comment("verilator lint_off UNUSEDSIGNAL"));
+            b.add(new VItem.Decl(VItem.Kind.WIRE, false, 1, "act_pop", 0));
+            b.add(new VItem.Decl(VItem.Kind.WIRE, false, 1, "act_push", 0));
+            b.add(new VItem.Comment("verilator lint_on UNUSEDSIGNAL"));
+            VExpr.Ref y = b.wire("y", pe * ob, false, concatLanes(ys));
+            Map<String, VExpr> ports = new LinkedHashMap<>();
+            ports.put("aclk", ref("aclk"));
+            ports.put("aresetn", ref("aresetn"));
+            ports.put("in_data", y);
+            ports.put("in_valid", push);
+            ports.put("in_pop", ref("act_pop"));
+            ports.put("out_data", ref("out_data"));
+            ports.put("out_ready", uconst(1, 1));
+            ports.put("out_push", ref("act_push"));
+            b.add(new VItem.Instance(moduleName(d, a), "u_" + a.name(), Map.of(), ports));
+        }
         b.assign("in_pop", buffered ? loader.load : compute);
-        b.assign("out_push", and(vOut, ref("out_ready")));
         VExpr xIn = ref("in_data");
         if (buffered) {
             b.add(clockedNoReset(loader.load, List.of(set(new VExpr.Index(loader.buf, loader.waddr), ref("in_data")))));
             xIn = loader.read(b, sf);
         }
-        b.add(clockedNoReset(compute, List.of(set(x, xIn), set(w, new VExpr.Index(wrom, addr.ref())))));
-        pipeUpdates.add(set(bias, new VExpr.Index(brom, nfk[depth - 1])));
+        if (read) {
+            b.add(clockedNoReset(compute, List.of(set(x, xIn), set(w, new VExpr.Index(wrom, addr.ref())))));
+        }
+        pipeUpdates.add(set(bias, new VExpr.Index(brom, depth > 1 ? nfk[depth - 1] : nf.ref())));
         b.add(clockedNoReset(adv, pipeUpdates));
         b.add(clockedNoReset(and(adv, v[depth]), accUpdates));
         List<VStmt> onCompute = new ArrayList<>();
@@ -161,19 +197,24 @@ final class MatVecRtl {
             onCompute.add(set(loader.vecLast, and(sfLastNext, nfLastNext)));
             onCompute.add(when(loader.vecLast, List.of(set(loader.rsel, not(loader.rsel)))));
         }
-        List<VStmt> onAdvance = new ArrayList<>(List.of(set(v[1], compute), set(first[1], sf.is(0)), set(last[1], needOut),
-                set(nfk[1], nf.ref())));
+        List<VStmt> onAdvance = new ArrayList<>(List.of(set(v[1], compute), set(first[1], sf.is(0)), set(last[1], needOut)));
+        if (nfk[1] != null) {
+            onAdvance.add(set(nfk[1], nf.ref()));
+        }
         for (int k = 2; k <= depth; k++) {
             onAdvance.addAll(List.of(set(v[k], v[k - 1]), set(first[k], first[k - 1]), set(last[k], last[k - 1])));
             if (nfk[k] != null) {
                 onAdvance.add(set(nfk[k], nfk[k - 1]));
             }
         }
-        onAdvance.add(set(vOut, and(v[depth], last[depth])));
-        if (shiftsDiffer) {
-            onAdvance.add(set(nfOut, nfk[depth]));
+        List<VStmt> reset = new ArrayList<>(List.of(sf.clear(), nf.clear(), addr.clear()));
+        if (regEnds) {
+            onAdvance.add(set(vOut, and(v[depth], last[depth])));
+            if (shiftsDiffer) {
+                onAdvance.add(set(nfOut, nfk[depth]));
+            }
+            reset.add(set(vOut, uconst(1, 0)));
         }
-        List<VStmt> reset = new ArrayList<>(List.of(sf.clear(), nf.clear(), addr.clear(), set(vOut, uconst(1, 0))));
         for (int k = 1; k <= depth; k++) {
             reset.add(set(v[k], uconst(1, 0)));
         }
@@ -186,11 +227,13 @@ final class MatVecRtl {
         onClock.addAll(List.of(when(compute, onCompute), when(adv, onAdvance)));
         b.add(clocked(reset, onClock));
         String doc = "Matrix-vector stage " + s.name() + " (" + s.source() + "): " + s.inFeatures() + " -> " + s.outFeatures()
-                + ", PE " + pe + ", SIMD " + simd + ", " + s.cycles() + " cycles per vector, " + (depth + 1) + " pipeline registers"
+                + ", PE " + pe + ", SIMD " + simd + ", " + s.cycles() + " cycles per vector, " + depth + " pipeline registers"
+                + (regEnds ? " and an output register" : ", the result written into the output FIFO")
                 + (buffered ? ", a two-bank input buffer" : ", no input buffer (each input beat is used once, at its issue)") + ".\n"
                 + "in " + op.in() + ", weights " + op.weight().bits() + " bits, accumulator " + aw + " bits (bias includes the rounding), out "
-                + op.out() + ".";
-        return new VModule(mod, doc, List.of(), ports(simd * xb, pe * ob), b.items());
+                + op.out() + (s.activation() == null ? "" : ", then " + s.activation().op().kind() + " (" + s.activation().source() + ") to "
+                + s.outFormat()) + ".";
+        return new VModule(mod, doc, List.of(), ports(simd * xb, pe * s.outFormat().bits()), b.items());
     }
 
     /**
@@ -309,11 +352,14 @@ final class MatVecRtl {
 
     /**
      * Sums {@code terms} ({@code width}-bit signed registers) in a balanced tree of {@code tw}-bit
-     * adders with a register after every two levels ({@link Stage.MatVec#treeStages()} registers in
-     * all, their updates appended to {@code updates}); returns the register holding the sum, or the
-     * single term.
+     * adders with registers where the stage's {@link Pipelining} puts them ({@link Stage.MatVec#treeStages()}
+     * registers in all, their updates appended to {@code updates}); returns the register or wire
+     * holding the sum, or the single term.
      */
-    private static VExpr.Ref adderTree(RtlBuilder b, String name, List<VExpr.Ref> terms, int width, int tw, List<VStmt> updates) {
+    private static VExpr.Ref adderTree(RtlBuilder b, String name, List<VExpr.Ref> terms, int width, int tw, List<VStmt> updates,
+            Stage.MatVec s) {
+        Pipelining pipe = s.pipelining();
+        int levels = s.treeLevels();
         List<VExpr> level = new ArrayList<>();
         for (VExpr.Ref t : terms) {
             level.add(RtlFixed.signExtend(t, width, tw));
@@ -330,7 +376,7 @@ final class MatVecRtl {
             }
             level = next;
             depth++;
-            if (depth % 2 == 0 || level.size() == 1) {
+            if (pipe.registerAfter(depth, levels, pipe.registeredEnds())) {
                 stage++;
                 List<VExpr> regs = new ArrayList<>();
                 for (int i = 0; i < level.size(); i++) {
@@ -342,7 +388,10 @@ final class MatVecRtl {
             }
         }
         VExpr only = level.get(0);
-        return only instanceof VExpr.Ref r && terms.size() == 1 ? terms.get(0) : (VExpr.Ref) only;
+        if (stage != s.treeStages()) {
+            throw new IllegalStateException(s.name() + ": built " + stage + " adder-tree registers, the stage says " + s.treeStages());
+        }
+        return only instanceof VExpr.Ref r ? r : b.wire(name + "_sum", tw, true, only);
     }
 
     /**

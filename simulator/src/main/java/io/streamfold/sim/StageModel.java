@@ -103,9 +103,12 @@ abstract class StageModel {
         private final boolean[] first;
         private final boolean[] last;
         private final int[] nfk;
-        // output register
+        // output register (if the target registers the unit's ends)
         private final long[] y;
         private boolean vOut;
+        private final boolean regEnds;
+        // the fused activation's position in its channel pattern, stepped per beat pushed
+        private int actPos;
         private int wsel;
         private int wcnt;
         private int rsel;
@@ -129,15 +132,30 @@ abstract class StageModel {
             this.last = new boolean[depth + 1];
             this.nfk = new int[depth + 1];
             this.y = new long[pe];
+            this.regEnds = s.pipelining().registeredEnds();
+        }
+
+        /** The output value of lane {@code p} for output {@code o} from its exact sum: requantized, then the fused activation. */
+        private long result(int o, int p, long sum) {
+            long r = s.op().finish(o, sum);
+            Stage.Elementwise a = s.activation();
+            return a == null ? r : a.op().apply(a.channel(actPos, p), r);
+        }
+
+        private void pushed() {
+            if (s.activation() != null && ++actPos == s.activation().periodBeats()) {
+                actPos = 0;
+            }
         }
 
         @Override
         void step() {
             // Every decision reads start-of-cycle state; all updates apply together at the edge.
             // The pipeline (read, products, then accumulate and requantize) advances as a whole unless its
-            // output register holds a beat the output FIFO cannot take.
-            boolean push = vOut && !out.full();
-            boolean adv = !vOut || push;
+            // result (the output register, or the last pipeline register's last step) waits for room.
+            boolean ready = regEnds ? vOut : v[depth] && last[depth];
+            boolean push = ready && !out.full();
+            boolean adv = !ready || push;
             boolean buffered = s.buffered();
             boolean reuse = wcnt == sfN && rsel == wsel;
             int ws = reuse ? wsel ^ 1 : wsel;
@@ -145,12 +163,14 @@ abstract class StageModel {
             boolean load = buffered && !in.empty() && wc < sfN;
             // without a buffer a step takes the input FIFO's head and pops it
             boolean compute = (buffered ? rsel != wsel || wcnt > sf : !in.empty()) && adv;
-            if (push) {
+            if (push && regEnds) {
                 out.push(y);
+                pushed();
             }
             if (adv) {
-                // accumulate the step in the last pipeline register; at its last chunk, the output register
-                vOut = v[depth] && last[depth];
+                // accumulate the step in the last pipeline register; at its last chunk, the output
+                // register, or straight into the output FIFO
+                vOut = regEnds && v[depth] && last[depth];
                 if (v[depth]) {
                     QOp.QDense op = s.op();
                     for (int p = 0; p < pe; p++) {
@@ -158,8 +178,12 @@ abstract class StageModel {
                         long sum = (first[depth] ? op.bias(o) : acc[p]) + sums[depth][p];
                         acc[p] = sum;
                         if (last[depth]) {
-                            y[p] = op.finish(o, sum);
+                            y[p] = result(o, p, sum);
                         }
+                    }
+                    if (push && !regEnds) {
+                        out.push(y);
+                        pushed();
                     }
                 }
                 // every register moves on to the next

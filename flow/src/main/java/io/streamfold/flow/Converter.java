@@ -130,6 +130,11 @@ public final class Converter {
             if (s instanceof Stage.MatVec mv) {
                 m.put("pe", mv.pe());
                 m.put("simd", mv.simd());
+                m.put("pipeline_registers", mv.pipelineDepth());
+                if (mv.activation() != null) {
+                    // the elementwise node computed in the unit's output stage (no stage of its own)
+                    m.put("fused", Reports.ordered("source", mv.activation().source(), "kind", mv.activation().op().kind()));
+                }
             }
             stages.add(m);
         }

@@ -24,7 +24,9 @@ import java.util.Map;
  * index). Flatten and Reshape keep the flat index of every element, so they cost nothing: the
  * channel and order pass through, and a Dense after a Flatten reads its weight columns in stream
  * order. A layer whose input arrives with another number of elements per beat than its SIMD gets
- * a width converter in front.
+ * a width converter in front. Registers go where the target's {@link Pipelining} puts them; where it
+ * fuses activations, an elementwise op that is the only reader of a matrix-vector unit's output
+ * runs inside that unit ({@code MatVec => MatVec with activation}; the channel takes the op's format).
  *
  * <p>A value read by several nodes (or read and also the graph output) goes through a
  * {@link Stage.Fork} with one output per reader. A fork fires only when every output has room, so

@@ -339,7 +339,9 @@ public sealed interface Stage {
     /**
      * An elementwise function applied to every element of each beat, one beat per firing:
      * Relu, Clip, LeakyRelu, a table (Sigmoid, Tanh), a per-channel Affine, or a requantizing
-     * Flatten/Reshape. It fires when an input beat is present and the output FIFO has room.
+     * Flatten/Reshape. It fires when an input beat is present and the output FIFO has room. A
+     * {@link MatVec} can also run one in its output stage ({@link MatVec#activation()}), firing it
+     * once per beat it pushes.
      *
      * <p>Per-channel ops need the channel of each element: the stream repeats with a period of
      * {@code channelOf.length} elements (a multiple of {@code elems}), and element {@code k} of

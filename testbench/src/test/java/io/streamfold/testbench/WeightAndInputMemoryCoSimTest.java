@@ -4,6 +4,7 @@ import io.streamfold.hw.DeviceTarget;
 import io.streamfold.hw.HwDesign;
 import io.streamfold.hw.LowerToHardware;
 import io.streamfold.hw.ParallelismPlan;
+import io.streamfold.hw.Pipelining;
 import io.streamfold.hw.PlaceWeights;
 import io.streamfold.hw.Stage;
 import io.streamfold.hw.WeightStore;
@@ -49,7 +50,7 @@ class WeightAndInputMemoryCoSimTest {
 
     /** A device whose block RAM holds only the biases and tables: every weight set must go to SPRAM. */
     private static DeviceTarget noBlockRam(int sprams) {
-        return new DeviceTarget("spram-test", "", "", "", 0, -1, 4096, sprams, 48);
+        return new DeviceTarget("spram-test", "", "", "", 0, -1, 4096, sprams, 48, Pipelining.ICE40);
     }
 
     private static HwDesign emit(Path dir, QuantizedGraph q, ParallelismPlan plan, DeviceTarget t, List<long[]> xs, Stimulus stim)
@@ -123,7 +124,7 @@ class WeightAndInputMemoryCoSimTest {
         }
         // the bench's combination: streamed input, weights in SPRAM
         ParallelismPlan plan = ParallelismPlan.serial().with("fc0", 2, 3).with("fc2", 3, 1).withInputElems(3);
-        DeviceTarget tiny = new DeviceTarget("spram-test", "", "", "", 0, -1, 1024, 8, 48);
+        DeviceTarget tiny = new DeviceTarget("spram-test", "", "", "", 0, -1, 1024, 8, 48, Pipelining.ICE40);
         HwDesign d = emit(tmp.resolve("spram"), q, PlaceWeights.run(LowerToHardware.run(q, plan), tiny, new PassContext()),
                 f.inputs(q, 4), new Stimulus(9, 0.3, 0.4));
         assertEquals(3, d.spramStages().size());

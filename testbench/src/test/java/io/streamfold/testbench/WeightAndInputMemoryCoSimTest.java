@@ -118,7 +118,9 @@ class WeightAndInputMemoryCoSimTest {
         for (int k = 0; k < 3; k++) {
             ParallelismPlan plan = f.randomPlan(q);
             Path dir = tmp.resolve("rom" + k);
-            HwDesign d = emit(dir, q, streamed(LowerToHardware.run(q, plan)), f.inputs(q, 4), new Stimulus(k, 0.3, 0.4));
+            // both register placements: the iCE40's (registered ends) and the generic one (fused activations)
+            Pipelining pipe = k == 1 ? Pipelining.ICE40 : Pipelining.GENERIC;
+            HwDesign d = emit(dir, q, streamed(LowerToHardware.run(q, plan, pipe)), f.inputs(q, 4), new Stimulus(k, 0.3, 0.4));
             assertTrue(d.stages().stream().noneMatch(s -> s.bufferBits() > 0 && s instanceof Stage.MatVec));
             CoSim.assertPasses(dir, EdaRunner.Simulator.ICARUS);
         }
@@ -133,6 +135,13 @@ class WeightAndInputMemoryCoSimTest {
                 d.spramStages().stream().map(Stage.MatVec::schedule).toList());
         CoSim.assertPasses(tmp.resolve("spram"), EdaRunner.Simulator.ICARUS);
         CoSim.assertPasses(tmp.resolve("spram"), EdaRunner.Simulator.VERILATOR);
+        // the same under the iCE40 placement (the UP5K's): read, output register and its own activation stage
+        HwDesign up5k = emit(tmp.resolve("spram-ice40"), q,
+                PlaceWeights.run(LowerToHardware.run(q, plan, Pipelining.ICE40), tiny, new PassContext()), f.inputs(q, 4),
+                new Stimulus(10, 0.3, 0.4));
+        assertEquals(d.spramStages().stream().map(Stage.MatVec::schedule).toList(),
+                up5k.spramStages().stream().map(Stage.MatVec::schedule).toList());
+        CoSim.assertPasses(tmp.resolve("spram-ice40"), EdaRunner.Simulator.ICARUS);
     }
 
     @Test

@@ -141,6 +141,11 @@ public final class Converter {
                 if (mv.store() == WeightStore.SPRAM) {
                     m.put("spram_blocks", mv.spramBlocks());
                 }
+                m.put("pipeline_registers", mv.pipelineDepth());
+                if (mv.activation() != null) {
+                    // the elementwise node computed in the unit's output stage (no stage of its own)
+                    m.put("fused", Reports.ordered("source", mv.activation().source(), "kind", mv.activation().op().kind()));
+                }
             }
             stages.add(m);
         }

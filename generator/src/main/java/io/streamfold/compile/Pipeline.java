@@ -105,11 +105,11 @@ public final class Pipeline {
         ParallelismPlan plan = settings.plan();
         HwDesign design;
         if (settings.budget() > 0) {
-            PlanParallelism.Result planned = PlanParallelism.run(q, settings.budget(), plan);
+            PlanParallelism.Result planned = PlanParallelism.run(q, settings.budget(), plan, settings.target().pipelining());
             plan = planned.plan();
             design = planned.design();
         } else {
-            design = LowerToHardware.run(q, plan);
+            design = LowerToHardware.run(q, plan, settings.target().pipelining());
         }
         design = PlaceWeights.run(design, settings.target(), quantized.context());
         settings.target().checkFits(design);

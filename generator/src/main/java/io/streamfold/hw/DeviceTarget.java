@@ -23,21 +23,22 @@ import java.util.Locale;
  * @param blockRamBits block RAM bits (iCE40 EBR: 4 kbit each), -1 if unbounded
  * @param sprams     single-port 256 kbit RAMs (UP5K SB_SPRAM256KA)
  * @param clockMhz   the clock to aim for
+ * @param pipelining where the stages' pipeline registers go on this device's fabric
  */
 public record DeviceTarget(String name, String family, String nextpnrDevice, String pack, int logicCells, int dsps, long blockRamBits,
-                           int sprams, double clockMhz) {
+                           int sprams, double clockMhz, Pipelining pipelining) {
 
     /** Bits of one iCE40 SPRAM. */
     public static final long SPRAM_BITS = 256 * 1024;
 
     /** Lattice iCE40 UltraPlus 5K: 5,280 LCs, 8 DSPs, 30 EBR, 4 SPRAM; its own oscillator runs at 48 MHz. */
-    public static final DeviceTarget ICE40_UP5K = new DeviceTarget("ice40-up5k", "ice40", "up5k", "sg48", 5280, 8, 30 * 4096L, 4, 48);
+    public static final DeviceTarget ICE40_UP5K = new DeviceTarget("ice40-up5k", "ice40", "up5k", "sg48", 5280, 8, 30 * 4096L, 4, 48, Pipelining.ICE40);
 
     /** Lattice iCE40 HX8K: 7,680 LCs, no DSPs, 32 EBR, no SPRAM. */
-    public static final DeviceTarget ICE40_HX8K = new DeviceTarget("ice40-hx8k", "ice40", "hx8k", "ct256", 7680, 0, 32 * 4096L, 0, 48);
+    public static final DeviceTarget ICE40_HX8K = new DeviceTarget("ice40-hx8k", "ice40", "hx8k", "ct256", 7680, 0, 32 * 4096L, 0, 48, Pipelining.ICE40);
 
-    /** No device limits (Xilinx-style synthesis, simulation). */
-    public static final DeviceTarget GENERIC = new DeviceTarget("generic", "", "", "", 0, -1, -1, 0, 100);
+    /** No device limits (Xilinx-style synthesis, simulation); pipelined for Xilinx-class fabric. */
+    public static final DeviceTarget GENERIC = new DeviceTarget("generic", "", "", "", 0, -1, -1, 0, 100, Pipelining.GENERIC);
 
     public static final List<DeviceTarget> ALL = List.of(ICE40_UP5K, ICE40_HX8K, GENERIC);
 

@@ -30,9 +30,17 @@ public record HardwareCost(long multiplierBits, long romBits, long bufferBits) {
     public static HardwareCost of(HwDesign d) {
         long mult = 0;
         for (Stage s : d.stages()) {
-            mult += s.multipliers() * s.accept(OPERANDS);
+            mult += multiplierBits(s);
         }
         return new HardwareCost(mult, d.romBits(), d.bufferBits());
+    }
+
+    /** A stage's multipliers times their operand widths; a fused activation's multipliers have operands of their own. */
+    private static long multiplierBits(Stage s) {
+        if (s instanceof Stage.MatVec m && m.activation() != null) {
+            return (long) m.pe() * m.simd() * m.accept(OPERANDS) + multiplierBits(m.activation());
+        }
+        return s.multipliers() * s.accept(OPERANDS);
     }
 
     /** {@code a * b} for a stage whose multipliers multiply an a-bit by a b-bit operand; 0 for a stage without. */

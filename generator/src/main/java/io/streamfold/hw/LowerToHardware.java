@@ -24,7 +24,9 @@ import java.util.Map;
  * index). Flatten and Reshape keep the flat index of every element, so they cost nothing: the
  * channel and order pass through, and a Dense after a Flatten reads its weight columns in stream
  * order. A layer whose input arrives with another number of elements per beat than its SIMD gets
- * a width converter in front.
+ * a width converter in front. Registers go where the target's {@link Pipelining} puts them; where it
+ * fuses activations, an elementwise op that is the only reader of a matrix-vector unit's output
+ * runs inside that unit ({@code MatVec => MatVec with activation}; the channel takes the op's format).
  *
  * <p>A value read by several nodes (or read and also the graph output) goes through a
  * {@link Stage.Fork} with one output per reader. A fork fires only when every output has room, so
@@ -39,7 +41,7 @@ import java.util.Map;
  * long branch holds in flight (a stage adds one or two cycles of latency), so the skip path does
  * not throttle a design that streams a beat per cycle. A fork output whose branch starts with a
  * matrix-vector stage (through width converters) keeps the plan's depth: that stage takes a
- * whole vector into its free input bank without emitting anything, so it never holds the fork
+ * whole vector (into its free input bank, or, without a buffer, into its accumulators) without emitting anything, so it never holds the fork
  * back for longer than the other branches do.
  */
 public final class LowerToHardware {
@@ -49,6 +51,7 @@ public final class LowerToHardware {
 
     private final QuantizedGraph q;
     private final ParallelismPlan plan;
+    private final Pipelining pipelining;
     private final List<Channel> channels = new ArrayList<>();
     private final List<Stage> stages = new ArrayList<>();
     private final Map<String, Val> vals = new HashMap<>();
@@ -60,13 +63,20 @@ public final class LowerToHardware {
     private record Val(int channel, int[] order) {
     }
 
-    private LowerToHardware(QuantizedGraph q, ParallelismPlan plan) {
+    private LowerToHardware(QuantizedGraph q, ParallelismPlan plan, Pipelining pipelining) {
         this.q = q;
         this.plan = plan;
+        this.pipelining = pipelining;
     }
 
+    /** Lowers with the target's register placement ({@link DeviceTarget#pipelining()}). */
+    public static HwDesign run(QuantizedGraph q, ParallelismPlan plan, Pipelining pipelining) {
+        return new LowerToHardware(q, plan, pipelining).lower();
+    }
+
+    /** Lowers for the generic target. */
     public static HwDesign run(QuantizedGraph q, ParallelismPlan plan) {
-        return new LowerToHardware(q, plan).lower();
+        return run(q, plan, Pipelining.GENERIC);
     }
 
     private HwDesign lower() {
@@ -204,7 +214,8 @@ public final class LowerToHardware {
                     }
                 }
                 int out = channel(name, f.pe(), outFmt, nOut);
-                stages.add(new Stage.MatVec(name, n.name(), input, out, d, nIn, nOut, f.simd(), f.pe(), rom));
+                stages.add(new Stage.MatVec(name, n.name(), input, out, d, nIn, nOut, f.simd(), f.pe(), rom, 1, WeightStore.ROM,
+                        Stage.MatVec.scheduleFor(nOut, f.pe()), pipelining, null));
                 vals.put(n.output(), new Val(out, identity(nOut)));
                 return null;
             }
@@ -231,6 +242,18 @@ public final class LowerToHardware {
                         channelOf[k] = order[k] / inShape.perChannel();
                     }
                 }
+                // an interpolating table is a two-register pipeline of its own: it keeps its stage
+                int producer = e.pipelined() ? -1 : fusableProducer(x.channel());
+                if (producer >= 0) {
+                    // the op runs in the unit's output stage: the channel keeps its id and carries the op's format
+                    Stage.MatVec m = (Stage.MatVec) stages.get(producer);
+                    stages.set(producer, m.withActivation(new Stage.Elementwise(name, n.name(), x.channel(), x.channel(), cx.elems(), e,
+                            channelOf, cx.beats())));
+                    Channel c = channels.get(x.channel());
+                    channels.set(x.channel(), new Channel(c.id(), c.name(), c.elems(), outFmt, c.depth(), c.beats()));
+                    vals.put(n.output(), x);
+                    return null;
+                }
                 int out = channel(name, cx.elems(), outFmt, outShape.size());
                 stages.add(new Stage.Elementwise(name, n.name(), x.channel(), out, cx.elems(), e, channelOf, cx.beats()));
                 vals.put(n.output(), new Val(out, x.order()));
@@ -245,7 +268,7 @@ public final class LowerToHardware {
                 }
                 int out = channel(name, cx.elems(), outFmt, inShape.size());
                 // the whole vector in one beat: the full-rate pipeline; narrower beats: the (cheaper) state machine
-                stages.add(cx.elems() == inShape.size() ? new Stage.SoftmaxTree(name, n.name(), x.channel(), out, inShape.size(), sm)
+                stages.add(cx.elems() == inShape.size() ? new Stage.SoftmaxTree(name, n.name(), x.channel(), out, inShape.size(), sm, pipelining)
                         : new Stage.Softmax(name, n.name(), x.channel(), out, cx.elems(), inShape.size(), sm));
                 vals.put(n.output(), new Val(out, x.order()));
                 return null;
@@ -295,6 +318,23 @@ public final class LowerToHardware {
     }
 
     /**
+     * The index of the matrix-vector stage an elementwise op reading {@code ch} fuses into
+     * ({@link Pipelining#fuseActivations()}), or -1: the channel must be that unit's own output
+     * (not a fork's: the value has no other reader) and the unit must have no activation yet.
+     */
+    private int fusableProducer(int ch) {
+        if (!pipelining.fuseActivations()) {
+            return -1;
+        }
+        for (int i = 0; i < stages.size(); i++) {
+            if (stages.get(i) instanceof Stage.MatVec m && m.output() == ch && m.activation() == null) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /**
      * The argmax head after the output: one element, the flat index of the largest output; a
      * comparator tree when the output arrives as one beat, else the beat-serial scan.
      */
@@ -304,7 +344,7 @@ public final class LowerToHardware {
         String name = "s" + stages.size() + "_argmax";
         QFormat idx = new QFormat(Math.max(2, 65 - Long.numberOfLeadingZeros(n - 1)), 0);
         int ch = channel(name, 1, idx, 1);
-        stages.add(c.elems() == n ? new Stage.ArgmaxTree(name, q.graph().output(), out.channel(), ch, c.format(), out.order(), idx)
+        stages.add(c.elems() == n ? new Stage.ArgmaxTree(name, q.graph().output(), out.channel(), ch, c.format(), out.order(), idx, pipelining)
                 : new Stage.Argmax(name, q.graph().output(), out.channel(), ch, c.elems(), c.format(), out.order(), idx));
         return new Val(ch, new int[] {0});
     }
@@ -477,7 +517,8 @@ public final class LowerToHardware {
                     c.bias(), c.accBits(), c.out());
             String name = "s" + stages.size() + "_" + verilogName(n.name());
             int out = channel(name, f.pe(), outFmt, outShape.size());
-            stages.add(new Stage.MatVec(name, n.name(), win, out, op, nIn, cout, f.simd(), f.pe(), rom, g.positions()));
+            stages.add(new Stage.MatVec(name, n.name(), win, out, op, nIn, cout, f.simd(), f.pe(), rom, g.positions(), WeightStore.ROM,
+                    Stage.MatVec.scheduleFor(cout, f.pe()), pipelining, null));
             vals.put(n.output(), new Val(out, streamOrder(outShape)));
         } else {
             int m = cout / cin;

@@ -63,15 +63,25 @@ public final class PlanParallelism {
 
     private final QuantizedGraph q;
     private final int budget;
+    private final Pipelining pipelining;
 
-    private PlanParallelism(QuantizedGraph q, int budget) {
+    private PlanParallelism(QuantizedGraph q, int budget, Pipelining pipelining) {
         this.q = q;
         this.budget = budget;
+        this.pipelining = pipelining;
     }
 
-    /** Plans for at most {@code budget} multipliers; FIFO depth and argmax head as in {@code base}. */
+    /**
+     * Plans for at most {@code budget} multipliers; FIFO depth and argmax head as in {@code base};
+     * the designs are lowered with the target's {@code pipelining}.
+     */
+    public static Result run(QuantizedGraph q, int budget, ParallelismPlan base, Pipelining pipelining) {
+        return new PlanParallelism(q, budget, pipelining).plan(new ParallelismPlan(Map.of(), 1, base.fifoDepth(), base.argmax()));
+    }
+
+    /** {@link #run(QuantizedGraph, int, ParallelismPlan, Pipelining)} for the generic target. */
     public static Result run(QuantizedGraph q, int budget, ParallelismPlan base) {
-        return new PlanParallelism(q, budget).plan(new ParallelismPlan(Map.of(), 1, base.fifoDepth(), base.argmax()));
+        return run(q, budget, base, Pipelining.GENERIC);
     }
 
     public static Result run(QuantizedGraph q, int budget) {
@@ -79,7 +89,7 @@ public final class PlanParallelism {
     }
 
     private Result plan(ParallelismPlan start) {
-        HwDesign d = LowerToHardware.run(q, start);
+        HwDesign d = LowerToHardware.run(q, start, pipelining);
         if (d.multipliers() > budget) {
             throw new ModelException(Diagnostic.SF_BAD_PLAN, null, "the smallest design needs " + d.multipliers()
                     + " multipliers, the budget is " + budget, "raise --dsp-budget to at least " + d.multipliers());
@@ -90,7 +100,7 @@ public final class PlanParallelism {
             if (next == null) {
                 break;
             }
-            HwDesign nd = LowerToHardware.run(q, next);
+            HwDesign nd = LowerToHardware.run(q, next, pipelining);
             if (nd.multipliers() > budget) {
                 break;
             }
@@ -252,7 +262,7 @@ public final class PlanParallelism {
             }
         }
         ParallelismPlan trimmed = new ParallelismPlan(folds, inElems, plan.fifoDepth(), plan.argmax());
-        HwDesign td = LowerToHardware.run(q, trimmed);
+        HwDesign td = LowerToHardware.run(q, trimmed, pipelining);
         if (td.initiationInterval() <= ii && td.multipliers() <= d.multipliers()) {
             return new Result(trimmed, td);
         }

@@ -156,8 +156,10 @@ public sealed interface Stage {
 
     /**
      * Matrix-vector unit (a Dense layer): {@code PE} output lanes times {@code SIMD} input lanes,
-     * with {@code SF = N/SIMD} input beats and {@code NF = M/PE} output beats per vector. Two
-     * processes share a two-bank input buffer of SF beats per bank:
+     * with {@code SF = N/SIMD} input beats and {@code NF = M/PE} output beats per vector.
+     *
+     * <p>Under the {@link Schedule#BUFFERED} schedule two processes share a two-bank input buffer
+     * of SF beats per bank (the {@link Schedule#STREAMED} schedule, below, has none):
      * <ul>
      * <li>the <b>loader</b> (registers {@code wsel}, {@code wcnt}) writes into bank
      *     {@code ws}, slot {@code wc}: normally {@code ws = wsel, wc = wcnt}, but when its bank is
@@ -168,25 +170,36 @@ public sealed interface Stage {
      *     yet makes it wait. (Moving to the free bank and loading in the same cycle lets a
      *     vector of one beat, SF = 1, stream at one vector per cycle.)</li>
      * <li>the <b>compute</b> process is a pipeline that advances as a whole ({@code adv}) unless its
-     *     output register holds a beat and the output FIFO has no room:
+     *     result waits for room in the output FIFO; where its registers go is the target's
+     *     {@link Pipelining}:
      *     <ol>
      *     <li><b>issue</b> (registers {@code rsel}, {@code nf}, {@code sf}): when {@code adv} and the
-     *         step's beat is loaded ({@code rsel != wsel || wcnt > sf}), it reads chunk {@code sf} of
-     *         the buffer and the weights of row {@code nf} and steps through {@code nf = 0..NF-1},
-     *         in each through {@code sf = 0..SF-1}; after the last step it moves to the other bank
-     *         ({@code rsel ^= 1});</li>
-     *     <li><b>read</b> (register 1): the buffer chunk and the weights, synchronous reads (block RAM);</li>
-     *     <li><b>products</b> (register 2): {@code w[nf*SF+sf][p][s] * buf[rsel][sf][s]};</li>
-     *     <li><b>adder tree</b> (registers 3 .. {@link #pipelineDepth()}): the SIMD products of each PE
-     *         lane summed, a register after every two adder levels ({@link #treeStages()});</li>
-     *     <li><b>accumulate</b> (registers {@code acc}, {@code v_out}): {@code acc[p] = (first ? bias[o] :
-     *         acc[p]) + sum[p]} for {@code o = nf*PE + p}; after the last chunk the accumulators are
-     *         the output register, pushed as one beat of {@code op.finish(o, acc[p])} in a cycle the
-     *         output FIFO has room.</li>
+     *         step's beat is loaded ({@code rsel != wsel || wcnt > sf}; without a buffer: present in
+     *         the input FIFO), it reads chunk {@code sf} of the buffer and the weights of row
+     *         {@code nf} and steps through {@code nf = 0..NF-1}, in each through {@code sf = 0..SF-1};
+     *         after the last step it moves to the other bank ({@code rsel ^= 1});</li>
+     *     <li><b>read</b> (register 1, if {@link #readStage()}): the buffer chunk (or the input beat)
+     *         and the weights, synchronous reads (block RAM). A unit whose weights are one ROM word
+     *         (constants) and which has no buffer has no read register when the target does not
+     *         register the unit's ends: it multiplies the input FIFO's head;</li>
+     *     <li><b>products</b> (the next register): {@code w[nf*SF+sf][p][s] * x[s]};</li>
+     *     <li><b>adder tree</b> (the next {@link #treeStages()} registers, the last at
+     *         {@link #pipelineDepth()}): the SIMD products of each PE lane summed, a register after
+     *         every {@link Pipelining#levelsPerRegister()} adder levels and, if the target registers
+     *         the unit's ends, after the last;</li>
+     *     <li><b>accumulate</b>: {@code sum[p] = (first ? bias[o] : acc[p]) + tree[p]} for
+     *         {@code o = nf*PE + p}, kept in the accumulators {@code acc}; at the last chunk the
+     *         beat is {@code finish(o, sum[p])}, through the {@link #activation()} if one is fused
+     *         ({@code activation.op().apply(channel, y)}, its channel pattern stepped once per beat
+     *         pushed). If the target registers the unit's ends, the accumulators are the output
+     *         register ({@code v_out}), pushed from the next cycle on in a cycle the output FIFO has
+     *         room, through the channel's register stage ({@link #outputRegisters()} 1); if not, the
+     *         beat is pushed in the cycle its step leaves register {@link #pipelineDepth()}, which
+     *         then waits while the output FIFO is full ({@link #outputRegisters()} 0).</li>
      *     </ol>
      *     Every register carries its step's valid, first, last and nf along. A step issued in cycle
-     *     t reaches the accumulators at the end of cycle t + {@link #pipelineDepth()}; its output
-     *     beat is pushed from the next cycle on.</li>
+     *     t leaves register {@link #pipelineDepth()} (reaches the accumulators) in cycle
+     *     t + {@link #pipelineDepth()}.</li>
      * </ul>
      * Both processes decide on start-of-cycle state. The next vector loads while the current one
      * is computed, so the initiation interval is NF*SF cycles per vector.
@@ -198,33 +211,43 @@ public sealed interface Stage {
      * <p>Where the weights live is {@code store} ({@link WeightStore}): a ROM in the design, or
      * SPRAM filled through the weight-load port after reset. The read is the same either way: one
      * row of {@link #rowBits()} bits per issued step, registered; SPRAM only changes where the row
-     * comes from, so the firing rule and the timing above hold for both.
+     * comes from, so the firing rule and the timing above hold for both (a unit with SPRAM weights
+     * always has the read register: the SPRAM's output register is it).
      *
-     * <p>The {@link Schedule#STREAMED} schedule has no input buffer: steps go {@code sf} outer,
-     * {@code nf} inner, so each input beat serves every row group as it arrives and there is an
-     * accumulator for every output instead:
+     * <p>The {@link Schedule#STREAMED} schedule has no input buffer ({@link #buffered()} false):
+     * steps go {@code sf} outer, {@code nf} inner, so each input beat serves every row group as it
+     * arrives and there is an accumulator for every output instead:
      * <ul>
      * <li><b>issue</b> (registers {@code sf}, {@code nf}): when {@code adv} and an input beat is
-     *     present, it reads the beat at the FIFO head ({@code x}) and weight row {@code sf*NF + nf};
-     *     the issue of {@code nf == NF-1} pops the beat;</li>
+     *     present, it takes the beat at the FIFO head and weight row {@code sf*NF + nf}; the issue
+     *     of {@code nf == NF-1} pops the beat (the read register, if any, holds it);</li>
      * <li>read, products and adder tree as above;</li>
      * <li><b>accumulate</b>: {@code s = (first ? bias[o] : acc[nf][p]) + sum[p]} for {@code o = nf*PE + p};
-     *     at the last chunk ({@code sf == SF-1}) {@code s} goes to the output register (one beat of
-     *     {@code op.finish(o, s)}, pushed as above), otherwise back into {@code acc[nf][p]}.</li>
+     *     at the last chunk ({@code sf == SF-1}) {@code s} is the result (through the activation
+     *     and the output register or straight into the output FIFO, as above), otherwise it goes
+     *     back into {@code acc[nf][p]}.</li>
      * </ul>
      * The NF beats of a vector leave on consecutive cycles after its last input beat; the unit
      * takes NF*SF cycles per vector as the buffered one does. The groups reach the accumulators in
      * turn, so the RTL keeps {@code acc[.][p]} as NF registers that rotate on every step (the head
-     * is the arriving group's); with NF = 1 they are the PE lanes' own accumulators.
+     * is the arriving group's); with NF = 1 they are the PE lanes' own accumulators, output-stationary,
+     * and each input beat is used once: the lowering streams every unit whose PE lanes cover all
+     * outputs (NF = 1) on every target, since a buffer would only add its load cycle.
+     * {@link #pipelining()} and {@link #activation()} apply to both schedules and both stores.
      *
-     * @param weights  ROM, {@code [row][p][s]} flattened in read order, already permuted to stream
-     *                 order: row {@code nf*SF + sf} (buffered) or {@code sf*NF + nf} (streamed)
-     * @param vectors  input vectors per inference
-     * @param store    where the weights are kept
-     * @param schedule buffered (two input banks, {@code nf} outer) or streamed (no buffer, {@code sf} outer)
+     * @param weights    ROM, {@code [row][p][s]} flattened in read order, already permuted to stream
+     *                   order: row {@code nf*SF + sf} (buffered) or {@code sf*NF + nf} (streamed)
+     * @param vectors    input vectors per inference
+     * @param store      where the weights are kept
+     * @param schedule   buffered (two input banks, {@code nf} outer) or streamed (no buffer, {@code sf} outer)
+     * @param pipelining the target's register placement
+     * @param activation the elementwise stage fused into the output stage (its lanes are the PE
+     *                   lanes, its channel pattern the output beats'), or null; its input and
+     *                   output channel ids are this stage's output
      */
     record MatVec(String name, String source, int input, int output, QOp.QDense op, int inFeatures, int outFeatures,
-                  int simd, int pe, long[] weights, int vectors, WeightStore store, Schedule schedule) implements OneToOne {
+                  int simd, int pe, long[] weights, int vectors, WeightStore store, Schedule schedule, Pipelining pipelining,
+                  Elementwise activation) implements OneToOne {
 
         /** The order of a matrix-vector unit's steps, and whether it buffers its input vector. */
         public enum Schedule {
@@ -234,20 +257,21 @@ public sealed interface Stage {
             STREAMED
         }
 
+        /** The schedule the lowering gives a unit of {@code outFeatures} outputs on {@code pe} lanes: streamed when NF = 1. */
+        public static Schedule scheduleFor(int outFeatures, int pe) {
+            return outFeatures == pe ? Schedule.STREAMED : Schedule.BUFFERED;
+        }
+
         public MatVec {
             weights = weights.clone();
-            if (inFeatures % simd != 0 || outFeatures % pe != 0 || weights.length != inFeatures * outFeatures || vectors < 1) {
+            if (inFeatures % simd != 0 || outFeatures % pe != 0 || weights.length != inFeatures * outFeatures || vectors < 1
+                    || activation != null && (activation.elems() != pe || !activation.op().in().equals(op.out()))) {
                 throw new IllegalArgumentException(name + ": N=" + inFeatures + " M=" + outFeatures + " SIMD=" + simd + " PE=" + pe
-                        + " vectors=" + vectors);
+                        + " vectors=" + vectors + (activation == null ? "" : ", activation " + activation.name()));
             }
             java.util.Objects.requireNonNull(store);
             java.util.Objects.requireNonNull(schedule);
-        }
-
-        /** Weights in a ROM of the design, input buffered. */
-        public MatVec(String name, String source, int input, int output, QOp.QDense op, int inFeatures, int outFeatures,
-                      int simd, int pe, long[] weights, int vectors) {
-            this(name, source, input, output, op, inFeatures, outFeatures, simd, pe, weights, vectors, WeightStore.ROM, Schedule.BUFFERED);
+            java.util.Objects.requireNonNull(pipelining);
         }
 
         /** The weight row that step ({@code nf}, {@code sf}) reads. */
@@ -257,7 +281,8 @@ public sealed interface Stage {
 
         /** The same stage under {@code to}, its weight rows reordered to the new read order. */
         public MatVec withSchedule(Schedule to) {
-            MatVec t = new MatVec(name, source, input, output, op, inFeatures, outFeatures, simd, pe, weights, vectors, store, to);
+            MatVec t = new MatVec(name, source, input, output, op, inFeatures, outFeatures, simd, pe, weights, vectors, store, to,
+                    pipelining, activation);
             int lanes = pe * simd;
             long[] w = new long[weights.length];
             for (int nf = 0; nf < nf(); nf++) {
@@ -265,7 +290,8 @@ public sealed interface Stage {
                     System.arraycopy(weights, row(nf, sf) * lanes, w, t.row(nf, sf) * lanes, lanes);
                 }
             }
-            return new MatVec(name, source, input, output, op, inFeatures, outFeatures, simd, pe, w, vectors, store, to);
+            return new MatVec(name, source, input, output, op, inFeatures, outFeatures, simd, pe, w, vectors, store, to,
+                    pipelining, activation);
         }
 
         /** Bits of an accumulator for every output (the streamed schedule's; each one bit wider for the rounding constant). */
@@ -273,15 +299,30 @@ public sealed interface Stage {
             return (long) outFeatures * (op.accBits() + 1);
         }
 
-        /** A Dense layer: one vector per inference, weights in a ROM of the design. */
-        public MatVec(String name, String source, int input, int output, QOp.QDense op, int inFeatures, int outFeatures,
-                      int simd, int pe, long[] weights) {
-            this(name, source, input, output, op, inFeatures, outFeatures, simd, pe, weights, 1);
+        /** This unit with {@code a} fused into its output stage ({@link #source()} stays the layer's node: the planner folds it by that name). */
+        public MatVec withActivation(Elementwise a) {
+            return new MatVec(name, source, input, output, op, inFeatures, outFeatures, simd, pe, weights, vectors,
+                    store, schedule, pipelining, a);
+        }
+
+        /** The format of the output beats: the activation's if one is fused. */
+        public QFormat outFormat() {
+            return activation == null ? op.out() : activation.op().out();
+        }
+
+        /**
+         * True if the step's operands pass a read register before the products: always with a
+         * buffer, a weight ROM of several words or SPRAM weights (synchronous reads), and where the
+         * target registers the unit's ends ({@link Pipelining#registeredEnds()}).
+         */
+        public boolean readStage() {
+            return buffered() || sf() * nf() > 1 || store == WeightStore.SPRAM || pipelining.registeredEnds();
         }
 
         /** The same stage with its weights kept in {@code where}. */
         public MatVec withStore(WeightStore where) {
-            return new MatVec(name, source, input, output, op, inFeatures, outFeatures, simd, pe, weights, vectors, where, schedule);
+            return new MatVec(name, source, input, output, op, inFeatures, outFeatures, simd, pe, weights, vectors, where, schedule,
+                    pipelining, activation);
         }
 
         /** Bits of one weight row, the read of one step: PE x SIMD weights. */
@@ -332,18 +373,31 @@ public sealed interface Stage {
         }
 
         /**
-         * Registers in the adder tree that sums a step's SIMD products: one after every two adder
-         * levels and after the last, {@code ceil(ceil(log2 SIMD) / 2)} (0 for SIMD = 1).
+         * True if the unit keeps its input in a two-bank buffer ({@link Schedule#BUFFERED}); a
+         * streamed unit takes each beat from the input FIFO's head.
+         */
+        public boolean buffered() {
+            return schedule == Schedule.BUFFERED;
+        }
+
+        /** Adder levels of the tree that sums a step's SIMD products, {@code ceil(log2 SIMD)}. */
+        public int treeLevels() {
+            return 32 - Integer.numberOfLeadingZeros(simd - 1);
+        }
+
+        /**
+         * Registers in the adder tree: one after every {@link Pipelining#levelsPerRegister()} levels,
+         * and after the last if the target registers the unit's ends (then the accumulate is a
+         * level of its own); 0 for SIMD = 1.
          */
         public int treeStages() {
-            int levels = 32 - Integer.numberOfLeadingZeros(simd - 1);
-            return (levels + 1) / 2;
+            return pipelining.registers(treeLevels(), pipelining.registeredEnds());
         }
 
         /** Registers between the issue of a step and the accumulators: the read, the products, the adder tree. */
         @Override
         public int pipelineDepth() {
-            return 2 + treeStages();
+            return (readStage() ? 1 : 0) + 1 + treeStages();
         }
 
         public int nf() {
@@ -383,7 +437,7 @@ public sealed interface Stage {
 
         @Override
         public int outputRegisters() {
-            return 1;
+            return pipelining.registeredEnds() ? 1 : 0;
         }
 
         @Override
@@ -396,14 +450,17 @@ public sealed interface Stage {
         @Override
         public Resources resources() {
             long rom = (long) weights.length * op.weight().bits() + (long) outFeatures * op.accBits();
-            return new Resources(pe * simd, rom, schedule == Schedule.STREAMED ? 0 : 2L * sf() * simd * op.in().bits());
+            Resources a = activation == null ? Resources.NONE : activation.resources();
+            return new Resources(pe * simd + a.multipliers(), rom + a.romBits(), buffered() ? 2L * sf() * simd * op.in().bits() : 0);
         }
     }
 
     /**
      * An elementwise function applied to every element of each beat, one beat per firing:
      * Relu, Clip, LeakyRelu, a table (Sigmoid, Tanh), a per-channel Affine, or a requantizing
-     * Flatten/Reshape. It fires when an input beat is present and the output FIFO has room.
+     * Flatten/Reshape. It fires when an input beat is present and the output FIFO has room. A
+     * {@link MatVec} can also run one in its output stage ({@link MatVec#activation()}), firing it
+     * once per beat it pushes.
      *
      * <p>Most ops are one cycle of logic before the output channel's register. An interpolating
      * table ({@link QOp.QElementwise#pipelined()}) is a pipeline of two free-running registers
@@ -849,24 +906,26 @@ public sealed interface Stage {
      * into the FIFO at the edge ending that cycle ({@link #registersOwnOutput()}).
      *
      * <p>The pipeline, on free-running registers (no enable): a "level" is one comparator, adder
-     * or divider step deep, and a register follows every second level of each part.
+     * or divider step deep, and a register follows every R-th level of each part, R the target's
+     * {@link Pipelining#levelsPerRegister()}.
      * <ol>
      * <li><b>max and index</b>: {@code Lm = ceil(log2 N)} levels of a balanced comparator tree over
      *     the lanes give {@code m = max x}; one more level computes each lane's table address,
-     *     {@code exp.address(exp.index(m - x[i]))}; {@code floor((Lm + 1) / 2)} registers
+     *     {@code exp.address(exp.index(m - x[i]))}; {@code floor((Lm + 1) / R)} registers
      *     ({@link #indexStages()}), each carrying the lanes along;</li>
      * <li><b>table read</b>: one register, {@code e[i] = exp[addr[i]]}, one ROM per lane (a
      *     registered read: block RAM);</li>
      * <li><b>sum and reciprocal</b>: {@code Ls = ceil(log2 N)} levels of a balanced adder tree give
      *     the exact sum S, then Q = {@link #divSteps()} levels of the restoring divider of
      *     {@link Softmax} give {@code q = floor(2^K / S)} one quotient bit per level;
-     *     {@code ceil((Ls + Q) / 2)} registers ({@link #divStages()}), with the last level, each
+     *     {@code ceil((Ls + Q) / R)} registers ({@link #divStages()}), with the last level, each
      *     carrying e along;</li>
      * <li><b>product</b>: the output register, {@code e[i] * q} plus the rounding constant of
      *     the requantization; the output is {@code op.prob(e[i], q)} (shift and saturation).</li>
      * </ol>
      */
-    record SoftmaxTree(String name, String source, int input, int output, int n, QOp.QSoftmax op) implements OneToOne {
+    record SoftmaxTree(String name, String source, int input, int output, int n, QOp.QSoftmax op, Pipelining pipelining)
+            implements OneToOne {
         public SoftmaxTree {
             if (n < 1 || op.exp().entry(0) < 1 || op.recipShift() >= 62 || (1L << op.recipShift()) < op.exp().entry(0)) {
                 throw new IllegalArgumentException(name + ": softmax of " + n + ", exp(0) = " + op.exp().entry(0) + ", 2^"
@@ -889,14 +948,14 @@ public sealed interface Stage {
             return Softmax.quotientBits(op);
         }
 
-        /** Registers of the max tree and the address level: {@code floor((Lm + 1) / 2)}. */
+        /** Registers of the max tree and the address level: {@code floor((Lm + 1) / R)}. */
         public int indexStages() {
-            return (treeLevels() + 1) / 2;
+            return pipelining.registers(treeLevels() + 1, false);
         }
 
-        /** Registers of the adder tree and the divider: {@code ceil((Ls + Q) / 2)}. */
+        /** Registers of the adder tree and the divider: {@code ceil((Ls + Q) / R)}. */
         public int divStages() {
-            return (treeLevels() + divSteps() + 1) / 2;
+            return pipelining.registers(treeLevels() + divSteps(), true);
         }
 
         /** Cycles from taking a vector to presenting its probabilities: index, table read, divider, product. */
@@ -946,12 +1005,13 @@ public sealed interface Stage {
      * index {@code index[k]} of the largest, ties to the lowest flat index, as {@link Argmax}. A
      * balanced comparator tree whose leaves are the lanes in order of their flat index, so that
      * at every node the right operand (the higher indices) wins only if it is strictly greater;
-     * {@code ceil(log2 N)} levels, a register after every second level and after the last, at
-     * least one: latency L = {@link #latency()}. Flow control as {@link SoftmaxTree}: it fires
+     * {@code ceil(log2 N)} levels, a register after every R-th level ({@link Pipelining#levelsPerRegister()})
+     * and after the last, at least one: latency L = {@link #latency()}. Flow control as {@link SoftmaxTree}: it fires
      * when an input beat is present and the output FIFO has room for every vector in flight
      * (its L register stages); the index of a vector taken in cycle t is presented in cycle t + L.
      */
-    record ArgmaxTree(String name, String source, int input, int output, QFormat in, int[] index, QFormat out) implements OneToOne {
+    record ArgmaxTree(String name, String source, int input, int output, QFormat in, int[] index, QFormat out, Pipelining pipelining)
+            implements OneToOne {
         public ArgmaxTree {
             index = index.clone();
             if (index.length < 1 || !out.contains(index.length - 1)) {
@@ -979,9 +1039,9 @@ public sealed interface Stage {
             return 32 - Integer.numberOfLeadingZeros(index.length - 1);
         }
 
-        /** Registers from taking a vector to presenting its index: {@code max(1, ceil(levels / 2))}. */
+        /** Registers from taking a vector to presenting its index: {@code max(1, ceil(levels / R))}. */
         public int latency() {
-            return Math.max(1, (treeLevels() + 1) / 2);
+            return Math.max(1, pipelining.registers(treeLevels(), true));
         }
 
         @Override

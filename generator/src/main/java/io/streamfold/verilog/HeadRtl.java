@@ -92,7 +92,8 @@ final class HeadRtl {
         handshake(b);
         Pipe p = new Pipe(b);
 
-        // 1. max tree over the lanes, then the table address of each lane; a register every two levels
+        // 1. max tree over the lanes, then the table address of each lane; a register every R levels
+        int every = s.pipelining().levelsPerRegister();
         List<VExpr.Ref> xs = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             xs.add(RtlFixed.lane(b, "x" + i, ref("in_data"), i, xb));
@@ -111,7 +112,7 @@ final class HeadRtl {
             }
             level = next;
             lv++;
-            if (lv % 2 == 0) {
+            if (lv % every == 0) {
                 List<VExpr.Ref> regs = new ArrayList<>();
                 for (int j = 0; j < level.size(); j++) {
                     regs.add(p.reg("max" + j, xb, true, level.get(j)));
@@ -134,7 +135,7 @@ final class HeadRtl {
             addrs.add(RtlFixed.tableAddress(b, "idx" + i, "addr" + i, diff, xb + 1, in.frac(), lut));
         }
         lv++;
-        if (lv % 2 == 0) {
+        if (lv % every == 0) {
             for (int i = 0; i < n; i++) {
                 addrs.set(i, p.reg("addr" + i, ib, false, addrs.get(i)));
             }
@@ -154,7 +155,7 @@ final class HeadRtl {
         checkLatency(s, p.stages, s.indexStages() + 1);
 
         // 3. adder tree of the table entries, then the restoring divider of 2^K by the sum, one
-        // quotient bit per level; a register every two levels and after the last
+        // quotient bit per level; a register every R levels and after the last
         int levels = s.treeLevels() + q;
         List<VExpr> sums = new ArrayList<>();
         for (int i = 0; i < n; i++) {
@@ -171,7 +172,7 @@ final class HeadRtl {
             }
             sums = next;
             lv++;
-            if (lv % 2 == 0) {
+            if (lv % every == 0) {
                 for (int j = 0; j < sums.size(); j++) {
                     sums.set(j, p.reg("sum" + j, sb, false, sums.get(j)));
                 }
@@ -193,7 +194,7 @@ final class HeadRtl {
             quo = quo == null ? geq : new VExpr.Concat(List.of(quo, geq));
             lv++;
             boolean lastStep = t == q - 1;
-            if (lv % 2 == 0 || lastStep) {
+            if (lv % every == 0 || lastStep) {
                 quo = p.reg("quo", t + 1, false, quo);
                 if (!lastStep) {
                     rem = p.reg("rem", sb, false, rem);
@@ -285,7 +286,7 @@ final class HeadRtl {
             vs = nv;
             idx = ni;
             lv++;
-            if (lv % 2 == 0 || lv == levels) {
+            if (lv % s.pipelining().levelsPerRegister() == 0 || lv == levels) {
                 for (int j = 0; j < idx.size(); j++) {
                     idx.set(j, p.reg("i" + j, ob, false, idx.get(j)));
                     if (lv < levels) {

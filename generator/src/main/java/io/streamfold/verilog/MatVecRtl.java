@@ -1,11 +1,13 @@
 package io.streamfold.verilog;
 
 import io.streamfold.hw.HwDesign;
+import io.streamfold.hw.Pipelining;
 import io.streamfold.hw.Stage;
 import io.streamfold.hw.WeightStore;
 import io.streamfold.quant.QOp;
 
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -46,18 +48,15 @@ final class MatVecRtl {
         int nfN = s.nf();
         int pe = s.pe();
         int simd = s.simd();
-        int wcBits = valueBits(sfN);
-        int bufBits = counterBits(2 * sfN);
 
         // The streamed schedule has no input buffer: the beat at the FIFO head serves every row group.
-        boolean streamed = s.schedule() == Stage.MatVec.Schedule.STREAMED;
-        VExpr.Ref wsel = streamed ? null : b.reg("wsel", 1, false, 0);
-        VExpr.Ref wcnt = streamed ? null : b.reg("wcnt", wcBits, false, 0);
-        VExpr.Ref rsel = streamed ? null : b.reg("rsel", 1, false, 0);
+        boolean streamed = !s.buffered();
+        // With NF = 1 a streamed unit's running sums are the PE lanes' own accumulators (steps in
+        // the buffered order, which is the same); with NF > 1 they rotate through NF registers.
+        boolean ring = streamed && nfN > 1;
         RtlCounter sf = b.counter("sf", sfN);
         RtlCounter nf = b.counter("nf", nfN);
         RtlCounter addr = b.counter("addr", sfN * nfN);
-        VExpr.Ref buf = streamed ? null : b.reg("buffer", simd * xb, false, 2 * sfN);
         boolean spram = s.store() == WeightStore.SPRAM;
         VExpr.Ref wrom = spram ? null : b.reg("weights", pe * simd * wb, false, sfN * nfN);
         VExpr.Ref brom = b.reg("biases", pe * aw, false, nfN);
@@ -76,44 +75,30 @@ final class MatVecRtl {
         init.add(new VStmt.SysCall("$readmemh", List.of(mod + "_b.mem", brom)));
         b.add(new VItem.Initial(init));
 
-        VExpr ws = null;
-        VExpr wc = null;
-        VExpr load = null;
-        if (!streamed) {
-            VExpr full = bin("==", wcnt, uconst(wcBits, sfN));
-            VExpr reuse = b.wire("reuse", 1, false, and(full, bin("==", rsel, wsel)));
-            ws = b.wire("ws", 1, false, new VExpr.Cond(reuse, not(wsel), wsel));
-            wc = b.wire("wc", wcBits, false, new VExpr.Cond(reuse, uconst(wcBits, 0), wcnt));
-            load = b.wire("load", 1, false, and(ref("in_valid"), bin("!=", wc, uconst(wcBits, sfN))));
-        }
         // sf == SF-1 and nf == NF-1 as registers kept beside the counters, so the counters' enables
         // are one gate after the issue decision instead of a comparator chain further on.
         List<VStmt> flagReset = new ArrayList<>();
         VExpr.Ref sfLast = RtlKit.lastFlag(b, "sf_last", sf, flagReset);
         VExpr.Ref nfLast = RtlKit.lastFlag(b, "nf_last", nf, flagReset);
         VExpr needOut = sfLast;
-        VExpr.Ref vecLast = streamed ? null : b.reg("vec_last", 1, false, 0);
-        VExpr avail = ref("in_valid");
-        if (!streamed) {
-            flagReset.add(set(vecLast, uconst(1, sfN == 1 && nfN == 1 ? 1 : 0)));
-            VExpr sfWide = zext(sf.ref(), sf.bits(), wcBits);
-            // The step's beat is loaded if the loader is on the other bank or past slot sf. On the same
-            // bank the loader is never behind (sf <= wcnt), so "past" is "not equal": no comparator chain.
-            avail = b.wire("avail", 1, false, bin("||", bin("!=", rsel, wsel), bin("!=", wcnt, sfWide)));
-        }
-        // Pipeline: issue -> read (buffer and weight ROM, registered: block RAM) -> product registers
-        // -> adder tree of the SIMD products, registered every two levels -> accumulate into the
-        // output register. It advances as a whole unless the output register holds a beat the output
-        // FIFO cannot take, so out_ready reaches no further than this stage's control, and the
-        // memories are addressed straight from registers. Register k (1 = read, 2 = products,
-        // 3.. = tree) carries its step's valid, first, last and nf along.
-        int depth = 2 + s.treeStages();
+        Loader loader = streamed ? null : loader(b, s, sf, flagReset);
+        // Without a buffer the step's beat is the input FIFO's head.
+        VExpr avail = streamed ? ref("in_valid") : loader.avail;
+        // Pipeline: issue -> read (buffer or input beat, and weight ROM or SPRAM, registered: block
+        // RAM) -> product registers -> adder tree of the SIMD products, a register every few levels
+        // -> accumulate. It advances as a whole unless its result waits for room in the output FIFO,
+        // so out_ready reaches no further than this stage's control, and the memories are addressed
+        // straight from registers. Register k (read, products, tree) carries its step's valid,
+        // first, last and nf along. Where the registers go is the target's (Stage.MatVec.pipelining()).
+        boolean regEnds = s.pipelining().registeredEnds();
+        boolean read = s.readStage();
+        int depth = s.pipelineDepth();
         VExpr.Ref[] v = new VExpr.Ref[depth + 1];
         VExpr.Ref[] first = new VExpr.Ref[depth + 1];
         VExpr.Ref[] last = new VExpr.Ref[depth + 1];
         VExpr.Ref[] nfk = new VExpr.Ref[depth + 1];
-        // nf picks the bias (at the last register) and, in the output register, the requantization
-        // shift when outputs differ in it
+        // nf picks the bias (at the last register) and, at the output, the requantization shift when
+        // outputs differ in it
         boolean shiftsDiffer = false;
         for (int o = pe; o < nfN * pe && !shiftsDiffer; o++) {
             shiftsDiffer = op.accFrac(o) != op.accFrac(o % pe);
@@ -124,29 +109,21 @@ final class MatVecRtl {
             last[k] = b.reg("last" + k, 1, false, 0);
             nfk[k] = k < depth || shiftsDiffer ? b.reg("nf" + k, nf.bits(), false, 0) : null;
         }
-        VExpr.Ref vOut = b.reg("v_out", 1, false, 0);
-        VExpr.Ref nfOut = shiftsDiffer ? b.reg("nf_out", nf.bits(), false, 0) : nfk[1];
-        VExpr adv = b.wire("adv", 1, false, bin("||", not(vOut), ref("out_ready")));
+        VExpr.Ref vOut = regEnds ? b.reg("v_out", 1, false, 0) : null;
+        VExpr.Ref nfOut = !shiftsDiffer ? null : regEnds ? b.reg("nf_out", nf.bits(), false, 0) : nfk[depth];
+        // Without an output register the step leaving the last register is the result: it waits there for room.
+        VExpr resultReady = regEnds ? vOut : b.wire("result", 1, false, and(v[depth], last[depth]));
+        VExpr adv = b.wire("adv", 1, false, bin("||", not(resultReady), ref("out_ready")));
         VExpr compute = b.wire("compute", 1, false, and(avail, adv));
-        VExpr wcntNext = null;
-        VExpr waddr = null;
-        VExpr raddr = null;
-        if (!streamed) {
-            wcntNext = b.wire("wcnt_next", wcBits, false, new VExpr.Cond(load, bin("+", wc, uconst(wcBits, 1)), wc));
-            waddr = b.wire("waddr", bufBits, false, new VExpr.Cond(ws,
-                    bin("+", uconst(bufBits, sfN), zext(wc, wcBits, bufBits)), zext(wc, wcBits, bufBits)));
-            raddr = b.wire("raddr", bufBits, false, new VExpr.Cond(rsel,
-                    bin("+", uconst(bufBits, sfN), zext(sf.ref(), sf.bits(), bufBits)), zext(sf.ref(), sf.bits(), bufBits)));
-        }
-        // The slot an issued step reads was written in an earlier cycle (avail), never at this edge,
-        // so plain synchronous reads suffice.
-        VExpr.Ref x = b.reg("x", simd * xb, false, 0);
-        // In SPRAM the weight row comes out of the SPRAM's own output register, read at the same edges.
-        VExpr.Ref w = spram ? spramRead(b, s, addr, compute) : b.reg("w", pe * simd * wb, false, 0);
+        VExpr.Ref x = read ? b.reg("x", simd * xb, false, 0) : null;
+        // In SPRAM the weight row comes out of the SPRAM's own output register, read at the same
+        // edges; one ROM word is a constant: without a read register it is read at a constant address.
+        VExpr.Ref w = spram ? spramRead(b, s, addr, compute)
+                : read ? b.reg("w", pe * simd * wb, false, 0) : b.wire("w", pe * simd * wb, false, new VExpr.Index(wrom, uconst(1, 0)));
         VExpr.Ref bias = b.reg("bias", pe * aw, false, 0);
         List<VExpr> xs = new ArrayList<>();
         for (int i = 0; i < simd; i++) {
-            xs.add(RtlFixed.lane(b, "x" + i, x, i, xb));
+            xs.add(RtlFixed.lane(b, "x" + i, read ? x : ref("in_data"), i, xb));
         }
         int pb = wb + xb;
         // A sum of SIMD products fits tw bits; the accumulator sum is formed at the wider of the two.
@@ -156,13 +133,16 @@ final class MatVecRtl {
         List<VStmt> pipeUpdates = new ArrayList<>();
         List<VStmt> accUpdates = new ArrayList<>();
         for (int p = 0; p < pe; p++) {
-            // streamed: the output register only, whose low bits the requantization may drop
-            if (streamed) {
-                b.add(new VItem.Comment("verilator lint_off UNUSEDSIGNAL"));
-            }
-            VExpr.Ref acc = b.reg("acc" + p, aw, true, 0);
-            if (streamed) {
-                b.add(new VItem.Comment("verilator lint_on UNUSEDSIGNAL"));
+            // with the ring, acc is the output register only, whose low bits the requantization may drop
+            VExpr.Ref acc = null;
+            if (!ring || regEnds) {
+                if (ring) {
+                    b.add(new VItem.Comment("verilator lint_off UNUSEDSIGNAL"));
+                }
+                acc = b.reg("acc" + p, aw, true, 0);
+                if (ring) {
+                    b.add(new VItem.Comment("verilator lint_on UNUSEDSIGNAL"));
+                }
             }
             List<VExpr.Ref> terms = new ArrayList<>();
             for (int i = 0; i < simd; i++) {
@@ -172,55 +152,90 @@ final class MatVecRtl {
                 pipeUpdates.add(set(preg, prod));
                 terms.add(preg);
             }
-            VExpr.Ref lanes = adderTree(b, "t" + p, terms, pb, tw, pipeUpdates);
+            VExpr.Ref lanes = adderTree(b, "t" + p, terms, pb, tw, pipeUpdates, s);
             VExpr bp = RtlFixed.lane(b, "bias" + p, bias, p, aw);
-            // streamed: a running sum per row group. The groups arrive in turn (nf inner), so the sums
+            // ring: a running sum per row group. The groups arrive in turn (nf inner), so the sums
             // rotate through NF registers and the head is always the arriving group's: no
-            // multiplexer (nor block RAM) before the adder. The last chunk's sum goes to the output
-            // register; what rotates in then is never read (the next vector starts from the bias).
-            List<VExpr.Ref> ring = new ArrayList<>();
-            for (int g = 0; streamed && g < nfN; g++) {
-                ring.add(b.reg("accs" + p + "_" + g, aw, true, 0));
+            // multiplexer (nor block RAM) before the adder. The last chunk's sum is the result;
+            // what rotates in then is never read (the next vector starts from the bias).
+            List<VExpr.Ref> ringRegs = new ArrayList<>();
+            for (int g = 0; ring && g < nfN; g++) {
+                ringRegs.add(b.reg("accs" + p + "_" + g, aw, true, 0));
             }
-            VExpr running = streamed ? ring.get(0) : acc;
+            VExpr running = ring ? ringRegs.get(0) : acc;
             VExpr.Ref base = b.wire("base" + p, aw, true, new VExpr.Cond(first[depth], bp, running));
             VExpr sum = bin("+", RtlFixed.signExtend(base, aw, sw), RtlFixed.signExtend(lanes, tw, sw));
-            if (streamed) {
-                List<VStmt> toOut = new ArrayList<>();
-                VExpr.Ref sumW = accumulate(b, "sum" + p, acc, aw, sum, sw, toOut);
-                VExpr kept = sw > aw ? new VExpr.Slice(sumW, aw - 1, 0) : sumW;
-                accUpdates.add(when(last[depth], toOut));
-                for (int g = 0; g + 1 < nfN; g++) {
-                    accUpdates.add(set(ring.get(g), ring.get(g + 1)));
+            VExpr.Ref sumW;
+            if (ring) {
+                if (regEnds) {
+                    List<VStmt> toOut = new ArrayList<>();
+                    sumW = accumulate(b, "sum" + p, acc, aw, sum, sw, toOut);
+                    accUpdates.add(when(last[depth], toOut));
+                } else {
+                    sumW = sw > aw ? b.wirePartlyUnused("sum" + p, sw, true, sum) : b.wire("sum" + p, sw, true, sum);
                 }
-                accUpdates.add(set(ring.get(nfN - 1), kept));
+                VExpr kept = sw > aw ? new VExpr.Slice(sumW, aw - 1, 0) : sumW;
+                for (int g = 0; g + 1 < nfN; g++) {
+                    accUpdates.add(set(ringRegs.get(g), ringRegs.get(g + 1)));
+                }
+                accUpdates.add(set(ringRegs.get(nfN - 1), kept));
             } else {
-                accumulate(b, "sum" + p, acc, aw, sum, sw, accUpdates);
+                sumW = accumulate(b, "sum" + p, acc, aw, sum, sw, accUpdates);
             }
             List<Integer> fracs = new ArrayList<>();
             for (int nf0 = 0; nf0 < nfN; nf0++) {
                 fracs.add(op.accFrac(nf0 * pe + p));
             }
-            // The output register is the accumulator itself, held while the beat waits: its
-            // requantization is on the path to the output FIFO's register, not on the accumulate path.
-            ys.add(RtlFixed.requantizeBank(b, "y" + p, acc, aw, fracs, op.out(), nfOut, true));
+            if (regEnds) {
+                // The output register is the accumulator itself, held while the beat waits: its
+                // requantization is on the path to the output FIFO's register, not on the accumulate path.
+                ys.add(RtlFixed.requantizeBank(b, "y" + p, acc, aw, fracs, op.out(), nfOut, true));
+            } else {
+                // the shift drops the low bits (the rounding is in the bias)
+                VExpr.Ref total = b.wirePartlyUnused("total" + p, aw, true, sw > aw ? new VExpr.Slice(sumW, aw - 1, 0) : sumW);
+                ys.add(RtlFixed.requantizeBank(b, "y" + p, total, aw, fracs, op.out(), nfOut, true));
+            }
         }
-        b.assign("out_data", concatLanes(ys));
+        VExpr push = b.wire("push", 1, false, and(resultReady, ref("out_ready")));
+        b.assign("out_push", push);
+        if (s.activation() == null) {
+            b.assign("out_data", concatLanes(ys));
+        } else {
+            // The fused op's own module, stepped once per beat pushed (its channel pattern is the beats')
+            Stage.Elementwise a = s.activation();
+            b.add(new VItem.Comment("verilator lint_off UNUSEDSIGNAL"));
+            b.add(new VItem.Decl(VItem.Kind.WIRE, false, 1, "act_pop", 0));
+            b.add(new VItem.Decl(VItem.Kind.WIRE, false, 1, "act_push", 0));
+            b.add(new VItem.Comment("verilator lint_on UNUSEDSIGNAL"));
+            VExpr.Ref y = b.wire("y", pe * ob, false, concatLanes(ys));
+            Map<String, VExpr> ports = new LinkedHashMap<>();
+            ports.put("aclk", ref("aclk"));
+            ports.put("aresetn", ref("aresetn"));
+            ports.put("in_data", y);
+            ports.put("in_valid", push);
+            ports.put("in_pop", ref("act_pop"));
+            ports.put("out_data", ref("out_data"));
+            ports.put("out_ready", uconst(1, 1));
+            ports.put("out_push", ref("act_push"));
+            b.add(new VItem.Instance(moduleName(d, a), "u_" + a.name(), Map.of(), ports));
+        }
         // streamed: the beat leaves the FIFO with the issue of its last row group
-        b.assign("in_pop", streamed ? and(compute, nfLast) : load);
-        b.assign("out_push", and(vOut, ref("out_ready")));
+        b.assign("in_pop", !streamed ? loader.load : ring ? and(compute, nfLast) : compute);
+        VExpr xIn = ref("in_data");
         if (!streamed) {
-            b.add(clockedNoReset(load, List.of(set(new VExpr.Index(buf, waddr), ref("in_data")))));
+            b.add(clockedNoReset(loader.load, List.of(set(new VExpr.Index(loader.buf, loader.waddr), ref("in_data")))));
+            xIn = loader.read(b, sf);
         }
-        VExpr xIn = streamed ? ref("in_data") : new VExpr.Index(buf, raddr);
-        b.add(clockedNoReset(compute, spram ? List.of(set(x, xIn))
-                : List.of(set(x, xIn), set(w, new VExpr.Index(wrom, addr.ref())))));
-        pipeUpdates.add(set(bias, new VExpr.Index(brom, nfk[depth - 1])));
+        if (read) {
+            b.add(clockedNoReset(compute, spram ? List.of(set(x, xIn))
+                    : List.of(set(x, xIn), set(w, new VExpr.Index(wrom, addr.ref())))));
+        }
+        pipeUpdates.add(set(bias, new VExpr.Index(brom, depth > 1 ? nfk[depth - 1] : nf.ref())));
         b.add(clockedNoReset(adv, pipeUpdates));
         b.add(clockedNoReset(and(adv, v[depth]), accUpdates));
         List<VStmt> onCompute = new ArrayList<>();
         onCompute.add(addr.step());
-        if (streamed) {
+        if (ring) {
             // nf inner, sf outer
             onCompute.add(RtlKit.stepFlag(nfLast, nf));
             List<VStmt> onBeat = new ArrayList<>(List.of(RtlKit.stepFlag(sfLast, sf)));
@@ -232,44 +247,55 @@ final class MatVecRtl {
             List<VStmt> onRow = new ArrayList<>(List.of(RtlKit.stepFlag(nfLast, nf)));
             onRow.addAll(nf.stepCarry(nfLast, List.of()));
             onCompute.addAll(sf.stepCarry(needOut, onRow));
+        }
+        if (!streamed) {
             // The step is the vector's last (sf == SF-1 and nf == NF-1): a register kept with the two
             // flags, so the bank switch is one gate after the issue decision.
             VExpr sfLastNext = RtlKit.nextFlag(sfLast, sf);
             VExpr nfLastNext = new VExpr.Cond(sfLast, RtlKit.nextFlag(nfLast, nf), nfLast);
-            onCompute.add(set(vecLast, and(sfLastNext, nfLastNext)));
-            onCompute.add(when(vecLast, List.of(set(rsel, not(rsel)))));
+            onCompute.add(set(loader.vecLast, and(sfLastNext, nfLastNext)));
+            onCompute.add(when(loader.vecLast, List.of(set(loader.rsel, not(loader.rsel)))));
         }
-        List<VStmt> onAdvance = new ArrayList<>(List.of(set(v[1], compute), set(first[1], sf.is(0)), set(last[1], needOut),
-                set(nfk[1], nf.ref())));
+        List<VStmt> onAdvance = new ArrayList<>(List.of(set(v[1], compute), set(first[1], sf.is(0)), set(last[1], needOut)));
+        if (nfk[1] != null) {
+            onAdvance.add(set(nfk[1], nf.ref()));
+        }
         for (int k = 2; k <= depth; k++) {
             onAdvance.addAll(List.of(set(v[k], v[k - 1]), set(first[k], first[k - 1]), set(last[k], last[k - 1])));
             if (nfk[k] != null) {
                 onAdvance.add(set(nfk[k], nfk[k - 1]));
             }
         }
-        onAdvance.add(set(vOut, and(v[depth], last[depth])));
-        if (shiftsDiffer) {
-            onAdvance.add(set(nfOut, nfk[depth]));
+        List<VStmt> reset = new ArrayList<>(List.of(sf.clear(), nf.clear(), addr.clear()));
+        if (regEnds) {
+            onAdvance.add(set(vOut, and(v[depth], last[depth])));
+            if (shiftsDiffer) {
+                onAdvance.add(set(nfOut, nfk[depth]));
+            }
+            reset.add(set(vOut, uconst(1, 0)));
         }
-        List<VStmt> reset = new ArrayList<>();
-        if (!streamed) {
-            reset.addAll(List.of(set(wsel, uconst(1, 0)), set(wcnt, uconst(wcBits, 0)), set(rsel, uconst(1, 0))));
-        }
-        reset.addAll(List.of(sf.clear(), nf.clear(), addr.clear(), set(vOut, uconst(1, 0))));
         for (int k = 1; k <= depth; k++) {
             reset.add(set(v[k], uconst(1, 0)));
         }
         reset.addAll(flagReset);
-        b.add(clocked(reset, streamed ? List.of(when(compute, onCompute), when(adv, onAdvance))
-                : List.of(set(wsel, ws), set(wcnt, wcntNext), when(compute, onCompute), when(adv, onAdvance))));
+        List<VStmt> onClock = new ArrayList<>();
+        if (!streamed) {
+            reset.addAll(loader.reset);
+            onClock.addAll(loader.update);
+        }
+        onClock.addAll(List.of(when(compute, onCompute), when(adv, onAdvance)));
+        b.add(clocked(reset, onClock));
         String doc = "Matrix-vector stage " + s.name() + " (" + s.source() + "): " + s.inFeatures() + " -> " + s.outFeatures()
-                + ", PE " + pe + ", SIMD " + simd + ", " + s.cycles() + " cycles per vector, " + (depth + 1) + " pipeline registers"
-                + (streamed ? ", streamed (no input buffer, an accumulator per output)" : "") + ".\n"
+                + ", PE " + pe + ", SIMD " + simd + ", " + s.cycles() + " cycles per vector, " + depth + " pipeline registers"
+                + (regEnds ? " and an output register" : ", the result written into the output FIFO")
+                + (!streamed ? ", a two-bank input buffer" : ring ? ", streamed (no input buffer, an accumulator per output)"
+                : ", no input buffer (each input beat is used once, at its issue)") + ".\n"
                 + "in " + op.in() + ", weights " + op.weight().bits() + " bits, accumulator " + aw + " bits (bias includes the rounding), out "
-                + op.out() + "."
+                + op.out() + (s.activation() == null ? "" : ", then " + s.activation().op().kind() + " (" + s.activation().source() + ") to "
+                + s.outFormat()) + "."
                 + (spram ? "\nWeights in " + s.spramBlocks() + " SB_SPRAM256KA (" + s.rows() + " rows of " + s.rowBits()
                 + " bits), written through wl_valid/wl_data after reset, row by row, a 16-bit word per write, low bits first." : "");
-        List<VModule.Port> ports = new ArrayList<>(ports(simd * xb, pe * ob));
+        List<VModule.Port> ports = new ArrayList<>(ports(simd * xb, pe * s.outFormat().bits()));
         if (spram) {
             ports.add(VModule.Port.in("wl_valid", 1));
             ports.add(VModule.Port.in("wl_data", WeightStore.SPRAM_WIDTH));
@@ -278,14 +304,57 @@ final class MatVecRtl {
     }
 
     /**
+     * The input buffer of a {@link Stage.MatVec} whose outputs take several passes over the input
+     * (NF > 1): two banks of SF beats, the loader's registers and the compute side's bank.
+     */
+    private record Loader(VExpr.Ref buf, VExpr.Ref rsel, VExpr.Ref vecLast, VExpr avail, VExpr load, VExpr waddr, List<VStmt> reset,
+                          List<VStmt> update, int sfN, int bufBits) {
+
+        /** The buffer read of step {@code sf}: the slot an issued step reads was written in an earlier cycle (avail), never at this edge, so a plain synchronous read suffices. */
+        VExpr read(RtlBuilder b, RtlCounter sf) {
+            VExpr raddr = b.wire("raddr", bufBits, false, new VExpr.Cond(rsel,
+                    bin("+", uconst(bufBits, sfN), zext(sf.ref(), sf.bits(), bufBits)), zext(sf.ref(), sf.bits(), bufBits)));
+            return new VExpr.Index(buf, raddr);
+        }
+    }
+
+    private static Loader loader(RtlBuilder b, Stage.MatVec s, RtlCounter sf, List<VStmt> flagReset) {
+        int sfN = s.sf();
+        int wcBits = valueBits(sfN);
+        int bufBits = counterBits(2 * sfN);
+        VExpr.Ref wsel = b.reg("wsel", 1, false, 0);
+        VExpr.Ref wcnt = b.reg("wcnt", wcBits, false, 0);
+        VExpr.Ref rsel = b.reg("rsel", 1, false, 0);
+        VExpr.Ref buf = b.reg("buffer", s.simd() * s.op().in().bits(), false, 2 * sfN);
+        VExpr full = bin("==", wcnt, uconst(wcBits, sfN));
+        VExpr reuse = b.wire("reuse", 1, false, and(full, bin("==", rsel, wsel)));
+        VExpr ws = b.wire("ws", 1, false, new VExpr.Cond(reuse, not(wsel), wsel));
+        VExpr wc = b.wire("wc", wcBits, false, new VExpr.Cond(reuse, uconst(wcBits, 0), wcnt));
+        VExpr load = b.wire("load", 1, false, and(ref("in_valid"), bin("!=", wc, uconst(wcBits, sfN))));
+        VExpr.Ref vecLast = b.reg("vec_last", 1, false, 0);
+        flagReset.add(set(vecLast, uconst(1, sfN == 1 && s.nf() == 1 ? 1 : 0)));
+        VExpr sfWide = zext(sf.ref(), sf.bits(), wcBits);
+        // The step's beat is loaded if the loader is on the other bank or past slot sf. On the same
+        // bank the loader is never behind (sf <= wcnt), so "past" is "not equal": no comparator chain.
+        VExpr avail = b.wire("avail", 1, false, bin("||", bin("!=", rsel, wsel), bin("!=", wcnt, sfWide)));
+        VExpr wcntNext = b.wire("wcnt_next", wcBits, false, new VExpr.Cond(load, bin("+", wc, uconst(wcBits, 1)), wc));
+        VExpr waddr = b.wire("waddr", bufBits, false, new VExpr.Cond(ws,
+                bin("+", uconst(bufBits, sfN), zext(wc, wcBits, bufBits)), zext(wc, wcBits, bufBits)));
+        return new Loader(buf, rsel, vecLast, avail, load, waddr,
+                List.of(set(wsel, uconst(1, 0)), set(wcnt, uconst(wcBits, 0)), set(rsel, uconst(1, 0))),
+                List.of(set(wsel, ws), set(wcnt, wcntNext)), sfN, bufBits);
+    }
+
+    /**
      * The SPRAM blocks of a {@link WeightStore#SPRAM} weight set and their loader; returns the
      * weight row of the last read. A row spans {@code ceil(rowBits / 16)} blocks side by side, rows
      * fill banks of 16K words. While {@code wl_valid} the loader writes {@code wl_data} into column
      * {@code load_col} of row {@code load_row} (the top module raises it only before the inference
-     * streams open, so no read competes); otherwise every block of the addressed bank reads row
-     * {@code addr}, and the row is held in the blocks' output registers: a block keeps its output
-     * while not selected, and {@code addr} moves only when a step is issued, so a repeated read
-     * returns the same row, as the ROM's enabled register would.
+     * streams open, so no read competes); otherwise, when a step is issued, every block of the
+     * addressed bank reads row {@code addr}, and the row is held in the blocks' output registers
+     * until the next issue (a block keeps its output while not selected), as the ROM's enabled
+     * register would: the pipeline may stall between the read and the products, and {@code addr}
+     * has moved on by then.
      */
     private static VExpr.Ref spramRead(RtlBuilder b, Stage.MatVec s, RtlCounter addr, VExpr compute) {
         int cols = WeightStore.spramColumns(s.rowBits());
@@ -308,10 +377,11 @@ final class MatVecRtl {
                 String q = "spram_q" + k + "_" + c;
                 b.add(new VItem.Decl(VItem.Kind.WIRE, false, WeightStore.SPRAM_WIDTH, q, 0));
                 VExpr load = lcol.is(c);
-                VExpr read = uconst(1, 1);
+                // selected for a read only when a step issues, as the ROM's register is enabled
+                VExpr read = compute;
                 if (banks > 1) {
                     load = and(load, bin("==", new VExpr.Slice(lrow.ref(), ab - 1, lowBits), uconst(ab - lowBits, k)));
-                    read = bin("==", new VExpr.Slice(addr.ref(), ab - 1, lowBits), uconst(ab - lowBits, k));
+                    read = and(compute, bin("==", new VExpr.Slice(addr.ref(), ab - 1, lowBits), uconst(ab - lowBits, k)));
                 }
                 VExpr cs = b.wire("spram_cs" + k + "_" + c, 1, false, new VExpr.Cond(wl, load, read));
                 Map<String, VExpr> pins = new java.util.LinkedHashMap<>();
@@ -418,11 +488,14 @@ final class MatVecRtl {
 
     /**
      * Sums {@code terms} ({@code width}-bit signed registers) in a balanced tree of {@code tw}-bit
-     * adders with a register after every two levels ({@link Stage.MatVec#treeStages()} registers in
-     * all, their updates appended to {@code updates}); returns the register holding the sum, or the
-     * single term.
+     * adders with registers where the stage's {@link Pipelining} puts them ({@link Stage.MatVec#treeStages()}
+     * registers in all, their updates appended to {@code updates}); returns the register or wire
+     * holding the sum, or the single term.
      */
-    private static VExpr.Ref adderTree(RtlBuilder b, String name, List<VExpr.Ref> terms, int width, int tw, List<VStmt> updates) {
+    private static VExpr.Ref adderTree(RtlBuilder b, String name, List<VExpr.Ref> terms, int width, int tw, List<VStmt> updates,
+            Stage.MatVec s) {
+        Pipelining pipe = s.pipelining();
+        int levels = s.treeLevels();
         List<VExpr> level = new ArrayList<>();
         for (VExpr.Ref t : terms) {
             level.add(RtlFixed.signExtend(t, width, tw));
@@ -439,7 +512,7 @@ final class MatVecRtl {
             }
             level = next;
             depth++;
-            if (depth % 2 == 0 || level.size() == 1) {
+            if (pipe.registerAfter(depth, levels, pipe.registeredEnds())) {
                 stage++;
                 List<VExpr> regs = new ArrayList<>();
                 for (int i = 0; i < level.size(); i++) {
@@ -451,7 +524,10 @@ final class MatVecRtl {
             }
         }
         VExpr only = level.get(0);
-        return only instanceof VExpr.Ref r && terms.size() == 1 ? terms.get(0) : (VExpr.Ref) only;
+        if (stage != s.treeStages()) {
+            throw new IllegalStateException(s.name() + ": built " + stage + " adder-tree registers, the stage says " + s.treeStages());
+        }
+        return only instanceof VExpr.Ref r ? r : b.wire(name + "_sum", tw, true, only);
     }
 
     /**

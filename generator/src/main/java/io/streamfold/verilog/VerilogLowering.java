@@ -367,6 +367,11 @@ public final class VerilogLowering {
         return s.accept(new Stage.Visitor<VModule>() {
             @Override
             public VModule matVec(Stage.MatVec m) {
+                if (m.activation() != null) {
+                    // the fused op's module, instantiated inside the unit
+                    VModule a = ElementwiseRtl.elementwise(d, files, m.activation());
+                    files.put(a.name() + ".v", VerilogPrinter.print(a));
+                }
                 return MatVecRtl.matVec(d, files, m);
             }
 

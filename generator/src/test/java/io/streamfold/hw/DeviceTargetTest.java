@@ -39,7 +39,7 @@ class DeviceTargetTest {
 
     @Test
     void weightsThatDoNotFitAreRefusedSayingWhat() {
-        DeviceTarget tiny = new DeviceTarget("tiny", "", "", "", 0, -1, 16 * 1024, 0, 48);
+        DeviceTarget tiny = new DeviceTarget("tiny", "", "", "", 0, -1, 16 * 1024, 0, 48, Pipelining.GENERIC);
         ModelException e = assertThrows(ModelException.class, () -> compile("mlp_bn", tiny, 0));
         assertEquals(Diagnostic.SF_UNSUPPORTED_HW, e.id());
         assertTrue(e.reason().contains("kbit"), e.reason());

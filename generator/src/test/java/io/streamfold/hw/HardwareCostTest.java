@@ -9,6 +9,9 @@ import io.streamfold.quant.QuantConfig;
 import io.streamfold.testutil.Examples;
 import org.junit.jupiter.api.Test;
 
+import java.util.ArrayList;
+import java.util.List;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -42,13 +45,25 @@ class HardwareCostTest {
     @Test
     void everyKindOfMultiplierCountsItsOperandWidths() {
         // cnn_residual has matrix-vector units, an affine, a LeakyRelu and both average pools.
+        // On the generic target the affine and the LeakyRelu that read a unit's output run inside it
+        // (MatVec.activation()) and count with their own operands.
         HwDesign d = design("cnn_residual", QuantConfig.defaults(), 0);
         long want = 0;
         int kinds = 0;
+        List<Stage> parts = new ArrayList<>();
         for (Stage s : d.stages()) {
+            parts.add(s);
+            if (s instanceof Stage.MatVec mv && mv.activation() != null) {
+                parts.add(mv.activation());
+            }
+        }
+        for (Stage s : parts) {
             long per = 0;
             if (s instanceof Stage.MatVec mv) {
                 per = (long) mv.op().weight().bits() * mv.op().in().bits();
+                kinds++;
+                want += (long) mv.pe() * mv.simd() * per;
+                continue;
             } else if (s instanceof Stage.Elementwise e && e.op() instanceof QOp.QAffine a) {
                 per = (long) a.scale().bits() * a.in().bits();
             } else if (s instanceof Stage.Elementwise e && e.op() instanceof QOp.QLeakyRelu l) {

@@ -33,7 +33,7 @@ class PlaceWeightsTest {
     }
 
     private static DeviceTarget device(long blockRamKbit, int sprams) {
-        return new DeviceTarget("test", "", "", "", 0, -1, blockRamKbit * 1024, sprams, 48);
+        return new DeviceTarget("test", "", "", "", 0, -1, blockRamKbit * 1024, sprams, 48, Pipelining.ICE40);
     }
 
     private static List<String> inSpram(HwDesign d) {

@@ -16,8 +16,7 @@ abstract class StageModel {
         return s.accept(new Stage.Visitor<StageModel>() {
             @Override
             public StageModel matVec(Stage.MatVec m) {
-                return m.schedule() == Stage.MatVec.Schedule.STREAMED ? new StreamedMatVecModel(m, fifos[m.input()], fifos[m.output()])
-                        : new MatVecModel(m, fifos[m.input()], fifos[m.output()]);
+                return new MatVecModel(m, fifos[m.input()], fifos[m.output()]);
             }
 
             @Override
@@ -94,8 +93,11 @@ abstract class StageModel {
         private final int nfN;
         private final int simd;
         private final int pe;
+        // acc[nf * pe + p]: the running sum of every output (buffered: the PE lanes' accumulators
+        // hold one group's at a time; streamed: all groups run at once)
         private final long[] acc;
         private final long[] buf;
+        private final boolean buffered;
         // pipeline registers 1..depth after issue (read, products, adder tree): each holds its step's
         // lane sums (the values the tree will produce), valid, first, last and nf
         private final int depth;
@@ -104,9 +106,12 @@ abstract class StageModel {
         private final boolean[] first;
         private final boolean[] last;
         private final int[] nfk;
-        // output register
+        // output register (if the target registers the unit's ends)
         private final long[] y;
         private boolean vOut;
+        private final boolean regEnds;
+        // the fused activation's position in its channel pattern, stepped per beat pushed
+        private int actPos;
         private int wsel;
         private int wcnt;
         private int rsel;
@@ -121,8 +126,9 @@ abstract class StageModel {
             this.nfN = s.nf();
             this.simd = s.simd();
             this.pe = s.pe();
-            this.acc = new long[pe];
-            this.buf = new long[2 * s.inFeatures()];
+            this.acc = new long[s.outFeatures()];
+            this.buffered = s.buffered();
+            this.buf = buffered ? new long[2 * s.inFeatures()] : new long[0];
             this.depth = s.pipelineDepth();
             this.sums = new long[depth + 1][pe];
             this.v = new boolean[depth + 1];
@@ -130,35 +136,57 @@ abstract class StageModel {
             this.last = new boolean[depth + 1];
             this.nfk = new int[depth + 1];
             this.y = new long[pe];
+            this.regEnds = s.pipelining().registeredEnds();
+        }
+
+        /** The output value of lane {@code p} for output {@code o} from its exact sum: requantized, then the fused activation. */
+        private long result(int o, int p, long sum) {
+            long r = s.op().finish(o, sum);
+            Stage.Elementwise a = s.activation();
+            return a == null ? r : a.op().apply(a.channel(actPos, p), r);
+        }
+
+        private void pushed() {
+            if (s.activation() != null && ++actPos == s.activation().periodBeats()) {
+                actPos = 0;
+            }
         }
 
         @Override
         void step() {
             // Every decision reads start-of-cycle state; all updates apply together at the edge.
             // The pipeline (read, products, then accumulate and requantize) advances as a whole unless its
-            // output register holds a beat the output FIFO cannot take.
-            boolean push = vOut && !out.full();
-            boolean adv = !vOut || push;
+            // result (the output register, or the last pipeline register's last step) waits for room.
+            boolean ready = regEnds ? vOut : v[depth] && last[depth];
+            boolean push = ready && !out.full();
+            boolean adv = !ready || push;
             boolean reuse = wcnt == sfN && rsel == wsel;
             int ws = reuse ? wsel ^ 1 : wsel;
             int wc = reuse ? 0 : wcnt;
-            boolean load = !in.empty() && wc < sfN;
-            boolean compute = (rsel != wsel || wcnt > sf) && adv;
-            if (push) {
+            boolean load = buffered && !in.empty() && wc < sfN;
+            // without a buffer a step takes the input FIFO's head (popped with its last row group)
+            boolean compute = (buffered ? rsel != wsel || wcnt > sf : !in.empty()) && adv;
+            if (push && regEnds) {
                 out.push(y);
+                pushed();
             }
             if (adv) {
-                // accumulate the step in the last pipeline register; at its last chunk, the output register
-                vOut = v[depth] && last[depth];
+                // accumulate the step in the last pipeline register; at its last chunk, the output
+                // register, or straight into the output FIFO
+                vOut = regEnds && v[depth] && last[depth];
                 if (v[depth]) {
                     QOp.QDense op = s.op();
                     for (int p = 0; p < pe; p++) {
                         int o = nfk[depth] * pe + p;
-                        long sum = (first[depth] ? op.bias(o) : acc[p]) + sums[depth][p];
-                        acc[p] = sum;
+                        long sum = (first[depth] ? op.bias(o) : acc[o]) + sums[depth][p];
+                        acc[o] = sum;
                         if (last[depth]) {
-                            y[p] = op.finish(o, sum);
+                            y[p] = result(o, p, sum);
                         }
+                    }
+                    if (push && !regEnds) {
+                        out.push(y);
+                        pushed();
                     }
                 }
                 // every register moves on to the next
@@ -178,18 +206,27 @@ abstract class StageModel {
                     for (int p = 0; p < pe; p++) {
                         long sum = 0;
                         for (int i = 0; i < simd; i++) {
-                            sum += s.weight(addr, p, i) * buf[base + i];
+                            sum += s.weight(addr, p, i) * (buffered ? buf[base + i] : in.head(i));
                         }
                         sums[1][p] = sum;
                     }
                     first[1] = sf == 0;
                     last[1] = sf == sfN - 1;
                     nfk[1] = nf;
-                    if (++sf == sfN) {
-                        sf = 0;
-                        if (++nf == nfN) {
-                            nf = 0;
-                            rsel ^= 1;
+                    if (buffered) {
+                        if (++sf == sfN) {
+                            sf = 0;
+                            if (++nf == nfN) {
+                                nf = 0;
+                                rsel ^= 1;
+                            }
+                        }
+                    } else if (++nf == nfN) {
+                        // streamed: nf inner, the beat popped with its last row group
+                        nf = 0;
+                        in.pop();
+                        if (++sf == sfN) {
+                            sf = 0;
                         }
                     }
                     fires++;
@@ -204,103 +241,6 @@ abstract class StageModel {
             }
             wsel = ws;
             wcnt = load ? wc + 1 : wc;
-        }
-    }
-
-    /** {@link Stage.MatVec.Schedule#STREAMED}: no input buffer, {@code sf} outer, an accumulator per output. */
-    static final class StreamedMatVecModel extends StageModel {
-        private final Stage.MatVec s;
-        private final Fifo in;
-        private final Fifo out;
-        private final int sfN;
-        private final int nfN;
-        private final int simd;
-        private final int pe;
-        // acc[nf * pe + p]: every output's running sum
-        private final long[] acc;
-        private final int depth;
-        private final long[][] sums;
-        private final boolean[] v;
-        private final boolean[] first;
-        private final boolean[] last;
-        private final int[] nfk;
-        private final long[] y;
-        private boolean vOut;
-        private int sf;
-        private int nf;
-
-        StreamedMatVecModel(Stage.MatVec s, Fifo in, Fifo out) {
-            this.s = s;
-            this.in = in;
-            this.out = out;
-            this.sfN = s.sf();
-            this.nfN = s.nf();
-            this.simd = s.simd();
-            this.pe = s.pe();
-            this.acc = new long[s.outFeatures()];
-            this.depth = s.pipelineDepth();
-            this.sums = new long[depth + 1][pe];
-            this.v = new boolean[depth + 1];
-            this.first = new boolean[depth + 1];
-            this.last = new boolean[depth + 1];
-            this.nfk = new int[depth + 1];
-            this.y = new long[pe];
-        }
-
-        @Override
-        void step() {
-            boolean push = vOut && !out.full();
-            boolean adv = !vOut || push;
-            boolean compute = !in.empty() && adv;
-            if (push) {
-                out.push(y);
-            }
-            if (adv) {
-                vOut = v[depth] && last[depth];
-                if (v[depth]) {
-                    QOp.QDense op = s.op();
-                    for (int p = 0; p < pe; p++) {
-                        int o = nfk[depth] * pe + p;
-                        long sum = (first[depth] ? op.bias(o) : acc[o]) + sums[depth][p];
-                        if (last[depth]) {
-                            y[p] = op.finish(o, sum);
-                        } else {
-                            acc[o] = sum;
-                        }
-                    }
-                }
-                long[] t = sums[depth];
-                for (int k = depth; k > 1; k--) {
-                    v[k] = v[k - 1];
-                    first[k] = first[k - 1];
-                    last[k] = last[k - 1];
-                    nfk[k] = nfk[k - 1];
-                    sums[k] = sums[k - 1];
-                }
-                sums[1] = t;
-                v[1] = compute;
-                if (compute) {
-                    int addr = s.row(nf, sf);
-                    for (int p = 0; p < pe; p++) {
-                        long sum = 0;
-                        for (int i = 0; i < simd; i++) {
-                            sum += s.weight(addr, p, i) * in.head(i);
-                        }
-                        sums[1][p] = sum;
-                    }
-                    first[1] = sf == 0;
-                    last[1] = sf == sfN - 1;
-                    nfk[1] = nf;
-                    if (++nf == nfN) {
-                        nf = 0;
-                        in.pop();
-                        if (++sf == sfN) {
-                            sf = 0;
-                        }
-                    }
-                    fires++;
-                }
-            }
         }
     }
 

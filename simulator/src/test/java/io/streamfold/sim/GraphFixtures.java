@@ -93,6 +93,30 @@ public final class GraphFixtures {
         return new Graph("fanout", "x", Shape.of(n), nodes, "y");
     }
 
+    /**
+     * {@code x(w0) -> Dense(w1) -> act[0] -> Dense(w2) -> act[1] -> ... -> Dense(wk)}: a plain MLP whose
+     * hidden layers are each followed by the given elementwise op (null for none).
+     */
+    public Graph mlp(List<Op> acts, int... widths) {
+        List<Node> nodes = new ArrayList<>();
+        String v = "x";
+        for (int l = 1; l < widths.length; l++) {
+            nodes.add(new Node("fc" + l, dense(widths[l], widths[l - 1]), v, "d" + l));
+            v = "d" + l;
+            Op act = l < widths.length - 1 ? acts.get(l - 1) : null;
+            if (act != null) {
+                nodes.add(new Node("act" + l, act, v, "a" + l));
+                v = "a" + l;
+            }
+        }
+        return new Graph("mlp", "x", Shape.of(widths[0]), nodes, v);
+    }
+
+    /** A per-channel BatchNorm that cannot fold when it follows an activation. */
+    public Op.BatchNorm batchNorm(int c) {
+        return bn(c);
+    }
+
     /** {@code x(c, hh, ww) -> GlobalAvgPool -> Flatten -> Dense(k) -> Softmax}. */
     public Graph gapHead(int c, int hh, int ww, int k) {
         List<Node> nodes = new ArrayList<>();

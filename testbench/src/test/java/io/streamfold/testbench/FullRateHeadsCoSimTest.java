@@ -6,6 +6,7 @@ import io.streamfold.compile.Pipeline;
 import io.streamfold.hw.Channel;
 import io.streamfold.hw.HwDesign;
 import io.streamfold.hw.ParallelismPlan;
+import io.streamfold.hw.Pipelining;
 import io.streamfold.hw.Stage;
 import io.streamfold.ir.Graph;
 import io.streamfold.ir.Node;
@@ -104,7 +105,7 @@ class FullRateHeadsCoSimTest {
         int[] perm = {4, 0, 6, 2, 5, 1, 3};
         QFormat fmt = new QFormat(3, 0);
         QFormat idx = new QFormat(4, 0);
-        Stage.ArgmaxTree am = new Stage.ArgmaxTree("s0_argmax", "y", 0, 1, fmt, perm, idx);
+        Stage.ArgmaxTree am = new Stage.ArgmaxTree("s0_argmax", "y", 0, 1, fmt, perm, idx, Pipelining.ICE40);
         List<Channel> channels = List.of(new Channel(0, "c0_in", n, fmt, 2, 1),
                 new Channel(1, "c1_argmax", 1, idx, 2, 1).withRegisters(am.latency(), true));
         HwDesign d = new HwDesign("argmax_perm", channels, List.of(am), 0, 1, perm, new int[] {0});

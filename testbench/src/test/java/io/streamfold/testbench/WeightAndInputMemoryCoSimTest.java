@@ -4,6 +4,7 @@ import io.streamfold.hw.DeviceTarget;
 import io.streamfold.hw.HwDesign;
 import io.streamfold.hw.LowerToHardware;
 import io.streamfold.hw.ParallelismPlan;
+import io.streamfold.hw.Pipelining;
 import io.streamfold.hw.PlaceWeights;
 import io.streamfold.hw.Stage;
 import io.streamfold.hw.WeightStore;
@@ -49,7 +50,7 @@ class WeightAndInputMemoryCoSimTest {
 
     /** A device whose block RAM holds only the biases and tables: every weight set must go to SPRAM. */
     private static DeviceTarget noBlockRam(int sprams) {
-        return new DeviceTarget("spram-test", "", "", "", 0, -1, 4096, sprams, 48);
+        return new DeviceTarget("spram-test", "", "", "", 0, -1, 4096, sprams, 48, Pipelining.ICE40);
     }
 
     private static HwDesign emit(Path dir, QuantizedGraph q, ParallelismPlan plan, DeviceTarget t, List<long[]> xs, Stimulus stim)
@@ -117,13 +118,15 @@ class WeightAndInputMemoryCoSimTest {
         for (int k = 0; k < 3; k++) {
             ParallelismPlan plan = f.randomPlan(q);
             Path dir = tmp.resolve("rom" + k);
-            HwDesign d = emit(dir, q, streamed(LowerToHardware.run(q, plan)), f.inputs(q, 4), new Stimulus(k, 0.3, 0.4));
+            // both register placements: the iCE40's (registered ends) and the generic one (fused activations)
+            Pipelining pipe = k == 1 ? Pipelining.ICE40 : Pipelining.GENERIC;
+            HwDesign d = emit(dir, q, streamed(LowerToHardware.run(q, plan, pipe)), f.inputs(q, 4), new Stimulus(k, 0.3, 0.4));
             assertTrue(d.stages().stream().noneMatch(s -> s.bufferBits() > 0 && s instanceof Stage.MatVec));
             CoSim.assertPasses(dir, EdaRunner.Simulator.ICARUS);
         }
         // the bench's combination: streamed input, weights in SPRAM
         ParallelismPlan plan = ParallelismPlan.serial().with("fc0", 2, 3).with("fc2", 3, 1).withInputElems(3);
-        DeviceTarget tiny = new DeviceTarget("spram-test", "", "", "", 0, -1, 1024, 8, 48);
+        DeviceTarget tiny = new DeviceTarget("spram-test", "", "", "", 0, -1, 1024, 8, 48, Pipelining.ICE40);
         HwDesign d = emit(tmp.resolve("spram"), q, PlaceWeights.run(LowerToHardware.run(q, plan), tiny, new PassContext()),
                 f.inputs(q, 4), new Stimulus(9, 0.3, 0.4));
         assertEquals(3, d.spramStages().size());
@@ -132,6 +135,13 @@ class WeightAndInputMemoryCoSimTest {
                 d.spramStages().stream().map(Stage.MatVec::schedule).toList());
         CoSim.assertPasses(tmp.resolve("spram"), EdaRunner.Simulator.ICARUS);
         CoSim.assertPasses(tmp.resolve("spram"), EdaRunner.Simulator.VERILATOR);
+        // the same under the iCE40 placement (the UP5K's): read, output register and its own activation stage
+        HwDesign up5k = emit(tmp.resolve("spram-ice40"), q,
+                PlaceWeights.run(LowerToHardware.run(q, plan, Pipelining.ICE40), tiny, new PassContext()), f.inputs(q, 4),
+                new Stimulus(10, 0.3, 0.4));
+        assertEquals(d.spramStages().stream().map(Stage.MatVec::schedule).toList(),
+                up5k.spramStages().stream().map(Stage.MatVec::schedule).toList());
+        CoSim.assertPasses(tmp.resolve("spram-ice40"), EdaRunner.Simulator.ICARUS);
     }
 
     @Test

@@ -63,7 +63,7 @@ class MatVecPipelineCoSimTest {
         }
     }
 
-    /** Relu, LeakyRelu, Clip, a per-channel Affine over {@code affineWidth} channels, a table. */
+    /** Relu, LeakyRelu, Clip (pipelined: not fused), a per-channel Affine over {@code affineWidth} channels, a table. */
     static List<Op> activations(GraphFixtures f, int affineWidth) {
         double[] scale = new double[affineWidth];
         double[] shift = new double[affineWidth];
@@ -113,7 +113,8 @@ class MatVecPipelineCoSimTest {
         for (Pipelining pipe : List.of(Pipelining.GENERIC, new Pipelining(2, true, true))) {
             Path dir = tmp.resolve(pipe.registeredEnds() ? "registered" : "generic");
             HwDesign d = emit(dir, q, plan, pipe, f.inputs(q, 24), new Stimulus(6, 0.3, 0.4));
-            assertEquals(0, d.stages().stream().filter(s -> s instanceof Stage.Elementwise).count());
+            // every activation fused but the pipelined Clip, which stays a stage of its own
+            assertEquals(1, d.stages().stream().filter(s -> s instanceof Stage.Elementwise).count());
             check(dir, d, !pipe.registeredEnds());
         }
     }
@@ -127,7 +128,8 @@ class MatVecPipelineCoSimTest {
         ParallelismPlan plan = ParallelismPlan.serial().withInputElems(3).with("fc1", 6, 3).with("fc2", 4, 6).with("fc3", 12, 2)
                 .with("fc4", 4, 6).with("fc5", 2, 12).with("fc6", 5, 2);
         HwDesign d = emit(tmp, q, plan, Pipelining.GENERIC, f.inputs(q, 12), new Stimulus(7, 0.3, 0.5));
-        assertEquals(0, d.stages().stream().filter(s -> s instanceof Stage.Elementwise).count());
+        // every activation fused but the pipelined Clip, which stays a stage of its own
+        assertEquals(1, d.stages().stream().filter(s -> s instanceof Stage.Elementwise).count());
         CoSim.assertPasses(tmp, EdaRunner.Simulator.ICARUS);
     }
 }

@@ -264,7 +264,8 @@ public final class VerilogLowering {
     static VModule fifo(String name, int width, int depth, int registers, boolean lateData) {
         RtlBuilder b = new RtlBuilder();
         int cw = valueBits(depth);
-        RtlCounter rd = b.counter("rd", depth);
+        // a FIFO with its head in a register needs no read pointer, only the slot after the head (rd_inc)
+        RtlCounter rd = depth <= HEAD_REGISTER_DEPTH ? null : b.counter("rd", depth);
         RtlCounter wr = b.counter("wr", depth);
         VExpr.Ref count = b.reg("count", cw, false, 0);
         VExpr push = ref("in_push");
@@ -305,23 +306,23 @@ public final class VerilogLowering {
         b.assign("in_ready", room);
         b.assign("out_valid", avail);
         boolean headRegister = depth <= HEAD_REGISTER_DEPTH;
-        VStmt popStep = rd.step();
+        // the slot after the head (rd + 1 mod depth) as a counter register of its own: a pop moves the
+        // head there with no arithmetic (the deep FIFO's block RAM reads at rd's next value)
+        RtlCounter rdIncC = b.counter("rd_inc", depth);
+        VExpr.Ref rdInc = rdIncC.ref();
+        b.add(clocked(List.of(set(rdInc, uconst(rdIncC.bits(), 1))), ref("out_pop"), List.of(rdIncC.step())));
         if (headRegister) {
             // Slots as registers of their own (no memory for Yosys to map) and the head beat from a
             // register, written with what the head will be after the edge: after a pop the next
             // slot (or the beat written into it), else the head (or the beat written into an empty
             // FIFO). Both are chosen from registers alone; the pop only picks one, so the consumer
             // reads a register, not a multiplexer over the slots.
-            // rd + 1 (mod depth) as a counter register of its own, one ahead of rd
-            RtlCounter rdIncC = b.counter("rd_inc", depth);
-            VExpr.Ref rdInc = rdIncC.ref();
-            b.add(clocked(List.of(set(rdInc, uconst(rd.bits(), 1))), ref("out_pop"), List.of(rdIncC.step())));
             List<VExpr> slots = new ArrayList<>();
             List<VStmt> writes = new ArrayList<>();
             for (int k = 0; k < depth; k++) {
                 VExpr.Ref slot = b.reg("slot" + k, width, false, 0);
                 slots.add(slot);
-                writes.add(when(bin("==", wr.ref(), uconst(rd.bits(), k)), List.of(set(slot, data))));
+                writes.add(when(bin("==", wr.ref(), uconst(wr.bits(), k)), List.of(set(slot, data))));
             }
             VExpr following = b.select("following", width, false, rdInc, slots);
             VExpr.Ref head = b.reg("head", width, false, 0);
@@ -332,22 +333,20 @@ public final class VerilogLowering {
             b.assign("out_data", head);
         } else {
             // A deep FIFO is block RAM: Yosys folds the rd register into the memory's read port, so
-            // rd's next value is the read address. It is kept shallow: rd + 1 and "rd is the last
-            // slot" are registers of their own, and the pop only picks.
+            // rd's next value is the read address, one multiplexer of rd and rd_inc after the pop.
             VExpr.Ref mem = b.reg("mem", width, false, depth);
             b.assign("out_data", new VExpr.Index(mem, rd.ref()));
             b.add(clockedNoReset(push, List.of(set(new VExpr.Index(mem, wr.ref()), data))));
-            List<VStmt> rdReset = new ArrayList<>();
-            VExpr.Ref rdLast = RtlKit.lastFlag(b, "rd_last", rd, rdReset);
-            VExpr.Ref rdPlus = b.reg("rd_plus", rd.bits(), false, 0);
-            rdReset.add(set(rdPlus, uconst(rd.bits(), 1)));
-            b.add(clocked(rdReset, ref("out_pop"), List.of(RtlKit.stepFlag(rdLast, rd),
-                    set(rdPlus, new VExpr.Cond(rdLast, uconst(rd.bits(), 1), bin("+", rdPlus, uconst(rd.bits(), 1)))))));
-            popStep = set(rd.ref(), new VExpr.Cond(rdLast, uconst(rd.bits(), 0), rdPlus));
         }
-        b.add(clocked(List.of(rd.clear(), wr.clear(), set(count, uconst(cw, 0))), List.of(
+        List<VStmt> pointerReset = new ArrayList<>(List.of(wr.clear(), set(count, uconst(cw, 0))));
+        List<VStmt> onPop = new ArrayList<>();
+        if (rd != null) {
+            pointerReset.add(rd.clear());
+            onPop.add(set(rd.ref(), rdInc));
+        }
+        b.add(clocked(pointerReset, List.of(
                 when(push, List.of(wr.step())),
-                when(ref("out_pop"), List.of(popStep)),
+                when(ref("out_pop"), onPop),
                 new VStmt.If(grows,
                         List.of(set(count, bin("+", count, uconst(cw, 1)))),
                         List.of(when(shrinks, List.of(set(count, bin("-", count, uconst(cw, 1))))))))));

@@ -270,8 +270,7 @@ final class WindowRtl {
             addressStage.add(set(colQ, col));
             raddr = b.wire("raddr", ab, false, bin("+", bin("*", zext(slotQ, slotB, ab), uconst(ab, (long) w * cbN)), colQ));
         } else {
-            raddr = b.wire("raddr", ab, false, bin("+", bin("*", bin("+", bin("*", fit(slot, slb, ab), uconst(ab, w)),
-                    fit(ix, sb, ab)), uconst(ab, cbN)), zext(cb.ref(), cb.bits(), ab)));
+            raddr = b.wire("raddr", ab, false, bin("+", bin("*", fit(slot, slb, ab), uconst(ab, (long) w * cbN)), col));
         }
         // Padding of the beat of the cycle, from tables indexed by the counters (no arithmetic), is
         // registered beside its address: it is not needed before the data.

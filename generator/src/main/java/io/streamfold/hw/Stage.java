@@ -462,10 +462,11 @@ public sealed interface Stage {
      * {@link MatVec} can also run one in its output stage ({@link MatVec#activation()}), firing it
      * once per beat it pushes.
      *
-     * <p>Most ops are one cycle of logic before the output channel's register. An interpolating
-     * table ({@link QOp.QElementwise#pipelined()}) is a pipeline of two free-running registers
-     * that never stalls: the table read (value and slope ROMs at one address, block RAM) with the
-     * remainder carried along, then the sum {@code v 2^s + d r}; its requantization feeds the FIFO.
+     * <p>Most ops are one cycle of logic before the output channel's register. A pipelined op
+     * ({@link QOp.QElementwise#pipelined()}: an interpolating table, Clip, Affine) is a pipeline of
+     * two free-running registers that never stalls; e.g. an interpolating table reads the value and
+     * slope ROMs at one address (block RAM) with the remainder carried along, then registers the sum
+     * {@code v 2^s + d r}, whose requantization feeds the FIFO.
      * The result of a beat taken in cycle t is presented in cycle t + 2 ({@link #registersOwnOutput()}),
      * and the channel's two register stages carry only the push, so the FIFO keeps a slot for
      * every beat in flight (as {@link SoftmaxTree}).

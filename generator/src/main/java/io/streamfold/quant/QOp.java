@@ -88,8 +88,10 @@ public sealed interface QOp {
         }
 
         /**
-         * True if the hardware computes the op in a pipeline of two registers (a registered table
-         * read, then the registered interpolation product) rather than in one cycle of logic.
+         * True if the hardware computes the op in a pipeline of two registers rather than in one
+         * cycle of logic: an interpolating table (the table read, then the interpolation sum), Clip
+         * (the input, then the rounded value beside the clamp decisions), Affine (the input with its
+         * channel's constants, then the product plus shift).
          */
         default boolean pipelined() {
             return false;
@@ -301,6 +303,11 @@ public sealed interface QOp {
             return x * scale.at(c) + shift[c];
         }
 
+        @Override
+        public boolean pipelined() {
+            return true;
+        }
+
         public long finish(int c, long acc) {
             return Fixed.requantize(acc, accFrac(c), out);
         }
@@ -484,7 +491,7 @@ public sealed interface QOp {
             return "Clip";
         }
 
-        /** The rounding to the output format, then the clamp, each in a register stage of its own. */
+        /** The input, then the rounded value beside the clamp decisions, each in a register stage. */
         @Override
         public boolean pipelined() {
             return true;

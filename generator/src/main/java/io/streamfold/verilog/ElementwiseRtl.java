@@ -2,6 +2,7 @@ package io.streamfold.verilog;
 
 import io.streamfold.hw.HwDesign;
 import io.streamfold.hw.Stage;
+import io.streamfold.quant.Fixed;
 import io.streamfold.quant.Lut;
 import io.streamfold.quant.QFormat;
 import io.streamfold.quant.QOp;
@@ -59,6 +60,15 @@ final class ElementwiseRtl {
             }
             b.add(new VItem.Initial(loads));
         }
+        // a pipelined op's beat position two registers later, for the per-channel choice after them
+        VExpr.Ref pos2 = null;
+        if (pos != null && op.pipelined()) {
+            VExpr.Ref pos1 = b.reg("r1_pos", beat.bits(), false, 0);
+            pos2 = b.reg("r2_pos", beat.bits(), false, 0);
+            pipe.add(set(pos1, pos));
+            pipe.add(set(pos2, pos1));
+        }
+        VExpr.Ref posOut = pos2;
         List<VExpr> ys = new ArrayList<>();
         for (int i = 0; i < e; i++) {
             int lane = i;
@@ -74,19 +84,31 @@ final class ElementwiseRtl {
 
                 @Override
                 public VExpr clip(QOp.QClip c) {
-                    // register 1: the input; register 2: rounded and saturated to the output format; then the clamp
+                    // register 1: the input; register 2: the value rounded and saturated to the output format,
+                    // beside the clamp decisions taken on the input (rounding is monotone, so Q(x) > hi exactly
+                    // when x is above the last input code that rounds to at most hi): the output is one
+                    // multiplexer after registers, no comparator between them and the FIFO.
                     VExpr.Ref x1 = b.reg("r1_" + n + "_x", in.bits(), true, 0);
                     pipe.add(set(x1, x));
                     VExpr r = RtlFixed.requantize(b, n + "_r", x1, in.bits(), in.frac(), out);
                     VExpr.Ref r2 = b.reg("r2_" + n + "_r", out.bits(), true, 0);
                     pipe.add(set(r2, r));
-                    // a bound at the end of the output format is the saturation's already
                     VExpr y = r2;
-                    if (c.hi() < out.max()) {
-                        y = new VExpr.Cond(bin(">", r2, sconst(out.bits(), c.hi())), sconst(out.bits(), c.hi()), y);
+                    long top = lastCodeAtMost(in, out, c.hi());
+                    if (top < in.min()) {
+                        y = sconst(out.bits(), c.hi());
+                    } else if (top < in.max()) {
+                        VExpr.Ref above = b.reg("r2_" + n + "_hi", 1, false, 0);
+                        pipe.add(set(above, bin(">", x1, sconst(in.bits(), top))));
+                        y = new VExpr.Cond(above, sconst(out.bits(), c.hi()), y);
                     }
-                    if (c.lo() > out.min()) {
-                        y = new VExpr.Cond(bin("<", r2, sconst(out.bits(), c.lo())), sconst(out.bits(), c.lo()), y);
+                    long bottom = firstCodeAtLeast(in, out, c.lo());
+                    if (bottom > in.max()) {
+                        y = sconst(out.bits(), c.lo());
+                    } else if (bottom > in.min()) {
+                        VExpr.Ref below = b.reg("r2_" + n + "_lo", 1, false, 0);
+                        pipe.add(set(below, bin("<", x1, sconst(in.bits(), bottom))));
+                        y = new VExpr.Cond(below, sconst(out.bits(), c.lo()), y);
                     }
                     return b.wire(n, out.bits(), true, y);
                 }
@@ -146,6 +168,9 @@ final class ElementwiseRtl {
 
                 @Override
                 public VExpr affine(QOp.QAffine a) {
+                    // register 1: the input with its channel's scale and shift; register 2: x * scale + shift
+                    // (a multiplier with registered operands and result: the DSP's own registers); then the
+                    // rounding to the output format, chosen by the channel position carried along
                     List<VExpr> scales = new ArrayList<>();
                     List<VExpr> shifts = new ArrayList<>();
                     int sb = a.scale().bits();
@@ -155,19 +180,19 @@ final class ElementwiseRtl {
                         scales.add(sconst(sb, a.scale().at(c)));
                         shifts.add(sconst(aw, a.shift(c)));
                     }
-                    VExpr scale = b.select("scale" + lane, sb, true, pos, scales);
-                    VExpr shift = b.select("shift" + lane, aw, true, pos, shifts);
-                    VExpr.Ref sc = scale instanceof VExpr.Ref r0 ? r0 : b.wire("scale" + lane + "_c", sb, true, scale);
-                    VExpr.Ref sh = shift instanceof VExpr.Ref r1 ? r1 : b.wire("shift" + lane + "_c", aw, true, shift);
-                    VExpr.Ref prod = RtlFixed.mul(b, "prod" + lane, x, in.bits(), sc, sb);
+                    VExpr.Ref x1 = b.reg("r1_" + n + "_x", in.bits(), true, 0);
+                    pipe.add(set(x1, x));
+                    VExpr.Ref sc = registered(b, pipe, "r1_" + n + "_scale", sb, b.select("scale" + lane, sb, true, pos, scales));
+                    VExpr.Ref sh = registered(b, pipe, "r1_" + n + "_shift", aw, b.select("shift" + lane, aw, true, pos, shifts));
+                    VExpr.Ref prod = RtlFixed.mul(b, "prod" + lane, x1, in.bits(), sc, sb);
                     int sw = Math.max(aw, a.productBits());
-                    VExpr.Ref acc = b.wire("acc" + lane, sw, true,
-                            bin("+", RtlFixed.signExtend(prod, a.productBits(), sw), RtlFixed.signExtend(sh, aw, sw)));
+                    VExpr.Ref acc = b.reg("r2_" + n + "_acc", sw, true, 0);
+                    pipe.add(set(acc, bin("+", RtlFixed.signExtend(prod, a.productBits(), sw), RtlFixed.signExtend(sh, aw, sw))));
                     List<Integer> fracs = new ArrayList<>();
                     for (int k = 0; k < period; k++) {
                         fracs.add(a.accFrac(s.channel(k, lane)));
                     }
-                    return RtlFixed.requantizeBank(b, n, acc, sw, fracs, out, pos);
+                    return RtlFixed.requantizeBank(b, n, acc, sw, fracs, out, posOut);
                 }
 
                 @Override
@@ -199,9 +224,52 @@ final class ElementwiseRtl {
         String doc = op.kind() + " stage " + s.name() + " (" + s.source() + "): " + e + " elements per beat, " + in + " -> " + out + "."
                 + (op instanceof QOp.QLut t && op.pipelined() ? "\nInterpolating table: " + t.lut() + "; a pipeline of two free-running "
                         + "registers (table read, interpolation sum), the output FIFO counts the beats in flight."
-                        : op.pipelined() ? "\nA pipeline of two free-running registers (input, rounded value), the output FIFO counts the "
-                        + "beats in flight." : "");
+                        : op instanceof QOp.QAffine && op.pipelined() ? "\nA pipeline of two free-running registers (input with its "
+                        + "channel's scale and shift, product plus shift), the output FIFO counts the beats in flight."
+                        : op.pipelined() ? "\nA pipeline of two free-running registers (input, rounded value beside the clamp decisions), "
+                        + "the output FIFO counts the beats in flight." : "");
         return new VModule(mod, doc, List.of(), ports(e * in.bits(), e * out.bits()), b.items());
+    }
+
+    /** {@code value} through a free-running register when it varies (a per-channel choice), else the constant as a wire. */
+    private static VExpr.Ref registered(RtlBuilder b, List<VStmt> pipe, String name, int bits, VExpr value) {
+        if (!(value instanceof VExpr.Ref)) {
+            return b.wire(name + "_c", bits, true, value);
+        }
+        VExpr.Ref r = b.reg(name, bits, true, 0);
+        pipe.add(set(r, value));
+        return r;
+    }
+
+    /** The largest input code whose requantization to {@code out} is at most {@code v}, {@code in.min() - 1} if none. */
+    static long lastCodeAtMost(QFormat in, QFormat out, long v) {
+        long lo = in.min() - 1;
+        long hi = in.max();
+        // invariant: Q(lo) <= v (lo = min - 1 stands for "none"), Q(c) > v for every c above hi's answer
+        while (lo < hi) {
+            long mid = lo + (hi - lo + 1) / 2;
+            if (Fixed.requantize(mid, in.frac(), out) <= v) {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        return lo;
+    }
+
+    /** The smallest input code whose requantization to {@code out} is at least {@code v}, {@code in.max() + 1} if none. */
+    static long firstCodeAtLeast(QFormat in, QFormat out, long v) {
+        long lo = in.min();
+        long hi = in.max() + 1;
+        while (lo < hi) {
+            long mid = lo + (hi - lo) / 2;
+            if (Fixed.requantize(mid, in.frac(), out) >= v) {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        return lo;
     }
 
     static VModule widthConverter(HwDesign d, Map<String, String> files, Stage.WidthConverter s) {

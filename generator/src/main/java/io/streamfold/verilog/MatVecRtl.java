@@ -326,11 +326,15 @@ final class MatVecRtl {
         VExpr.Ref wcnt = b.reg("wcnt", wcBits, false, 0);
         VExpr.Ref rsel = b.reg("rsel", 1, false, 0);
         VExpr.Ref buf = b.reg("buffer", s.simd() * s.op().in().bits(), false, 2 * sfN);
-        VExpr full = bin("==", wcnt, uconst(wcBits, sfN));
-        VExpr reuse = b.wire("reuse", 1, false, and(full, bin("==", rsel, wsel)));
+        // "The writer's bank is full" (wcnt == SF) is a register beside wcnt: the pop decision is one
+        // gate of registers (the FIFO's valid, this flag, the two bank selects), no count compare.
+        VExpr.Ref full = b.reg("wfull", 1, false, 0);
+        VExpr sameBank = bin("==", rsel, wsel);
+        VExpr reuse = b.wire("reuse", 1, false, and(full, sameBank));
         VExpr ws = b.wire("ws", 1, false, new VExpr.Cond(reuse, not(wsel), wsel));
         VExpr wc = b.wire("wc", wcBits, false, new VExpr.Cond(reuse, uconst(wcBits, 0), wcnt));
-        VExpr load = b.wire("load", 1, false, and(ref("in_valid"), bin("!=", wc, uconst(wcBits, sfN))));
+        // wc != SF: the bank is not full, or it is and the reader has moved onto it (reuse)
+        VExpr load = b.wire("load", 1, false, and(ref("in_valid"), bin("||", not(full), sameBank)));
         VExpr.Ref vecLast = b.reg("vec_last", 1, false, 0);
         flagReset.add(set(vecLast, uconst(1, sfN == 1 && s.nf() == 1 ? 1 : 0)));
         VExpr sfWide = zext(sf.ref(), sf.bits(), wcBits);
@@ -341,8 +345,8 @@ final class MatVecRtl {
         VExpr waddr = b.wire("waddr", bufBits, false, new VExpr.Cond(ws,
                 bin("+", uconst(bufBits, sfN), zext(wc, wcBits, bufBits)), zext(wc, wcBits, bufBits)));
         return new Loader(buf, rsel, vecLast, avail, load, waddr,
-                List.of(set(wsel, uconst(1, 0)), set(wcnt, uconst(wcBits, 0)), set(rsel, uconst(1, 0))),
-                List.of(set(wsel, ws), set(wcnt, wcntNext)), sfN, bufBits);
+                List.of(set(wsel, uconst(1, 0)), set(wcnt, uconst(wcBits, 0)), set(rsel, uconst(1, 0)), set(full, uconst(1, 0))),
+                List.of(set(wsel, ws), set(wcnt, wcntNext), set(full, bin("==", wcntNext, uconst(wcBits, sfN)))), sfN, bufBits);
     }
 
     /**

@@ -170,29 +170,28 @@ final class ElementwiseRtl {
                 public VExpr affine(QOp.QAffine a) {
                     // register 1: the input with its channel's scale and shift; register 2: x * scale + shift
                     // (a multiplier with registered operands and result: the DSP's own registers); then the
-                    // rounding to the output format, chosen by the channel position carried along
+                    // shift to the output format, chosen by the channel position carried along. The shift
+                    // constants include the rounding (as a MatVec's biases), so no adder follows register 2.
+                    int sb = a.scale().bits();
+                    int sw = Math.max(a.accBits(), a.productBits()) + 1;
                     List<VExpr> scales = new ArrayList<>();
                     List<VExpr> shifts = new ArrayList<>();
-                    int sb = a.scale().bits();
-                    int aw = a.accBits();
+                    List<Integer> fracs = new ArrayList<>();
                     for (int k = 0; k < period; k++) {
                         int c = s.channel(k, lane);
                         scales.add(sconst(sb, a.scale().at(c)));
-                        shifts.add(sconst(aw, a.shift(c)));
+                        shifts.add(sconst(sw, a.shift(c) + RtlFixed.roundingConstant(sw, a.accFrac(c), out)));
+                        fracs.add(a.accFrac(c));
                     }
                     VExpr.Ref x1 = b.reg("r1_" + n + "_x", in.bits(), true, 0);
                     pipe.add(set(x1, x));
                     VExpr.Ref sc = registered(b, pipe, "r1_" + n + "_scale", sb, b.select("scale" + lane, sb, true, pos, scales));
-                    VExpr.Ref sh = registered(b, pipe, "r1_" + n + "_shift", aw, b.select("shift" + lane, aw, true, pos, shifts));
+                    VExpr.Ref sh = registered(b, pipe, "r1_" + n + "_shift", sw, b.select("shift" + lane, sw, true, pos, shifts));
                     VExpr.Ref prod = RtlFixed.mul(b, "prod" + lane, x1, in.bits(), sc, sb);
-                    int sw = Math.max(aw, a.productBits());
-                    VExpr.Ref acc = b.reg("r2_" + n + "_acc", sw, true, 0);
-                    pipe.add(set(acc, bin("+", RtlFixed.signExtend(prod, a.productBits(), sw), RtlFixed.signExtend(sh, aw, sw))));
-                    List<Integer> fracs = new ArrayList<>();
-                    for (int k = 0; k < period; k++) {
-                        fracs.add(a.accFrac(s.channel(k, lane)));
-                    }
-                    return RtlFixed.requantizeBank(b, n, acc, sw, fracs, out, posOut);
+                    // |x * scale + shift| < 2^(sw-2) and the rounding constant is at most 2^(sw-2): the sum fits sw bits
+                    VExpr.Ref acc = b.regPartlyUnused("r2_" + n + "_acc", sw, true);
+                    pipe.add(set(acc, bin("+", RtlFixed.signExtend(prod, a.productBits(), sw), sh)));
+                    return RtlFixed.requantizeBank(b, n, acc, sw, fracs, out, posOut, true);
                 }
 
                 @Override

@@ -282,6 +282,7 @@ final class MatVecRtl {
         if (!streamed) {
             reset.addAll(loader.reset);
             onClock.addAll(loader.update);
+            onClock.addAll(loader.availUpdate(b, sf, compute, sfLast, reset));
         }
         onClock.addAll(List.of(when(compute, onCompute), when(adv, onAdvance)));
         b.add(clocked(reset, onClock));
@@ -307,8 +308,48 @@ final class MatVecRtl {
      * The input buffer of a {@link Stage.MatVec} whose outputs take several passes over the input
      * (NF > 1): two banks of SF beats, the loader's registers and the compute side's bank.
      */
-    private record Loader(VExpr.Ref buf, VExpr.Ref rsel, VExpr.Ref vecLast, VExpr avail, VExpr load, VExpr waddr, List<VStmt> reset,
-                          List<VStmt> update, int sfN, int bufBits) {
+    private record Loader(VExpr.Ref buf, VExpr.Ref rsel, VExpr.Ref vecLast, VExpr.Ref wsel, VExpr.Ref wcnt, VExpr.Ref avail, VExpr reuse, VExpr load,
+                          VExpr waddr, List<VStmt> reset, List<VStmt> update, int sfN, int wcBits, int bufBits) {
+
+        /**
+         * The next value of {@code avail} ("the beat of step sf is in the buffer": the reader's bank
+         * differs from the writer's, or the writer is not at slot sf), kept as a register so the
+         * issue decision is one gate of registers. It is {@code rsel' != wsel' || wcnt' != sf'} of the
+         * next values, each of which is one of a few forms (wcnt: kept, +1, 0 or 1 after a bank switch;
+         * sf: kept, +1 or wrapped to 0); the equalities of those forms are compared on the registers
+         * alone and the issue/load decisions only choose among them.
+         */
+        List<VStmt> availUpdate(RtlBuilder b, RtlCounter sf, VExpr compute, VExpr sfLast, List<VStmt> reset) {
+            // sf + 1 and wcnt + 1 as registers kept beside the counters, so every equality below
+            // compares registers (no carry chain before the comparators)
+            int w = wcBits + 1;
+            VExpr one = uconst(w, 1);
+            VExpr.Ref sfPlus = b.reg("sf_plus", w, false, 0);
+            VExpr.Ref wcntPlus = b.reg("wcnt_plus", w, false, 0);
+            reset.add(set(sfPlus, one));
+            reset.add(set(wcntPlus, one));
+            VExpr wc = zext(wcnt, wcBits, w);
+            VExpr sfw = sf.widen(w);
+            VExpr same = b.wire("eq_same", 1, false, bin("==", wc, sfw));
+            VExpr writerAhead = b.wire("eq_ahead", 1, false, bin("==", wc, sfPlus));
+            VExpr writerBehind = b.wire("eq_behind", 1, false, bin("==", wcntPlus, sfw));
+            VExpr writerAtZero = bin("==", wcnt, uconst(wcBits, 0));
+            VExpr sfZero = sf.is(0);
+            VExpr sfOne = sfN > 1 ? sf.is(1) : uconst(1, 0);
+            VExpr f = uconst(1, 0);
+            VExpr t = uconst(1, 1);
+            // equal next counts, by (writer's next form, reader's next form): kept/stepped/wrapped
+            VExpr switched = new VExpr.Cond(load, new VExpr.Cond(compute, new VExpr.Cond(sfLast, f, sfZero), sfOne),
+                    new VExpr.Cond(compute, new VExpr.Cond(sfLast, t, f), sfZero));
+            VExpr kept = new VExpr.Cond(load, new VExpr.Cond(compute, new VExpr.Cond(sfLast, f, same), writerBehind),
+                    new VExpr.Cond(compute, new VExpr.Cond(sfLast, writerAtZero, writerAhead), same));
+            VExpr equalNext = b.wire("eq_next", 1, false, new VExpr.Cond(reuse, switched, kept));
+            VExpr banksDifferNext = bin("^", bin("^", bin("!=", rsel, wsel), and(compute, vecLast)), reuse);
+            VExpr sfPlusNext = new VExpr.Cond(compute, new VExpr.Cond(sfLast, one, bin("+", sfPlus, one)), sfPlus);
+            VExpr wcntPlusNext = new VExpr.Cond(reuse, bin("+", zext(load, 1, w), one),
+                    new VExpr.Cond(load, bin("+", wcntPlus, one), wcntPlus));
+            return List.of(set(avail, bin("||", banksDifferNext, not(equalNext))), set(sfPlus, sfPlusNext), set(wcntPlus, wcntPlusNext));
+        }
 
         /** The buffer read of step {@code sf}: the slot an issued step reads was written in an earlier cycle (avail), never at this edge, so a plain synchronous read suffices. */
         VExpr read(RtlBuilder b, RtlCounter sf) {
@@ -332,21 +373,28 @@ final class MatVecRtl {
         VExpr sameBank = bin("==", rsel, wsel);
         VExpr reuse = b.wire("reuse", 1, false, and(full, sameBank));
         VExpr ws = b.wire("ws", 1, false, new VExpr.Cond(reuse, not(wsel), wsel));
-        VExpr wc = b.wire("wc", wcBits, false, new VExpr.Cond(reuse, uconst(wcBits, 0), wcnt));
-        // wc != SF: the bank is not full, or it is and the reader has moved onto it (reuse)
+        // a slot is free: the bank is not full, or it is and the reader has moved onto it (reuse: the
+        // writer starts over on the other bank)
         VExpr load = b.wire("load", 1, false, and(ref("in_valid"), bin("||", not(full), sameBank)));
         VExpr.Ref vecLast = b.reg("vec_last", 1, false, 0);
         flagReset.add(set(vecLast, uconst(1, sfN == 1 && s.nf() == 1 ? 1 : 0)));
-        VExpr sfWide = zext(sf.ref(), sf.bits(), wcBits);
         // The step's beat is loaded if the loader is on the other bank or past slot sf. On the same
-        // bank the loader is never behind (sf <= wcnt), so "past" is "not equal": no comparator chain.
-        VExpr avail = b.wire("avail", 1, false, bin("||", bin("!=", rsel, wsel), bin("!=", wcnt, sfWide)));
-        VExpr wcntNext = b.wire("wcnt_next", wcBits, false, new VExpr.Cond(load, bin("+", wc, uconst(wcBits, 1)), wc));
-        VExpr waddr = b.wire("waddr", bufBits, false, new VExpr.Cond(ws,
-                bin("+", uconst(bufBits, sfN), zext(wc, wcBits, bufBits)), zext(wc, wcBits, bufBits)));
-        return new Loader(buf, rsel, vecLast, avail, load, waddr,
-                List.of(set(wsel, uconst(1, 0)), set(wcnt, uconst(wcBits, 0)), set(rsel, uconst(1, 0)), set(full, uconst(1, 0))),
-                List.of(set(wsel, ws), set(wcnt, wcntNext), set(full, bin("==", wcntNext, uconst(wcBits, sfN)))), sfN, bufBits);
+        // bank the loader is never behind (sf <= wcnt), so "past" is "not equal" (Loader.availUpdate).
+        VExpr.Ref avail = b.reg("avail", 1, false, 0);
+        // Every next value is a multiplexer by reuse/load over terms of the registers alone (the
+        // increment, the write address on this bank, "one slot left"), so no adder or comparator
+        // follows the loader's decision.
+        VExpr wcntNext = b.wire("wcnt_next", wcBits, false, new VExpr.Cond(reuse, zext(load, 1, wcBits),
+                new VExpr.Cond(load, bin("+", wcnt, uconst(wcBits, 1)), wcnt)));
+        VExpr sameAddr = new VExpr.Cond(wsel, bin("+", uconst(bufBits, sfN), zext(wcnt, wcBits, bufBits)), zext(wcnt, wcBits, bufBits));
+        VExpr switchAddr = new VExpr.Cond(wsel, uconst(bufBits, 0), uconst(bufBits, sfN));
+        VExpr waddr = b.wire("waddr", bufBits, false, new VExpr.Cond(reuse, switchAddr, sameAddr));
+        VExpr lastSlot = bin("==", wcnt, uconst(wcBits, sfN - 1));
+        VExpr fullNext = new VExpr.Cond(reuse, sfN == 1 ? load : uconst(1, 0), new VExpr.Cond(load, lastSlot, full));
+        return new Loader(buf, rsel, vecLast, wsel, wcnt, avail, reuse, load, waddr,
+                List.of(set(wsel, uconst(1, 0)), set(wcnt, uconst(wcBits, 0)), set(rsel, uconst(1, 0)), set(full, uconst(1, 0)),
+                        set(avail, uconst(1, 0))),
+                new ArrayList<>(List.of(set(wsel, ws), set(wcnt, wcntNext), set(full, fullNext))), sfN, wcBits, bufBits);
     }
 
     /**

@@ -56,6 +56,14 @@ final class RtlBuilder {
         return r;
     }
 
+    /** Like {@link #reg}, for a register whose low bits a rounding shift drops on purpose (lint is told so). */
+    VExpr.Ref regPartlyUnused(String name, int width, boolean signed) {
+        add(new VItem.Comment("verilator lint_off UNUSEDSIGNAL"));
+        VExpr.Ref r = reg(name, width, signed, 0);
+        add(new VItem.Comment("verilator lint_on UNUSEDSIGNAL"));
+        return r;
+    }
+
     /**
      * A {@code width}-bit value chosen by {@code selector} (0..n-1, {@code selBits} wide) among
      * {@code choices[selector]}: the common choice itself when all are equal, else a case.

@@ -415,28 +415,34 @@ final class WindowRtl {
         VExpr.Ref prev = b.wire("prev", e * sb, false, new VExpr.Index(acc, g.ref()));
         VExpr.Ref recip = b.wire("recip", op.recipBits(), true, sconst(op.recipBits(), op.recip()));
         List<VExpr> sums = new ArrayList<>();
+        List<VExpr> scaled = new ArrayList<>();
         List<VExpr> ys = new ArrayList<>();
-        // the finished sums of the group pushed with its last pixel, presented the next cycle
-        VExpr.Ref done = b.reg("done", e * sb, false, 0);
+        // The finished sums of the group pushed with its last pixel, scaled by the reciprocal and with
+        // the rounding constant added, presented the next cycle: the output path is a shift and a
+        // saturation. |sum * recip| < 2^(pb-2) and the constant is at most 2^(pb-2), so pb bits hold both.
+        int pb = sb + op.recipBits() + 1;
+        int frac = in.frac() + op.recipFrac();
+        VExpr.Ref done = b.reg("done", e * pb, false, 0);
         for (int i = 0; i < e; i++) {
             VExpr.Ref x = RtlFixed.lane(b, "x" + i, ref("in_data"), i, in.bits());
             VExpr.Ref old = RtlFixed.lane(b, "old" + i, prev, i, sb);
             VExpr base = new VExpr.Cond(first, sconst(sb, 0), old);
             VExpr.Ref sum = b.wire("sum" + i, sb, true, bin("+", base, RtlFixed.signExtend(x, in.bits(), sb)));
             sums.add(sum);
-            VExpr.Ref total = RtlFixed.lane(b, "total" + i, done, i, sb);
-            VExpr.Ref prod = RtlFixed.mul(b, "scaled" + i, total, sb, recip, op.recipBits());
-            ys.add(RtlFixed.requantize(b, "y" + i, prod, sb + op.recipBits(), in.frac() + op.recipFrac(), op.out()));
+            VExpr.Ref prod = RtlFixed.mul(b, "scaled" + i, sum, sb, recip, op.recipBits());
+            scaled.add(bin("+", RtlFixed.signExtend(prod, sb + op.recipBits(), pb), sconst(pb, RtlFixed.roundingConstant(pb, frac, op.out()))));
+            VExpr.Ref total = b.wirePartlyUnused("total" + i, pb, true, new VExpr.Slice(done, (i + 1) * pb - 1, i * pb));
+            ys.add(RtlFixed.requantize(b, "y" + i, total, pb, frac, op.out(), true));
         }
         b.assign("out_data", concatLanes(ys));
         b.assign("in_pop", fire);
         b.assign("out_push", and(fire, last));
         b.add(clockedNoReset(fire, List.of(set(new VExpr.Index(acc, g.ref()), concatLanes(sums)))));
-        b.add(clockedNoReset(and(fire, last), List.of(set(done, concatLanes(sums)))));
+        b.add(clockedNoReset(and(fire, last), List.of(set(done, concatLanes(scaled)))));
         b.add(clocked(List.of(g.clear(), p.clear()), fire, List.of(g.step(), when(g.atLast(), List.of(p.step())))));
         String doc = "Global average pooling " + s.name() + " (" + s.source() + "): " + s.channels() + " channels x " + s.pixels()
                 + " pixels, " + e + " elements per beat, " + in + " -> " + op.out() + ", sums of " + sb + " bits.\n"
-                + "A group's result is presented the cycle after its push, from the register of its finished sums.";
+                + "A group's result is presented the cycle after its push, from the register of its finished sums scaled by the reciprocal, rounding included.";
         return new VModule(mod, doc, List.of(), ports(e * in.bits(), e * op.out().bits()), b.items());
     }
 }

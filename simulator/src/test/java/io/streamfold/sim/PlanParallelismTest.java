@@ -94,6 +94,37 @@ class PlanParallelismTest {
         assertTrue(r.design().stages().stream().anyMatch(s -> s instanceof io.streamfold.hw.Stage.SoftmaxTree));
     }
 
+    /**
+     * cnn_seed's conv has one input channel, so with every lane in use (PE 8, SIMD 1) it still takes
+     * a cycle per window beat, 9 per output pixel: 576 cycles. A large budget makes it compute
+     * several pixels per window (8: the whole row, 9 beats per 8 pixels), a budget of 64 two;
+     * a budget too small to pay for that keeps the layer as it was.
+     */
+    @Test
+    void aLargeBudgetComputesSeveralPixelsPerWindowOfAOneChannelConv() {
+        QuantizedGraph q = Examples.quantize("cnn_seed", QuantConfig.defaults());
+        String conv = "/1/Conv";
+        HwDesign allLanes = LowerToHardware.run(q, ParallelismPlan.serial().with(conv, 8, 1));
+        int oneWindowBeatPerCycle = allLanes.stages().stream().filter(s -> s.source().equals(conv) && s instanceof io.streamfold.hw.Stage.MatVec)
+                .mapToInt(io.streamfold.hw.Stage::cycles).max().orElseThrow();
+        assertEquals(8 * 8 * 9, oneWindowBeatPerCycle);
+        List<long[]> xs = Examples.inputs("cnn_seed", q, 4);
+        int[][] expected = {{100000, 72, 8}, {64, 288, 2}, {16, 576, 1}};
+        for (int[] e : expected) {
+            PlanParallelism.Result r = PlanParallelism.run(q, e[0]);
+            System.out.println("cnn_seed budget " + e[0] + ": " + r + " " + r.plan().toJson().replaceAll("\\s+", " "));
+            assertTrue(r.multipliers() <= e[0], r.toString());
+            assertEquals(e[1], r.ii(), "budget " + e[0]);
+            assertEquals(e[2], r.plan().fold(conv).pixels(), "budget " + e[0]);
+            CycleSimulator.Result sim = CycleSimulator.run(r.design(), xs, Stimulus.ideal());
+            assertEquals(r.ii(), sim.measuredInterval(), "measured II at budget " + e[0]);
+            for (int i = 0; i < xs.size(); i++) {
+                assertArrayEquals(IntegerInterpreter.run(q, xs.get(i)), sim.outputs().get(i));
+            }
+        }
+        assertEquals(8, PlanParallelism.run(q, 100000).plan().fold(conv).simd(), "SIMD spans the 8 pixels of a row");
+    }
+
     @Test
     void aBudgetBelowTheSmallestDesignIsABadPlan() {
         QuantizedGraph q = Examples.quantize("mlp_bn", QuantConfig.defaults());

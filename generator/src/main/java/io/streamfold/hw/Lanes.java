@@ -52,7 +52,7 @@ public record Lanes(int inputs, int outputs, int repeats, String inWhat, String 
             Polyphase.check(q, node, pixels);
             QOp.QConv c = (QOp.QConv) op;
             Shape out = q.graph().shape(q.graph().node(node).output());
-            Polyphase ph = Polyphase.of(pixels, c.window().kernel(1), c.window().padBegin(1));
+            Polyphase ph = Polyphase.of(q, node, pixels);
             int repeats = out.dim(1) * (out.dim(2) / pixels) * c.window().kernel(0) * ph.superKernelW();
             return new Lanes(pixels * c.weight().shape().dim(1) * c.group(), pixels * c.outChannels(), repeats,
                     "input channels of " + pixels + " pixels", "output channels of " + pixels + " pixels");

@@ -509,7 +509,7 @@ public final class LowerToHardware {
             if (px > 1) {
                 // the polyphase form: the same streams, P pixels per window (Polyphase)
                 Polyphase.check(q, n.name(), px);
-                Polyphase ph = Polyphase.of(px, g.kw(), g.pl());
+                Polyphase ph = Polyphase.of(q, n.name(), px);
                 dense = ph.weights(dense, cout, cin, g.kh());
                 g = new Geometry(px * cin, g.h(), g.w() / px, g.kh(), ph.superKernelW(), g.sh(), 1, g.pt(), ph.superPadLeft(), g.oh(),
                         g.ow() / px, g.dh(), 1);

@@ -34,7 +34,9 @@ import java.util.Locale;
  * kernel. The super-image's own padding (outside its W/P columns, and the original top rows) is 0
  * like the original's, so every output is the original's sum of the same products plus exact
  * zeros: the same integer, and the layer's accumulator width still holds (each product's range
- * contains 0, so any partial sum fits, {@code Quantize}).
+ * contains 0, so any partial sum fits, {@code Quantize}). On a row of few super-pixels the window
+ * leaves out the super-columns that read padding at every output position (with P = W, a padded
+ * 3-wide kernel reads one super-column, not three): they would only add zeros.
  *
  * <p>Declined, with the reason ({@link #reason}): a 1D convolution (its length streams as a
  * column), a depthwise convolution, a horizontal stride or dilation other than 1, and a P that
@@ -48,11 +50,38 @@ import java.util.Locale;
  */
 public record Polyphase(int pixels, int kernelW, int padLeft, int superKernelW, int superPadLeft) {
 
-    /** The polyphase geometry for {@code pixels} P of a kernel {@code kernelW} wide with left padding {@code padLeft}. */
+    /**
+     * The polyphase geometry for {@code pixels} P of a kernel {@code kernelW} wide with left
+     * padding {@code padLeft}, on a row long enough that every super-column of the window reads
+     * the image somewhere.
+     */
     public static Polyphase of(int pixels, int kernelW, int padLeft) {
         int pls = (padLeft + pixels - 1) / pixels;
         int kws = (pixels + kernelW - 2 - padLeft) / pixels + pls + 1;
         return new Polyphase(pixels, kernelW, padLeft, kws, pls);
+    }
+
+    /**
+     * The polyphase geometry on a row of {@code width} pixels with {@code outWidth} outputs, without
+     * the super-columns of the window that read padding at every output position (they would only
+     * add zeros): on a row of few super-pixels the window keeps super-columns
+     * {@code max(0, PLs - OW/P + 1) .. min(KWs - 1, W/P - 1 + PLs)}. Dropping leading columns
+     * lowers {@code PLs} by as many, so {@link #tap} keeps its formula. With P = W, for example,
+     * a 3-wide padded kernel reads one super-column instead of three.
+     */
+    public static Polyphase of(int pixels, int kernelW, int padLeft, int width, int outWidth) {
+        Polyphase full = of(pixels, kernelW, padLeft);
+        int lo = Math.max(0, full.superPadLeft - outWidth / pixels + 1);
+        int hi = Math.min(full.superKernelW - 1, width / pixels - 1 + full.superPadLeft);
+        return new Polyphase(pixels, kernelW, padLeft, hi - lo + 1, full.superPadLeft - lo);
+    }
+
+    /** The geometry of conv {@code node} at {@code pixels} per window (which {@link #reason} must allow). */
+    public static Polyphase of(QuantizedGraph q, String node, int pixels) {
+        Window w = ((QOp.QConv) q.op(node)).window();
+        int width = q.graph().shape(q.graph().node(node).input()).dim(2);
+        int outWidth = q.graph().shape(q.graph().node(node).output()).dim(2);
+        return of(pixels, w.kernel(1), w.padBegin(1), width, outWidth);
     }
 
     /**
@@ -162,7 +191,7 @@ public record Polyphase(int pixels, int kernelW, int padLeft, int superKernelW, 
             Window w = c.window();
             int p = m.pixels();
             if (p > 1) {
-                Polyphase ph = of(p, w.kernel(1), w.padBegin(1));
+                Polyphase ph = of(q, m.source(), p);
                 Shape in = q.graph().shape(q.graph().node(m.source()).input());
                 Shape out = q.graph().shape(q.graph().node(m.source()).output());
                 long own = (long) out.size() * w.kernelSize() * c.weight().shape().dim(1);
@@ -177,9 +206,8 @@ public record Polyphase(int pixels, int kernelW, int padLeft, int superKernelW, 
             ParallelismPlan.Fold f = plan.fold(m.source());
             String why = beyond(q, m.source(), p);
             if (planned && m.cycles() == d.initiationInterval() && f.pe() == lanes.outputs() && f.simd() == lanes.inputs() && why != null) {
-                ctx.note(PlanParallelism.NAME, m.source(), "sets the II (" + m.cycles() + " cycles, " + w.kernel(0) * Polyphase.of(p,
-                        w.kernel(1), w.padBegin(1)).superKernelW() + " window beats per " + (p > 1 ? p + " pixels" : "pixel")
-                        + ") with every lane in use; no more pixels per window: " + why);
+                ctx.note(PlanParallelism.NAME, m.source(), "sets the II (" + m.cycles() + " cycles, " + m.sf() + " window beats per "
+                        + (p > 1 ? p + " pixels" : "pixel") + ") with every lane in use; no more pixels per window: " + why);
             }
         }
     }

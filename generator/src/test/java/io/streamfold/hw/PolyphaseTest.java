@@ -16,6 +16,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The polyphase form of a conv: its geometry, its taps, its lowering and what it declines. */
 class PolyphaseTest {
@@ -61,6 +62,50 @@ class PolyphaseTest {
                         }
                         for (int kx = 0; kx < k; kx++) {
                             assertEquals(1, seen[kx], "P " + p + " K " + k + " PL " + pl + " phase " + q + " tap " + kx);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * On a short row the window leaves out the super-columns that read padding at every output
+     * position: every tap that reads the image at some position is still read there, once.
+     */
+    @Test
+    void superColumnsThatOnlyEverReadPaddingAreLeftOut() {
+        assertEquals(new Polyphase(8, 3, 1, 1, 0), Polyphase.of(8, 3, 1, 8, 8), "a whole row per window: one super-column");
+        assertEquals(Polyphase.of(2, 3, 1), Polyphase.of(2, 3, 1, 8, 8), "cnn_seed at 2 pixels: nothing to leave out");
+        for (int p = 1; p <= 6; p++) {
+            for (int k = 1; k <= 5; k++) {
+                for (int pl = 0; pl < k; pl++) {
+                    for (int pr = 0; pr < k; pr++) {
+                        for (int w = p; w <= 3 * p; w += p) {
+                            int ow = w + pl + pr - k + 1;
+                            if (ow < p || ow % p != 0 || ow - 1 - pl > w - 1) {
+                                continue;
+                            }
+                            Polyphase ph = Polyphase.of(p, k, pl, w, ow);
+                            for (int xs = 0; xs < ow / p; xs++) {
+                                for (int q = 0; q < p; q++) {
+                                    for (int kx = 0; kx < k; kx++) {
+                                        int column = xs * p + q - pl + kx;
+                                        int reads = 0;
+                                        for (int j = 0; j < ph.superKernelW(); j++) {
+                                            for (int pin = 0; pin < p; pin++) {
+                                                if (ph.tap(j, pin, q) == kx) {
+                                                    reads++;
+                                                    assertEquals(column, (xs + j - ph.superPadLeft()) * p + pin);
+                                                }
+                                            }
+                                        }
+                                        String at = "P " + p + " K " + k + " pads " + pl + "," + pr + " W " + w + " xs " + xs + " q " + q + " kx " + kx;
+                                        assertEquals(column >= 0 && column < w ? 1 : reads, reads, at);
+                                        assertTrue(reads <= 1, at);
+                                    }
+                                }
+                            }
                         }
                     }
                 }

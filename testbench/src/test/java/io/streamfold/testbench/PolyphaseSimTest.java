@@ -31,6 +31,10 @@ class PolyphaseSimTest {
             int px = l.plan().fold("layer").pixels();
             boolean oneChannel = l.q().graph().inputShape().channels() == 1;
             covered.add((oneChannel ? "1 channel" : "channels") + " P" + Math.min(px, 4) + (l.window().padBegin(1) % px != 0 ? " aligned" : ""));
+            io.streamfold.hw.Polyphase ph = io.streamfold.hw.Polyphase.of(l.q(), "layer", px);
+            if (ph.superKernelW() < io.streamfold.hw.Polyphase.of(px, ph.kernelW(), ph.padLeft()).superKernelW()) {
+                covered.add("padding-only super-columns left out");
+            }
             covered.add(l.desc().replaceAll(".* then (\\w+),.*", "$1"));
             HwDesign d;
             try {
@@ -56,10 +60,10 @@ class PolyphaseSimTest {
             }
         }
         // one and several input channels at 2, 3 and 4+ pixels, with and without a left padding that needs an
-        // alignment column, and every kind of reader after the conv
+        // alignment column, windows that leave out super-columns, and every kind of reader after the conv
         System.out.println("polyphase layers covered: " + covered);
         for (String c : java.util.List.of("1 channel P2", "1 channel P2 aligned", "1 channel P4", "1 channel P4 aligned", "channels P2",
-                "channels P4 aligned", "NONE", "RELU", "RELU_MAXPOOL", "DENSE")) {
+                "channels P4 aligned", "padding-only super-columns left out", "NONE", "RELU", "RELU_MAXPOOL", "DENSE")) {
             org.junit.jupiter.api.Assertions.assertTrue(covered.contains(c), c + " not in " + covered);
         }
     }

@@ -23,8 +23,9 @@ import java.util.List;
  */
 final class HardwareOptions {
 
-    @Option(names = "--fold", paramLabel = "NODE=PExSIMD", converter = OptionTypes.FoldSpec.class,
-            description = "lanes of one layer, e.g. --fold /0/Gemm=4x8 (repeatable)")
+    @Option(names = "--fold", paramLabel = "NODE=PExSIMD[@P]", converter = OptionTypes.FoldSpec.class,
+            description = "lanes of one layer, e.g. --fold /0/Gemm=4x8 (repeatable); @P: a stride-1 conv computes P adjacent "
+                    + "output pixels per window, PE and SIMD then count P pixels' channels (e.g. /1/Conv=16x2@2)")
     List<OptionTypes.Fold> folds = new ArrayList<>();
 
     @Option(names = "--input-elems", paramLabel = "N", converter = OptionTypes.Positive.class,
@@ -90,7 +91,7 @@ final class HardwareOptions {
         }
         p = p.withArgmax(argmax || p.argmax());
         for (OptionTypes.Fold f : folds) {
-            p = p.with(f.node(), f.pe(), f.simd());
+            p = p.with(f.node(), new ParallelismPlan.Fold(f.pe(), f.simd(), f.pixels()));
         }
         return p;
     }

@@ -4,6 +4,7 @@ import io.streamfold.compile.Pipeline;
 import io.streamfold.ir.Graph;
 import io.streamfold.hw.HwDesign;
 import io.streamfold.hw.LowerToHardware;
+import io.streamfold.hw.PlanParallelism;
 import io.streamfold.hw.Stage;
 import io.streamfold.passes.FoldBatchNorm;
 import picocli.CommandLine.Command;
@@ -80,6 +81,11 @@ final class InspectCommand implements Callable<Integer> {
                 out.printf("  II %d cycles, %d multipliers, %d MACs per inference; s_axis %d x %s per beat, m_axis %d x %s per beat%n",
                         d.initiationInterval(), d.multipliers(), d.macs(), d.inputChannel().elems(), d.inputFormat(),
                         d.outputChannel().elems(), d.outputFormat());
+                for (String note : r.context().notes()) {
+                    if (note.startsWith(PlanParallelism.NAME + ": ") || note.startsWith(LowerToHardware.NAME + ": ")) {
+                        out.println("  note: " + note);
+                    }
+                }
             } catch (io.streamfold.ir.ModelException e) {
                 if (e.id() == io.streamfold.ir.Diagnostic.SF_BAD_PLAN) {
                     out.flush();

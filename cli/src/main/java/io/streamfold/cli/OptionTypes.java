@@ -147,22 +147,28 @@ final class OptionTypes {
         }
     }
 
-    /** {@code --fold NODE=PExSIMD}: PE and SIMD at least 1; whether they fit the node is checked against the model (exit 3). */
-    record Fold(String node, int pe, int simd) {
+    /**
+     * {@code --fold NODE=PExSIMD[@P]}: PE, SIMD and P (output pixels per window, 1 if absent) at
+     * least 1; whether they fit the node is checked against the model (exit 3).
+     */
+    record Fold(String node, int pe, int simd, int pixels) {
     }
 
     static final class FoldSpec implements ITypeConverter<Fold> {
         @Override
         public Fold convert(String s) {
             int eq = s.lastIndexOf('=');
-            String[] lanes = eq < 1 ? new String[0] : s.substring(eq + 1).toLowerCase(Locale.ROOT).split("x", -1);
+            String spec = eq < 1 ? "" : s.substring(eq + 1).toLowerCase(Locale.ROOT);
+            int at = spec.indexOf('@');
+            String[] lanes = eq < 1 ? new String[0] : (at < 0 ? spec : spec.substring(0, at)).split("x", -1);
             if (lanes.length != 2) {
-                throw new TypeConversionException("'" + s + "' is not NODE=PExSIMD (e.g. /0/Gemm=4x8)");
+                throw new TypeConversionException("'" + s + "' is not NODE=PExSIMD or NODE=PExSIMD@PIXELS (e.g. /0/Gemm=4x8, /1/Conv=16x2@2)");
             }
             try {
-                return new Fold(s.substring(0, eq), intIn(lanes[0], 1, Integer.MAX_VALUE), intIn(lanes[1], 1, Integer.MAX_VALUE));
+                return new Fold(s.substring(0, eq), intIn(lanes[0], 1, Integer.MAX_VALUE), intIn(lanes[1], 1, Integer.MAX_VALUE),
+                        at < 0 ? 1 : intIn(spec.substring(at + 1), 1, Integer.MAX_VALUE));
             } catch (TypeConversionException e) {
-                throw new TypeConversionException("'" + s + "': PE and SIMD must be integers >= 1 (e.g. /0/Gemm=4x8)");
+                throw new TypeConversionException("'" + s + "': PE, SIMD and pixels must be integers >= 1 (e.g. /0/Gemm=4x8, /1/Conv=16x2@2)");
             }
         }
     }

@@ -41,6 +41,35 @@ class ConvertCommandTest {
         }
     }
 
+    /**
+     * A planned one-channel conv computing two pixels per window shows it in plan.json, report.json
+     * and the report page, and the written plan applied with --plan gives the same design.
+     */
+    @Test
+    void severalPixelsPerWindowAreInThePlanAndTheReports() throws Exception {
+        Path out = tmp.resolve("cnn");
+        CliTestSupport.Run r = run("convert", CliTestSupport.example("cnn_seed").toString(), "-o", out.toString(), "--dsp-budget", "64",
+                "--tb-count", "1");
+        assertEquals(0, r.code(), r.err());
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        assertEquals(2, json.readTree(out.resolve("plan.json").toFile()).path("layers").path("/1/Conv").path("pixels").asInt());
+        com.fasterxml.jackson.databind.JsonNode report = json.readTree(out.resolve("report.json").toFile());
+        assertEquals(288, report.path("hardware").path("initiation_interval").asInt());
+        int withPixels = 0;
+        for (com.fasterxml.jackson.databind.JsonNode s : report.path("hardware").path("stages")) {
+            withPixels += s.path("pixels").asInt(1) == 2 && s.path("source").asText().equals("/1/Conv") ? 1 : 0;
+        }
+        assertEquals(1, withPixels, "the conv's matrix-vector stage says it computes 2 pixels per window");
+        assertEquals(1, report.path("counters").path("lower-to-hardware").path("convolutions computing several pixels per window").asInt());
+        assertTrue(Files.readString(out.resolve("report.html")).contains("16&times;2, 2 px"));
+        Path again = tmp.resolve("again");
+        CliTestSupport.Run p = run("convert", CliTestSupport.example("cnn_seed").toString(), "-o", again.toString(), "--plan",
+                out.resolve("plan.json").toString(), "--tb-count", "1");
+        assertEquals(0, p.code(), p.err());
+        assertEquals(Files.readString(out.resolve("plan.json")), Files.readString(again.resolve("plan.json")));
+        assertEquals(288, json.readTree(again.resolve("report.json").toFile()).path("hardware").path("initiation_interval").asInt());
+    }
+
     @Test
     void htmlReportIsSelfContainedAndEscapesNodeNames() throws Exception {
         Path mlp = CliTestSupport.example("mlp_bn").getParent();

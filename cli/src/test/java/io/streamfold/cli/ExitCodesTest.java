@@ -37,7 +37,7 @@ class ExitCodesTest {
         List<List<String>> l = new ArrayList<>();
         for (String[] o : new String[][] {
             {"--weight-bits", "0"}, {"--weight-bits", "63"}, {"--act-bits", "0"}, {"--act-bits", "x"}, {"--fold", "/0/Gemm=0x8"},
-            {"--fold", "/0/Gemm"}, {"--fold", "/0/Gemm=4x-8"}, {"--fifo-depth", "1"}, {"--fifo-depth", "1000000000"},
+            {"--fold", "/0/Gemm"}, {"--fold", "/0/Gemm=4x-8"}, {"--fold", "/0/Gemm=4x8@0"}, {"--fold", "/0/Gemm=4x8@"}, {"--fifo-depth", "1"}, {"--fifo-depth", "1000000000"},
             {"--percentile", "0"}, {"--percentile", "101"}, {"--percentile", "NaN"}, {"--input-elems", "0"}, {"--gaps", "1"},
             {"--gaps", "-0.1"}, {"--stalls", "0.999999"}, {"--dsp-budget", "-1"}, {"--tb-count", "0"}, {"--lut-index-bits", "0"},
             {"--lut-index-bits", "21"}, {"--target", "ecp5"}, {"--calibration", "minmax"}, {"--target-agreement", "1.5"}, {"--target-sqnr", "0"}, {"--target-sqnr", "x"}}) {

@@ -45,6 +45,23 @@ class InspectCommandTest {
     }
 
     @Test
+    void aFoldMayGiveAConvSeveralPixelsPerWindow() {
+        String m = CliTestSupport.example("cnn_seed").toString();
+        CliTestSupport.Run r = run("inspect", m, "--fold", "/1/Conv=16x2@2", "--input-elems", "2");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("PE 16 x SIMD 2, 2 px"), r.out());
+        assertTrue(r.out().contains("note: lower-to-hardware: /1/Conv: 2 pixels per window"), r.out());
+        assertTrue(r.out().contains("s_axis 2 x"), r.out());
+        // 3 pixels do not divide the row of 8; a Dense has no pixels: bad plans naming the layer, on one line
+        for (String fold : new String[] {"/1/Conv=8x1@3", "/6/Gemm=1x1@2"}) {
+            CliTestSupport.Run bad = run("inspect", m, "--fold", fold);
+            assertEquals(3, bad.code(), fold + ": " + bad.err());
+            assertTrue(bad.err().contains(fold.substring(0, fold.indexOf('='))), bad.err());
+            assertEquals(1, bad.err().strip().lines().count(), bad.err());
+        }
+    }
+
+    @Test
     void withoutCalibrationDataQuantizationIsABadInput() throws Exception {
         Path copy = tmp.resolve("m.onnx");
         Files.copy(CliTestSupport.example("mlp_bn"), copy);

@@ -136,6 +136,10 @@ public final class Converter {
             if (s instanceof Stage.MatVec mv) {
                 m.put("pe", mv.pe());
                 m.put("simd", mv.simd());
+                if (mv.pixels() > 1) {
+                    // a convolution computing several output pixels per window (hw.Polyphase); absent means 1
+                    m.put("pixels", mv.pixels());
+                }
                 m.put("weights", mv.store().name().toLowerCase(java.util.Locale.ROOT));
                 m.put("schedule", mv.schedule().name().toLowerCase(java.util.Locale.ROOT));
                 if (mv.store() == WeightStore.SPRAM) {

@@ -3,6 +3,8 @@ package io.streamfold.flow;
 import io.streamfold.bound.ErrorBound;
 import io.streamfold.compile.Pipeline;
 import io.streamfold.hw.HwDesign;
+import io.streamfold.hw.LowerToHardware;
+import io.streamfold.hw.PlanParallelism;
 import io.streamfold.hw.Stage;
 import io.streamfold.ir.Graph;
 import io.streamfold.ir.Node;
@@ -63,7 +65,7 @@ public final class HtmlReport {
         graph(h, c);
         formats(h, c.quantized());
         errors(h, c.quantized(), xs, samples.size(), bound);
-        hardware(h, d, timing);
+        hardware(h, d, timing, c.context().notes());
         h.append(IMPLEMENTATION_MARK).append("\n</body>\n</html>\n");
         return h.toString();
     }
@@ -393,7 +395,7 @@ public final class HtmlReport {
         return s.toString();
     }
 
-    private static void hardware(StringBuilder h, HwDesign d, CycleSimulator.Result r) {
+    private static void hardware(StringBuilder h, HwDesign d, CycleSimulator.Result r, List<String> notes) {
         h.append("<h2>4. Hardware</h2>\n<p>").append(d.stages().size()).append(" stages, ").append(d.multipliers()).append(" multipliers, II ")
                 .append(d.initiationInterval()).append(" cycles, latency ").append(r.latency())
                 .append(" cycles. Busy = cycles a stage fired / all cycles of a run of ").append(r.outputs().size())
@@ -406,13 +408,22 @@ public final class HtmlReport {
             boolean bottleneck = s.cycles() == d.initiationInterval();
             h.append("<tr").append(bottleneck ? " class=\"hot\"" : "").append("><td><code>").append(esc(s.name())).append("</code></td><td>")
                     .append(s.kind()).append("</td><td><code>").append(esc(s.source())).append("</code></td><td class=\"r\">")
-                    .append(s instanceof Stage.MatVec mv ? mv.pe() + "&times;" + mv.simd() : "").append("</td><td class=\"r\">")
+                    .append(s instanceof Stage.MatVec mv ? mv.pe() + "&times;" + mv.simd() + (mv.pixels() > 1 ? ", " + mv.pixels() + " px" : "") : "").append("</td><td class=\"r\">")
                     .append(s.multipliers() > 0 ? String.valueOf(s.multipliers()) : "").append("</td><td class=\"r\">").append(s.cycles())
                     .append(bottleneck ? " &#9664;" : "").append("</td><td class=\"r\">")
                     .append(s.multipliers() > 0 && s.macs() > 0 ? fmt("%.1f%%", 100.0 * s.macs() / ((double) d.initiationInterval() * s.multipliers())) : "")
                     .append("</td><td>").append(bar(busy)).append("</td></tr>\n");
         }
         h.append("</table>\n<p class=\"small\">&#9664; the stage(s) that set the II. Multiplier use at II = the stage's MACs per inference / (II &times; its multipliers).</p>\n");
+        // the planner's and the lowering's per-layer decisions (pixels per window, weights moved to SPRAM, ...)
+        List<String> hw = notes.stream().filter(n -> n.startsWith(PlanParallelism.NAME + ": ") || n.startsWith(LowerToHardware.NAME + ": ")).toList();
+        if (!hw.isEmpty()) {
+            h.append("<ul class=\"notes\">\n");
+            for (String n : hw) {
+                h.append("<li>").append(esc(n)).append("</li>\n");
+            }
+            h.append("</ul>\n");
+        }
     }
 
     private static String bar(double f) {

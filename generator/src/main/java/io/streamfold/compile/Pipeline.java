@@ -6,6 +6,7 @@ import io.streamfold.hw.LowerToHardware;
 import io.streamfold.hw.ParallelismPlan;
 import io.streamfold.hw.PlaceWeights;
 import io.streamfold.hw.PlanParallelism;
+import io.streamfold.hw.Polyphase;
 import io.streamfold.ir.Graph;
 import io.streamfold.passes.FoldBatchNorm;
 import io.streamfold.passes.PassContext;
@@ -111,6 +112,7 @@ public final class Pipeline {
         } else {
             design = LowerToHardware.run(q, plan, settings.target().pipelining());
         }
+        Polyphase.note(q, plan, design, settings.budget() > 0, quantized.context());
         design = PlaceWeights.run(design, settings.target(), quantized.context());
         settings.target().checkFits(design);
         return new Result(quantized.original(), quantized.folded(), q, plan, design, settings.target(), quantized.context());

@@ -18,6 +18,9 @@ import io.streamfold.quant.QuantizedGraph;
  *     channel group by channel group), PE the output channels.</li>
  * <li>Depthwise conv (one input channel per group), max and average pooling: no SIMD (1); PE
  *     divides the channels (groups) processed side by side.</li>
+ * <li>A conv computing P &gt; 1 pixels per window ({@link Polyphase}): the group-1 rule of its
+ *     super-conv, SIMD divides P times the input channels and PE P times the output channels,
+ *     over {@code OH * OW/P} positions of {@code KH * KWs} taps.</li>
  * </ul>
  * Other layers have no lanes of their own: they run at the width of the stream they are fed.
  *
@@ -30,11 +33,29 @@ import io.streamfold.quant.QuantizedGraph;
  */
 public record Lanes(int inputs, int outputs, int repeats, String inWhat, String outWhat) {
 
-    /** The lanes of a node, or null if a plan cannot give it any. */
+    /** The lanes of a node at one pixel per window, or null if a plan cannot give it any. */
     public static Lanes of(QuantizedGraph q, String node) {
+        return of(q, node, 1);
+    }
+
+    /**
+     * The lanes of a node computing {@code pixels} output pixels per window, or null if a plan
+     * cannot give it any; a layer that cannot take that many pixels is an
+     * {@link Diagnostic#SF_BAD_PLAN} naming it ({@link Polyphase#check}).
+     */
+    public static Lanes of(QuantizedGraph q, String node, int pixels) {
         QOp op = q.ops().get(node);
         if (op == null) {
             return null;
+        }
+        if (pixels > 1) {
+            Polyphase.check(q, node, pixels);
+            QOp.QConv c = (QOp.QConv) op;
+            Shape out = q.graph().shape(q.graph().node(node).output());
+            Polyphase ph = Polyphase.of(q, node, pixels);
+            int repeats = out.dim(1) * (out.dim(2) / pixels) * c.window().kernel(0) * ph.superKernelW();
+            return new Lanes(pixels * c.weight().shape().dim(1) * c.group(), pixels * c.outChannels(), repeats,
+                    "input channels of " + pixels + " pixels", "output channels of " + pixels + " pixels");
         }
         Shape in = q.graph().shape(q.graph().node(node).input());
         int positions = q.graph().shape(q.graph().node(node).output()).perChannel();
@@ -83,6 +104,11 @@ public record Lanes(int inputs, int outputs, int repeats, String inWhat, String 
                 return null;
             }
         });
+    }
+
+    /** Cycles per inference of the layer at {@code f}: {@code repeats * (inputs/SIMD) * (outputs/PE)}. */
+    public long cycles(ParallelismPlan.Fold f) {
+        return (long) repeats * (inputs / f.simd()) * (outputs / f.pe());
     }
 
     /** Checks a fold against this rule; the error names the node. */

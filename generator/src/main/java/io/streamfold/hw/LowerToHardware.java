@@ -83,9 +83,10 @@ public final class LowerToHardware {
         Graph g = q.graph();
         Shape in = g.inputShape();
         int inElems = plan.inputElems();
-        if (lanesPerPixel(in) % inElems != 0) {
-            throw new ModelException(Diagnostic.SF_BAD_PLAN, null, "the input has " + lanesPerPixel(in) + " elements per pixel, "
-                    + inElems + " per beat does not divide it", null);
+        if (!inputWidthFits(in, inElems)) {
+            throw new ModelException(Diagnostic.SF_BAD_PLAN, null, "the input has " + lanesPerPixel(in) + " elements per pixel"
+                    + (in.rank() == 3 ? " and " + in.dim(2) + " pixels per row" : "") + ", " + inElems + " per beat does not fit",
+                    in.rank() == 3 ? "give a divisor of the pixel, or whole pixels dividing the row" : "give a divisor of the pixel");
         }
         checkFolds(g);
         int inCh = channel("in", inElems, q.inputFormat(), in.size());
@@ -133,12 +134,11 @@ public final class LowerToHardware {
                 throw new ModelException(Diagnostic.SF_BAD_PLAN, name, "the plan folds a node that graph " + g.name() + " does not have",
                         "layers are named as in inspect's output");
             }
-            Lanes lanes = Lanes.of(q, name);
-            if (lanes == null) {
+            if (Lanes.of(q, name) == null) {
                 throw new ModelException(Diagnostic.SF_BAD_PLAN, name, "the plan folds a " + op.kind() + ", which has no PE/SIMD lanes",
                         "only Dense, Conv and pooling layers are folded (a pool's PE is its channel lanes)");
             }
-            lanes.check(name, e.getValue());
+            Lanes.of(q, name, e.getValue().pixels()).check(name, e.getValue());
         }
     }
 
@@ -215,7 +215,7 @@ public final class LowerToHardware {
                 }
                 int out = channel(name, f.pe(), outFmt, nOut);
                 stages.add(new Stage.MatVec(name, n.name(), input, out, d, nIn, nOut, f.simd(), f.pe(), rom, 1, WeightStore.ROM,
-                        Stage.MatVec.scheduleFor(nOut, f.pe()), pipelining, null));
+                        Stage.MatVec.scheduleFor(nOut, f.pe()), pipelining, null, 1));
                 vals.put(n.output(), new Val(out, identity(nOut)));
                 return null;
             }
@@ -236,7 +236,8 @@ public final class LowerToHardware {
                 if (e.perChannel()) {
                     int[] order = x.order();
                     boolean canonical = java.util.Arrays.equals(order, streamOrder(inShape));
-                    int period = canonical ? lanesPerPixel(inShape) : order.length;
+                    // a beat may hold several pixels (after a conv computing several per window): the period covers whole beats
+                    int period = canonical ? lcm(lanesPerPixel(inShape), cx.elems()) : order.length;
                     channelOf = new int[period];
                     for (int k = 0; k < period; k++) {
                         channelOf[k] = order[k] / inShape.perChannel();
@@ -474,6 +475,12 @@ public final class LowerToHardware {
      * lane rule stays the group-1 rule (SIMD divides C, PE the output channels, {@link Lanes}); the
      * price is that the unit multiplies the zero blocks too, {@code group} times the layer's own
      * MACs ({@link Stage#macs()} counts what the hardware multiplies).
+     *
+     * <p>With {@code pixels} P &gt; 1 in the plan the same two stages run the layer's polyphase
+     * form ({@link Polyphase}): the sliding window walks the image as W/P super-pixels of P*C
+     * channels, the unit's weights are the layer's own rearranged, with zeros where a super-tap
+     * reaches beyond the kernel, and each vector gives P adjacent output pixels. The streams in and
+     * out are element for element the layer's, so neither neighbour changes.
      */
     private void conv(Node n, QOp.QConv c, Val x, QFormat outFmt, Shape outShape) {
         Shape inShape = q.graph().shape(n.input());
@@ -486,10 +493,8 @@ public final class LowerToHardware {
         int cinG = w.shape().dim(1);
         int coutG = cout / c.group();
         if (c.group() == 1 || cinG > 1) {
-            int win = slidingWindow(n, widthTo(x.channel(), f.simd(), verilogName(n.name())), g, f.simd(), 0, false);
-            int nIn = g.kk() * cin;
             // weight (o, ci, k) of the dense equivalent: the layer's own where o's group reads ci, else 0
-            long[] dense = new long[cout * nIn];
+            long[] dense = new long[cout * g.kk() * cin];
             for (int o = 0; o < cout; o++) {
                 int first = (o / coutG) * cinG;
                 for (int ci = first; ci < first + cinG; ci++) {
@@ -498,6 +503,23 @@ public final class LowerToHardware {
                     }
                 }
             }
+            long[] bias = c.bias();
+            int[] fracs = w.fracs();
+            int px = f.pixels();
+            if (px > 1) {
+                // the polyphase form: the same streams, P pixels per window (Polyphase)
+                Polyphase.check(q, n.name(), px);
+                Polyphase ph = Polyphase.of(q, n.name(), px);
+                dense = ph.weights(dense, cout, cin, g.kh());
+                g = new Geometry(px * cin, g.h(), g.w() / px, g.kh(), ph.superKernelW(), g.sh(), 1, g.pt(), ph.superPadLeft(), g.oh(),
+                        g.ow() / px, g.dh(), 1);
+                bias = repeat(bias, px);
+                fracs = repeat(fracs, px);
+                cin *= px;
+                cout *= px;
+            }
+            int win = slidingWindow(n, widthTo(x.channel(), f.simd(), verilogName(n.name())), g, f.simd(), 0, false);
+            int nIn = g.kk() * cin;
             long[] rom = new long[nIn * cout];
             int sfN = nIn / f.simd();
             for (int nf = 0; nf < cout / f.pe(); nf++) {
@@ -513,12 +535,12 @@ public final class LowerToHardware {
                     }
                 }
             }
-            QOp.QDense op = new QOp.QDense(c.in(), new QWeights(Shape.of(cout, nIn), dense, w.bits(), w.fracs(), w.perChannel()),
-                    c.bias(), c.accBits(), c.out());
+            QOp.QDense op = new QOp.QDense(c.in(), new QWeights(Shape.of(cout, nIn), dense, w.bits(), fracs, w.perChannel()),
+                    bias, c.accBits(), c.out());
             String name = "s" + stages.size() + "_" + verilogName(n.name());
             int out = channel(name, f.pe(), outFmt, outShape.size());
             stages.add(new Stage.MatVec(name, n.name(), win, out, op, nIn, cout, f.simd(), f.pe(), rom, g.positions(), WeightStore.ROM,
-                    Stage.MatVec.scheduleFor(cout, f.pe()), pipelining, null));
+                    Stage.MatVec.scheduleFor(cout, f.pe()), pipelining, null, px));
             vals.put(n.output(), new Val(out, streamOrder(outShape)));
         } else {
             int m = cout / cin;
@@ -551,7 +573,8 @@ public final class LowerToHardware {
         Shape inShape = q.graph().shape(n.input());
         requireCanonical(n, x, inShape);
         Geometry g = geometry(n, op.window(), inShape, outShape);
-        int e = plan.folds().containsKey(n.name()) ? plan.fold(n.name()).pe() : channels.get(x.channel()).elems();
+        // unplanned, the pool takes the incoming lanes, at most a pixel (a conv computing several pixels per window sends more)
+        int e = plan.folds().containsKey(n.name()) ? plan.fold(n.name()).pe() : gcd(channels.get(x.channel()).elems(), g.c());
         if (g.c() % e != 0) {
             throw new ModelException(Diagnostic.SF_BAD_PLAN, n.name(), "PE " + e + " must divide the " + g.c() + " channels", null);
         }
@@ -585,6 +608,19 @@ public final class LowerToHardware {
         return id;
     }
 
+    /**
+     * True if the top-level input may carry {@code elems} elements per beat: a divisor of a pixel's
+     * elements, or, for a (C, H, W) input, whole pixels that divide a row (a convolution computing
+     * several pixels per window reads that many per beat, {@link Polyphase}).
+     */
+    public static boolean inputWidthFits(Shape in, int elems) {
+        int c = lanesPerPixel(in);
+        if (c % elems == 0) {
+            return true;
+        }
+        return in.rank() == 3 && elems % c == 0 && in.dim(2) % (elems / c) == 0;
+    }
+
     /** Elements of one pixel (C for a (C, ...) tensor), or the length of a vector. */
     static int lanesPerPixel(Shape s) {
         return s.rank() == 1 ? s.dim(0) : s.channels();
@@ -606,6 +642,23 @@ public final class LowerToHardware {
         return order;
     }
 
+    /** {@code a} repeated {@code k} times end to end: the per-channel constants of the P pixels of a polyphase conv. */
+    private static long[] repeat(long[] a, int k) {
+        long[] r = new long[a.length * k];
+        for (int i = 0; i < k; i++) {
+            System.arraycopy(a, 0, r, i * a.length, a.length);
+        }
+        return r;
+    }
+
+    private static int[] repeat(int[] a, int k) {
+        int[] r = new int[a.length * k];
+        for (int i = 0; i < k; i++) {
+            System.arraycopy(a, 0, r, i * a.length, a.length);
+        }
+        return r;
+    }
+
     private static int[] identity(int n) {
         int[] a = new int[n];
         for (int i = 0; i < n; i++) {
@@ -616,6 +669,10 @@ public final class LowerToHardware {
 
     private static int gcd(int a, int b) {
         return b == 0 ? a : gcd(b, a % b);
+    }
+
+    private static int lcm(int a, int b) {
+        return a / gcd(a, b) * b;
     }
 
     /** Longest name {@link #verilogName} returns: module, file and ROM names built from it stay far below file-name limits. */

@@ -24,10 +24,11 @@ import java.util.TreeMap;
  *   "input_elems" : 8,
  *   "fifo_depth" : 2,
  *   "argmax" : false,
- *   "layers" : { "/0/Gemm" : { "pe" : 4, "simd" : 8 } }
+ *   "layers" : { "/0/Gemm" : { "pe" : 4, "simd" : 8 }, "/1/Conv" : { "pe" : 16, "simd" : 2, "pixels" : 2 } }
  * }
  * </pre>
- * Only {@code layers} is required; the others default to 1, 2 and false. Whether a fold fits its
+ * Only {@code layers} is required; the others default to 1, 2 and false; a layer's
+ * {@code pixels} defaults to 1 and is written only above 1. Whether a fold fits its
  * layer is checked when the plan is applied ({@link LowerToHardware}), naming the node.
  *
  * @param folds      by node name; a layer that is not listed gets PE = SIMD = 1
@@ -37,12 +38,22 @@ import java.util.TreeMap;
  */
 public record ParallelismPlan(Map<String, Fold> folds, int inputElems, int fifoDepth, boolean argmax) {
 
-    /** Lanes of one layer. */
-    public record Fold(int pe, int simd) {
+    /**
+     * Lanes of one layer. With {@code pixels} P above 1 a convolution computes P horizontally
+     * adjacent output pixels per window ({@link Polyphase}), and PE and SIMD are the lanes of that
+     * form: SIMD divides P times the input channels, PE P times the output channels.
+     */
+    public record Fold(int pe, int simd, int pixels) {
         public Fold {
-            if (pe < 1 || simd < 1) {
-                throw new ModelException(Diagnostic.SF_BAD_PLAN, null, "PE and SIMD must be >= 1, got " + pe + " and " + simd, null);
+            if (pe < 1 || simd < 1 || pixels < 1) {
+                throw new ModelException(Diagnostic.SF_BAD_PLAN, null, "PE, SIMD and pixels must be >= 1, got " + pe + ", " + simd
+                        + " and " + pixels, null);
             }
+        }
+
+        /** One pixel per window. */
+        public Fold(int pe, int simd) {
+            this(pe, simd, 1);
         }
     }
 
@@ -73,9 +84,14 @@ public record ParallelismPlan(Map<String, Fold> folds, int inputElems, int fifoD
         return folds.getOrDefault(node, new Fold(1, 1));
     }
 
+    /** The plan with {@code node} at PE x SIMD and one pixel per window. */
     public ParallelismPlan with(String node, int pe, int simd) {
+        return with(node, new Fold(pe, simd));
+    }
+
+    public ParallelismPlan with(String node, Fold f) {
         java.util.Map<String, Fold> m = new java.util.HashMap<>(folds);
-        m.put(node, new Fold(pe, simd));
+        m.put(node, f);
         return new ParallelismPlan(m, inputElems, fifoDepth, argmax);
     }
 
@@ -106,6 +122,9 @@ public record ParallelismPlan(Map<String, Fold> folds, int inputElems, int fifoD
             ObjectNode l = layers.putObject(e.getKey());
             l.put("pe", e.getValue().pe());
             l.put("simd", e.getValue().simd());
+            if (e.getValue().pixels() > 1) {
+                l.put("pixels", e.getValue().pixels());
+            }
         }
         try {
             return JSON.writeValueAsString(root) + "\n";
@@ -166,19 +185,21 @@ public record ParallelismPlan(Map<String, Fold> folds, int inputElems, int fifoD
 
     private static Fold fold(String node, JsonNode v) {
         if (!v.isObject()) {
-            throw new ModelException(Diagnostic.SF_BAD_PLAN, node, "a layer's plan must be {\"pe\": n, \"simd\": n}", null);
+            throw new ModelException(Diagnostic.SF_BAD_PLAN, node, "a layer's plan must be {\"pe\": n, \"simd\": n} (and optionally \"pixels\": n)", null);
         }
         int pe = 1;
         int simd = 1;
+        int pixels = 1;
         for (Iterator<Map.Entry<String, JsonNode>> it = v.fields(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> e = it.next();
             switch (e.getKey()) {
                 case "pe" -> pe = positive(e.getValue(), node, "pe");
                 case "simd" -> simd = positive(e.getValue(), node, "simd");
-                default -> throw new ModelException(Diagnostic.SF_BAD_PLAN, node, "unknown key \"" + e.getKey() + "\"", "keys are pe, simd");
+                case "pixels" -> pixels = positive(e.getValue(), node, "pixels");
+                default -> throw new ModelException(Diagnostic.SF_BAD_PLAN, node, "unknown key \"" + e.getKey() + "\"", "keys are pe, simd, pixels");
             }
         }
-        return new Fold(pe, simd);
+        return new Fold(pe, simd, pixels);
     }
 
     private static int positive(JsonNode v, String node, String key) {

@@ -24,11 +24,17 @@ import java.util.Map;
  *     divisor of its input count as SIMD, and once SIMD is full the next divisor of its output
  *     count as PE; a stage without lanes (elementwise, fork, add, pooling, softmax, converters)
  *     runs at the beats it is fed, so its nearest matrix-vector producer gets the next PE, or
- *     the input the next number of elements per beat. If some stage at the II has no larger
- *     fold, or the new plan needs more multipliers than the budget, stop with the last plan.</li>
- * <li>Trim: at the II reached, give every layer the fewest multipliers (then the fewest cycles)
- *     that still meet it, and the input the fewest elements per beat, which frees what the
- *     greedy steps over-provisioned (a divisor step can more than halve a stage's cycles).</li>
+ *     the input the next number of elements per beat (a divisor of a pixel, then whole pixels
+ *     dividing a row). A convolution whose lanes are all used, which still takes a cycle per
+ *     window beat, computes more output pixels per window ({@link Polyphase}): the next pixel
+ *     count it can take, at the fewest multipliers that make it faster than now. If some stage
+ *     at the II has no larger fold, or the new plan needs more multipliers than the budget, stop
+ *     with the last plan.</li>
+ * <li>Trim: at the II reached, give every layer the fewest multipliers (then the fewest cycles,
+ *     then the fewest pixels per window) that still meet it, and the input the fewest elements
+ *     per beat, which frees what the greedy steps over-provisioned (a divisor step can more than
+ *     halve a stage's cycles; a conv given several pixels per window on the way may not need
+ *     them at the end).</li>
  * </ol>
  * It works from stage cycle counts only, so any stage kind with {@code cycles()} and a foldable
  * layer behind it (Conv, through {@link #moves}) plugs in. It does not balance for latency,
@@ -134,8 +140,12 @@ public final class PlanParallelism {
                     grown.add(s.source());
                 }
             } else if (s instanceof Stage.WidthConverter w && !w.widening()) {
-                // A narrowing converter emits its consumer's lanes per beat: grow the consumer.
+                // A narrowing converter emits its consumer's lanes per beat: grow the consumer (past a
+                // second converter, which a SIMD that does not divide the incoming beat puts behind it).
                 Stage consumer = consumerOf(d, w.output());
+                while (consumer instanceof Stage.WidthConverter c) {
+                    consumer = consumerOf(d, c.output());
+                }
                 if (consumer != null && foldable(consumer.source()) && !grown.contains(consumer.source())) {
                     next = grow(next, consumer.source());
                     grown.add(consumer.source());
@@ -176,8 +186,8 @@ public final class PlanParallelism {
         }
         grown.add(node);
         ParallelismPlan.Fold f = plan.fold(node);
-        int pe = nextDivisor(outputLanes(node), f.pe());
-        return pe < 0 ? null : plan.with(node, pe, f.simd());
+        int pe = nextDivisor(lanes(plan, node).outputs(), f.pe());
+        return pe < 0 ? morePixels(plan, node) : plan.with(node, new ParallelismPlan.Fold(pe, f.simd(), f.pixels()));
     }
 
     /** True if the node has lanes a plan can set ({@link Lanes}). */
@@ -194,23 +204,45 @@ public final class PlanParallelism {
         return null;
     }
 
-    /** What a layer's SIMD must divide. */
-    private int inputLanes(String node) {
-        return Lanes.of(q, node).inputs();
+    /** A layer's lanes at the pixels per window the plan gives it. */
+    private Lanes lanes(ParallelismPlan plan, String node) {
+        return Lanes.of(q, node, plan.fold(node).pixels());
     }
 
-    /** What a layer's PE must divide. */
-    private int outputLanes(String node) {
-        return Lanes.of(q, node).outputs();
-    }
-
-    /** The next fold of a layer: SIMD first, then PE; null when fully parallel. */
+    /** The next fold of a layer: SIMD first, then PE, then more pixels per window; null when none is left. */
     private ParallelismPlan grow(ParallelismPlan plan, String node) {
         if (plan == null) {
             return null;
         }
-        List<ParallelismPlan.Fold> moves = moves(inputLanes(node), outputLanes(node), plan.fold(node));
-        return moves.isEmpty() ? null : plan.with(node, moves.get(0).pe(), moves.get(0).simd());
+        Lanes lanes = lanes(plan, node);
+        List<ParallelismPlan.Fold> moves = moves(lanes.inputs(), lanes.outputs(), plan.fold(node));
+        return moves.isEmpty() ? morePixels(plan, node) : plan.with(node, moves.get(0));
+    }
+
+    /**
+     * The conv {@code node} computing more output pixels per window: the next pixel count it can
+     * take ({@link Polyphase#choices}) at the fewest multipliers that need fewer cycles than its
+     * fold now; null if there is none (not a conv, or no pixel count is faster).
+     */
+    private ParallelismPlan morePixels(ParallelismPlan plan, String node) {
+        ParallelismPlan.Fold f = plan.fold(node);
+        long now = lanes(plan, node).cycles(f);
+        for (int p : Polyphase.choices(q, node)) {
+            if (p <= f.pixels()) {
+                continue;
+            }
+            Lanes l = Lanes.of(q, node, p);
+            long perRepeat = (now - 1) / l.repeats();
+            if (perRepeat < 1) {
+                continue;
+            }
+            ParallelismPlan.Fold c = cheapest(l.inputs(), l.outputs(), (int) Math.min(Integer.MAX_VALUE, perRepeat));
+            ParallelismPlan.Fold at = new ParallelismPlan.Fold(c.pe(), c.simd(), p);
+            if (l.cycles(at) < now) {
+                return plan.with(node, at);
+            }
+        }
+        return null;
     }
 
     /** Larger folds of a layer with {@code in} inputs and {@code out} outputs, the preferred first. */
@@ -218,11 +250,11 @@ public final class PlanParallelism {
         List<ParallelismPlan.Fold> m = new ArrayList<>();
         int simd = nextDivisor(in, f.simd());
         if (simd > 0) {
-            m.add(new ParallelismPlan.Fold(f.pe(), simd));
+            m.add(new ParallelismPlan.Fold(f.pe(), simd, f.pixels()));
         } else {
             int pe = nextDivisor(out, f.pe());
             if (pe > 0) {
-                m.add(new ParallelismPlan.Fold(pe, f.simd()));
+                m.add(new ParallelismPlan.Fold(pe, f.simd(), f.pixels()));
             }
         }
         return m;
@@ -232,13 +264,18 @@ public final class PlanParallelism {
         if (plan == null) {
             return null;
         }
-        int e = nextDivisor(inputLanes(), plan.inputElems());
-        return e < 0 ? null : plan.withInputElems(e);
+        for (int e = plan.inputElems() + 1; e <= widestInput(); e++) {
+            if (LowerToHardware.inputWidthFits(q.graph().inputShape(), e)) {
+                return plan.withInputElems(e);
+            }
+        }
+        return null;
     }
 
-    private int inputLanes() {
+    /** The most elements an input beat can carry: a pixel, or a row of a (C, H, W) input. */
+    private int widestInput() {
         Shape in = q.graph().inputShape();
-        return LowerToHardware.lanesPerPixel(in);
+        return in.rank() == 3 ? in.channels() * in.dim(2) : LowerToHardware.lanesPerPixel(in);
     }
 
     /** Fewest multipliers per layer and fewest input lanes that keep the II; kept only if the design agrees. */
@@ -246,17 +283,15 @@ public final class PlanParallelism {
         int ii = d.initiationInterval();
         Map<String, ParallelismPlan.Fold> folds = new LinkedHashMap<>();
         for (String node : q.ops().keySet()) {
-            Lanes lanes = Lanes.of(q, node);
-            if (lanes == null) {
+            if (Lanes.of(q, node) == null) {
                 continue;
             }
-            folds.put(node, cheapest(lanes.inputs(), lanes.outputs(), ii / Math.max(1, lanes.repeats())));
+            folds.put(node, cheapestAt(node, ii));
         }
-        int lanes = inputLanes();
-        int inElems = lanes;
-        int elements = q.graph().inputShape().size();
-        for (int e = 1; e <= lanes; e++) {
-            if (lanes % e == 0 && elements / e <= ii) {
+        Shape in = q.graph().inputShape();
+        int inElems = plan.inputElems();
+        for (int e = 1; e <= widestInput(); e++) {
+            if (LowerToHardware.inputWidthFits(in, e) && in.size() / e <= ii) {
                 inElems = e;
                 break;
             }
@@ -267,6 +302,34 @@ public final class PlanParallelism {
             return new Result(trimmed, td);
         }
         return new Result(plan, d);
+    }
+
+    /**
+     * The fold of {@code node} with the fewest multipliers, then the fewest cycles, then the
+     * fewest pixels per window, that takes at most {@code ii} cycles; if none does, the fastest
+     * fold at one pixel per window (the design check in {@link #trim} then keeps the untrimmed plan).
+     */
+    private ParallelismPlan.Fold cheapestAt(String node, int ii) {
+        List<Integer> pixels = new ArrayList<>(List.of(1));
+        pixels.addAll(Polyphase.choices(q, node));
+        ParallelismPlan.Fold best = null;
+        for (int p : pixels) {
+            Lanes l = Lanes.of(q, node, p);
+            ParallelismPlan.Fold c = cheapest(l.inputs(), l.outputs(), ii / Math.max(1, l.repeats()));
+            ParallelismPlan.Fold at = new ParallelismPlan.Fold(c.pe(), c.simd(), p);
+            if (l.cycles(at) > ii) {
+                continue;
+            }
+            if (best == null || at.pe() * at.simd() < best.pe() * best.simd()
+                    || at.pe() * at.simd() == best.pe() * best.simd() && l.cycles(at) < Lanes.of(q, node, best.pixels()).cycles(best)) {
+                best = at;
+            }
+        }
+        if (best == null) {
+            Lanes one = Lanes.of(q, node);
+            return cheapest(one.inputs(), one.outputs(), ii / Math.max(1, one.repeats()));
+        }
+        return best;
     }
 
     /** The fold with the fewest multipliers, then the fewest cycles, with at most {@code ii} cycles. */

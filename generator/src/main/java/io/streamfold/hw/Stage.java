@@ -206,7 +206,10 @@ public sealed interface Stage {
      *
      * <p>A convolution runs the same unit once per output pixel on the windows of a
      * {@link SlidingWindow}: {@code vectors} is the number of vectors per inference (1 for a
-     * Dense layer), which only scales {@link #cycles()} and {@link #macs()}.
+     * Dense layer), which only scales {@link #cycles()} and {@link #macs()}. In a convolution's
+     * polyphase form ({@code pixels} P &gt; 1) a vector is the window of P adjacent output pixels
+     * and its outputs are their channels; the zero weights of that form are multiplied too, so
+     * {@link #macs()} counts them, as for a grouped conv.
      *
      * <p>Where the weights live is {@code store} ({@link WeightStore}): a ROM in the design, or
      * SPRAM filled through the weight-load port after reset. The read is the same either way: one
@@ -244,10 +247,13 @@ public sealed interface Stage {
      * @param activation the elementwise stage fused into the output stage (its lanes are the PE
      *                   lanes, its channel pattern the output beats'), or null; its input and
      *                   output channel ids are this stage's output
+     * @param pixels     output pixels per vector: 1, or P for a convolution lowered in its
+     *                   polyphase form ({@link Polyphase}: the vector is a window of P-pixel
+     *                   super-pixels, the outputs are P adjacent pixels' channels); only reports read it
      */
     record MatVec(String name, String source, int input, int output, QOp.QDense op, int inFeatures, int outFeatures,
                   int simd, int pe, long[] weights, int vectors, WeightStore store, Schedule schedule, Pipelining pipelining,
-                  Elementwise activation) implements OneToOne {
+                  Elementwise activation, int pixels) implements OneToOne {
 
         /** The order of a matrix-vector unit's steps, and whether it buffers its input vector. */
         public enum Schedule {
@@ -265,6 +271,7 @@ public sealed interface Stage {
         public MatVec {
             weights = weights.clone();
             if (inFeatures % simd != 0 || outFeatures % pe != 0 || weights.length != inFeatures * outFeatures || vectors < 1
+                    || pixels < 1 || outFeatures % pixels != 0
                     || activation != null && (activation.elems() != pe || !activation.op().in().equals(op.out()))) {
                 throw new IllegalArgumentException(name + ": N=" + inFeatures + " M=" + outFeatures + " SIMD=" + simd + " PE=" + pe
                         + " vectors=" + vectors + (activation == null ? "" : ", activation " + activation.name()));
@@ -282,7 +289,7 @@ public sealed interface Stage {
         /** The same stage under {@code to}, its weight rows reordered to the new read order. */
         public MatVec withSchedule(Schedule to) {
             MatVec t = new MatVec(name, source, input, output, op, inFeatures, outFeatures, simd, pe, weights, vectors, store, to,
-                    pipelining, activation);
+                    pipelining, activation, pixels);
             int lanes = pe * simd;
             long[] w = new long[weights.length];
             for (int nf = 0; nf < nf(); nf++) {
@@ -291,7 +298,7 @@ public sealed interface Stage {
                 }
             }
             return new MatVec(name, source, input, output, op, inFeatures, outFeatures, simd, pe, w, vectors, store, to,
-                    pipelining, activation);
+                    pipelining, activation, pixels);
         }
 
         /** Bits of an accumulator for every output (the streamed schedule's; each one bit wider for the rounding constant). */
@@ -302,7 +309,7 @@ public sealed interface Stage {
         /** This unit with {@code a} fused into its output stage ({@link #source()} stays the layer's node: the planner folds it by that name). */
         public MatVec withActivation(Elementwise a) {
             return new MatVec(name, source, input, output, op, inFeatures, outFeatures, simd, pe, weights, vectors,
-                    store, schedule, pipelining, a);
+                    store, schedule, pipelining, a, pixels);
         }
 
         /** The format of the output beats: the activation's if one is fused. */
@@ -322,7 +329,7 @@ public sealed interface Stage {
         /** The same stage with its weights kept in {@code where}. */
         public MatVec withStore(WeightStore where) {
             return new MatVec(name, source, input, output, op, inFeatures, outFeatures, simd, pe, weights, vectors, where, schedule,
-                    pipelining, activation);
+                    pipelining, activation, pixels);
         }
 
         /** Bits of one weight row, the read of one step: PE x SIMD weights. */
@@ -422,7 +429,7 @@ public sealed interface Stage {
 
         @Override
         public String describeLanes() {
-            return "PE " + pe + " x SIMD " + simd;
+            return "PE " + pe + " x SIMD " + simd + (pixels > 1 ? ", " + pixels + " px" : "");
         }
 
         @Override

@@ -94,6 +94,45 @@ class PlanParallelismTest {
         assertTrue(r.design().stages().stream().anyMatch(s -> s instanceof io.streamfold.hw.Stage.SoftmaxTree));
     }
 
+    /**
+     * cnn_seed's conv has one input channel, so with every lane in use (PE 8, SIMD 1) it still takes
+     * a cycle per window beat, 9 per output pixel: 576 cycles. A large budget makes it compute
+     * several pixels per window (8: the whole row, one super-column of 3 beats per 8 pixels), which
+     * takes it below one window per cycle (64 positions); the 2x2 max pool after it (16 positions
+     * x 4 window beats at its 8 lanes) then sets the II. A budget of 64 gives the conv two pixels
+     * per window; a budget too small to pay for that keeps the layer as it was.
+     */
+    @Test
+    void aLargeBudgetComputesSeveralPixelsPerWindowOfAOneChannelConv() {
+        QuantizedGraph q = Examples.quantize("cnn_seed", QuantConfig.defaults());
+        String conv = "/1/Conv";
+        HwDesign allLanes = LowerToHardware.run(q, ParallelismPlan.serial().with(conv, 8, 1));
+        assertEquals(8 * 8 * 9, convCycles(allLanes, conv), "one window beat per cycle");
+        List<long[]> xs = Examples.inputs("cnn_seed", q, 4);
+        int[][] expected = {{100000, 64, 8}, {64, 288, 2}, {16, 576, 1}};
+        for (int[] e : expected) {
+            PlanParallelism.Result r = PlanParallelism.run(q, e[0]);
+            System.out.println("cnn_seed budget " + e[0] + ": " + r + " " + r.plan().toJson().replaceAll("\\s+", " "));
+            assertTrue(r.multipliers() <= e[0], r.toString());
+            assertEquals(e[1], r.ii(), "budget " + e[0]);
+            assertEquals(e[2], r.plan().fold(conv).pixels(), "budget " + e[0]);
+            CycleSimulator.Result sim = CycleSimulator.run(r.design(), xs, Stimulus.ideal());
+            assertEquals(r.ii(), sim.measuredInterval(), "measured II at budget " + e[0]);
+            for (int i = 0; i < xs.size(); i++) {
+                assertArrayEquals(IntegerInterpreter.run(q, xs.get(i)), sim.outputs().get(i));
+            }
+        }
+        HwDesign large = PlanParallelism.run(q, 100000).design();
+        assertTrue(convCycles(large, conv) < 8 * 8, "below one window per cycle: " + convCycles(large, conv));
+        assertTrue(large.stages().stream().anyMatch(s -> s.source().equals("/4/MaxPool") && s.cycles() == large.initiationInterval()),
+                "the max pool sets the II");
+    }
+
+    private static int convCycles(HwDesign d, String conv) {
+        return d.stages().stream().filter(s -> s.source().equals(conv) && s instanceof io.streamfold.hw.Stage.MatVec)
+                .mapToInt(io.streamfold.hw.Stage::cycles).max().orElseThrow();
+    }
+
     @Test
     void aBudgetBelowTheSmallestDesignIsABadPlan() {
         QuantizedGraph q = Examples.quantize("mlp_bn", QuantConfig.defaults());

@@ -252,6 +252,119 @@ final class WindowedLayers {
         return new Layer(q, plan, xs, desc, kind, twoD, win);
     }
 
+    /** What follows the conv of a {@link #randomPolyphase} network. */
+    enum Tail { NONE, RELU, RELU_MAXPOOL, DENSE }
+
+    /**
+     * A seeded random 2D conv that computes several output pixels per window
+     * ({@link io.streamfold.hw.Polyphase}): one input channel half the time (else 2 or 3), kernel
+     * 1..3 x 1..4, padding 0..K-1 on each side, vertical stride and dilation 1..2, a pixel count
+     * drawn from those the layer can take, random PE/SIMD of that form and a random input beat
+     * (a divisor of a pixel or whole pixels of a row); then nothing, a Relu (fused into the unit),
+     * a Relu and a 2x2 max pool (unplanned half the time, so it takes what fits of the wide beats),
+     * or a Dense.
+     */
+    static Layer randomPolyphase(long seed, int inferences) {
+        Random r = new Random(seed * 104729 + 7);
+        while (true) {
+            Layer l = attemptPolyphase(r, seed, inferences);
+            if (l != null) {
+                return l;
+            }
+        }
+    }
+
+    /** The first polyphase network from {@code seed} on that satisfies {@code want}. */
+    static Layer firstPolyphase(long seed, int inferences, java.util.function.Predicate<Layer> want) {
+        for (long s = seed; ; s++) {
+            Layer l = randomPolyphase(s, inferences);
+            if (want.test(l)) {
+                return l;
+            }
+        }
+    }
+
+    private static Layer attemptPolyphase(Random r, long seed, int inferences) {
+        int c = r.nextBoolean() ? 1 : 2 + r.nextInt(2);
+        int out = 1 + r.nextInt(4);
+        int[] k = {1 + r.nextInt(3), 1 + r.nextInt(4)};
+        int[] st = {1 + r.nextInt(2), 1};
+        int[] dil = {k[0] > 1 ? 1 + r.nextInt(2) : 1, 1};
+        int spanH = dil[0] * (k[0] - 1) + 1;
+        int[] pb = {r.nextInt(spanH), r.nextInt(k[1])};
+        int[] pe = {r.nextInt(spanH), r.nextInt(k[1])};
+        int h = 2 + r.nextInt(5);
+        int w = 2 * (1 + r.nextInt(5));
+        Window win = new Window(k, st, pb, pe, dil);
+        int[] spatial = {h, w};
+        for (int a = 0; a < 2; a++) {
+            int o = win.outputLength(a, spatial[a]);
+            if (o < 1 || (o - 1) * st[a] - pb[a] > spatial[a] - 1) {
+                return null;
+            }
+        }
+        Shape in = Shape.of(c, h, w);
+        List<Node> nodes = new ArrayList<>();
+        nodes.add(new Node("layer", new Op.Conv(randn(r, convDims(out, c, k)), randn(r, out), win, 1), List.of("x"), "y"));
+        Tail tail = Tail.values()[r.nextInt(Tail.values().length)];
+        int oh = win.outputLength(0, h);
+        int ow = win.outputLength(1, w);
+        if (tail == Tail.RELU_MAXPOOL && (oh < 2 || ow < 2)) {
+            tail = Tail.RELU;
+        }
+        String last = "y";
+        switch (tail) {
+            case NONE -> { }
+            case RELU -> {
+                nodes.add(new Node("relu", new Op.Relu(), List.of("y"), "z"));
+                last = "z";
+            }
+            case RELU_MAXPOOL -> {
+                nodes.add(new Node("relu", new Op.Relu(), List.of("y"), "z"));
+                nodes.add(new Node("pool", new Op.MaxPool(Window.pool(2, 2)), List.of("z"), "p"));
+                last = "p";
+            }
+            case DENSE -> {
+                nodes.add(new Node("flat", new Op.Flatten(), List.of("y"), "f"));
+                nodes.add(new Node("fc", new Op.Dense(randn(r, 3, out * oh * ow), randn(r, 3)), List.of("f"), "d"));
+                last = "d";
+            }
+        }
+        Graph g = new Graph("poly" + seed, "x", in, nodes, last);
+        List<double[]> calib = new ArrayList<>();
+        for (int i = 0; i < 16; i++) {
+            calib.add(input(r, in));
+        }
+        int bits = r.nextBoolean() ? 8 : 4 + r.nextInt(9);
+        QuantizedGraph q = new Quantize(QuantConfig.defaults().withBits(bits, bits)).run(g, calib, new PassContext());
+        List<Integer> choices = io.streamfold.hw.Polyphase.choices(q, "layer");
+        if (choices.isEmpty()) {
+            return null;
+        }
+        int px = choices.get(r.nextInt(Math.min(3, choices.size())));
+        List<Integer> widths = new ArrayList<>();
+        for (int e = 1; e <= c * w; e++) {
+            if (io.streamfold.hw.LowerToHardware.inputWidthFits(in, e)) {
+                widths.add(e);
+            }
+        }
+        ParallelismPlan plan = ParallelismPlan.serial().withInputElems(widths.get(r.nextInt(widths.size())))
+                .with("layer", new ParallelismPlan.Fold(divisor(r, px * out), divisor(r, px * c), px));
+        if (tail == Tail.RELU_MAXPOOL && r.nextBoolean()) {
+            plan = plan.with("pool", divisor(r, out), 1);
+        }
+        if (tail == Tail.DENSE) {
+            plan = plan.with("fc", divisor(r, 3), divisor(r, out * oh * ow));
+        }
+        List<long[]> xs = new ArrayList<>();
+        for (int i = 0; i < inferences; i++) {
+            xs.add(IntegerInterpreter.quantizeInput(q, input(r, in)));
+        }
+        String desc = "seed " + seed + ": polyphase conv " + in + " -> " + out + " " + win + " then " + tail + ", " + bits
+                + " bits, plan " + plan.folds() + " in " + plan.inputElems();
+        return new Layer(q, plan, xs, desc, Kind.CONV, true, win);
+    }
+
     private static int[] convDims(int out, int inPerGroup, int[] k) {
         int[] d = new int[2 + k.length];
         d[0] = out;

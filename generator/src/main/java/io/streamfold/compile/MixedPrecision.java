@@ -87,7 +87,7 @@ public final class MixedPrecision {
      * <p>Why the logits too: a softmax output near 1 saturates and rounds to the same largest
      * value for a confident sample whatever the logit error, so on confident calibration samples
      * the output alone hides logit errors of several units (cnn_seed's design chosen that way held
-     * 97.67 % of its test digits, four retrained copies of it 97.0-99.0 %); judged on the logits,
+     * 97.67 % of its test digits, five retrained copies of it 97.00-99.00 %); judged on the logits,
      * the margin compares the logit error with each sample's top-1/top-2 logit gap, as for a model
      * that outputs logits. The output is still judged, since the softmax's own output format can
      * tie two classes whose logits differ. Measured on 15 models retrained from the examples with

@@ -88,7 +88,7 @@ final class ConvertCommand implements Callable<Integer> {
             tb = tb.subList(0, Math.min(tbCount, tb.size()));
             QuantConfig qc = quant.config();
             if (targets.active()) {
-                mp = MixedPrecision.search(g, hardware.settings(qc), calib, targets.target());
+                mp = targets.search(g, hardware.settings(qc), calib);
                 qc = TargetOptions.apply(qc, mp);
             }
             o = Converter.build(Pipeline.compile(g, hardware.settings(qc), calib), calib, tb, hardware.stimulus());
@@ -109,7 +109,7 @@ final class ConvertCommand implements Callable<Integer> {
             throw new ModelException(Diagnostic.SF_IO, dir.toString(), null, "cannot write the output folder: " + IoErrors.reason(e), null);
         }
         if (mp != null) {
-            TargetOptions.print(out, o.compiled().folded(), mp);
+            targets.print(out, o.compiled().folded(), mp);
             String wrote = targets.write(mp);
             if (wrote != null) {
                 out.println(wrote);

@@ -1,6 +1,7 @@
 package io.streamfold.cli;
 
 import io.streamfold.compile.MixedPrecision;
+import io.streamfold.compile.Pipeline;
 import io.streamfold.flow.Reports;
 import io.streamfold.hw.HardwareCost;
 import io.streamfold.ir.Diagnostic;
@@ -53,6 +54,9 @@ final class TargetOptions {
     /** The file convert writes into its folder with a target. */
     static final String CONFIG_FILE = "quant-config.json";
 
+    /** Wall-clock seconds of the last {@link #search}, reported beside its result. */
+    private double seconds;
+
     /** True if a target was given. */
     boolean active() {
         return agreement != null || sqnr != null;
@@ -71,6 +75,14 @@ final class TargetOptions {
 
     MixedPrecision.Target target() {
         return new MixedPrecision.Target(agreement == null ? Double.NaN : agreement, sqnr == null ? Double.NaN : sqnr);
+    }
+
+    /** {@link MixedPrecision#search} for the target, timed (the report gives the search's time). */
+    MixedPrecision.Result search(Graph g, Pipeline.Settings settings, List<double[]> calib) {
+        long t0 = System.nanoTime();
+        MixedPrecision.Result r = MixedPrecision.search(g, settings, calib, target());
+        seconds = (System.nanoTime() - t0) / 1e9;
+        return r;
     }
 
     /**
@@ -95,10 +107,10 @@ final class TargetOptions {
     }
 
     /** The search's result as text: the widths per layer, then the chosen design's cost beside uniform 8 and 16 bits. */
-    static void print(PrintWriter out, Graph folded, MixedPrecision.Result r) {
+    void print(PrintWriter out, Graph folded, MixedPrecision.Result r) {
         MixedPrecision.Evaluation c = r.chosen();
         out.printf(Locale.ROOT, "mixed precision: the cheapest widths found with %s on the %d calibration samples (calibration %s, "
-                + "%d designs evaluated)%n", r.target(), c.samples(), AutoCalibration.name(r.calibration()), r.evaluations());
+                + "%d designs evaluated in %.1f s)%n", r.target(), c.samples(), AutoCalibration.name(r.calibration()), r.evaluations(), seconds);
         out.printf("  %-28s %-17s %8s %11s%n", "node", "kind", "act bits", "weight bits");
         for (Row row : rows(folded, r)) {
             out.printf("  %-28s %-17s %8s %11s%n", row.node(), row.kind(), row.act() < 0 ? "-" : String.valueOf(row.act()),
@@ -109,8 +121,9 @@ final class TargetOptions {
         line(out, "chosen", c);
         line(out, "uniform 8-bit", r.uniform8());
         line(out, "uniform 16-bit", r.uniform16());
-        out.printf(Locale.ROOT, "  target met with the quantization error x%.0f on each half of the calibration samples (search %d/%d, validation %d/%d)%n",
-                MixedPrecision.MARGIN, c.search().robust(), c.search().samples(), c.validation().robust(), c.validation().samples());
+        out.printf(Locale.ROOT, "  target met with the quantization error x%.0f on %s, on each half of the calibration samples (search %d/%d, "
+                + "validation %d/%d)%n", MixedPrecision.MARGIN, r.judged(), c.search().robust(), c.search().samples(), c.validation().robust(),
+                c.validation().samples());
         String why = r.whyNotCheaperThanUniform8();
         if (why != null) {
             out.println("  no design cheaper than uniform 8 bits: " + why);
@@ -146,7 +159,7 @@ final class TargetOptions {
     }
 
     /** The search's figures for {@code verify --json}. */
-    static Map<String, Object> json(Graph folded, MixedPrecision.Result r, double heldOut, int heldOutSamples) {
+    Map<String, Object> json(Graph folded, MixedPrecision.Result r, double heldOut, int heldOutSamples) {
         List<Map<String, Object>> widths = new ArrayList<>();
         for (Row row : rows(folded, r)) {
             widths.add(Reports.ordered("node", row.node(), "kind", row.kind(), "act_bits", row.act() < 0 ? null : row.act(), "weight_bits",
@@ -157,11 +170,13 @@ final class TargetOptions {
         m.put("target_sqnr_db", Double.isNaN(r.target().sqnrDb()) ? null : r.target().sqnrDb());
         m.put("calibration", AutoCalibration.name(r.calibration()));
         m.put("evaluated", r.evaluations());
+        m.put("search_seconds", Math.round(seconds * 10) / 10.0);
         m.put("widths", widths);
         m.put("chosen", design(r.chosen()));
         m.put("uniform_8", design(r.uniform8()));
         m.put("uniform_16", design(r.uniform16()));
         m.put("margin", MixedPrecision.MARGIN);
+        m.put("margin_on_logits", r.logits());
         m.put("cheaper_than_uniform_8", r.whyNotCheaperThanUniform8() == null);
         m.put("why_not_cheaper", r.whyNotCheaperThanUniform8());
         m.put("held_out_agreement", heldOut);

@@ -185,7 +185,7 @@ final class VerifyCommand implements Callable<Integer> {
             }
             QuantConfig qc = quant.config();
             if (targets.active()) {
-                mp = MixedPrecision.search(g, hardware.settings(qc), calib, targets.target());
+                mp = targets.search(g, hardware.settings(qc), calib);
                 qc = TargetOptions.apply(qc, mp);
             }
             c = Pipeline.compile(g, hardware.settings(qc), calib);
@@ -218,7 +218,7 @@ final class VerifyCommand implements Callable<Integer> {
         }
         if (mp != null) {
             out.println();
-            TargetOptions.print(out, c.folded(), mp);
+            targets.print(out, c.folded(), mp);
             String wrote = targets.write(mp);
             if (wrote != null) {
                 out.println(wrote);
@@ -316,7 +316,7 @@ final class VerifyCommand implements Callable<Integer> {
                     + "%d/%d (%.2f%%) on the calibration samples%n", agree, n, 100 * agreement, mp.chosen().agree(), mp.chosen().samples(),
                     100 * mp.chosen().agreement());
         }
-        report.put("mixed_precision", mp == null ? null : TargetOptions.json(c.folded(), mp, agreement, n));
+        report.put("mixed_precision", mp == null ? null : targets.json(c.folded(), mp, agreement, n));
 
         // 3. the cycle-accurate simulator must reproduce the integer reference exactly
         CycleSimulator.Result r = CycleSimulator.run(d, intIn, hardware.stimulus());

@@ -87,6 +87,8 @@ class MixedPrecisionCommandTest {
         }
         assertEquals(products, mp.path("chosen").path("multiplier_bits").asLong());
         assertTrue(v.out().contains("mixed precision: held-out top-1 agreement "), v.out());
+        assertTrue(mp.path("search_seconds").asDouble() > 0, mp.toString());
+        assertTrue(mp.path("margin_on_logits").isNull(), "mlp_bn outputs its logits: " + mp);
     }
 
     @Test

@@ -19,6 +19,7 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -48,6 +49,11 @@ final class SynthCommand implements Callable<Integer> {
 
     @Option(names = "--seed", paramLabel = "N", defaultValue = "1", description = "placer seed (default ${DEFAULT-VALUE})")
     int seed;
+
+    @Option(names = "--seeds", paramLabel = "K", defaultValue = "1",
+            description = "place and route with K placer seeds (--seed, --seed + 1, ...) after one synthesis and keep the fastest "
+                    + "placement (default ${DEFAULT-VALUE}); every seed's Fmax goes to report.json")
+    int seeds;
 
     @Override
     public Integer call() throws Exception {
@@ -82,14 +88,22 @@ final class SynthCommand implements Callable<Integer> {
             }
         }
         String top = report.path("top").asText();
-        Implementation.Result r = Implementation.run(dir, top, Implementation.designFiles(dir), t, clock, seed);
-        report.set("implementation", json.valueToTree(r.toMap()));
+        if (seeds < 1 || seeds > 64) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--seeds must be in 1..64, got " + seeds);
+        }
+        List<Integer> tried = new ArrayList<>();
+        for (int k = 0; k < seeds; k++) {
+            tried.add(seed + k);
+        }
+        Implementation.Sweep sweep = Implementation.sweep(dir, top, Implementation.designFiles(dir), t, clock, tried);
+        Implementation.Result r = sweep.best();
+        report.set("implementation", json.valueToTree(sweep.toMap()));
         Files.writeString(reportFile, json.writeValueAsString(report) + "\n");
         Path html = dir.resolve("report.html");
         if (Files.isRegularFile(html)) {
             Files.writeString(html, HtmlReport.withImplementation(Files.readString(html), r));
         }
-        out.println(r);
+        out.println(sweep);
         boolean ok = r.meetsClock();
         out.printf(Locale.ROOT, "%s (logs: %s, %s; figures in %s)%n", ok ? "PASS: fits and meets the clock"
                 : r.fits() ? String.format(Locale.ROOT, "FAIL: Fmax %.2f MHz is below %.1f MHz", r.fmaxMhz(), clock) : "FAIL: " + r.failure(),

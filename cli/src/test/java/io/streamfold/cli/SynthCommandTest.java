@@ -61,11 +61,20 @@ class SynthCommandTest {
         CliTestSupport.Run c = CliTestSupport.run("convert", Path.of(SynthCommandTest.class.getResource("/tiny_mlp/model.json").toURI()).toString(),
                 "-o", copy.toString(), "--target", "ice40-up5k");
         assertEquals(0, c.code(), c.err());
-        CliTestSupport.Run r = CliTestSupport.run("synth", copy.toString(), "--clock-mhz", "900");
+        // two placer seeds after one synthesis: the faster placement is the one reported
+        CliTestSupport.Run r = CliTestSupport.run("synth", copy.toString(), "--clock-mhz", "900", "--seed", "3", "--seeds", "2");
         assertEquals(ExitCodes.VERIFY_FAILED, r.code(), r.out() + r.err());
         JsonNode impl = new ObjectMapper().readTree(copy.resolve("report.json").toFile()).path("implementation");
         assertTrue(impl.path("fits").asBoolean());
         assertFalse(impl.path("meets_clock").asBoolean());
+        double f3 = impl.path("fmax_by_seed").path("3").asDouble();
+        double f4 = impl.path("fmax_by_seed").path("4").asDouble();
+        assertEquals(2, impl.path("fmax_by_seed").size());
+        assertEquals(Math.max(f3, f4), impl.path("fmax_mhz").asDouble(), 1e-9);
+        assertEquals(f3 >= f4 ? 3 : 4, impl.path("seed").asInt());
+        assertTrue(Files.isRegularFile(copy.resolve("ice40_nextpnr_seed3.log")) && Files.isRegularFile(copy.resolve("ice40_nextpnr_seed4.log")));
+        assertTrue(Files.readString(copy.resolve("ice40_nextpnr.log"))
+                .equals(Files.readString(copy.resolve("ice40_nextpnr_seed" + impl.path("seed").asInt() + ".log"))));
     }
 
     @Test

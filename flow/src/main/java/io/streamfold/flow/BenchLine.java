@@ -25,12 +25,18 @@ public final class BenchLine {
         JsonNode hw = r.path("hardware");
         double fmax = i.path("fmax_mhz").asDouble(Double.NaN);
         long ii = hw.path("initiation_interval").asLong();
-        System.out.printf(Locale.ROOT, "%-14s %-11s %9s %6d %4d %4d %5d %9s %8d %8d %10s  %s%n", args[1], i.path("device").asText(),
+        // with a placer-seed sweep, every seed's Fmax after the verdict (the kept one is the column)
+        StringBuilder seeds = new StringBuilder();
+        if (i.path("fmax_by_seed").size() > 1) {
+            i.path("fmax_by_seed").fields().forEachRemaining(e -> seeds.append(seeds.length() == 0 ? "  seeds " : " ")
+                    .append(e.getKey()).append(':').append(e.getValue().isNull() ? "-" : String.format(Locale.ROOT, "%.1f", e.getValue().asDouble())));
+        }
+        System.out.printf(Locale.ROOT, "%-14s %-11s %9s %6d %4d %4d %5d %9s %8d %8d %10s  %s%s%n", args[1], i.path("device").asText(),
                 i.path("logic_cells").asInt() + "/" + i.path("logic_cells_available").asInt(), i.path("flip_flops").asInt(),
                 i.path("dsps").asInt(), i.path("block_rams").asInt(), i.path("sprams").asInt(),
                 Double.isNaN(fmax) ? "-" : String.format(Locale.ROOT, "%.1f", fmax),
                 ii, hw.path("latency").asLong(), Double.isNaN(fmax) ? "-" : String.format(Locale.ROOT, "%.1f", ii / fmax),
-                args.length > 2 ? args[2] : "");
+                args.length > 2 ? args[2] : "", seeds);
     }
 
     /** Where a converted design keeps its constants, from {@code report.json}: one line. */

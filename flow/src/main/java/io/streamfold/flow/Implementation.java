@@ -8,6 +8,7 @@ import io.streamfold.testbench.EdaRunner;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -119,20 +120,93 @@ public final class Implementation {
         return sb.toString();
     }
 
-    /** Runs synthesis and place-and-route in {@code dir} and reads the figures. */
+    /** Runs synthesis and place-and-route in {@code dir} with one placer seed and reads the figures. */
     public static Result run(Path dir, String top, List<String> verilogFiles, DeviceTarget t, double clockMhz, int seed)
             throws IOException, InterruptedException {
-        List<List<String>> cmds = commands(top, verilogFiles, t, clockMhz, seed);
-        Files.deleteIfExists(dir.resolve(PNR_REPORT));
-        EdaRunner.Run synth = EdaRunner.run(dir, cmds.get(0), 3600);
+        return sweep(dir, top, verilogFiles, t, clockMhz, List.of(seed)).best();
+    }
+
+    /**
+     * A placement sweep: the figures of the seed with the highest Fmax among those that fit (the
+     * lowest seed on a tie), and every seed's Fmax (NaN where it did not fit or route).
+     */
+    public record Sweep(Result best, int bestSeed, Map<Integer, Double> fmaxBySeed) {
+
+        /** {@code best}'s figures plus {@code seed} and {@code fmax_by_seed}. */
+        public Map<String, Object> toMap() {
+            Map<String, Object> m = best.toMap();
+            m.put("seed", bestSeed);
+            Map<String, Object> bySeed = new LinkedHashMap<>();
+            fmaxBySeed.forEach((k, v) -> bySeed.put(Integer.toString(k), Double.isNaN(v) ? null : Math.round(v * 100) / 100.0));
+            m.put("fmax_by_seed", bySeed);
+            return m;
+        }
+
+        @Override
+        public String toString() {
+            if (fmaxBySeed.size() == 1) {
+                return best.toString();
+            }
+            StringBuilder sb = new StringBuilder(best.toString()).append("\nplacer seeds:");
+            fmaxBySeed.forEach((k, v) -> sb.append(String.format(Locale.ROOT, " %d: %s", k, Double.isNaN(v) ? "-" : String.format(Locale.ROOT, "%.2f", v))));
+            return sb.append(String.format(Locale.ROOT, " MHz; kept seed %d (its log and report are %s, %s)", bestSeed, PNR_LOG, PNR_REPORT)).toString();
+        }
+    }
+
+    /**
+     * Synthesizes once, then places and routes with each of {@code seeds} placer seeds (nextpnr's
+     * placement, and so Fmax, moves by several MHz between seeds of the same netlist) and keeps
+     * the best: its log and report under the usual names, every seed's as {@code ice40_nextpnr_seedN.*}.
+     */
+    public static Sweep sweep(Path dir, String top, List<String> verilogFiles, DeviceTarget t, double clockMhz, List<Integer> seeds)
+            throws IOException, InterruptedException {
+        if (seeds.isEmpty()) {
+            throw new IllegalArgumentException("no placer seed");
+        }
+        List<List<String>> first = commands(top, verilogFiles, t, clockMhz, seeds.get(0));
+        EdaRunner.Run synth = EdaRunner.run(dir, first.get(0), 3600);
         if (synth.exitCode() != 0) {
-            return new Result(t.name(), 0, t.logicCells(), 0, 0, 0, 0, Double.NaN, clockMhz, "synthesis failed: " + lastError(synth.output()));
+            Result failed = new Result(t.name(), 0, t.logicCells(), 0, 0, 0, 0, Double.NaN, clockMhz, "synthesis failed: " + lastError(synth.output()));
+            return new Sweep(failed, seeds.get(0), Map.of(seeds.get(0), Double.NaN));
         }
         String stat = Files.readString(dir.resolve(YOSYS_STAT));
-        EdaRunner.Run pnr = EdaRunner.run(dir, cmds.get(1), 3600);
-        String log = Files.exists(dir.resolve(PNR_LOG)) ? Files.readString(dir.resolve(PNR_LOG)) : pnr.output();
-        return parse(t, clockMhz, stat, log, Files.exists(dir.resolve(PNR_REPORT)) ? Files.readString(dir.resolve(PNR_REPORT)) : null,
-                pnr.exitCode() == 0 ? "" : lastError(log + "\n" + pnr.output()));
+        Map<Integer, Double> bySeed = new LinkedHashMap<>();
+        Result best = null;
+        int bestSeed = seeds.get(0);
+        for (int seed : seeds) {
+            Files.deleteIfExists(dir.resolve(PNR_REPORT));
+            EdaRunner.Run pnr = EdaRunner.run(dir, commands(top, verilogFiles, t, clockMhz, seed).get(1), 3600);
+            String log = Files.exists(dir.resolve(PNR_LOG)) ? Files.readString(dir.resolve(PNR_LOG)) : pnr.output();
+            String report = Files.exists(dir.resolve(PNR_REPORT)) ? Files.readString(dir.resolve(PNR_REPORT)) : null;
+            Result r = parse(t, clockMhz, stat, log, report, pnr.exitCode() == 0 ? "" : lastError(log + "\n" + pnr.output()));
+            bySeed.put(seed, r.fits() ? r.fmaxMhz() : Double.NaN);
+            if (seeds.size() > 1) {
+                Files.writeString(dir.resolve(seedFile(PNR_LOG, seed)), log);
+                if (report != null) {
+                    Files.writeString(dir.resolve(seedFile(PNR_REPORT, seed)), report);
+                }
+            }
+            if (best == null || (r.fits() && (!best.fits() || r.fmaxMhz() > best.fmaxMhz()))) {
+                best = r;
+                bestSeed = seed;
+            }
+        }
+        if (seeds.size() > 1) {
+            Files.copy(dir.resolve(seedFile(PNR_LOG, bestSeed)), dir.resolve(PNR_LOG), StandardCopyOption.REPLACE_EXISTING);
+            Path report = dir.resolve(seedFile(PNR_REPORT, bestSeed));
+            if (Files.exists(report)) {
+                Files.copy(report, dir.resolve(PNR_REPORT), StandardCopyOption.REPLACE_EXISTING);
+            } else {
+                Files.deleteIfExists(dir.resolve(PNR_REPORT));
+            }
+        }
+        return new Sweep(best, bestSeed, bySeed);
+    }
+
+    /** {@code ice40_nextpnr.log} -> {@code ice40_nextpnr_seed3.log}. */
+    static String seedFile(String name, int seed) {
+        int dot = name.lastIndexOf('.');
+        return name.substring(0, dot) + "_seed" + seed + name.substring(dot);
     }
 
     /** The design's Verilog files in a folder {@code convert} wrote: every {@code .v} but the testbench. */

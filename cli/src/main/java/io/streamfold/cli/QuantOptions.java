@@ -46,8 +46,8 @@ final class QuantOptions {
     CommandSpec command;
 
     @Option(names = "--lut-index-bits", paramLabel = "N", converter = OptionTypes.LutIndexBits.class,
-            description = "widest lookup-table index: sigmoid, tanh, ELU, ... tables and softmax's exp table have at most 2^N entries "
-                    + "(default: 10, and 12 for activations of 16 bits or more, where a 10-bit softmax table ties close logits)")
+            description = "widest lookup-table index: sigmoid, tanh, ELU, ... tables and softmax's exp tables have at most 2^N entries "
+                    + "(default: 10, and 12 for activations of 16 bits or more)")
     Integer lutIndexBits;
 
     @Option(names = "--config", paramLabel = "FILE", description = "JSON file of per-layer format overrides")

@@ -1,5 +1,6 @@
 package io.streamfold.bound;
 
+import io.streamfold.quant.ExpTable;
 import io.streamfold.quant.Lut;
 
 import java.util.function.DoubleUnaryOperator;
@@ -52,6 +53,36 @@ final class TableError {
         }
         // an entry is a quantized real: comparing it with f in float64 is exact up to its rounding
         return worst + 0x1p-50 * step;
+    }
+
+    /**
+     * The largest error of softmax's {@code e^-t} over the codes {@code t} in {@code [0, thi]}: a
+     * plain table as {@link #max} (e^-t is decreasing and 1-Lipschitz for {@code t >= 0}); a reduced
+     * one evaluated at every code its reduction table covers (the quantizer builds one only for
+     * inputs of at most {@link Lut#MAX_CHECKED_INPUT_BITS} bits, so at most 2^20 of them), the codes
+     * beyond, which give 0, as one cell.
+     */
+    static double exp(ExpTable e, long thi) {
+        return e.accept(new ExpTable.Visitor<Double>() {
+            @Override
+            public Double plain(ExpTable.Plain p) {
+                return max(p.lut(), p.lut().function()::apply, true, 1, p.inFrac(), 0, thi);
+            }
+
+            @Override
+            public Double reduced(ExpTable.Reduced r) {
+                DoubleUnaryOperator f = t -> Math.exp(-t);
+                long covered = ((long) r.reductions() << r.reduceShift()) - 1;
+                double worst = 0;
+                for (long t = 0; t <= Math.min(thi, covered); t++) {
+                    worst = Math.max(worst, Math.abs(r.out().toDouble(r.apply(t)) - f.applyAsDouble(Math.scalb((double) t, -r.inFrac()))));
+                }
+                if (thi > covered) {
+                    worst = Math.max(worst, cell(0, f, true, 1, r.inFrac(), covered + 1, thi));
+                }
+                return Double.isNaN(worst) ? Double.POSITIVE_INFINITY : worst + 0x1p-50 * r.out().step();
+            }
+        });
     }
 
     /**

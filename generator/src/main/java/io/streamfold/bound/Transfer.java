@@ -510,9 +510,8 @@ final class Transfer implements QOp.Visitor<ValueBound>, QOp.ElementwiseVisitor<
             fmax = Math.max(fmax, x.hi(i));
         }
         double spread = fmax - fmin;
-        // the exp table (e^-t: decreasing, 1-Lipschitz for t >= 0) over the differences max - x that can occur
-        double tau = x.size() == 0 ? 0
-                : table(TableError.max(s.exp(), s.exp().function()::apply, true, 1, s.in().frac(), 0, Math.max(0, xhi - xlo)));
+        // the exp table over the differences max - x that can occur
+        double tau = x.size() == 0 ? 0 : table(TableError.exp(s.exp(), Math.max(0, xhi - xlo)));
         int rFrac = s.recipShift() - s.exp().out().frac();
         double trunc = sources.contains(ErrorBound.Source.REQUANTIZATION) ? Math.scalb(1.0, -rFrac) : 0;
         double rnd = rounding((long) s.recipShift() - s.out().frac(), s.out());

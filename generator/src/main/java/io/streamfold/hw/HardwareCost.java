@@ -35,24 +35,27 @@ public record HardwareCost(long multiplierBits, long romBits, long bufferBits) {
         return new HardwareCost(mult, d.romBits(), d.bufferBits());
     }
 
-    /** A stage's multipliers times their operand widths; a fused activation's multipliers have operands of their own. */
+    /** A stage's multipliers times their operand widths, summed. */
     private static long multiplierBits(Stage s) {
-        if (s instanceof Stage.MatVec m && m.activation() != null) {
-            return (long) m.pe() * m.simd() * m.accept(OPERANDS) + multiplierBits(m.activation());
-        }
-        return s.multipliers() * s.accept(OPERANDS);
+        return s.accept(BITS);
     }
 
-    /** {@code a * b} for a stage whose multipliers multiply an a-bit by a b-bit operand; 0 for a stage without. */
-    private static final Stage.Visitor<Long> OPERANDS = new Stage.Visitor<>() {
+    /**
+     * The sum of {@code a * b} over the stage's multipliers, each multiplying an a-bit by a b-bit
+     * operand; 0 for a stage without. Most stages have one kind of multiplier, {@link Stage#multipliers()}
+     * of them.
+     */
+    private static final Stage.Visitor<Long> BITS = new Stage.Visitor<>() {
         @Override
         public Long matVec(Stage.MatVec s) {
-            return (long) s.op().weight().bits() * s.op().in().bits();
+            // a fused activation's multipliers have operands of their own
+            long own = (long) s.pe() * s.simd() * s.op().weight().bits() * s.op().in().bits();
+            return s.activation() == null ? own : own + multiplierBits(s.activation());
         }
 
         @Override
         public Long elementwise(Stage.Elementwise s) {
-            return s.op().accept(new QOp.ElementwiseVisitor<Long>() {
+            return s.multipliers() * s.op().accept(new QOp.ElementwiseVisitor<Long>() {
                 @Override
                 public Long affine(QOp.QAffine op) {
                     return (long) op.scale().bits() * op.in().bits();
@@ -103,7 +106,7 @@ public record HardwareCost(long multiplierBits, long romBits, long bufferBits) {
 
         @Override
         public Long globalAvgPool(Stage.GlobalAvgPool s) {
-            return (long) s.op().sumBits() * s.op().recipBits();
+            return s.multipliers() * (long) s.op().sumBits() * s.op().recipBits();
         }
 
         @Override
@@ -118,7 +121,8 @@ public record HardwareCost(long multiplierBits, long romBits, long bufferBits) {
 
         @Override
         public Long softmax(Stage.Softmax s) {
-            return (long) s.op().exp().out().bits() * s.op().recipBits();
+            // per lane: the product e * r, and the exponential's interpolation if it has one
+            return s.elems() * ((long) s.op().exp().out().bits() * s.op().recipBits() + s.op().exp().multiplierBits());
         }
 
         @Override
@@ -128,8 +132,8 @@ public record HardwareCost(long multiplierBits, long romBits, long bufferBits) {
 
         @Override
         public Long softmaxTree(Stage.SoftmaxTree s) {
-            // one exp x reciprocal product per lane
-            return (long) s.n() * s.op().exp().out().bits() * s.op().recipBits();
+            // as the state machine, with every lane at once
+            return s.n() * ((long) s.op().exp().out().bits() * s.op().recipBits() + s.op().exp().multiplierBits());
         }
 
         @Override
@@ -144,12 +148,12 @@ public record HardwareCost(long multiplierBits, long romBits, long bufferBits) {
 
         @Override
         public Long poolReduce(Stage.PoolReduce s) {
-            return s.op() instanceof QOp.QAvgPool a ? (long) a.sumBits() * a.recipBits() : 0L;
+            return s.op() instanceof QOp.QAvgPool a ? s.multipliers() * (long) a.sumBits() * a.recipBits() : 0L;
         }
 
         @Override
         public Long depthwise(Stage.Depthwise s) {
-            return (long) s.op().weight().bits() * s.op().in().bits();
+            return s.multipliers() * (long) s.op().weight().bits() * s.op().in().bits();
         }
     };
 }

@@ -1,5 +1,6 @@
 package io.streamfold.hw;
 
+import io.streamfold.quant.ExpTable;
 import io.streamfold.quant.QFormat;
 import io.streamfold.quant.QOp;
 
@@ -766,8 +767,9 @@ public sealed interface Stage {
      *     {@code m = max(b == 0 ? lane 0 : m, lanes)}; after beat B-1 go to EXP. (The RTL
      *     updates {@code m} from a register of the beat one cycle later, which nothing can see:
      *     EXP first reads {@code m} in its second cycle.)</li>
-     * <li><b>EXP</b>, B + 2 cycles, never stalls: a pipeline that reads beat b of {@code x}
-     *     (a register), then the exp ROM (a register; the same table as {@code QSoftmax.exp}),
+     * <li><b>EXP</b>, B + 1 + X cycles, never stalls: a pipeline that reads beat b of {@code x}
+     *     (a register), then computes the exponentials in X = {@link #expStages()} registers (the
+     *     exp ROM for a plain table, X = 1; the seven stages of a reduced one, {@link ExpTable.Reduced}),
      *     then adds: {@code e[b][i] = op.exp(m, x[b][i])}, {@code S = (b == 0 ? 0 : S) +
      *     sum_i e[b][i]}; when beat B-1 has been added, set {@code R = 2^K >> Q, q = 0} and go to
      *     DIV ({@code K = op.recipShift()}).</li>
@@ -780,7 +782,7 @@ public sealed interface Stage {
      * <li><b>OUT</b>, one cycle per output beat, only when the output FIFO has room: push
      *     {@code op.prob(e[b][i], q)}; after beat B-1 go back to LOAD.</li>
      * </ol>
-     * So an unstalled vector takes {@code 3B + 2 + Q} cycles; the next vector is loaded only after
+     * So an unstalled vector takes {@code 3B + 1 + X + Q} cycles; the next vector is loaded only after
      * the last output beat (no overlap). A vector that arrives as one beat gets the full-rate
      * {@link SoftmaxTree} instead ({@link LowerToHardware} chooses by the beat width).
      */
@@ -789,13 +791,18 @@ public sealed interface Stage {
             if (n % elems != 0) {
                 throw new IllegalArgumentException(name + ": " + elems + " elements per beat for a vector of " + n);
             }
-            if (op.exp().entry(0) < 1 || op.recipShift() >= 62) {
-                throw new IllegalArgumentException(name + ": exp(0) = " + op.exp().entry(0) + ", 2^" + op.recipShift());
+            if (op.exp().one() < 1 || op.recipShift() >= 62) {
+                throw new IllegalArgumentException(name + ": exp(0) = " + op.exp().one() + ", 2^" + op.recipShift());
             }
         }
 
         public int beats() {
             return n / elems;
+        }
+
+        /** Registers of the exponential, from the beat's register to the value added: {@link ExpTable#stages()}. */
+        public int expStages() {
+            return op.exp().stages();
         }
 
         /** Divider steps Q: bits of the largest quotient {@code floor(2^K / exp(0))}. */
@@ -808,12 +815,12 @@ public sealed interface Stage {
          * contributes {@code exp(0)}, so every sum is at least that): the restoring divider's steps.
          */
         public static int quotientBits(QOp.QSoftmax op) {
-            return 64 - Long.numberOfLeadingZeros((1L << op.recipShift()) / op.exp().entry(0));
+            return 64 - Long.numberOfLeadingZeros((1L << op.recipShift()) / op.exp().one());
         }
 
         @Override
         public int cycles() {
-            return Math.addExact(Math.multiplyExact(3, beats()), divSteps() + 2);
+            return Math.addExact(Math.multiplyExact(3, beats()), divSteps() + 1 + expStages());
         }
 
         @Override
@@ -836,8 +843,9 @@ public sealed interface Stage {
 
         @Override
         public Resources resources() {
-            // one product e * r per lane
-            return new Resources(elems, (long) op.exp().size() * op.exp().out().bits(), 2L * n * op.in().bits());
+            // one product e * r per lane and the exponential's own (a reduced table interpolates);
+            // the lanes read one table
+            return new Resources(elems * (1 + op.exp().multipliers()), op.exp().romBits(), 2L * n * op.in().bits());
         }
     }
 
@@ -919,10 +927,13 @@ public sealed interface Stage {
      * <ol>
      * <li><b>max and index</b>: {@code Lm = ceil(log2 N)} levels of a balanced comparator tree over
      *     the lanes give {@code m = max x}; one more level computes each lane's table address,
-     *     {@code exp.address(exp.index(m - x[i]))}; {@code floor((Lm + 1) / R)} registers
+     *     {@code exp.address(exp.index(m - x[i]))} of a plain table, or the distance {@code m - x[i]}
+     *     a reduced table starts from; {@code floor((Lm + 1) / R)} registers
      *     ({@link #indexStages()}), each carrying the lanes along;</li>
-     * <li><b>table read</b>: one register, {@code e[i] = exp[addr[i]]}, one ROM per lane (a
-     *     registered read: block RAM);</li>
+     * <li><b>exponential</b>: {@link #expStages()} registers, {@code e[i] = op.exp(m, x[i])}, one
+     *     table per lane: a plain table's ROM (one register, a registered read: block RAM), or
+     *     the seven stages of a reduced table ({@link ExpTable.Reduced}: distance, reduction ROM,
+     *     reduced argument, interpolation ROM, interpolation sum, shift, rounding);</li>
      * <li><b>sum and reciprocal</b>: {@code Ls = ceil(log2 N)} levels of a balanced adder tree give
      *     the exact sum S, then Q = {@link #divSteps()} levels of the restoring divider of
      *     {@link Softmax} give {@code q = floor(2^K / S)} one quotient bit per level;
@@ -935,8 +946,8 @@ public sealed interface Stage {
     record SoftmaxTree(String name, String source, int input, int output, int n, QOp.QSoftmax op, Pipelining pipelining)
             implements OneToOne {
         public SoftmaxTree {
-            if (n < 1 || op.exp().entry(0) < 1 || op.recipShift() >= 62 || (1L << op.recipShift()) < op.exp().entry(0)) {
-                throw new IllegalArgumentException(name + ": softmax of " + n + ", exp(0) = " + op.exp().entry(0) + ", 2^"
+            if (n < 1 || op.exp().one() < 1 || op.recipShift() >= 62 || (1L << op.recipShift()) < op.exp().one()) {
+                throw new IllegalArgumentException(name + ": softmax of " + n + ", exp(0) = " + op.exp().one() + ", 2^"
                         + op.recipShift());
             }
         }
@@ -966,9 +977,14 @@ public sealed interface Stage {
             return pipelining.registers(treeLevels() + divSteps(), true);
         }
 
-        /** Cycles from taking a vector to presenting its probabilities: index, table read, divider, product. */
+        /** Registers of each lane's exponential: {@link ExpTable#stages()}. */
+        public int expStages() {
+            return op.exp().stages();
+        }
+
+        /** Cycles from taking a vector to presenting its probabilities: index, exponential, divider, product. */
         public int latency() {
-            return indexStages() + 1 + divStages() + 1;
+            return indexStages() + expStages() + divStages() + 1;
         }
 
         @Override
@@ -1003,8 +1019,8 @@ public sealed interface Stage {
 
         @Override
         public Resources resources() {
-            // one product e * q per lane; one exp table per lane
-            return new Resources(n, (long) n * op.exp().size() * op.exp().out().bits(), 0);
+            // one product e * q per lane and the exponential's own; one exp table per lane
+            return new Resources(n * (1 + op.exp().multipliers()), (long) n * op.exp().romBits(), 0);
         }
     }
 

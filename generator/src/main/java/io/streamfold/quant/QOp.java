@@ -550,10 +550,10 @@ public sealed interface QOp {
      * Softmax by "LUT exp + reciprocal", per vector along {@code axis}:
      * <ol>
      * <li>{@code m = max_i x_i};
-     * <li>{@code e_i = exp.lookup(exp.index(m - x_i, in.frac))}, i.e. {@code e^-(m - x_i)} from an
-     * unsigned table over the non-negative differences, clamped to the table's range; the table's
-     * format {@code Q(eBits, eFrac)} holds 1.0 exactly, so the maximum contributes exactly
-     * {@code 2^eFrac};
+     * <li>{@code e_i = exp.apply(m - x_i)}, i.e. {@code e^-(m - x_i)} from a table over the
+     * non-negative differences ({@link ExpTable}: a plain table, or range reduction and
+     * interpolation); its format {@code Q(eBits, eFrac)} holds 1.0 exactly, and the maximum
+     * contributes exactly {@code 2^eFrac};
      * <li>{@code S = sum_i e_i} exact in {@code sumBits} ({@code S >= 2^eFrac});
      * <li>one reciprocal per vector by integer division, {@code r = floor(2^recipShift / S)} in
      * {@code recipBits} (it has frac {@code recipShift - eFrac});
@@ -561,11 +561,11 @@ public sealed interface QOp {
      * </ol>
      * Truncating {@code r} costs at most {@code 2^-(recipShift - eFrac)} on any {@code p_i}.
      */
-    record QSoftmax(QFormat in, int axis, Lut exp, int sumBits, int recipShift, int recipBits, QFormat out)
+    record QSoftmax(QFormat in, int axis, ExpTable exp, int sumBits, int recipShift, int recipBits, QFormat out)
             implements QOp {
         public QSoftmax {
-            if (!exp.function().equals(LutFunction.EXP_NEG) || exp.signedIndex() || exp.interpolates()) {
-                throw new IllegalArgumentException("softmax needs a plain unsigned exp(-t) table, got " + exp);
+            if (exp.inFrac() != in.frac()) {
+                throw new IllegalArgumentException("softmax exp table for inputs with " + exp.inFrac() + " fractional bits, got " + in);
             }
             if (recipShift > 62 || sumBits > QFormat.MAX_BITS || exp.out().bits() + recipBits > QFormat.MAX_BITS) {
                 throw new IllegalArgumentException("softmax widths too large: 2^" + recipShift + ", sum " + sumBits + ", reciprocal " + recipBits);
@@ -579,7 +579,7 @@ public sealed interface QOp {
 
         /** The table entry of an element {@code x} of a vector whose maximum is {@code max}. */
         public long exp(long max, long x) {
-            return exp.apply(max - x, in.frac());
+            return exp.apply(max - x);
         }
 
         /** The per-vector reciprocal of the sum of the table entries. */

@@ -33,7 +33,7 @@ import java.util.TreeSet;
  * Affine's scales always per channel); the bias is rounded into the accumulator's frac;
  * accumulators are sized to the exact worst case ({@link IntRange}). Tables: Sigmoid/Tanh index
  * by the input itself when it has at most {@code lutIndexBits} bits, else by a requantized index
- * ({@link Lut#forInput}); Softmax by {@link Lut#forDifferences}. Scalar constants (LeakyRelu
+ * ({@link Lut#forInput}); Softmax by {@link ExpTable#forDifferences}. Scalar constants (LeakyRelu
  * slopes, averaging reciprocals) have {@code constBits}. Widths above 62 bits are
  * {@link Diagnostic#SF_BAD_QUANT} errors naming the node. A remaining BatchNorm is quantized as
  * its {@link Op.BatchNorm#toAffine() affine}.
@@ -613,7 +613,7 @@ public final class Quantize {
         if (k > 62) {
             throw new ModelException(Diagnostic.SF_BAD_QUANT, name, "softmax output " + out + " needs a 2^" + k + " reciprocal", "use at most 28 output bits");
         }
-        Lut exp = Lut.forDifferences(x, new QFormat(eFrac + 2, eFrac), config.lutIndexBits());
+        ExpTable exp = ExpTable.forDifferences(x, new QFormat(eFrac + 2, eFrac), config.lutIndexBits());
         int n = xs.dim(s.axis());
         IntRange sum = IntRange.point(1L << eFrac).times(n).union(IntRange.point(0));
         int recipBits = IntRange.point(1L << rFrac).bits();

@@ -2,11 +2,12 @@ package io.streamfold.verilog;
 
 import io.streamfold.hw.HwDesign;
 import io.streamfold.hw.Stage;
-import io.streamfold.quant.Lut;
+import io.streamfold.quant.ExpTable;
 import io.streamfold.quant.QFormat;
 import io.streamfold.quant.QOp;
 
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 
@@ -103,11 +104,12 @@ final class GraphRtl {
         RtlBuilder b = new RtlBuilder();
         QOp.QSoftmax op = s.op();
         QFormat in = op.in();
-        Lut lut = op.exp();
+        ExpTable exp = op.exp();
         int e = s.elems();
         int beats = s.beats();
         int xb = in.bits();
-        int eb = lut.out().bits();
+        int eb = exp.out().bits();
+        int stages = s.expStages();
         int sb = op.sumBits();
         int k = op.recipShift();
         int q = s.divSteps();
@@ -121,9 +123,24 @@ final class GraphRtl {
         VExpr.Ref quo = b.reg("quo", q, false, 0);
         VExpr.Ref xbuf = b.reg("xbuf", e * xb, false, beats);
         VExpr.Ref ebuf = b.reg("ebuf", e * eb, false, beats);
-        VExpr.Ref table = b.reg("exp_rom", eb, false, lut.size());
-        files.put(mod + "_exp.mem", MemFile.packed(lut.table(), 1, eb));
-        b.add(new VItem.Initial(List.of(new VStmt.SysCall("$readmemh", List.of(mod + "_exp.mem", table)))));
+        // the lanes read one table (a plain ROM, or the two ROMs of a reduced table)
+        List<VStmt> loads = new ArrayList<>();
+        ExpRtl.Roms roms = exp.accept(new ExpTable.Visitor<ExpRtl.Roms>() {
+            @Override
+            public ExpRtl.Roms plain(ExpTable.Plain p) {
+                VExpr.Ref table = b.reg("exp_rom", eb, false, p.lut().size());
+                files.put(mod + "_exp.mem", MemFile.packed(p.lut().table(), 1, eb));
+                loads.add(new VStmt.SysCall("$readmemh", List.of(mod + "_exp.mem", table)));
+                return null;
+            }
+
+            @Override
+            public ExpRtl.Roms reduced(ExpTable.Reduced r) {
+                ExpRtl.files(files, mod, r);
+                return ExpRtl.roms(b, mod, "", r, loads);
+            }
+        });
+        b.add(new VItem.Initial(loads));
         VExpr lastBeat = b.wire("last_beat", 1, false, bc.atLast());
         VExpr first = b.wire("first_beat", 1, false, bc.is(0));
         VExpr inLoad = b.wire("in_load", 1, false, bin("==", phase, uconst(2, 0)));
@@ -151,34 +168,86 @@ final class GraphRtl {
             VExpr.Ref x = RtlFixed.lane(b, "x" + i, xin, i, xb);
             m = b.wire("max" + i, xb, true, new VExpr.Cond(RtlFixed.greater(x, m, xb), x, m));
         }
-        // EXP, a pipeline over the beats: issue (bc) -> read the beat (xr) -> index and table read
-        // (ee) -> add to the sum and store. e = table[index(max - x)], the unsigned index saturated
-        // as in Lut.index. The phase lasts beats + 2 cycles.
+        // EXP, a pipeline over the beats: issue (bc) -> read the beat (xr) -> the exponential's X
+        // registers, the last one ee -> add to the sum and store. A plain table: e = table[index(max - x)],
+        // the unsigned index saturated as in Lut.index, read into ee (X = 1); a reduced one: ExpRtl.
+        // Valid flags v1..v(X+1) and beat numbers b1..b(X+1) follow the beat. The phase lasts beats + 1 + X cycles.
         VExpr.Ref issued = b.reg("issued", 1, false, 0);
-        VExpr.Ref v1 = b.reg("v1", 1, false, 0);
-        VExpr.Ref v2 = b.reg("v2", 1, false, 0);
-        VExpr.Ref b1 = b.reg("b1", bc.bits(), false, 0);
-        VExpr.Ref b2 = b.reg("b2", bc.bits(), false, 0);
+        List<VExpr.Ref> vs = new ArrayList<>();
+        for (int j = 1; j <= stages + 1; j++) {
+            vs.add(b.reg("v" + j, 1, false, 0));
+        }
+        List<VExpr.Ref> bs = new ArrayList<>();
+        for (int j = 1; j <= stages + 1; j++) {
+            bs.add(b.reg("b" + j, bc.bits(), false, 0));
+        }
+        VExpr.Ref vLast = vs.get(stages);
+        VExpr.Ref bLast = bs.get(stages);
         VExpr.Ref xrow = b.reg("xrow", e * xb, false, 0);
         VExpr.Ref erowIn = b.reg("ee", e * eb, false, 0);
         VExpr issue = b.wire("issue", 1, false, and(inExp, not(issued)));
         List<VExpr> es = new ArrayList<>();
+        List<VExpr.Ref> diffs = new ArrayList<>();
         List<VExpr> eqs = new ArrayList<>();
-        VExpr total = new VExpr.Cond(bin("==", b2, uconst(bc.bits(), 0)), uconst(sb, 0), sum);
+        VExpr total = new VExpr.Cond(bin("==", bLast, uconst(bc.bits(), 0)), uconst(sb, 0), sum);
         for (int i = 0; i < e; i++) {
             VExpr.Ref xr = RtlFixed.lane(b, "xr" + i, xrow, i, xb);
             VExpr.Ref diff = b.wire("diff" + i, xb + 1, true,
                     bin("-", RtlFixed.signExtend(max, xb, xb + 1), RtlFixed.signExtend(xr, xb, xb + 1)));
-            VExpr.Ref addr = RtlFixed.tableAddress(b, "idx" + i, "addr" + i, diff, xb + 1, in.frac(), lut);
-            es.add(new VExpr.Index(table, addr));
+            diffs.add(diff);
+            int lane = i;
+            exp.accept(new ExpTable.Visitor<Void>() {
+                @Override
+                public Void plain(ExpTable.Plain p) {
+                    VExpr.Ref addr = RtlFixed.tableAddress(b, "idx" + lane, "addr" + lane, diff, xb + 1, in.frac(), p.lut());
+                    es.add(new VExpr.Index(ref("exp_rom"), addr));
+                    return null;
+                }
+
+                @Override
+                public Void reduced(ExpTable.Reduced r) {
+                    return null; // every lane at once, below
+                }
+            });
             VExpr.Ref eq = RtlFixed.lane(b, "e" + i, erowIn, i, eb);
             eqs.add(eq);
             total = bin("+", total, zext(eq, eb, sb));
         }
+        List<VStmt> expPipe = new ArrayList<>();
+        exp.accept(new ExpTable.Visitor<Void>() {
+            @Override
+            public Void plain(ExpTable.Plain p) {
+                return null;
+            }
+
+            @Override
+            public Void reduced(ExpTable.Reduced r) {
+                es.addAll(ExpRtl.lanes(b, new ExpRtl.Stages() {
+                    int stage = 1;
+
+                    @Override
+                    public VExpr.Ref reg(String name, int width, boolean signed, VExpr value) {
+                        VExpr.Ref q = b.reg("ex" + stage + "_" + name, width, signed, 0);
+                        expPipe.add(set(q, value));
+                        return q;
+                    }
+
+                    @Override
+                    public void next() {
+                        stage++;
+                    }
+                }, diffs, xb + 1, r, Collections.nCopies(e, roms)));
+                return null;
+            }
+        });
         VExpr.Ref sumNext = b.wire("sum_next", sb, false, total);
-        VExpr expDone = b.wire("exp_done", 1, false, and(v2, bin("==", b2, uconst(bc.bits(), beats - 1))));
-        b.add(clockedNoReset(List.of(set(xrow, new VExpr.Index(xbuf, bc.ref())), set(b1, bc.ref()), set(b2, b1))));
-        List<VStmt> tableReads = new ArrayList<>();
+        VExpr expDone = b.wire("exp_done", 1, false, and(vLast, bin("==", bLast, uconst(bc.bits(), beats - 1))));
+        List<VStmt> follow = new ArrayList<>(List.of(set(xrow, new VExpr.Index(xbuf, bc.ref())), set(bs.get(0), bc.ref())));
+        for (int j = 1; j <= stages; j++) {
+            follow.add(set(bs.get(j), bs.get(j - 1)));
+        }
+        b.add(clockedNoReset(follow));
+        List<VStmt> tableReads = new ArrayList<>(expPipe);
         for (int i = 0; i < e; i++) {
             tableReads.add(set(new VExpr.Slice(erowIn, (i + 1) * eb - 1, i * eb), es.get(i)));
         }
@@ -206,25 +275,32 @@ final class GraphRtl {
         b.assign("out_push", emit);
         b.add(clockedNoReset(List.of(
                 when(load, List.of(set(new VExpr.Index(xbuf, bc.ref()), ref("in_data")))),
-                when(v2, List.of(set(new VExpr.Index(ebuf, b2), erowIn))))));
+                when(vLast, List.of(set(new VExpr.Index(ebuf, bLast), erowIn))))));
         long r0 = (1L << k) >>> q;
         VStmt nextBeat = bc.step(lastBeat);
-        List<VStmt> reset = List.of(set(phase, uconst(2, 0)), bc.clear(), t.clear(), set(issued, uconst(1, 0)), set(v1, uconst(1, 0)),
-                set(v2, uconst(1, 0)), set(xin, minBeat), set(max, sconst(xb, minX)));
-        List<VStmt> run = List.of(
-                set(v1, issue), set(v2, v1), set(xin, new VExpr.Cond(load, ref("in_data"), minBeat)),
+        List<VStmt> reset = new ArrayList<>(List.of(set(phase, uconst(2, 0)), bc.clear(), t.clear(), set(issued, uconst(1, 0))));
+        List<VStmt> follows = new ArrayList<>(List.of(set(vs.get(0), issue)));
+        for (int j = 0; j <= stages; j++) {
+            reset.add(set(vs.get(j), uconst(1, 0)));
+            if (j > 0) {
+                follows.add(set(vs.get(j), vs.get(j - 1)));
+            }
+        }
+        reset.addAll(List.of(set(xin, minBeat), set(max, sconst(xb, minX))));
+        List<VStmt> run = new ArrayList<>(follows);
+        run.addAll(List.of(set(xin, new VExpr.Cond(load, ref("in_data"), minBeat)),
                 new VStmt.If(and(emit, lastBeat), List.of(set(max, sconst(xb, minX))), List.of(set(max, m))),
                 when(load, List.of(nextBeat, when(lastBeat, List.of(set(phase, uconst(2, 1)))))),
                 when(issue, List.of(nextBeat, when(lastBeat, List.of(set(issued, uconst(1, 1)))))),
-                when(v2, List.of(set(sum, sumNext))),
+                when(vLast, List.of(set(sum, sumNext))),
                 when(expDone, List.of(set(issued, uconst(1, 0)), t.clear(), set(phase, uconst(2, 2)), set(rem, uconst(sb, r0)),
                         set(quo, uconst(q, 0)))),
                 when(inDiv, List.of(set(rem, new VExpr.Slice(diffR, sb - 1, 0)), set(quo, quoNext), t.step(),
                         when(t.atLast(), List.of(set(phase, uconst(2, 3)))))),
-                when(emit, List.of(nextBeat, when(lastBeat, List.of(set(phase, uconst(2, 0)))))));
+                when(emit, List.of(nextBeat, when(lastBeat, List.of(set(phase, uconst(2, 0))))))));
         b.add(clocked(reset, run));
         String doc = "Softmax " + s.name() + " (" + s.source() + "): " + s.n() + " elements, " + e + " per beat, " + in + " -> "
-                + op.out() + ".\nPhases LOAD (" + beats + " beats), EXP (" + (beats + 2) + " cycles, pipelined), DIV (" + q + " cycles, restoring "
+                + op.out() + ".\nPhases LOAD (" + beats + " beats), EXP (" + (beats + 1 + stages) + " cycles, pipelined), DIV (" + q + " cycles, restoring "
                 + "divider of 2^" + k + " by the " + sb + "-bit sum), OUT (" + beats + " beats): " + s.cycles() + " cycles per vector.";
         return new VModule(mod, doc, List.of(), ports(e * xb, e * op.out().bits()), b.items());
     }

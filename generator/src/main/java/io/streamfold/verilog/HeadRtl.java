@@ -2,6 +2,7 @@ package io.streamfold.verilog;
 
 import io.streamfold.hw.HwDesign;
 import io.streamfold.hw.Stage;
+import io.streamfold.quant.ExpTable;
 import io.streamfold.quant.Lut;
 import io.streamfold.quant.QFormat;
 import io.streamfold.quant.QOp;
@@ -81,14 +82,13 @@ final class HeadRtl {
         RtlBuilder b = new RtlBuilder();
         QOp.QSoftmax op = s.op();
         QFormat in = op.in();
-        Lut lut = op.exp();
+        ExpTable exp = op.exp();
         int n = s.n();
         int xb = in.bits();
-        int eb = lut.out().bits();
+        int eb = exp.out().bits();
         int sb = op.sumBits();
         int k = op.recipShift();
         int q = s.divSteps();
-        int ib = lut.indexBits();
         handshake(b);
         Pipe p = new Pipe(b);
 
@@ -127,32 +127,81 @@ final class HeadRtl {
             }
         }
         VExpr.Ref max = level.get(0);
-        List<VExpr> addrs = new ArrayList<>();
-        for (int i = 0; i < n; i++) {
-            // e = table[index(max - x)], the unsigned index saturated as in Lut.index
-            VExpr.Ref diff = b.wire("diff" + i, xb + 1, true,
-                    bin("-", RtlFixed.signExtend(max, xb, xb + 1), RtlFixed.signExtend(xs.get(i), xb, xb + 1)));
-            addrs.add(RtlFixed.tableAddress(b, "idx" + i, "addr" + i, diff, xb + 1, in.frac(), lut));
-        }
-        lv++;
-        if (lv % every == 0) {
-            for (int i = 0; i < n; i++) {
-                addrs.set(i, p.reg("addr" + i, ib, false, addrs.get(i)));
+        VExpr.Ref maxLevel = max;
+        List<VExpr.Ref> xsLevel = xs;
+        int lvIndex = lv;
+        // a plain table's address, e = table[index(max - x)] with the unsigned index saturated as in
+        // Lut.index; a reduced table starts from the distance itself (ExpRtl registers it, then addresses its ROMs)
+        List<VExpr.Ref> es = exp.accept(new ExpTable.Visitor<List<VExpr.Ref>>() {
+            @Override
+            public List<VExpr.Ref> plain(ExpTable.Plain pt) {
+                Lut lut = pt.lut();
+                int ib = lut.indexBits();
+                List<VExpr> addrs = new ArrayList<>();
+                for (int i = 0; i < n; i++) {
+                    VExpr.Ref diff = distance(b, i, maxLevel, xsLevel.get(i), xb);
+                    addrs.add(RtlFixed.tableAddress(b, "idx" + i, "addr" + i, diff, xb + 1, in.frac(), lut));
+                }
+                if ((lvIndex + 1) % every == 0) {
+                    for (int i = 0; i < n; i++) {
+                        addrs.set(i, p.reg("addr" + i, ib, false, addrs.get(i)));
+                    }
+                    p.next();
+                }
+                // 2. the table read, one ROM per lane (registered: block RAM)
+                files.put(mod + "_exp.mem", MemFile.packed(lut.table(), 1, eb));
+                List<VExpr.Ref> out = new ArrayList<>();
+                List<VStmt> loads = new ArrayList<>();
+                for (int i = 0; i < n; i++) {
+                    VExpr.Ref rom = b.reg("exp_rom" + i, eb, false, lut.size());
+                    loads.add(new VStmt.SysCall("$readmemh", List.of(mod + "_exp.mem", rom)));
+                    out.add(p.reg("e" + i, eb, false, new VExpr.Index(rom, addrs.get(i))));
+                }
+                b.add(new VItem.Initial(loads));
+                p.next();
+                return out;
             }
-            p.next();
-        }
-        // 2. the table read, one ROM per lane (registered: block RAM)
-        files.put(mod + "_exp.mem", MemFile.packed(lut.table(), 1, eb));
-        List<VExpr.Ref> es = new ArrayList<>();
-        List<VStmt> loads = new ArrayList<>();
-        for (int i = 0; i < n; i++) {
-            VExpr.Ref rom = b.reg("exp_rom" + i, eb, false, lut.size());
-            loads.add(new VStmt.SysCall("$readmemh", List.of(mod + "_exp.mem", rom)));
-            es.add(p.reg("e" + i, eb, false, new VExpr.Index(rom, addrs.get(i))));
-        }
-        b.add(new VItem.Initial(loads));
-        p.next();
-        checkLatency(s, p.stages, s.indexStages() + 1);
+
+            @Override
+            public List<VExpr.Ref> reduced(ExpTable.Reduced r) {
+                List<VExpr.Ref> ts = new ArrayList<>();
+                for (int i = 0; i < n; i++) {
+                    ts.add(distance(b, i, maxLevel, xsLevel.get(i), xb));
+                }
+                if ((lvIndex + 1) % every == 0) {
+                    for (int i = 0; i < n; i++) {
+                        ts.set(i, p.reg("t" + i, xb + 1, true, ts.get(i)));
+                    }
+                    p.next();
+                }
+                // 2. the exponential's stages, two ROMs per lane (registered reads: block RAM)
+                ExpRtl.files(files, mod, r);
+                List<VStmt> loads = new ArrayList<>();
+                List<ExpRtl.Roms> roms = new ArrayList<>();
+                for (int i = 0; i < n; i++) {
+                    roms.add(ExpRtl.roms(b, mod, String.valueOf(i), r, loads));
+                }
+                b.add(new VItem.Initial(loads));
+                List<VExpr> ys = ExpRtl.lanes(b, new ExpRtl.Stages() {
+                    @Override
+                    public VExpr.Ref reg(String name, int width, boolean signed, VExpr value) {
+                        return p.reg(name, width, signed, value);
+                    }
+
+                    @Override
+                    public void next() {
+                        p.next();
+                    }
+                }, ts, xb + 1, r, roms);
+                List<VExpr.Ref> out = new ArrayList<>();
+                for (int i = 0; i < n; i++) {
+                    out.add(p.reg("e" + i, eb, false, ys.get(i)));
+                }
+                p.next();
+                return out;
+            }
+        });
+        checkLatency(s, p.stages, s.indexStages() + s.expStages());
 
         // 3. adder tree of the table entries, then the restoring divider of 2^K by the sum, one
         // quotient bit per level; a register every R levels and after the last
@@ -204,7 +253,7 @@ final class HeadRtl {
                 p.next();
             }
         }
-        checkLatency(s, p.stages, s.indexStages() + 1 + s.divStages());
+        checkLatency(s, p.stages, s.indexStages() + s.expStages() + s.divStages());
         if (lv != levels) {
             throw new IllegalStateException(s.name() + ": " + lv + " levels, expected " + levels);
         }
@@ -234,9 +283,14 @@ final class HeadRtl {
         b.assign("out_data", concatLanes(ys));
         String doc = "Full-rate softmax " + s.name() + " (" + s.source() + "): " + n + " elements in one beat, " + in + " -> " + op.out()
                 + ", one vector per cycle.\nPipeline of " + s.latency() + " registers: max tree and table address (" + s.indexStages()
-                + "), exp ROM per lane (1), adder tree and restoring divider of 2^" + k + " by the " + sb + "-bit sum, " + q
+                + "), " + (s.expStages() == 1 ? "exp ROM per lane (1)" : "exponential per lane (" + s.expStages() + ")") + ", adder tree and restoring divider of 2^" + k + " by the " + sb + "-bit sum, " + q
                 + " quotient bits (" + s.divStages() + "), product (1).\nThe output FIFO counts the vectors in flight; the pipeline never stalls.";
         return new VModule(mod, doc, List.of(), ports(n * xb, n * op.out().bits()), b.items());
+    }
+
+    /** A lane's distance below the maximum, {@code max - x} (never negative), as a signed wire one bit wider than the inputs. */
+    private static VExpr.Ref distance(RtlBuilder b, int i, VExpr.Ref max, VExpr.Ref x, int xb) {
+        return b.wire("diff" + i, xb + 1, true, bin("-", RtlFixed.signExtend(max, xb, xb + 1), RtlFixed.signExtend(x, xb, xb + 1)));
     }
 
     /** The lanes of {@code es} registered into the current pipeline stage. */

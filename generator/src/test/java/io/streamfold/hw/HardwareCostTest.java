@@ -4,13 +4,21 @@ import io.streamfold.compile.DataFiles;
 import io.streamfold.compile.ModelLoader;
 import io.streamfold.compile.Pipeline;
 import io.streamfold.ir.Graph;
+import io.streamfold.ir.Node;
+import io.streamfold.ir.Op;
+import io.streamfold.ir.Shape;
+import io.streamfold.passes.PassContext;
+import io.streamfold.quant.ExpTable;
 import io.streamfold.quant.QOp;
 import io.streamfold.quant.QuantConfig;
+import io.streamfold.quant.Quantize;
+import io.streamfold.quant.QuantizedGraph;
 import io.streamfold.testutil.Examples;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -81,5 +89,30 @@ class HardwareCostTest {
         }
         assertTrue(kinds >= 6, "the design has the stage kinds this test is about: " + kinds);
         assertEquals(want, HardwareCost.of(d).multiplierBits());
+    }
+
+    @Test
+    void aSoftmaxCountsItsReducedExponentialPerLane() {
+        // 16-bit distances: the exponential interpolates, one more multiplier per lane and two ROMs
+        int n = 8;
+        Graph g = new Graph("sm", "x", Shape.of(n), List.of(new Node("op", new Op.Softmax(0), "x", "y")), "y");
+        QuantConfig cfg = QuantConfig.defaults().withBits(8, 16).withOverrides(Map.of(), new QuantConfig.LayerOverride(16, 12, null));
+        QuantizedGraph q = new Quantize(cfg).run(g, Map.of("x", 1.0, "y", 1.0), new PassContext());
+        QOp.QSoftmax op = (QOp.QSoftmax) q.op("op");
+        ExpTable.Reduced exp = (ExpTable.Reduced) op.exp();
+        long perLane = (long) op.exp().out().bits() * op.recipBits() + (long) exp.slopeBits() * (exp.interpBits() + 1);
+        // the ROMs hold a power of two of words each
+        long rom = (long) Integer.highestOneBit(2 * exp.reductions() - 1) * (exp.shiftBits() + exp.offsetBits())
+                + (long) Integer.highestOneBit(2 * exp.entries() - 1) * (exp.valueBits() + exp.slopeBits());
+        assertEquals(rom, exp.romBits());
+        for (int elems : new int[] {2, n}) {
+            HwDesign d = LowerToHardware.run(q, ParallelismPlan.serial().withInputElems(elems));
+            Stage s = d.stages().get(d.stages().size() - 1);
+            assertEquals(elems == n ? "SoftmaxTree" : "Softmax", s.kind());
+            assertEquals(2 * elems, s.multipliers(), "the product e * r and the interpolation, per lane");
+            assertEquals(elems * perLane, HardwareCost.of(d).multiplierBits());
+            // the state machine's lanes read one table, the tree has one per lane
+            assertEquals(elems == n ? n * rom : rom, s.romBits());
+        }
     }
 }

@@ -34,10 +34,11 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * 16-bit fixed-point model must pick the same class as the float model on at least 99% of the
  * samples it was not calibrated on.
  *
- * <p>At 16 bits the softmax exp table, not the datapath, limits agreement: with its default 10-bit
- * index, logits closer than the table step come out as equal probabilities (a tie that argmax
- * breaks towards the lower class; KERAS_conv2d_model's outputs are nearly uniform). The check uses a
- * 12-bit index; the line printed per fixture gives both.
+ * <p>At 16 bits a plain softmax exp table with a 10-bit index used to limit agreement: logits closer
+ * than the table step came out as equal probabilities (a tie that argmax breaks towards the lower
+ * class; KERAS_conv2d_model's outputs are nearly uniform). The range-reduced exponential is within
+ * one step of its format whatever the index width; the check uses a 12-bit index, and the line
+ * printed per fixture gives both.
  */
 class KerasFixturesTest {
 

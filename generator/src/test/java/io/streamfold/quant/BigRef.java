@@ -156,6 +156,30 @@ final class BigRef {
         return l.table()[(int) a];
     }
 
+    /**
+     * Softmax's {@code e^-t}: a plain table as {@link #lut}; a reduced one as its class comment
+     * states it, on exact integers: 0 past the reduction table, else reduce by {@code k ln 2},
+     * interpolate, one rounding.
+     */
+    static long exp(ExpTable e, long t) {
+        if (e instanceof ExpTable.Plain p) {
+            return lut(p.lut(), t, p.inFrac());
+        }
+        ExpTable.Reduced r = (ExpTable.Reduced) e;
+        BigInteger c = big(t);
+        BigInteger cell = c.shiftRight(r.reduceShift());
+        if (cell.compareTo(big(r.reductions())) >= 0) {
+            return 0;
+        }
+        int j = cell.intValueExact();
+        BigInteger red = c.shiftLeft(r.rFrac() - r.inFrac()).subtract(big(r.offset()[j]));
+        BigInteger unit = BigInteger.ONE.shiftLeft(r.interpBits());
+        BigInteger[] im = red.divideAndRemainder(unit);
+        int i = im[0].intValueExact();
+        BigInteger acc = big(r.value()[i]).multiply(unit).add(big(r.slope()[i]).multiply(im[1]));
+        return requantize(acc, r.out().frac() + Lut.GUARD_BITS + r.interpBits() + r.shift()[j], r.out());
+    }
+
     private static void softmax(QOp.QSoftmax s, Shape xs, long[] x, long[] y) {
         int n = xs.dim(s.axis());
         int inner = 1;
@@ -172,7 +196,7 @@ final class BigRef {
                 long[] e = new long[n];
                 BigInteger sum = BigInteger.ZERO;
                 for (int k = 0; k < n; k++) {
-                    e[k] = lut(s.exp(), m - x[(o * n + k) * inner + j], s.in().frac());
+                    e[k] = exp(s.exp(), m - x[(o * n + k) * inner + j]);
                     sum = sum.add(big(e[k]));
                 }
                 BigInteger r = BigInteger.ONE.shiftLeft(s.recipShift()).divide(sum);

@@ -477,7 +477,8 @@ abstract class StageModel {
                     b = b == last ? 0 : b + 1;
                 }
                 case EXP -> {
-                    // B + 2 cycles: the RTL's read and table registers delay the last sum by two
+                    // B + 1 + X cycles: the RTL's read register and the X registers of the exponential delay the last sum
+                    int end = last + 1 + s.expStages();
                     if (b <= last) {
                         long s0 = b == 0 ? 0 : sum;
                         for (int i = 0; i < n; i++) {
@@ -486,8 +487,8 @@ abstract class StageModel {
                         }
                         sum = s0;
                     }
-                    phase = b == last + 2 ? DIV : EXP;
-                    b = b == last + 2 ? 0 : b + 1;
+                    phase = b == end ? DIV : EXP;
+                    b = b == end ? 0 : b + 1;
                     t = 0;
                 }
                 case DIV -> {

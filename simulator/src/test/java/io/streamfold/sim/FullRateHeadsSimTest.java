@@ -110,11 +110,11 @@ class FullRateHeadsSimTest {
                 HwDesign d = LowerToHardware.run(q, plan, pipe);
                 Stage.SoftmaxTree sm = stage(d, Stage.SoftmaxTree.class);
                 QOp.QSoftmax op = sm.op();
-                long quotient = (1L << op.recipShift()) / op.exp().entry(0);
+                long quotient = (1L << op.recipShift()) / op.exp().one();
                 int qBits = 64 - Long.numberOfLeadingZeros(quotient);
                 int l = levels(n);
                 assertEquals(qBits, sm.divSteps(), "n " + n);
-                assertEquals((l + 1) / every + 1 + (l + qBits + every - 1) / every + 1, sm.latency(), "n " + n + " " + cfg + " " + pipe);
+                assertEquals((l + 1) / every + op.exp().stages() + (l + qBits + every - 1) / every + 1, sm.latency(), "n " + n + " " + cfg + " " + pipe);
                 List<long[]> xs = f.inputs(q, 24);
                 CycleSimulator.Result r = CycleSimulator.run(d, xs, Stimulus.ideal());
                 String what = "n " + n + " " + op.in() + " -> " + op.out();

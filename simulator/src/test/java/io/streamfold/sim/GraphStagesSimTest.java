@@ -110,7 +110,7 @@ class GraphStagesSimTest {
         Stage.Softmax sm = (Stage.Softmax) d.stages().stream().filter(s -> s instanceof Stage.Softmax).findFirst().orElseThrow();
         assertEquals(2, sm.elems());
         QOp.QSoftmax op = sm.op();
-        long maxQuotient = (1L << op.recipShift()) / op.exp().entry(0);
+        long maxQuotient = (1L << op.recipShift()) / op.exp().one();
         assertEquals(64 - Long.numberOfLeadingZeros(maxQuotient), sm.divSteps());
         assertEquals(3 * 5 + 2 + sm.divSteps(), sm.cycles());
         List<long[]> xs = f.inputs(q, 4);
@@ -130,7 +130,7 @@ class GraphStagesSimTest {
         Stage.Softmax sm = (Stage.Softmax) d.stages().stream().filter(s -> s instanceof Stage.Softmax).findFirst().orElseThrow();
         int k = op.recipShift();
         int steps = sm.divSteps();
-        long smin = op.exp().entry(0);
+        long smin = op.exp().one();
         for (long s = smin; s <= 6 * smin; s++) {
             long rem = (1L << k) >>> steps;
             long quo = 0;

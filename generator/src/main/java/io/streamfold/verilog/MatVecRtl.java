@@ -336,19 +336,42 @@ final class MatVecRtl {
             VExpr writerAtZero = bin("==", wcnt, uconst(wcBits, 0));
             VExpr sfZero = sf.is(0);
             VExpr sfOne = sfN > 1 ? sf.is(1) : uconst(1, 0);
-            VExpr f = uconst(1, 0);
-            VExpr t = uconst(1, 1);
-            // equal next counts, by (writer's next form, reader's next form): kept/stepped/wrapped
-            VExpr switched = new VExpr.Cond(load, new VExpr.Cond(compute, new VExpr.Cond(sfLast, f, sfZero), sfOne),
-                    new VExpr.Cond(compute, new VExpr.Cond(sfLast, t, f), sfZero));
-            VExpr kept = new VExpr.Cond(load, new VExpr.Cond(compute, new VExpr.Cond(sfLast, f, same), writerBehind),
-                    new VExpr.Cond(compute, new VExpr.Cond(sfLast, writerAtZero, writerAhead), same));
-            VExpr equalNext = b.wire("eq_next", 1, false, new VExpr.Cond(reuse, switched, kept));
-            VExpr banksDifferNext = bin("^", bin("^", bin("!=", rsel, wsel), and(compute, vecLast)), reuse);
+            // The issue decision comes late (it waits for the output FIFO's room): the next value is
+            // worked out for both outcomes from the early terms, and the decision picks one at the end.
+            VExpr ifIssued = availAfter(b, "issued", true, sameBankSwitch(load, sfLast, sfZero, sfOne, true),
+                    kept(load, sfLast, same, writerBehind, writerAtZero, writerAhead, true));
+            VExpr ifHeld = availAfter(b, "held", false, sameBankSwitch(load, sfLast, sfZero, sfOne, false),
+                    kept(load, sfLast, same, writerBehind, writerAtZero, writerAhead, false));
             VExpr sfPlusNext = new VExpr.Cond(compute, new VExpr.Cond(sfLast, one, bin("+", sfPlus, one)), sfPlus);
             VExpr wcntPlusNext = new VExpr.Cond(reuse, bin("+", zext(load, 1, w), one),
                     new VExpr.Cond(load, bin("+", wcntPlus, one), wcntPlus));
-            return List.of(set(avail, bin("||", banksDifferNext, not(equalNext))), set(sfPlus, sfPlusNext), set(wcntPlus, wcntPlusNext));
+            return List.of(set(avail, new VExpr.Cond(compute, ifIssued, ifHeld)), set(sfPlus, sfPlusNext), set(wcntPlus, wcntPlusNext));
+        }
+
+        /** {@code avail}'s next value if this cycle issues ({@code issued}) or not, given the next counts' equality per bank outcome. */
+        private VExpr availAfter(RtlBuilder b, String name, boolean issued, VExpr equalIfSwitched, VExpr equalIfKept) {
+            VExpr equalNext = new VExpr.Cond(reuse, equalIfSwitched, equalIfKept);
+            VExpr banksDiffer = bin("!=", rsel, wsel);
+            // the reader changes bank at the vector's last step, the writer when it reuses
+            VExpr readerMoves = issued ? vecLast : uconst(1, 0);
+            VExpr banksDifferNext = bin("^", bin("^", banksDiffer, readerMoves), reuse);
+            return b.wire("avail_" + name, 1, false, bin("||", banksDifferNext, not(equalNext)));
+        }
+
+        /** wcnt' == sf' after the writer switches bank (wcnt' = load), sf' kept, stepped or wrapped. */
+        private static VExpr sameBankSwitch(VExpr load, VExpr sfLast, VExpr sfZero, VExpr sfOne, boolean issued) {
+            VExpr f = uconst(1, 0);
+            VExpr t = uconst(1, 1);
+            return issued ? new VExpr.Cond(load, new VExpr.Cond(sfLast, f, sfZero), new VExpr.Cond(sfLast, t, f))
+                    : new VExpr.Cond(load, sfOne, sfZero);
+        }
+
+        /** wcnt' == sf' with the writer on its bank (wcnt' = wcnt or wcnt + 1), sf' kept, stepped or wrapped. */
+        private static VExpr kept(VExpr load, VExpr sfLast, VExpr same, VExpr writerBehind, VExpr writerAtZero, VExpr writerAhead,
+                                  boolean issued) {
+            VExpr f = uconst(1, 0);
+            return issued ? new VExpr.Cond(load, new VExpr.Cond(sfLast, f, same), new VExpr.Cond(sfLast, writerAtZero, writerAhead))
+                    : new VExpr.Cond(load, writerBehind, same);
         }
 
         /** The buffer read of step {@code sf}: the slot an issued step reads was written in an earlier cycle (avail), never at this edge, so a plain synchronous read suffices. */

@@ -43,6 +43,28 @@ final class ExpRtl {
 
         /** Closes the current stage. */
         void next();
+
+        /**
+         * Free-running registers named {@code <prefix><stage>_<name>} (stages numbered from 1), each
+         * written in {@code pipe} with its value.
+         */
+        static Stages numbered(RtlBuilder b, String prefix, List<VStmt> pipe) {
+            return new Stages() {
+                int stage = 1;
+
+                @Override
+                public VExpr.Ref reg(String name, int width, boolean signed, VExpr value) {
+                    VExpr.Ref q = b.reg(prefix + stage + "_" + name, width, signed, 0);
+                    pipe.add(RtlKit.set(q, value));
+                    return q;
+                }
+
+                @Override
+                public void next() {
+                    stage++;
+                }
+            };
+        }
     }
 
     /** The two ROMs of one reduced table. */

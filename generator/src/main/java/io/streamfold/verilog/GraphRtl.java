@@ -222,21 +222,7 @@ final class GraphRtl {
 
             @Override
             public Void reduced(ExpTable.Reduced r) {
-                es.addAll(ExpRtl.lanes(b, new ExpRtl.Stages() {
-                    int stage = 1;
-
-                    @Override
-                    public VExpr.Ref reg(String name, int width, boolean signed, VExpr value) {
-                        VExpr.Ref q = b.reg("ex" + stage + "_" + name, width, signed, 0);
-                        expPipe.add(set(q, value));
-                        return q;
-                    }
-
-                    @Override
-                    public void next() {
-                        stage++;
-                    }
-                }, diffs, xb + 1, r, Collections.nCopies(e, roms)));
+                es.addAll(ExpRtl.lanes(b, ExpRtl.Stages.numbered(b, "ex", expPipe), diffs, xb + 1, r, Collections.nCopies(e, roms)));
                 return null;
             }
         });

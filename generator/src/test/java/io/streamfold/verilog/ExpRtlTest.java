@@ -53,21 +53,7 @@ class ExpRtlTest {
         ExpRtl.Roms roms = ExpRtl.roms(b, "dut", "", e, loads);
         b.add(new VItem.Initial(loads));
         List<VStmt> pipe = new ArrayList<>();
-        List<VExpr> ys = ExpRtl.lanes(b, new ExpRtl.Stages() {
-            int stage = 1;
-
-            @Override
-            public VExpr.Ref reg(String name, int width, boolean signed, VExpr value) {
-                VExpr.Ref r = b.reg("s" + stage + "_" + name, width, signed, 0);
-                pipe.add(set(r, value));
-                return r;
-            }
-
-            @Override
-            public void next() {
-                stage++;
-            }
-        }, List.of(VExpr.ref("t")), tw, e, List.of(roms));
+        List<VExpr> ys = ExpRtl.lanes(b, ExpRtl.Stages.numbered(b, "s", pipe), List.of(VExpr.ref("t")), tw, e, List.of(roms));
         VExpr.Ref y = b.reg("y", eb, false, 0);
         pipe.add(set(y, ys.get(0)));
         b.add(RtlKit.clockedNoReset(pipe));

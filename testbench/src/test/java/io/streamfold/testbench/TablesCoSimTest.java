@@ -73,14 +73,7 @@ class TablesCoSimTest {
             assertEquals(lanes, d.multipliers());
             GraphStagesCoSimTest.lintAndBothSimulators(dir, d);
             if (f instanceof Op.Tanh) {
-                EdaRunner.Run synth = EdaRunner.synthesize(dir, d.name(), CoSim.rtlFiles(d), "synth_ice40 -dsp");
-                assertEquals(0, synth.exitCode(), synth.output());
-                Matcher m = Pattern.compile("SB_MAC16\\s+(\\d+)").matcher(synth.output());
-                int dsp = 0;
-                while (m.find()) {
-                    dsp = Integer.parseInt(m.group(1));
-                }
-                assertEquals(LowerToHardware.run(q, plan).multipliers(), dsp, synth.output());
+                assertEquals(LowerToHardware.run(q, plan).multipliers(), ice40Dsps(dir, d));
             }
         }
     }
@@ -119,16 +112,21 @@ class TablesCoSimTest {
                     CoSim.assertPasses(dir, EdaRunner.Simulator.ICARUS);
                 }
                 if (bits == 12 && elems == n) {
-                    EdaRunner.Run synth = EdaRunner.synthesize(dir, d.name(), CoSim.rtlFiles(d), "synth_ice40 -dsp");
-                    assertEquals(0, synth.exitCode(), synth.output());
-                    Matcher m = Pattern.compile("SB_MAC16\\s+(\\d+)").matcher(synth.output());
-                    int dsp = 0;
-                    while (m.find()) {
-                        dsp = Integer.parseInt(m.group(1));
-                    }
-                    assertEquals(d.multipliers(), dsp, synth.output());
+                    assertEquals(d.multipliers(), ice40Dsps(dir, d));
                 }
             }
         }
+    }
+
+    /** The SB_MAC16 count of Yosys' synth_ice40 (last figure of its statistics) for the design in {@code dir}. */
+    static int ice40Dsps(Path dir, HwDesign d) throws Exception {
+        EdaRunner.Run synth = EdaRunner.synthesize(dir, d.name(), CoSim.rtlFiles(d), "synth_ice40 -dsp");
+        assertEquals(0, synth.exitCode(), synth.output());
+        Matcher m = Pattern.compile("SB_MAC16\\s+(\\d+)").matcher(synth.output());
+        int dsp = 0;
+        while (m.find()) {
+            dsp = Integer.parseInt(m.group(1));
+        }
+        return dsp;
     }
 }

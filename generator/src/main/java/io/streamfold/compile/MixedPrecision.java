@@ -316,7 +316,8 @@ public final class MixedPrecision {
         Search(Graph original, Pipeline.Settings settings, List<double[]> calib, Target target, long seed) {
             this.original = original;
             this.folded = Pipeline.fold(original);
-            this.g = folded.folded();
+            // as Quantize.run calibrates, so that a written --config rebuilds this design through convert
+            this.g = Quantize.centreSoftmaxLogits(folded.folded(), calib, new PassContext());
             this.calib = calib;
             this.target = target;
             // The device's memories are checked on the chosen design only; the search compares costs.

@@ -58,6 +58,16 @@ public final class Quantize {
     }
 
     /**
+     * The folded graph {@link #run(Graph, List, PassContext)} calibrates: a large common offset of
+     * softmax logits moved into the producing Dense layer's bias ({@link SoftmaxOffset}). Whoever
+     * calibrates a folded graph by other means (the mixed-precision search) starts from this one, so
+     * that formats it chooses are those this class would use for the same samples.
+     */
+    public static Graph centreSoftmaxLogits(Graph folded, List<double[]> samples, PassContext ctx) {
+        return SoftmaxOffset.run(folded, samples, ctx);
+    }
+
+    /**
      * Calibrates on {@code samples} (flat, channels-first inputs) and quantizes; first moves a
      * large common offset of softmax logits into the producing Dense layer's bias
      * ({@link SoftmaxOffset}: the quantized graph's float graph is then the shifted one). With
@@ -66,7 +76,7 @@ public final class Quantize {
      */
     public QuantizedGraph run(Graph folded, List<double[]> samples, PassContext ctx) {
         // before calibration, so that the logits' ranges are those of the centred logits
-        Graph g = SoftmaxOffset.run(folded, samples, ctx);
+        Graph g = centreSoftmaxLogits(folded, samples, ctx);
         QuantConfig.CalibrationMethod m = config.calibration();
         Calibration.Observation obs = Calibration.observe(g, samples, m != QuantConfig.CalibrationMethod.MAX_ABS);
         if (m == QuantConfig.CalibrationMethod.AUTO) {

@@ -60,9 +60,9 @@ final class ElementwiseRtl {
             }
             b.add(new VItem.Initial(loads));
         }
-        // a pipelined op's beat position two registers later, for the per-channel choice after them
+        // an Affine's beat position two registers later, for its per-channel rounding after them
         VExpr.Ref pos2 = null;
-        if (pos != null && op.pipelined()) {
+        if (pos != null && op instanceof QOp.QAffine a && shiftsDiffer(s, a)) {
             VExpr.Ref pos1 = b.reg("r1_pos", beat.bits(), false, 0);
             pos2 = b.reg("r2_pos", beat.bits(), false, 0);
             pipe.add(set(pos1, pos));
@@ -228,6 +228,18 @@ final class ElementwiseRtl {
                         : op.pipelined() ? "\nA pipeline of two free-running registers (input, rounded value beside the clamp decisions), "
                         + "the output FIFO counts the beats in flight." : "");
         return new VModule(mod, doc, List.of(), ports(e * in.bits(), e * out.bits()), b.items());
+    }
+
+    /** True if some lane of {@code s} rounds different channels of its period by different shifts. */
+    private static boolean shiftsDiffer(Stage.Elementwise s, QOp.QAffine a) {
+        for (int lane = 0; lane < s.elems(); lane++) {
+            for (int k = 1; k < s.periodBeats(); k++) {
+                if (a.accFrac(s.channel(k, lane)) != a.accFrac(s.channel(0, lane))) {
+                    return true;
+                }
+            }
+        }
+        return false;
     }
 
     /** {@code value} through a free-running register when it varies (a per-channel choice), else the constant as a wire. */

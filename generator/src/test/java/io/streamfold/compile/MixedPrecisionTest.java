@@ -4,15 +4,13 @@ import io.streamfold.hw.HardwareCost;
 import io.streamfold.ir.Diagnostic;
 import io.streamfold.ir.Graph;
 import io.streamfold.ir.ModelException;
-import io.streamfold.ir.Node;
-import io.streamfold.ir.Op;
-import io.streamfold.ir.Tensor;
 import io.streamfold.quant.QFormat;
 import io.streamfold.quant.QuantConfig;
 import io.streamfold.quant.QuantErrorReport;
 import io.streamfold.quant.Quantize;
 import io.streamfold.quant.QuantizedGraph;
 import io.streamfold.testutil.Examples;
+import io.streamfold.testutil.LogitOffset;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
@@ -69,17 +67,8 @@ class MixedPrecisionTest {
     void aLargeLogitOffsetIsCentredAsConvertDoesSoTheWrittenConfigRebuildsTheDesign() {
         // cnn_seed with every logit raised by 1000: Quantize moves the offset into the Dense bias before
         // calibrating, and the search must calibrate that same graph, or its formats describe another one
-        Graph g = ModelLoader.load(Examples.onnx("cnn_seed"));
-        Node fc = g.nodes().stream().filter(n -> n.op() instanceof Op.Dense && g.consumersOf(n.output()).get(0).op() instanceof Op.Softmax)
-                .findFirst().orElseThrow();
-        Op.Dense d = (Op.Dense) fc.op();
-        double[] b = d.bias().data();
-        for (int i = 0; i < b.length; i++) {
-            b[i] += 1000;
-        }
-        Node raised = new Node(fc.name(), new Op.Dense(d.weight(), Tensor.of(d.bias().shape(), b)), fc.inputs(), fc.output());
-        Graph shifted = g.mapNodes(n -> n.name().equals(fc.name()) ? raised : n);
-        List<double[]> calib = DataFiles.samples(Examples.dir("cnn_seed").resolve("calib.npy"), g.inputShape());
+        Graph shifted = LogitOffset.cnnSeedRaisedBy(1000);
+        List<double[]> calib = DataFiles.samples(Examples.dir("cnn_seed").resolve("calib.npy"), shifted.inputShape());
         MixedPrecision.Result r = MixedPrecision.search(shifted, Pipeline.Settings.serial(QuantConfig.defaults()), calib,
                 new MixedPrecision.Target(0.99, Double.NaN));
         QuantConfig fromFile = QuantConfig.defaults().withOverrides(r.overridesJson(), "mp.json");

@@ -1,7 +1,6 @@
 package io.streamfold.quant;
 
 import io.streamfold.compile.DataFiles;
-import io.streamfold.compile.ModelLoader;
 import io.streamfold.compile.Pipeline;
 import io.streamfold.ir.Graph;
 import io.streamfold.ir.Node;
@@ -12,6 +11,7 @@ import io.streamfold.passes.PassContext;
 import io.streamfold.reference.FloatInterpreter;
 import io.streamfold.reference.IntegerInterpreter;
 import io.streamfold.testutil.Examples;
+import io.streamfold.testutil.LogitOffset;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -93,18 +93,9 @@ class SoftmaxOffsetTest {
 
     @Test
     void aRealModelWithALargeLogitOffsetAgreesAsWithout() {
-        Graph g = ModelLoader.load(Examples.onnx("cnn_seed"));
-        Node fc = g.nodes().stream().filter(n -> n.op() instanceof Op.Dense && g.consumersOf(n.output()).get(0).op() instanceof Op.Softmax)
-                .findFirst().orElseThrow();
-        Op.Dense d = (Op.Dense) fc.op();
-        double[] b = d.bias().data();
-        for (int i = 0; i < b.length; i++) {
-            b[i] += 1000;
-        }
-        Node raised = new Node(fc.name(), new Op.Dense(d.weight(), Tensor.of(d.bias().shape(), b)), fc.inputs(), fc.output());
-        Graph shifted = g.mapNodes(n -> n.name().equals(fc.name()) ? raised : n);
-        List<double[]> calib = DataFiles.samples(Examples.dir("cnn_seed").resolve("calib.npy"), g.inputShape());
-        List<double[]> test = DataFiles.samples(Examples.dir("cnn_seed").resolve("inputs.npy"), g.inputShape());
+        Graph shifted = LogitOffset.cnnSeedRaisedBy(1000);
+        List<double[]> calib = DataFiles.samples(Examples.dir("cnn_seed").resolve("calib.npy"), shifted.inputShape());
+        List<double[]> test = DataFiles.samples(Examples.dir("cnn_seed").resolve("inputs.npy"), shifted.inputShape());
         Pipeline.Result res = Pipeline.quantize(shifted, QuantConfig.defaults(), calib);
         assertEquals(1, res.context().counter(Quantize.NAME, "softmax logit offsets moved into the bias"));
         double a = agreement(shifted, res.quantized(), test);

@@ -1,6 +1,7 @@
 package io.streamfold.quant;
 
 import java.util.Arrays;
+import java.util.stream.LongStream;
 
 /**
  * Softmax's exponential {@code e^-t} of the distance {@code t = max - x >= 0} of an element below
@@ -375,31 +376,24 @@ public sealed interface ExpTable permits ExpTable.Plain, ExpTable.Reduced {
             return rFrac - interpBits;
         }
 
+        /** Unsigned width of the largest of non-negative {@code values} (at least that of 0). */
+        private static int widthOfLargest(LongStream values) {
+            return unsignedBits(Math.max(0, values.max().orElse(0)));
+        }
+
         /** Unsigned width of the shifts {@code k}. */
         public int shiftBits() {
-            long m = 0;
-            for (int k : shift) {
-                m = Math.max(m, k);
-            }
-            return unsignedBits(m);
+            return widthOfLargest(Arrays.stream(shift).asLongStream());
         }
 
         /** Unsigned width of the offsets {@code C}. */
         public int offsetBits() {
-            long m = 0;
-            for (long c : offset) {
-                m = Math.max(m, c);
-            }
-            return unsignedBits(m);
+            return widthOfLargest(Arrays.stream(offset));
         }
 
         /** Unsigned width of the interpolation entries. */
         public int valueBits() {
-            long m = 0;
-            for (long v : value) {
-                m = Math.max(m, v);
-            }
-            return unsignedBits(m);
+            return widthOfLargest(Arrays.stream(value));
         }
 
         /** Signed width of the slopes. */

@@ -459,8 +459,9 @@ public final class LowerToHardware {
         String name = "s" + stages.size() + "_swu_" + verilogName(n.name());
         int out = channel(name, elems, c.format(), g.positions() * g.kk() * g.c());
         int rows = Stage.SlidingWindow.fullRateRows(g.h(), g.spanH(), g.sh(), g.pt(), g.oh());
+        int readRegisters = pipelining.banked(elems * c.format().bits(), (long) rows * g.w() * (g.c() / elems)) ? 2 : 1;
         stages.add(new Stage.SlidingWindow(name, n.name(), input, out, c.format(), g.c(), g.h(), g.w(), elems, g.kh(), g.kw(), g.sh(),
-                g.sw(), g.pt(), g.pl(), g.oh(), g.ow(), rows, pad, channelMajor, g.dh(), g.dw()));
+                g.sw(), g.pt(), g.pl(), g.oh(), g.ow(), rows, pad, channelMajor, g.dh(), g.dw(), readRegisters));
         return out;
     }
 

@@ -21,26 +21,54 @@ package io.streamfold.hw;
  *                          Flatten/Reshape) that is the only reader of a matrix-vector unit's output is
  *                          computed in that unit's output stage instead of a stage of its own with its
  *                          own register and FIFO
+ * @param blockRamBits      bits of one block RAM if a memory deeper than one block at its width
+ *                          registers its read data once more after the multiplexer that picks the
+ *                          block ({@link #banked}); 0 if no memory does
  */
-public record Pipelining(int levelsPerRegister, boolean registeredEnds, boolean fuseActivations) {
+public record Pipelining(int levelsPerRegister, boolean registeredEnds, boolean fuseActivations, int blockRamBits) {
 
     /**
      * iCE40: a register every two levels, both ends of the matrix-vector unit registered, no
      * fusion: its LUT4 fabric and SB_MAC16 at 48 MHz leave no room for longer paths.
      */
-    public static final Pipelining ICE40 = new Pipelining(2, true, false);
+    public static final Pipelining ICE40 = new Pipelining(2, true, false, 4096);
 
     /**
      * Xilinx-class fabric at 200 MHz, as hls4ml targets: carry chains make an adder level cheap, so
      * a register every four levels; multipliers fed from the FIFO and results written into it;
      * activations fused into the matrix-vector unit's output stage.
      */
-    public static final Pipelining GENERIC = new Pipelining(4, false, true);
+    public static final Pipelining GENERIC = new Pipelining(4, false, true, 0);
 
     public Pipelining {
-        if (levelsPerRegister < 1) {
-            throw new IllegalArgumentException("levels per register " + levelsPerRegister);
+        if (levelsPerRegister < 1 || blockRamBits < 0) {
+            throw new IllegalArgumentException("levels per register " + levelsPerRegister + ", block RAM bits " + blockRamBits);
         }
+    }
+
+    /** A placement without a register after block multiplexers. */
+    public Pipelining(int levelsPerRegister, boolean registeredEnds, boolean fuseActivations) {
+        this(levelsPerRegister, registeredEnds, fuseActivations, 0);
+    }
+
+    /**
+     * True if a memory of {@code entries} words of {@code width} bits spans more than one block RAM
+     * in depth, so its read passes a multiplexer over the blocks, and the read data is registered
+     * once more after it. A block of {@link #blockRamBits()} bits is as deep as its narrowest port
+     * mode that holds the word, at most 16 bits wide (iCE40 SB_RAM40_4K: 2048x2, 1024x4, 512x8,
+     * 256x16; wider words take blocks side by side, which needs no multiplexer). On the UP5K a
+     * 26x32-channel max-pool line buffer of 9 blocks had its multiplexer, the padding and the
+     * FIFO's input in one cycle: the critical path of the seed network.
+     */
+    public boolean banked(int width, long entries) {
+        if (blockRamBits == 0) {
+            return false;
+        }
+        int port = 2;
+        while (port < Math.min(width, 16)) {
+            port *= 2;
+        }
+        return entries > blockRamBits / port;
     }
 
     /**

@@ -1158,17 +1158,27 @@ public sealed interface Stage {
      */
     record SlidingWindow(String name, String source, int input, int output, QFormat format, int channels, int height, int width,
                          int elems, int kernelH, int kernelW, int strideH, int strideW, int padTop, int padLeft, int outHeight,
-                         int outWidth, int rows, long padValue, boolean channelMajor, int dilationH, int dilationW) implements OneToOne {
+                         int outWidth, int rows, long padValue, boolean channelMajor, int dilationH, int dilationW,
+                         int readRegisters) implements OneToOne {
         public SlidingWindow {
             if (channels % elems != 0 || kernelH < 1 || kernelW < 1 || strideH < 1 || strideW < 1 || padTop < 0 || padLeft < 0
-                    || dilationH < 1 || dilationW < 1
+                    || dilationH < 1 || dilationW < 1 || readRegisters < 1 || readRegisters > 2
                     || padTop >= span(kernelH, dilationH) || padLeft >= span(kernelW, dilationW) || outHeight < 1 || outWidth < 1
                     || (outHeight - 1) * strideH - padTop > height - 1 || (outWidth - 1) * strideW - padLeft > width - 1
                     || rows < minRows(span(kernelH, dilationH), strideH) || !format.contains(padValue)) {
                 throw new IllegalArgumentException(name + ": sliding window C=" + channels + " H=" + height + " W=" + width + " E="
                         + elems + " K=" + kernelH + "x" + kernelW + " S=" + strideH + "x" + strideW + " P=" + padTop + "," + padLeft
-                        + " D=" + dilationH + "x" + dilationW + " out " + outHeight + "x" + outWidth + " rows " + rows);
+                        + " D=" + dilationH + "x" + dilationW + " out " + outHeight + "x" + outWidth + " rows " + rows
+                        + " read registers " + readRegisters);
             }
+        }
+
+        /** A window whose read data comes straight from the block RAM's register. */
+        public SlidingWindow(String name, String source, int input, int output, QFormat format, int channels, int height, int width,
+                             int elems, int kernelH, int kernelW, int strideH, int strideW, int padTop, int padLeft, int outHeight,
+                             int outWidth, int rows, long padValue, boolean channelMajor, int dilationH, int dilationW) {
+            this(name, source, input, output, format, channels, height, width, elems, kernelH, kernelW, strideH, strideW, padTop,
+                    padLeft, outHeight, outWidth, rows, padValue, channelMajor, dilationH, dilationW, 1);
         }
 
         /** An undilated window. */
@@ -1274,8 +1284,10 @@ public sealed interface Stage {
         /**
          * The line buffer is read synchronously at the window position of the push, through
          * address registers: the slot (mod rows) and the column offset in the push cycle, the
-         * address (row base + offset) in the next, the block RAM read in the third
-         * ({@link #addressStages()} + 1 registers).
+         * address (row base + offset) in the next, the block RAM read in the third; a buffer
+         * spanning several block RAMs in depth registers the read data once more after their
+         * multiplexer, with the padding applied ({@link #readRegisters()} 2,
+         * {@link Pipelining#banked}). {@link #addressStages()} + {@link #readRegisters()} registers.
          */
         @Override
         public boolean registersOwnOutput() {
@@ -1284,7 +1296,7 @@ public sealed interface Stage {
 
         @Override
         public int outputRegisters() {
-            return addressStages() + 1;
+            return addressStages() + readRegisters;
         }
 
         /**

@@ -96,11 +96,6 @@ final class RtlKit {
         return shift == 0 ? extended : new VExpr.Concat(List.of(extended, uconst(shift, 0)));
     }
 
-    /** {@code v mod n} for {@code v < 2n}, in {@code bits} bits. */
-    static VExpr modRows(VExpr v, int bits, int n) {
-        return new VExpr.Cond(bin(">=", v, uconst(bits, n)), bin("-", v, uconst(bits, n)), v);
-    }
-
     /** A {@code from}-bit unsigned value as {@code to} bits: zero-extended, or its low bits. */
     static VExpr fit(VExpr v, int from, int to) {
         return from >= to ? (from == to ? v : new VExpr.Slice(v, to - 1, 0)) : zext(v, from, to);

@@ -17,7 +17,6 @@ import static io.streamfold.verilog.RtlKit.clocked;
 import static io.streamfold.verilog.RtlKit.clockedNoReset;
 import static io.streamfold.verilog.RtlKit.concatLanes;
 import static io.streamfold.verilog.RtlKit.fit;
-import static io.streamfold.verilog.RtlKit.modRows;
 import static io.streamfold.verilog.RtlKit.ports;
 import static io.streamfold.verilog.RtlKit.set;
 import static io.streamfold.verilog.RtlKit.when;
@@ -112,7 +111,8 @@ final class WindowRtl {
         // The line buffer is read synchronously (block RAM) through address registers
         // (Stage.SlidingWindow#addressStages): the beat pushed in cycle t has its slot and column
         // registered at the edge ending t, its address at the edge ending t+1, is read at the edge
-        // ending t+2 and presented in cycle t+3 from rdata (or the pad value); the output channel's
+        // ending t+2 and presented in cycle t+3 from rdata (or the pad value; with readRegisters 2 in
+        // cycle t+4 from rdata_q, which takes the pad value after the block multiplexer); the output channel's
         // register stages carry only the push (Stage#registersOwnOutput). A beat is pushed only
         // once written, at an earlier edge, and its row is released at the earliest at the edge
         // ending t; the writer refills a released row from its offset 0 at the edge ending t+1, so
@@ -122,16 +122,30 @@ final class WindowRtl {
         VExpr.Ref paddedQ1 = b.reg("padded_q1", 1, false, 0);
         VExpr.Ref rdata = b.reg("rdata", e * xb, false, 0);
         VExpr.Ref paddedQ = b.reg("padded_q", 1, false, 0);
-        b.assign("out_data", new VExpr.Cond(paddedQ, padBeat, rdata));
+        VExpr padded = new VExpr.Cond(paddedQ, padBeat, rdata);
+        VExpr.Ref rdataQ = null;
+        if (s.readRegisters() == 2) {
+            // a buffer of several block RAMs: their multiplexer and the padding end at a register
+            rdataQ = b.reg("rdata_q", e * xb, false, 0);
+            b.assign("out_data", rdataQ);
+        } else {
+            b.assign("out_data", padded);
+        }
         b.assign("out_push", emit);
         b.assign("in_pop", write);
         b.add(clockedNoReset(write, List.of(set(new VExpr.Index(buf, waddr), ref("in_data")))));
 
-        // Slot arithmetic mod rows: every sum below is < 2*rows.
-        VExpr.Ref rtopStep = b.wire("rtop_step", slb, false, bin("+", zext(rtop, slotB, slb), uconst(slb, s.strideH() % rows)));
-        VExpr.Ref rtopImg = b.wire("rtop_img", slb, false, bin("+", zext(rtopN, slotB, slb), uconst(slb, h % rows)));
-        VExpr rtopNextRow = b.wirePartlyUnused("rtop_row", slb, false, modRows(rtopStep, slb, rows));
-        VExpr rtopNextImg = b.wirePartlyUnused("rtop_next_img", slb, false, modRows(rtopImg, slb, rows));
+        // The slot of the next output row's top row and of the next image's, (rtop + SH) and
+        // (rtop_n + H) mod rows, as tables over the slot registers: one LUT level per bit, where an
+        // add, compare and subtract took four (the update of rtop was a critical path on iCE40).
+        List<VExpr> rowSteps = new ArrayList<>();
+        List<VExpr> imgSteps = new ArrayList<>();
+        for (int r = 0; r < rows; r++) {
+            rowSteps.add(uconst(slotB, (r + s.strideH()) % rows));
+            imgSteps.add(uconst(slotB, (r + h) % rows));
+        }
+        VExpr rtopNextRow = b.select("rtop_row", slotB, false, rtop, rowSteps);
+        VExpr rtopNextImg = b.select("rtop_next_img", slotB, false, rtopN, imgSteps);
 
         // Which counters step and wrap when the reader advances (window order (ky, kx, cb) or (cb, ky, kx)).
         VExpr kxStep = s.channelMajor() ? uconst(1, 1) : cbL;
@@ -171,15 +185,13 @@ final class WindowRtl {
         VExpr relNeg1Next = b.select("rel_neg1_next", wrB, false, oyNext, relNeg1s);
         // The next output position: along the row by the column stride, then down by the row stride; after
         // the last row, the next image starts with its row 0 in the slot after this image's last row.
-        List<VStmt> pixel = List.of(set(xlo, xloNext), RtlKit.stepFlag(oxL, ox), new VStmt.If(oxL,
-                List.of(ox.clear(), set(oy.ref(), oyNext), set(relamt, relNextRow), set(need, needNext), set(needx, needxNext),
-                        set(relx, relxNext), set(relNeg, relNegNext), set(relNeg1, relNeg1Next),
-                        RtlKit.stepFlag(lastRow, oy),
-                        new VStmt.If(lastRow,
-                                List.of(set(rtop, rtopN),
-                                        set(rtopN, new VExpr.Slice(rtopNextImg, slotB - 1, 0))),
-                                List.of(set(rtop, new VExpr.Slice(rtopNextRow, slotB - 1, 0))))),
-                List.of(ox.inc())));
+        List<VStmt> pixel = List.of(set(xlo, xloNext), RtlKit.stepFlag(oxL, ox), new VStmt.If(oxL, List.of(ox.clear()), List.of(ox.inc())));
+        // The row end (row_end_q, equal to last_win & ox_last) enables the row's bookkeeping
+        // directly, so those registers load one gate after the emit.
+        List<VStmt> rowEnd = List.of(set(oy.ref(), oyNext), set(relamt, relNextRow), set(need, needNext), set(needx, needxNext),
+                set(relx, relxNext), set(relNeg, relNegNext), set(relNeg1, relNeg1Next),
+                RtlKit.stepFlag(lastRow, oy),
+                new VStmt.If(lastRow, List.of(set(rtop, rtopN), set(rtopN, rtopNextImg)), List.of(set(rtop, rtopNextRow))));
         // The window position after this beat (what the registers take when the reader emits).
         VExpr.Ref ixAdv = b.wire("ix_adv", sb, true, new VExpr.Cond(lastWin, xloNext, new VExpr.Cond(kxWrap, xlo,
                 s.channelMajor() ? bin("+", ix, sconst(sb, s.dilationW()))
@@ -220,6 +232,7 @@ final class WindowRtl {
             walk.add(when(kxWrap, List.of(RtlKit.stepFlag(kyL, ky))));
         }
         walk.add(when(lastWin, pixel));
+        walk.add(when(rowEndQ, rowEnd));
         List<VStmt> onWrite = new ArrayList<>(wcb.stepCarry(wcbL, wx.stepCarry(wxL, List.of(wslot.step()))));
         onWrite.add(RtlKit.stepFlag(wcbL, wcb));
         onWrite.add(when(wcbL, List.of(RtlKit.stepFlag(wxL, wx))));
@@ -285,6 +298,9 @@ final class WindowRtl {
         }
         List<VStmt> stages = new ArrayList<>(addressStage);
         stages.addAll(List.of(set(raddrQ, raddr), set(paddedQ1, padIn), set(rdata, new VExpr.Index(buf, raddrQ)), set(paddedQ, paddedQ1)));
+        if (rdataQ != null) {
+            stages.add(set(rdataQ, padded));
+        }
         b.add(clockedNoReset(stages));
         String doc = "Sliding-window unit " + s.name() + " (" + s.source() + "): (" + s.channels() + ", " + h + ", " + w + ") in "
                 + e + "-element beats, kernel " + s.kernelH() + "x" + s.kernelW() + ", stride " + s.strideH() + "x" + s.strideW()

@@ -24,7 +24,13 @@ final class CoSim {
 
     /** Emits design + testbench into {@code dir}; checks the simulator against the integer reference first. */
     static HwDesign emit(Path dir, QuantizedGraph q, ParallelismPlan plan, List<long[]> xs, Stimulus stim) throws Exception {
-        HwDesign d = LowerToHardware.run(q, plan);
+        return emit(dir, q, plan, io.streamfold.hw.Pipelining.GENERIC, xs, stim);
+    }
+
+    /** {@link #emit} with the given register placement. */
+    static HwDesign emit(Path dir, QuantizedGraph q, ParallelismPlan plan, io.streamfold.hw.Pipelining pipelining, List<long[]> xs,
+                         Stimulus stim) throws Exception {
+        HwDesign d = LowerToHardware.run(q, plan, pipelining);
         CycleSimulator.Result r = CycleSimulator.run(d, xs, stim);
         for (int i = 0; i < xs.size(); i++) {
             assertArrayEquals(IntegerInterpreter.run(q, xs.get(i)), r.outputs().get(i), "simulator vs integer reference, inference " + i);

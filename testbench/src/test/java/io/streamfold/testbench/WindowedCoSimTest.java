@@ -7,6 +7,7 @@ import io.streamfold.compile.Pipeline;
 import io.streamfold.hw.HwDesign;
 import io.streamfold.hw.LowerToHardware;
 import io.streamfold.hw.ParallelismPlan;
+import io.streamfold.hw.Pipelining;
 import io.streamfold.hw.Stage;
 import io.streamfold.ir.Graph;
 import io.streamfold.ir.Node;
@@ -63,7 +64,12 @@ class WindowedCoSimTest {
 
     private void cosim(Path dir, QuantizedGraph q, ParallelismPlan plan, List<long[]> xs, Stimulus stim, boolean verilator)
             throws Exception {
-        HwDesign d = CoSim.emit(dir, q, plan, xs, stim);
+        cosim(dir, q, plan, Pipelining.GENERIC, xs, stim, verilator);
+    }
+
+    private HwDesign cosim(Path dir, QuantizedGraph q, ParallelismPlan plan, Pipelining pipelining, List<long[]> xs, Stimulus stim,
+                           boolean verilator) throws Exception {
+        HwDesign d = CoSim.emit(dir, q, plan, pipelining, xs, stim);
         EdaRunner.Run lint = EdaRunner.lint(dir, d.name(), CoSim.rtlFiles(d));
         assertEquals(0, lint.exitCode(), lint.output());
         assertEquals("", lint.output().strip(), lint.output());
@@ -71,6 +77,7 @@ class WindowedCoSimTest {
         if (verilator) {
             CoSim.assertPasses(dir, EdaRunner.Simulator.VERILATOR);
         }
+        return d;
     }
 
     @Test
@@ -114,6 +121,28 @@ class WindowedCoSimTest {
             System.out.println("co-simulating " + l.desc());
             try {
                 cosim(tmp.resolve("l" + i), l.q(), l.plan(), l.inputs(), new Stimulus(i, 0.3, 0.3), i % 2 == 0);
+            } catch (AssertionError e) {
+                throw new AssertionError(l.desc() + ": " + e.getMessage(), e);
+            }
+        }
+    }
+
+    /**
+     * Line buffers spanning several block RAMs register their read data once more, after the
+     * block multiplexer (readRegisters 2): blocks of 16 bits make every buffer of the coverage
+     * layers one, with iCE40's placement otherwise (registered matrix-vector ends, no fusion).
+     */
+    @Test
+    void bankedLineBuffersIcarusAndVerilator() throws Exception {
+        Pipelining tinyBlocks = new Pipelining(2, true, false, 16);
+        List<WindowedLayers.Layer> layers = coverage();
+        for (int i : new int[] {0, 1, 3, 4}) {
+            WindowedLayers.Layer l = layers.get(i);
+            try {
+                HwDesign d = cosim(tmp.resolve("b" + i), l.q(), l.plan(), tinyBlocks, l.inputs(), new Stimulus(40 + i, 0.3, 0.3), i < 2);
+                List<Stage.SlidingWindow> windows = d.stages().stream().filter(s -> s instanceof Stage.SlidingWindow)
+                        .map(s -> (Stage.SlidingWindow) s).toList();
+                assertTrue(!windows.isEmpty() && windows.stream().allMatch(w -> w.readRegisters() == 2), l.desc());
             } catch (AssertionError e) {
                 throw new AssertionError(l.desc() + ": " + e.getMessage(), e);
             }

@@ -57,6 +57,7 @@ public final class Bench {
                 new Design("mlp_bn planner, budget 64", "mlp_bn", null),
                 new Design("cnn_seed serial", "cnn_seed", ParallelismPlan.serial()),
                 new Design("cnn_seed planner, budget 64", "cnn_seed", null),
+                new Design("cnn_seed planner, budget 100000", "cnn_seed", null, 100_000),
                 new Design("cnn_residual serial", "cnn_residual", ParallelismPlan.serial()),
                 new Design("cnn_residual planner, budget 64", "cnn_residual", null)));
         if (Files.isDirectory(peer(root, JET))) {

@@ -10,9 +10,9 @@ import java.util.Locale;
  * An FPGA the design is meant for: its resources and the clock to aim for. The planner does not
  * spend more DSP blocks than the device has (unless a budget says otherwise), counting them as the
  * device's synthesis spends them ({@link #dspMapping()}: a 20 x 19-bit product takes three iCE40
- * SB_MAC16, a product by a power of two none), lowering
- * puts the largest weight sets into its SPRAM when block RAM cannot hold them ({@link PlaceWeights})
- * and checks that the constants fit, and {@code streamfold synth} places and routes for it.
+ * SB_MAC16, a product by a power of two none); lowering puts the largest weight sets into its SPRAM
+ * when block RAM cannot hold them ({@link PlaceWeights}) and checks that the constants fit; and
+ * {@code streamfold synth} places and routes for it.
  *
  * <p>Logic cells cannot be predicted before synthesis, so only {@code synth} checks them.
  *

@@ -116,8 +116,9 @@ final class ConvertCommand implements Callable<Integer> {
             }
         }
         out.printf("wrote %s: %d files, top module %s%n", dir, o.files().size(), o.design().name());
-        out.printf("  %d stages, %d multipliers, II %d cycles, latency %d cycles (simulated)%n", o.design().stages().size(),
-                o.design().multipliers(), o.design().initiationInterval(), o.timing().latency());
+        out.printf("  %d stages, %d multipliers (%d DSP blocks on %s), II %d cycles, latency %d cycles (simulated)%n",
+                o.design().stages().size(), o.design().multipliers(), o.compiled().target().dspBlocks(o.design()), o.compiled().target().name(),
+                o.design().initiationInterval(), o.timing().latency());
         out.printf("  run the testbench: make -C %s icarus   (or: make -C %s verilator)%n", dir, dir);
         out.flush();
         return ExitCodes.OK;

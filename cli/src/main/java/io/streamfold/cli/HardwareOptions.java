@@ -37,7 +37,8 @@ final class HardwareOptions {
     int fifoDepth;
 
     @Option(names = "--dsp-budget", paramLabel = "N", converter = OptionTypes.NonNegative.class,
-            description = "plan PE/SIMD automatically for at most N multipliers (0: no planning)")
+            description = "plan PE/SIMD automatically for at most N DSP blocks, counted as the --target's synthesis spends them "
+                    + "(ice40-up5k: SB_MAC16 by operand width; generic, ice40-hx8k: one per multiplier); 0: no planning")
     int dspBudget;
 
     @Option(names = "--target", paramLabel = "DEVICE", defaultValue = "generic", converter = TargetConverter.class,

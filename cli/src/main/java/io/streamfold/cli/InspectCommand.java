@@ -2,6 +2,7 @@ package io.streamfold.cli;
 
 import io.streamfold.compile.Pipeline;
 import io.streamfold.ir.Graph;
+import io.streamfold.hw.DeviceTarget;
 import io.streamfold.hw.HwDesign;
 import io.streamfold.hw.LowerToHardware;
 import io.streamfold.hw.PlanParallelism;
@@ -72,15 +73,18 @@ final class InspectCommand implements Callable<Integer> {
             out.println("  calibration: " + r.quantized().calibration());
             out.print(r.quantized());
             try {
-                HwDesign d = Pipeline.lower(r, hardware.settings(quant.config())).design();
-                out.println("== " + LowerToHardware.NAME + (hardware.dspBudget > 0 ? " (planned for " + hardware.dspBudget + " multipliers)" : ""));
-                out.printf("  %-34s %-14s %-22s %9s %6s%n", "stage", "kind", "lanes", "cycles", "mults");
+                Pipeline.Settings settings = hardware.settings(quant.config());
+                DeviceTarget t = settings.target();
+                HwDesign d = Pipeline.lower(r, settings).design();
+                out.println("== " + LowerToHardware.NAME + (settings.budget() > 0 ? " (planned for " + settings.budget() + " DSP blocks)" : ""));
+                out.printf("  %-34s %-14s %-22s %9s %6s %5s%n", "stage", "kind", "lanes", "cycles", "mults", "dsps");
                 for (Stage s : d.stages()) {
-                    out.printf("  %-34s %-14s %-22s %9d %6d%n", s.name(), s.kind(), s.describeLanes(), s.cycles(), s.multipliers());
+                    out.printf("  %-34s %-14s %-22s %9d %6d %5d%n", s.name(), s.kind(), s.describeLanes(), s.cycles(), s.multipliers(),
+                            t.dspBlocks(s));
                 }
-                out.printf("  II %d cycles, %d multipliers, %d MACs per inference; s_axis %d x %s per beat, m_axis %d x %s per beat%n",
-                        d.initiationInterval(), d.multipliers(), d.macs(), d.inputChannel().elems(), d.inputFormat(),
-                        d.outputChannel().elems(), d.outputFormat());
+                out.printf("  II %d cycles, %d multipliers (%d DSP blocks on %s), %d MACs per inference; s_axis %d x %s per beat, m_axis %d x %s "
+                                + "per beat%n", d.initiationInterval(), d.multipliers(), t.dspBlocks(d), t.name(), d.macs(), d.inputChannel().elems(),
+                        d.inputFormat(), d.outputChannel().elems(), d.outputFormat());
                 for (String note : r.context().notes()) {
                     if (note.startsWith(PlanParallelism.NAME + ": ") || note.startsWith(LowerToHardware.NAME + ": ")) {
                         out.println("  note: " + note);

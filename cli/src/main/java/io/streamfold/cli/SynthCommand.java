@@ -97,13 +97,23 @@ final class SynthCommand implements Callable<Integer> {
         }
         Implementation.Sweep sweep = Implementation.sweep(dir, top, Implementation.designFiles(dir), t, clock, tried);
         Implementation.Result r = sweep.best();
-        report.set("implementation", json.valueToTree(sweep.toMap()));
+        ObjectNode impl = json.valueToTree(sweep.toMap());
+        // beside the measured count, the planner's for the same device (convert wrote it for the folder's target)
+        JsonNode expected = report.path("hardware").path("dsps");
+        boolean sameTarget = t.name().equals(report.path("target").asText());
+        if (sameTarget && expected.isInt()) {
+            impl.put("dsps_expected", expected.asInt());
+        }
+        report.set("implementation", impl);
         Files.writeString(reportFile, json.writeValueAsString(report) + "\n");
         Path html = dir.resolve("report.html");
         if (Files.isRegularFile(html)) {
             Files.writeString(html, HtmlReport.withImplementation(Files.readString(html), r));
         }
         out.println(sweep);
+        if (sameTarget && expected.isInt()) {
+            out.printf(Locale.ROOT, "DSP blocks: %d measured, %d expected by the planner%n", r.dsps(), expected.asInt());
+        }
         boolean ok = r.meetsClock();
         out.printf(Locale.ROOT, "%s (logs: %s, %s; figures in %s)%n", ok ? "PASS: fits and meets the clock"
                 : r.fits() ? String.format(Locale.ROOT, "FAIL: Fmax %.2f MHz is below %.1f MHz", r.fmaxMhz(), clock) : "FAIL: " + r.failure(),

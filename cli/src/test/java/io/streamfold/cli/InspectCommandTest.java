@@ -40,8 +40,8 @@ class InspectCommandTest {
     void printsThePlannedStages() {
         CliTestSupport.Run r = run("inspect", CliTestSupport.example("mlp_bn").toString(), "--dsp-budget", "64");
         assertEquals(0, r.code(), r.err());
-        assertTrue(r.out().contains("planned for 64 multipliers"), r.out());
-        assertTrue(r.out().contains("II 128 cycles, 52 multipliers"), r.out());
+        assertTrue(r.out().contains("planned for 64 DSP blocks"), r.out());
+        assertTrue(r.out().contains("II 128 cycles, 52 multipliers (52 DSP blocks on generic)"), r.out());
     }
 
     @Test

@@ -48,6 +48,9 @@ class SynthCommandTest {
         assertTrue(lcs > 50 && lcs <= 5280, "logic cells " + lcs);
         assertTrue(impl.path("flip_flops").asInt() > 0);
         assertTrue(impl.path("dsps").asInt() <= 8);
+        // the planner's count (convert wrote it for the same device) beside the measured one
+        assertTrue(impl.path("dsps_expected").isInt(), impl.toString());
+        assertEquals(impl.path("dsps_expected").asInt(), impl.path("dsps").asInt());
         assertTrue(impl.path("fmax_mhz").asDouble() >= 12, "Fmax " + impl.path("fmax_mhz"));
         assertEquals(12.0, impl.path("clock_mhz").asDouble());
         assertTrue(impl.path("fits").asBoolean() && impl.path("meets_clock").asBoolean());

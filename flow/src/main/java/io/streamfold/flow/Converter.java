@@ -110,6 +110,9 @@ public final class Converter {
         hw.put("measured_interval", r.measuredInterval());
         hw.put("latency", r.latency());
         hw.put("multipliers", d.multipliers());
+        // the DSP blocks the planner expects on the target (streamfold synth adds the measured count under "implementation")
+        hw.put("dsps", c.target().dspBlocks(d));
+        hw.put("dsp_mapping", c.target().dsps() == 0 ? "none" : c.target().dspMapping().name().toLowerCase(java.util.Locale.ROOT));
         hw.put("macs_per_inference", d.macs());
         hw.put("multiplier_utilization", d.utilization());
         hw.put("rom_bits", d.romBits());
@@ -132,6 +135,7 @@ public final class Converter {
             m.put("source", s.source());
             m.put("cycles_per_inference", s.cycles());
             m.put("multipliers", s.multipliers());
+            m.put("dsps", c.target().dspBlocks(s));
             m.put("utilization", r.fires().get(s.name()) / (double) r.cycles());
             if (s instanceof Stage.MatVec mv) {
                 m.put("pe", mv.pe());

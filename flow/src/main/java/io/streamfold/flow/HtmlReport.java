@@ -2,6 +2,8 @@ package io.streamfold.flow;
 
 import io.streamfold.bound.ErrorBound;
 import io.streamfold.compile.Pipeline;
+import io.streamfold.hw.DeviceTarget;
+import io.streamfold.hw.DspMapping;
 import io.streamfold.hw.HwDesign;
 import io.streamfold.hw.LowerToHardware;
 import io.streamfold.hw.PlanParallelism;
@@ -61,11 +63,11 @@ public final class HtmlReport {
                 .append("</title>\n<style>\n").append(CSS).append("</style>\n</head>\n<body>\n");
         h.append("<header><h1>").append(esc(name)).append("</h1><p>streamfold conversion report &middot; top module <code>")
                 .append(esc(d.name())).append("</code> &middot; see also <code>report.json</code> and <code>plan.json</code></p></header>\n");
-        summary(h, d, timing);
+        summary(h, d, c.target(), timing);
         graph(h, c);
         formats(h, c.quantized());
         errors(h, c.quantized(), xs, samples.size(), bound);
-        hardware(h, d, timing, c.context().notes());
+        hardware(h, d, c.target(), timing, c.context().notes());
         h.append(IMPLEMENTATION_MARK).append("\n</body>\n</html>\n");
         return h.toString();
     }
@@ -99,16 +101,26 @@ public final class HtmlReport {
 
     // ---------------------------------------------------------------------------------------------
 
-    private static void summary(StringBuilder h, HwDesign d, CycleSimulator.Result r) {
+    private static void summary(StringBuilder h, HwDesign d, DeviceTarget t, CycleSimulator.Result r) {
         h.append("<section class=\"cards\">\n");
         card(h, "stages", String.valueOf(d.stages().size()), "");
         card(h, "multipliers", String.valueOf(d.multipliers()), d.macs() + " MACs per inference");
+        card(h, "DSP blocks", String.valueOf(t.dspBlocks(d)), dspNote(t));
         card(h, "initiation interval", d.initiationInterval() + " cycles", "measured " + r.measuredInterval());
         card(h, "latency", r.latency() + " cycles", "first input beat to first output beat");
         card(h, "multiplier utilization", fmt("%.1f%%", 100 * utilization(d)), "MACs / (II &times; multipliers)");
         card(h, "s_axis", d.inputChannel().elems() + " &times; " + d.inputFormat(), d.inputChannel().beats() + " beats per inference");
         card(h, "m_axis", d.outputChannel().elems() + " &times; " + d.outputFormat(), d.outputChannel().beats() + " beats per inference");
         h.append("</section>\n");
+    }
+
+    /** What the expected DSP count of target {@code t} counts. */
+    private static String dspNote(DeviceTarget t) {
+        if (t.dsps() == 0) {
+            return "expected on " + esc(t.name()) + ": no DSP blocks, multipliers in logic";
+        }
+        return t.dspMapping() == DspMapping.SB_MAC16 ? "SB_MAC16 expected on " + esc(t.name()) + " (Yosys synth_ice40 -dsp)"
+                : "one per multiplier (" + esc(t.name()) + ")";
     }
 
     private static void card(StringBuilder h, String label, String value, String note) {
@@ -395,13 +407,14 @@ public final class HtmlReport {
         return s.toString();
     }
 
-    private static void hardware(StringBuilder h, HwDesign d, CycleSimulator.Result r, List<String> notes) {
-        h.append("<h2>4. Hardware</h2>\n<p>").append(d.stages().size()).append(" stages, ").append(d.multipliers()).append(" multipliers, II ")
+    private static void hardware(StringBuilder h, HwDesign d, DeviceTarget t, CycleSimulator.Result r, List<String> notes) {
+        h.append("<h2>4. Hardware</h2>\n<p>").append(d.stages().size()).append(" stages, ").append(d.multipliers()).append(" multipliers (")
+                .append(t.dspBlocks(d)).append(" DSP blocks on ").append(esc(t.name())).append("), II ")
                 .append(d.initiationInterval()).append(" cycles, latency ").append(r.latency())
                 .append(" cycles. Busy = cycles a stage fired / all cycles of a run of ").append(r.outputs().size())
                 .append(" back-to-back inferences without gaps or backpressure (").append(r.cycles())
                 .append(" cycles; pipeline fill included).</p>\n");
-        h.append("<table>\n<tr><th>stage</th><th>kind</th><th>implements</th><th class=\"r\">PE&times;SIMD</th><th class=\"r\">multipliers</th>"
+        h.append("<table>\n<tr><th>stage</th><th>kind</th><th>implements</th><th class=\"r\">PE&times;SIMD</th><th class=\"r\">multipliers</th><th class=\"r\">DSP blocks</th>"
                 + "<th class=\"r\">cycles / inference</th><th class=\"r\">multiplier use at II</th><th>busy</th></tr>\n");
         for (Stage s : d.stages()) {
             double busy = r.fires().getOrDefault(s.name(), 0L) / (double) Math.max(1, r.cycles());
@@ -409,7 +422,8 @@ public final class HtmlReport {
             h.append("<tr").append(bottleneck ? " class=\"hot\"" : "").append("><td><code>").append(esc(s.name())).append("</code></td><td>")
                     .append(s.kind()).append("</td><td><code>").append(esc(s.source())).append("</code></td><td class=\"r\">")
                     .append(s instanceof Stage.MatVec mv ? mv.pe() + "&times;" + mv.simd() + (mv.pixels() > 1 ? ", " + mv.pixels() + " px" : "") : "").append("</td><td class=\"r\">")
-                    .append(s.multipliers() > 0 ? String.valueOf(s.multipliers()) : "").append("</td><td class=\"r\">").append(s.cycles())
+                    .append(s.multipliers() > 0 ? String.valueOf(s.multipliers()) : "").append("</td><td class=\"r\">")
+                    .append(s.multipliers() > 0 ? String.valueOf(t.dspBlocks(s)) : "").append("</td><td class=\"r\">").append(s.cycles())
                     .append(bottleneck ? " &#9664;" : "").append("</td><td class=\"r\">")
                     .append(s.multipliers() > 0 && s.macs() > 0 ? fmt("%.1f%%", 100.0 * s.macs() / ((double) d.initiationInterval() * s.multipliers())) : "")
                     .append("</td><td>").append(bar(busy)).append("</td></tr>\n");

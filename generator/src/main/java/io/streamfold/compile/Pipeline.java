@@ -26,7 +26,7 @@ import java.util.List;
  *   import             frontend (ONNX or JSON) -> graph IR, float, as in the source model
  *   fold-batchnorm     BN folded into Conv/Dense in float64 (before quantizing: no double rounding)
  *   quantize           calibrate on float values of the folded graph, choose formats, integer params
- *   plan-parallelism   only with a multiplier budget: PE/SIMD per layer and the input beat width
+ *   plan-parallelism   only with a DSP budget: PE/SIMD per layer and the input beat width
  *   lower-to-hardware  stages, channels, ROMs and schedules: the hardware IR both back ends read
  * </pre>
  */
@@ -45,8 +45,9 @@ public final class Pipeline {
      * @param quant      quantization settings
      * @param plan       the parallelism plan; with a budget, only its FIFO depth and argmax head are kept
      * @param dspBudget  if positive, {@link PlanParallelism} chooses the folds and input width for
-     *                   at most this many multipliers; if not, and the target has a known number of
-     *                   DSP blocks, for at most that many
+     *                   at most this many DSP blocks, counted as the target's synthesis spends them
+     *                   ({@link DeviceTarget#dspMapping()}); if not, and the target has a known number
+     *                   of DSP blocks, for at most that many
      * @param target     the device: its DSP blocks bound the planner, its memories must hold the constants
      */
     public record Settings(QuantConfig quant, ParallelismPlan plan, int dspBudget, DeviceTarget target) {
@@ -60,7 +61,7 @@ public final class Pipeline {
             return new Settings(quant, ParallelismPlan.serial(), 0);
         }
 
-        /** The multiplier budget the planner gets, 0 for none. */
+        /** The DSP budget the planner gets, 0 for none. */
         public int budget() {
             return dspBudget > 0 ? dspBudget : Math.max(0, target.dsps());
         }
@@ -106,7 +107,8 @@ public final class Pipeline {
         ParallelismPlan plan = settings.plan();
         HwDesign design;
         if (settings.budget() > 0) {
-            PlanParallelism.Result planned = PlanParallelism.run(q, settings.budget(), plan, settings.target().pipelining());
+            PlanParallelism.Result planned = PlanParallelism.run(q, settings.budget(), plan, settings.target().pipelining(),
+                    settings.target().dspMapping());
             plan = planned.plan();
             design = planned.design();
         } else {

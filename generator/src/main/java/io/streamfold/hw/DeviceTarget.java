@@ -8,9 +8,11 @@ import java.util.Locale;
 
 /**
  * An FPGA the design is meant for: its resources and the clock to aim for. The planner does not
- * spend more multipliers than the device has DSP blocks (unless a budget says otherwise), lowering
- * puts the largest weight sets into its SPRAM when block RAM cannot hold them ({@link PlaceWeights})
- * and checks that the constants fit, and {@code streamfold synth} places and routes for it.
+ * spend more DSP blocks than the device has (unless a budget says otherwise), counting them as the
+ * device's synthesis spends them ({@link #dspMapping()}: a 20 x 19-bit product takes three iCE40
+ * SB_MAC16, a product by a power of two none); lowering puts the largest weight sets into its SPRAM
+ * when block RAM cannot hold them ({@link PlaceWeights}) and checks that the constants fit; and
+ * {@code streamfold synth} places and routes for it.
  *
  * <p>Logic cells cannot be predicted before synthesis, so only {@code synth} checks them.
  *
@@ -24,21 +26,37 @@ import java.util.Locale;
  * @param sprams     single-port 256 kbit RAMs (UP5K SB_SPRAM256KA)
  * @param clockMhz   the clock to aim for
  * @param pipelining where the stages' pipeline registers go on this device's fabric
+ * @param dspMapping how its synthesis spends DSP blocks on multipliers: what the planner's budget counts
  */
 public record DeviceTarget(String name, String family, String nextpnrDevice, String pack, int logicCells, int dsps, long blockRamBits,
-                           int sprams, double clockMhz, Pipelining pipelining) {
+                           int sprams, double clockMhz, Pipelining pipelining, DspMapping dspMapping) {
+
+    /** A device whose DSP blocks are counted one per multiplier. */
+    public DeviceTarget(String name, String family, String nextpnrDevice, String pack, int logicCells, int dsps, long blockRamBits,
+                        int sprams, double clockMhz, Pipelining pipelining) {
+        this(name, family, nextpnrDevice, pack, logicCells, dsps, blockRamBits, sprams, clockMhz, pipelining, DspMapping.PER_MULTIPLIER);
+    }
 
     /** Bits of one iCE40 SPRAM. */
     public static final long SPRAM_BITS = 256 * 1024;
 
     /** Lattice iCE40 UltraPlus 5K: 5,280 LCs, 8 DSPs, 30 EBR, 4 SPRAM; its own oscillator runs at 48 MHz. */
-    public static final DeviceTarget ICE40_UP5K = new DeviceTarget("ice40-up5k", "ice40", "up5k", "sg48", 5280, 8, 30 * 4096L, 4, 48, Pipelining.ICE40);
+    public static final DeviceTarget ICE40_UP5K = new DeviceTarget("ice40-up5k", "ice40", "up5k", "sg48", 5280, 8, 30 * 4096L, 4, 48, Pipelining.ICE40,
+            DspMapping.SB_MAC16);
 
-    /** Lattice iCE40 HX8K: 7,680 LCs, no DSPs, 32 EBR, no SPRAM. */
-    public static final DeviceTarget ICE40_HX8K = new DeviceTarget("ice40-hx8k", "ice40", "hx8k", "ct256", 7680, 0, 32 * 4096L, 0, 48, Pipelining.ICE40);
+    /**
+     * Lattice iCE40 HX8K: 7,680 LCs, no DSPs, 32 EBR, no SPRAM. Multipliers are logic here, so a
+     * {@code --dsp-budget} counts multipliers.
+     */
+    public static final DeviceTarget ICE40_HX8K = new DeviceTarget("ice40-hx8k", "ice40", "hx8k", "ct256", 7680, 0, 32 * 4096L, 0, 48, Pipelining.ICE40,
+            DspMapping.PER_MULTIPLIER);
 
-    /** No device limits (Xilinx-style synthesis, simulation); pipelined for Xilinx-class fabric. */
-    public static final DeviceTarget GENERIC = new DeviceTarget("generic", "", "", "", 0, -1, -1, 0, 100, Pipelining.GENERIC);
+    /**
+     * No device limits (Xilinx-style synthesis, simulation); pipelined for Xilinx-class fabric. A
+     * budget counts multipliers: no one device's DSP packing is assumed.
+     */
+    public static final DeviceTarget GENERIC = new DeviceTarget("generic", "", "", "", 0, -1, -1, 0, 100, Pipelining.GENERIC,
+            DspMapping.PER_MULTIPLIER);
 
     public static final List<DeviceTarget> ALL = List.of(ICE40_UP5K, ICE40_HX8K, GENERIC);
 
@@ -51,6 +69,19 @@ public record DeviceTarget(String name, String family, String nextpnrDevice, Str
         }
         throw new ModelException(Diagnostic.SF_BAD_PLAN, null, "unknown target '" + name + "'",
                 "targets: " + String.join(", ", ALL.stream().map(DeviceTarget::name).toList()));
+    }
+
+    /**
+     * The DSP blocks {@code d} is expected to take on this device: none on a device without them
+     * (its multipliers are logic), else as {@link #dspMapping()} counts them.
+     */
+    public int dspBlocks(HwDesign d) {
+        return dsps == 0 ? 0 : dspMapping.blocks(d);
+    }
+
+    /** {@link #dspBlocks(HwDesign)} of one stage. */
+    public int dspBlocks(Stage s) {
+        return dsps == 0 ? 0 : dspMapping.blocks(s);
     }
 
     /** True for a device nextpnr can place and route. */

@@ -12,8 +12,11 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Chooses PE/SIMD per layer and the input beat width under a multiplier budget:
+ * Chooses PE/SIMD per layer and the input beat width under a DSP budget:
  * {@code QuantizedGraph + budget => ParallelismPlan}, in the spirit of FINN's {@code SetFolding}.
+ * The budget counts DSP blocks as the target's synthesis spends them ({@link DspMapping}: on the
+ * iCE40 UltraPlus a 16 x 16 product is one SB_MAC16, a 20 x 19 one three, a product by a power of
+ * two none; on the generic target, and on a device without DSP blocks, one per multiplier).
  *
  * <p>The heuristic is deliberately simple, a greedy loop with no search:
  * <ol>
@@ -28,7 +31,7 @@ import java.util.Map;
  *     dividing a row). A convolution whose lanes are all used, which still takes a cycle per
  *     window beat, computes more output pixels per window ({@link Polyphase}): the next pixel
  *     count it can take, at the fewest multipliers that make it faster than now. If some stage
- *     at the II has no larger fold, or the new plan needs more multipliers than the budget, stop
+ *     at the II has no larger fold, or the new plan needs more DSP blocks than the budget, stop
  *     with the last plan.</li>
  * <li>Trim: at the II reached, give every layer the fewest multipliers (then the fewest cycles,
  *     then the fewest pixels per window) that still meet it, and the input the fewest elements
@@ -38,16 +41,16 @@ import java.util.Map;
  * </ol>
  * It works from stage cycle counts only, so any stage kind with {@code cycles()} and a foldable
  * layer behind it (Conv, through {@link #moves}) plugs in. It does not balance for latency,
- * does not try PE before SIMD when that would fit a budget better, and treats every multiplier
- * alike (no DSP packing).
+ * does not try PE before SIMD when that would fit a budget better, and does not pack two narrow
+ * products into one DSP block (Yosys does not either).
  */
 public final class PlanParallelism {
 
     /** Stable pass name. */
     public static final String NAME = "plan-parallelism";
 
-    /** The plan chosen and the design it gives. */
-    public record Result(ParallelismPlan plan, HwDesign design) {
+    /** The plan chosen, the design it gives and the DSP blocks the budget counted in it. */
+    public record Result(ParallelismPlan plan, HwDesign design, int dsps) {
         public int ii() {
             return design.initiationInterval();
         }
@@ -63,29 +66,36 @@ public final class PlanParallelism {
 
         @Override
         public String toString() {
-            return String.format("II %d cycles, %d multipliers, utilization %.3f", ii(), multipliers(), utilization());
+            return String.format("II %d cycles, %d multipliers, %d DSP blocks, utilization %.3f", ii(), multipliers(), dsps, utilization());
         }
     }
 
     private final QuantizedGraph q;
     private final int budget;
     private final Pipelining pipelining;
+    private final DspMapping dsp;
 
-    private PlanParallelism(QuantizedGraph q, int budget, Pipelining pipelining) {
+    private PlanParallelism(QuantizedGraph q, int budget, Pipelining pipelining, DspMapping dsp) {
         this.q = q;
         this.budget = budget;
         this.pipelining = pipelining;
+        this.dsp = dsp;
     }
 
     /**
-     * Plans for at most {@code budget} multipliers; FIFO depth and argmax head as in {@code base};
-     * the designs are lowered with the target's {@code pipelining}.
+     * Plans for at most {@code budget} DSP blocks as {@code dsp} counts them; FIFO depth and argmax
+     * head as in {@code base}; the designs are lowered with the target's {@code pipelining}.
      */
-    public static Result run(QuantizedGraph q, int budget, ParallelismPlan base, Pipelining pipelining) {
-        return new PlanParallelism(q, budget, pipelining).plan(new ParallelismPlan(Map.of(), 1, base.fifoDepth(), base.argmax()));
+    public static Result run(QuantizedGraph q, int budget, ParallelismPlan base, Pipelining pipelining, DspMapping dsp) {
+        return new PlanParallelism(q, budget, pipelining, dsp).plan(new ParallelismPlan(Map.of(), 1, base.fifoDepth(), base.argmax()));
     }
 
-    /** {@link #run(QuantizedGraph, int, ParallelismPlan, Pipelining)} for the generic target. */
+    /** {@link #run(QuantizedGraph, int, ParallelismPlan, Pipelining, DspMapping)} for at most {@code budget} multipliers. */
+    public static Result run(QuantizedGraph q, int budget, ParallelismPlan base, Pipelining pipelining) {
+        return run(q, budget, base, pipelining, DspMapping.PER_MULTIPLIER);
+    }
+
+    /** {@link #run(QuantizedGraph, int, ParallelismPlan, Pipelining, DspMapping)} for the generic target. */
     public static Result run(QuantizedGraph q, int budget, ParallelismPlan base) {
         return run(q, budget, base, Pipelining.GENERIC);
     }
@@ -96,9 +106,10 @@ public final class PlanParallelism {
 
     private Result plan(ParallelismPlan start) {
         HwDesign d = LowerToHardware.run(q, start, pipelining);
-        if (d.multipliers() > budget) {
-            throw new ModelException(Diagnostic.SF_BAD_PLAN, null, "the smallest design needs " + d.multipliers()
-                    + " multipliers, the budget is " + budget, "raise --dsp-budget to at least " + d.multipliers());
+        int need = dsp.blocks(d);
+        if (need > budget) {
+            throw new ModelException(Diagnostic.SF_BAD_PLAN, null, "the smallest design needs " + need + " DSP blocks ("
+                    + d.multipliers() + " multipliers), the budget is " + budget, "raise --dsp-budget to at least " + need);
         }
         ParallelismPlan plan = start;
         while (true) {
@@ -107,7 +118,7 @@ public final class PlanParallelism {
                 break;
             }
             HwDesign nd = LowerToHardware.run(q, next, pipelining);
-            if (nd.multipliers() > budget) {
+            if (dsp.blocks(nd) > budget) {
                 break;
             }
             plan = next;
@@ -278,7 +289,11 @@ public final class PlanParallelism {
         return in.rank() == 3 ? in.channels() * in.dim(2) : LowerToHardware.lanesPerPixel(in);
     }
 
-    /** Fewest multipliers per layer and fewest input lanes that keep the II; kept only if the design agrees. */
+    /**
+     * Fewest multipliers per layer and fewest input lanes that keep the II; kept only if the design
+     * agrees (no more DSP blocks). A layer's products all have the same widths, so its fewest
+     * multipliers are its fewest DSP blocks.
+     */
     private Result trim(ParallelismPlan plan, HwDesign d) {
         int ii = d.initiationInterval();
         Map<String, ParallelismPlan.Fold> folds = new LinkedHashMap<>();
@@ -298,10 +313,10 @@ public final class PlanParallelism {
         }
         ParallelismPlan trimmed = new ParallelismPlan(folds, inElems, plan.fifoDepth(), plan.argmax());
         HwDesign td = LowerToHardware.run(q, trimmed, pipelining);
-        if (td.initiationInterval() <= ii && td.multipliers() <= d.multipliers()) {
-            return new Result(trimmed, td);
+        if (td.initiationInterval() <= ii && dsp.blocks(td) <= dsp.blocks(d)) {
+            return new Result(trimmed, td, dsp.blocks(td));
         }
-        return new Result(plan, d);
+        return new Result(plan, d, dsp.blocks(d));
     }
 
     /**

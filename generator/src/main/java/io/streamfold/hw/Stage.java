@@ -36,21 +36,40 @@ public sealed interface Stage {
     /**
      * What the stage costs besides logic.
      *
-     * @param multipliers hardware multipliers
+     * @param products    its hardware multipliers, with the operand widths the emitter gives them
      * @param romBits     bits of constants it reads (weights, biases, tables): what must fit block RAM or logic
      * @param bufferBits  bits of the memories it writes (input banks, line buffers, beat buffers), registers excluded
      */
-    record Resources(int multipliers, long romBits, long bufferBits) {
+    record Resources(List<Product> products, long romBits, long bufferBits) {
         /** A stage without multipliers or memories. */
-        public static final Resources NONE = new Resources(0, 0, 0);
+        public static final Resources NONE = new Resources(List.of(), 0, 0);
+
+        public Resources {
+            products = products.stream().filter(p -> p.count() > 0).toList();
+        }
+
+        /** Resources without multipliers. */
+        public static Resources memories(long romBits, long bufferBits) {
+            return new Resources(List.of(), romBits, bufferBits);
+        }
+
+        /** Hardware multipliers: the products' counts summed. */
+        public int multipliers() {
+            return Product.count(products);
+        }
     }
 
     /** The stage's multipliers and memories; every kind states them. */
     Resources resources();
 
-    /** Hardware multipliers of the stage. */
+    /** Hardware multipliers of the stage, whatever their widths (DSP blocks: {@link DspMapping#blocks(Stage)}). */
     default int multipliers() {
         return resources().multipliers();
+    }
+
+    /** The stage's multipliers with their operand widths. */
+    default List<Product> products() {
+        return resources().products();
     }
 
     /** Bits of constants the stage reads. */
@@ -459,7 +478,10 @@ public sealed interface Stage {
         public Resources resources() {
             long rom = (long) weights.length * op.weight().bits() + (long) outFeatures * op.accBits();
             Resources a = activation == null ? Resources.NONE : activation.resources();
-            return new Resources(pe * simd + a.multipliers(), rom + a.romBits(), buffered() ? 2L * sf() * simd * op.in().bits() : 0);
+            // weights come from a ROM (or SPRAM) read, never a constant operand, even when the ROM is one word
+            List<Product> products = new java.util.ArrayList<>(List.of(Product.of(pe * simd, op.weight().bits(), op.in().bits())));
+            products.addAll(a.products());
+            return new Resources(products, rom + a.romBits(), buffered() ? 2L * sf() * simd * op.in().bits() : 0);
         }
     }
 
@@ -535,7 +557,78 @@ public sealed interface Stage {
 
         @Override
         public Resources resources() {
-            return new Resources(elems * op.multipliers(), op.tableBits(), 0);
+            return new Resources(laneProducts(), op.tableBits(), 0);
+        }
+
+        /**
+         * One product per lane, if the op has one: a per-channel constant (Affine's scale, PRelu's
+         * slope) is a constant operand in a lane whose channels all have the same value, since the
+         * emitter then wires that value in place of a selection by the beat's position.
+         */
+        private List<Product> laneProducts() {
+            int xb = op.in().bits();
+            return op.accept(new QOp.ElementwiseVisitor<List<Product>>() {
+                @Override
+                public List<Product> affine(QOp.QAffine a) {
+                    return perLane(xb, a.scale().bits(), c -> a.scale().at(c));
+                }
+
+                @Override
+                public List<Product> relu(QOp.QRelu r) {
+                    return List.of();
+                }
+
+                @Override
+                public List<Product> leakyRelu(QOp.QLeakyRelu l) {
+                    return List.of(Product.byConstant(elems, xb, l.alphaBits(), l.alpha()));
+                }
+
+                @Override
+                public List<Product> prelu(QOp.QPRelu pr) {
+                    return perLane(xb, pr.alphaBits(), pr::alpha);
+                }
+
+                @Override
+                public List<Product> clip(QOp.QClip c) {
+                    return List.of();
+                }
+
+                @Override
+                public List<Product> lut(QOp.QLut t) {
+                    // the interpolation: a slope times the remainder as a signed operand
+                    return t.lut().interpolates() ? List.of(Product.of(elems, t.lut().slopeBits(), t.lut().interpBits() + 1)) : List.of();
+                }
+
+                @Override
+                public List<Product> flatten(QOp.QFlatten f) {
+                    return List.of();
+                }
+
+                @Override
+                public List<Product> reshape(QOp.QReshape r) {
+                    return List.of();
+                }
+            });
+        }
+
+        /** Each lane's product by its channels' constants ({@code valueOf} a channel's), constant where they agree. */
+        private List<Product> perLane(int xb, int cb, java.util.function.IntToLongFunction valueOf) {
+            List<Product> ps = new java.util.ArrayList<>();
+            int varying = 0;
+            for (int lane = 0; lane < elems; lane++) {
+                long first = valueOf.applyAsLong(channel(0, lane));
+                boolean same = true;
+                for (int k = 1; k < periodBeats() && same; k++) {
+                    same = valueOf.applyAsLong(channel(k, lane)) == first;
+                }
+                if (same) {
+                    ps.add(Product.byConstant(1, xb, cb, first));
+                } else {
+                    varying++;
+                }
+            }
+            ps.add(Product.of(varying, xb, cb));
+            return ps;
         }
     }
 
@@ -587,7 +680,7 @@ public sealed interface Stage {
 
         @Override
         public Resources resources() {
-            return new Resources(0, 0, widening() ? (long) (ratio() - 1) * elemsIn * format.bits() : 0);
+            return Resources.memories(0, widening() ? (long) (ratio() - 1) * elemsIn * format.bits() : 0);
         }
     }
 
@@ -648,8 +741,8 @@ public sealed interface Stage {
 
         @Override
         public Resources resources() {
-            // one product sum * reciprocal per lane
-            return new Resources(elems, 0, 0);
+            // one product sum * reciprocal per lane, the reciprocal a constant
+            return new Resources(List.of(Product.byConstant(elems, op.sumBits(), op.recipBits(), op.recip())), 0, 0);
         }
     }
 
@@ -845,7 +938,29 @@ public sealed interface Stage {
         public Resources resources() {
             // one product e * r per lane and the exponential's own (a reduced table interpolates);
             // the lanes read one table
-            return new Resources(elems * (1 + op.exp().multipliers()), op.exp().romBits(), 2L * n * op.in().bits());
+            return new Resources(softmaxProducts(op, elems), op.exp().romBits(), 2L * n * op.in().bits());
+        }
+
+        /**
+         * The products of {@code lanes} softmax lanes: each an exponential times the reciprocal
+         * ({@code eBits x (Q+1)}, Q = {@link #quotientBits}, the quotient with a zero sign bit), and
+         * the range-reduced exponential's interpolation, a slope times the remainder as a signed operand.
+         */
+        static List<Product> softmaxProducts(QOp.QSoftmax op, int lanes) {
+            List<Product> ps = new java.util.ArrayList<>();
+            ps.add(Product.of(lanes, op.exp().out().bits(), quotientBits(op) + 1));
+            ps.addAll(op.exp().accept(new ExpTable.Visitor<List<Product>>() {
+                @Override
+                public List<Product> plain(ExpTable.Plain p) {
+                    return List.of();
+                }
+
+                @Override
+                public List<Product> reduced(ExpTable.Reduced r) {
+                    return List.of(Product.of(lanes, r.slopeBits(), r.interpBits() + 1));
+                }
+            }));
+            return ps;
         }
     }
 
@@ -1020,7 +1135,7 @@ public sealed interface Stage {
         @Override
         public Resources resources() {
             // one product e * q per lane and the exponential's own; one exp table per lane
-            return new Resources(n * (1 + op.exp().multipliers()), (long) n * op.exp().romBits(), 0);
+            return new Resources(Softmax.softmaxProducts(op, n), (long) n * op.exp().romBits(), 0);
         }
     }
 
@@ -1319,7 +1434,7 @@ public sealed interface Stage {
 
         @Override
         public Resources resources() {
-            return new Resources(0, 0, (long) rows * width * channels * format.bits());
+            return Resources.memories(0, (long) rows * width * channels * format.bits());
         }
     }
 
@@ -1387,7 +1502,14 @@ public sealed interface Stage {
 
         @Override
         public Resources resources() {
-            return new Resources(max() ? 0 : elems, op.tableBits(), 0);
+            if (!(op instanceof QOp.QAvgPool a)) {
+                return Resources.memories(op.tableBits(), 0);
+            }
+            // the window sum times its position's reciprocal: a constant when every position has the same
+            long[] r = a.recip();
+            boolean uniform = java.util.Arrays.stream(r).distinct().count() == 1;
+            Product p = uniform ? Product.byConstant(elems, a.sumBits(), a.recipBits(), r[0]) : Product.of(elems, a.sumBits(), a.recipBits());
+            return new Resources(List.of(p), op.tableBits(), 0);
         }
     }
 
@@ -1469,7 +1591,7 @@ public sealed interface Stage {
         @Override
         public Resources resources() {
             long rom = (long) weights.length * op.weight().bits() + (long) channelBeats * lanes() * op.accBits();
-            return new Resources(lanes(), rom, 0);
+            return new Resources(List.of(Product.of(lanes(), op.weight().bits(), op.in().bits())), rom, 0);
         }
     }
 }

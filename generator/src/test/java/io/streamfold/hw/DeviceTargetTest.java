@@ -20,21 +20,54 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class DeviceTargetTest {
 
     private static Pipeline.Result compile(String model, DeviceTarget t, int budget) {
+        return compile(model, QuantConfig.defaults(), t, budget);
+    }
+
+    private static Pipeline.Result compile(String model, QuantConfig quant, DeviceTarget t, int budget) {
         Graph g = ModelLoader.load(Examples.onnx(model));
         List<double[]> calib = DataFiles.samples(Examples.dir(model).resolve("calib.npy"), g.inputShape());
-        return Pipeline.compile(g, new Pipeline.Settings(QuantConfig.defaults(), ParallelismPlan.serial(), budget, t), calib);
+        return Pipeline.compile(g, new Pipeline.Settings(quant, ParallelismPlan.serial(), budget, t), calib);
     }
+
+    /** The UP5K with its DSP blocks counted one per multiplier, as the planner counted them before widths mattered. */
+    private static final DeviceTarget UP5K_PER_MULTIPLIER = new DeviceTarget("up5k-per-multiplier", "ice40", "up5k", "sg48", 5280, 8,
+            30 * 4096L, 4, 48, Pipelining.ICE40, DspMapping.PER_MULTIPLIER);
 
     @Test
     void theUp5kPlansForItsEightDsps() {
         for (String m : Examples.MODELS) {
             Pipeline.Result r = compile(m, DeviceTarget.ICE40_UP5K, 0);
-            assertTrue(r.design().multipliers() <= 8, m + ": " + r.design().multipliers());
-            assertTrue(r.design().multipliers() > 3, m + " should use its DSPs: " + r.design().multipliers());
+            int dsps = DeviceTarget.ICE40_UP5K.dspBlocks(r.design());
+            assertTrue(dsps <= 8, m + ": " + dsps);
+            assertTrue(dsps > 3, m + " should use its DSPs: " + dsps);
             assertEquals(DeviceTarget.ICE40_UP5K, r.target());
         }
         // an explicit budget still wins
-        assertTrue(compile("mlp_bn", DeviceTarget.ICE40_UP5K, 4).design().multipliers() <= 4);
+        assertTrue(DeviceTarget.ICE40_UP5K.dspBlocks(compile("mlp_bn", DeviceTarget.ICE40_UP5K, 4).design()) <= 4);
+    }
+
+    @Test
+    void theUp5kCountsSbMac16ByOperandWidths() {
+        // 16 bits: the softmax's products are wider than one SB_MAC16 takes, so the planner gives the
+        // layers fewer lanes than eight multipliers would allow
+        Pipeline.Result wide = compile("cnn_seed", QuantConfig.defaults().withBits(16, 16), DeviceTarget.ICE40_UP5K, 0);
+        int dsps = DeviceTarget.ICE40_UP5K.dspBlocks(wide.design());
+        assertTrue(dsps <= 8 && dsps > wide.design().multipliers(), dsps + " DSP blocks, " + wide.design().multipliers() + " multipliers");
+        // counted one per multiplier, the plan takes more SB_MAC16 than the device has (Yosys: 10)
+        Pipeline.Result old = compile("cnn_seed", QuantConfig.defaults().withBits(16, 16), UP5K_PER_MULTIPLIER, 0);
+        assertTrue(DeviceTarget.ICE40_UP5K.dspBlocks(old.design()) > 8, old.design().multipliers() + " multipliers");
+        // 8 bits: every product of mlp_bn and cnn_seed is one SB_MAC16, so they plan as before
+        for (String m : List.of("mlp_bn", "cnn_seed")) {
+            assertEquals(compile(m, UP5K_PER_MULTIPLIER, 0).plan(), compile(m, DeviceTarget.ICE40_UP5K, 0).plan(), m);
+        }
+        // cnn_residual's pool reciprocals (1/4, 1/16) are shifts: two multipliers take no SB_MAC16, which
+        // the planner spends on its slowest conv
+        Pipeline.Result res = compile("cnn_residual", DeviceTarget.ICE40_UP5K, 0);
+        assertEquals(res.design().multipliers() - 2, DeviceTarget.ICE40_UP5K.dspBlocks(res.design()));
+        assertTrue(res.design().initiationInterval() < compile("cnn_residual", UP5K_PER_MULTIPLIER, 0).design().initiationInterval());
+        // no DSP blocks on the HX8K: its multipliers are logic
+        assertEquals(0, DeviceTarget.ICE40_HX8K.dspBlocks(res.design()));
+        assertEquals(res.design().multipliers(), DeviceTarget.GENERIC.dspBlocks(res.design()));
     }
 
     @Test

@@ -949,17 +949,10 @@ public sealed interface Stage {
         static List<Product> softmaxProducts(QOp.QSoftmax op, int lanes) {
             List<Product> ps = new java.util.ArrayList<>();
             ps.add(Product.of(lanes, op.exp().out().bits(), quotientBits(op) + 1));
-            ps.addAll(op.exp().accept(new ExpTable.Visitor<List<Product>>() {
-                @Override
-                public List<Product> plain(ExpTable.Plain p) {
-                    return List.of();
-                }
-
-                @Override
-                public List<Product> reduced(ExpTable.Reduced r) {
-                    return List.of(Product.of(lanes, r.slopeBits(), r.interpBits() + 1));
-                }
-            }));
+            int[] interp = op.exp().multiplierOperands();
+            if (interp.length > 0) {
+                ps.add(Product.of(lanes, interp[0], interp[1]));
+            }
             return ps;
         }
     }

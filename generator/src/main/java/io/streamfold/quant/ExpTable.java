@@ -34,11 +34,17 @@ public sealed interface ExpTable permits ExpTable.Plain, ExpTable.Reduced {
     /** Bits of the table's ROMs. */
     long romBits();
 
-    /** Multipliers per element computed at once (a lane). */
-    int multipliers();
+    /**
+     * Operand widths of a lane's one multiplier (the reduced table's slope times its remainder, a
+     * signed operand), empty for a table without one: what the hardware IR counts as its product.
+     */
+    int[] multiplierOperands();
 
-    /** Those multipliers' operand-width products, summed: {@code HardwareCost}'s measure, per lane. */
-    long multiplierBits();
+    /** That multiplier's operand-width product, 0 without one: {@code HardwareCost}'s measure, per lane. */
+    default long multiplierBits() {
+        int[] ops = multiplierOperands();
+        return ops.length == 0 ? 0 : (long) ops[0] * ops[1];
+    }
 
     /** Register stages from a register holding {@code t}'s operands to the registered exponential. */
     int stages();
@@ -134,13 +140,8 @@ public sealed interface ExpTable permits ExpTable.Plain, ExpTable.Reduced {
         }
 
         @Override
-        public int multipliers() {
-            return 0;
-        }
-
-        @Override
-        public long multiplierBits() {
-            return 0;
+        public int[] multiplierOperands() {
+            return new int[0];
         }
 
         @Override
@@ -439,13 +440,8 @@ public sealed interface ExpTable permits ExpTable.Plain, ExpTable.Reduced {
         }
 
         @Override
-        public int multipliers() {
-            return 1;
-        }
-
-        @Override
-        public long multiplierBits() {
-            return (long) slopeBits() * (interpBits + 1);
+        public int[] multiplierOperands() {
+            return new int[] {slopeBits(), interpBits + 1};
         }
 
         @Override

@@ -77,11 +77,6 @@ public sealed interface QOp {
             return false;
         }
 
-        /** Hardware multipliers per element. */
-        default int multipliers() {
-            return 0;
-        }
-
         /** Bits of the op's constant table (a lookup table, per-channel constants), 0 if none. */
         default long tableBits() {
             return 0;
@@ -201,7 +196,6 @@ public sealed interface QOp {
         public int outFeatures() {
             return weight.shape().dim(0);
         }
-
 
         @Override
         public long bias(int o) {
@@ -328,11 +322,6 @@ public sealed interface QOp {
         }
 
         @Override
-        public int multipliers() {
-            return 1;
-        }
-
-        @Override
         public long[] shift() {
             return shift.clone();
         }
@@ -392,11 +381,6 @@ public sealed interface QOp {
         }
 
         @Override
-        public int multipliers() {
-            return 1;
-        }
-
-        @Override
         public String kind() {
             return "LeakyRelu";
         }
@@ -452,11 +436,6 @@ public sealed interface QOp {
         @Override
         public boolean perChannel() {
             return true;
-        }
-
-        @Override
-        public int multipliers() {
-            return 1;
         }
 
         @Override
@@ -528,11 +507,6 @@ public sealed interface QOp {
         @Override
         public long tableBits() {
             return lut.romBits();
-        }
-
-        @Override
-        public int multipliers() {
-            return lut.interpolates() ? 1 : 0;
         }
 
         @Override

@@ -22,7 +22,7 @@ class ExpTableTest {
     void narrowInputsIndexAPlainTableAndWideOnesAReducedOne() {
         ExpTable eight = ExpTable.forDifferences(new QFormat(8, 4), expFormat(8), 10);
         assertInstanceOf(ExpTable.Plain.class, eight);
-        assertEquals(0, eight.multipliers());
+        assertEquals(0, eight.multiplierOperands().length);
         assertEquals(1, eight.stages());
         assertTrue(ExpTable.maxErrorSteps(eight, 8) <= 0.5);
         for (int bits : new int[] {12, 16}) {
@@ -33,7 +33,7 @@ class ExpTableTest {
             assertTrue(ExpTable.maxErrorSteps(capped, bits) > 100, capped.toString());
             ExpTable.Reduced r = assertInstanceOf(ExpTable.Reduced.class, ExpTable.forDifferences(in, expFormat(bits), cap));
             assertTrue(ExpTable.maxErrorSteps(r, bits) <= 1, r.toString());
-            assertEquals(1, r.multipliers());
+            assertEquals(2, r.multiplierOperands().length, "one multiplier");
             assertEquals(ExpTable.Reduced.STAGES, r.stages());
             assertEquals(1L << expFormat(bits).frac(), r.one());
             assertEquals(r.one(), r.apply(0));

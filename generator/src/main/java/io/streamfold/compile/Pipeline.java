@@ -61,9 +61,17 @@ public final class Pipeline {
             return new Settings(quant, ParallelismPlan.serial(), 0);
         }
 
-        /** The DSP budget the planner gets, 0 for none. */
+        /**
+         * The DSP budget the planner gets, 0 for none: {@code --dsp-budget} caps the device's DSP
+         * blocks (a budget above them would plan a design that cannot be placed), the device's count
+         * without it. A device without DSP blocks (HX8K) or without a bound (generic) takes the
+         * budget as given.
+         */
         public int budget() {
-            return dspBudget > 0 ? dspBudget : Math.max(0, target.dsps());
+            if (dspBudget <= 0) {
+                return Math.max(0, target.dsps());
+            }
+            return target.dsps() > 0 ? Math.min(dspBudget, target.dsps()) : dspBudget;
         }
     }
 

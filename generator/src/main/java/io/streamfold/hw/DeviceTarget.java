@@ -95,11 +95,19 @@ public record DeviceTarget(String name, String family, String nextpnrDevice, Str
     }
 
     /**
-     * Checks what can be checked before synthesis: the constants left in the design (weights in
-     * ROMs, biases, lookup tables) must fit the device's block RAM, and the weight sets placed in
-     * SPRAM ({@link PlaceWeights}) its SPRAM blocks. Throws a one-line error saying what does not fit.
+     * Checks what can be checked before synthesis: the design's DSP blocks ({@link #dspBlocks}) must
+     * not exceed the device's (an explicit plan or fold can ask for more than the planner would),
+     * the constants left in the design (weights in ROMs, biases, lookup tables) must fit the
+     * device's block RAM, and the weight sets placed in SPRAM ({@link PlaceWeights}) its SPRAM
+     * blocks. Throws a one-line error saying what does not fit.
      */
     public void checkFits(HwDesign d) {
+        int dspNeed = dspBlocks(d);
+        if (dsps > 0 && dspNeed > dsps) {
+            throw new ModelException(Diagnostic.SF_UNSUPPORTED_HW, null, String.format(Locale.ROOT,
+                    "the design needs %d DSP blocks (%d multipliers), %s has %d", dspNeed, d.multipliers(), name, dsps),
+                    "use fewer lanes (--fold, --plan) or a larger device");
+        }
         long need = d.blockRomBits();
         int blocks = d.spramBlocks();
         if (blocks > sprams) {

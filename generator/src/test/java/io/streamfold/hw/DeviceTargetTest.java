@@ -42,8 +42,19 @@ class DeviceTargetTest {
             assertTrue(dsps > 3, m + " should use its DSPs: " + dsps);
             assertEquals(DeviceTarget.ICE40_UP5K, r.target());
         }
-        // an explicit budget still wins
+        // an explicit budget still wins below the device's count, and is capped by it above
         assertTrue(DeviceTarget.ICE40_UP5K.dspBlocks(compile("mlp_bn", DeviceTarget.ICE40_UP5K, 4).design()) <= 4);
+        assertTrue(DeviceTarget.ICE40_UP5K.dspBlocks(compile("mlp_bn", DeviceTarget.ICE40_UP5K, 32).design()) <= 8);
+    }
+
+    @Test
+    void aDesignWithMoreDspBlocksThanTheDeviceIsRefused() {
+        // planned without a device bound: 26 multipliers, which the UP5K's 8 SB_MAC16 cannot hold
+        HwDesign wide = compile("mlp_bn", DeviceTarget.GENERIC, 32).design();
+        assertTrue(DeviceTarget.ICE40_UP5K.dspBlocks(wide) > 8, "the generic plan uses more than 8");
+        ModelException e = assertThrows(ModelException.class, () -> DeviceTarget.ICE40_UP5K.checkFits(wide));
+        assertEquals(Diagnostic.SF_UNSUPPORTED_HW, e.id());
+        DeviceTarget.ICE40_UP5K.checkFits(compile("mlp_bn", DeviceTarget.ICE40_UP5K, 32).design());
     }
 
     @Test

@@ -92,12 +92,26 @@ public final class Implementation {
         }
     }
 
+    /**
+     * The fewest flip-flops a clock-enable net must drive to be kept as an enable
+     * ({@code synth_ice40 -dffe_min_ce_use}); a smaller group's enable becomes a multiplexer in its
+     * LUTs. The eight logic cells of an iCE40 logic block share one clock-enable, so a register
+     * group with an enable of its own strands the rest of its block, and the placer has to spread
+     * these small groups across the device; the streams' control (counters, flags, FIFO state)
+     * consists of such groups. Measured with Yosys 0.23 and nextpnr-ice40 0.4 on the UP5K, placer
+     * seeds 1-4 (bench/results-ice40.txt): mean Fmax cnn_residual 43.9 -> 48.5 MHz, seed28 46.8 -> 49.0,
+     * mlp_bn 52.0 -> 53.3, cnn_seed 49.9 -> 50.0, for 0.5-1 % more logic cells; 4 was worse on
+     * seed28 and cnn_seed, 16 did not help cnn_residual.
+     */
+    static final int MIN_CLOCK_ENABLE_USE = 8;
+
     /** The Yosys and nextpnr command lines for a design's Verilog files. */
     public static List<List<String>> commands(String top, List<String> verilogFiles, DeviceTarget t, double clockMhz, int seed) {
         if (!t.placeable()) {
             throw new IllegalArgumentException(t.name() + " is not an iCE40 device");
         }
-        String synth = "synth_ice40" + (t.dsps() > 0 ? " -dsp" : "") + " -top " + top + " -json " + NETLIST;
+        String synth = "synth_ice40" + (t.dsps() > 0 ? " -dsp" : "") + " -dffe_min_ce_use " + MIN_CLOCK_ENABLE_USE
+                + " -top " + top + " -json " + NETLIST;
         String script = "read_verilog " + String.join(" ", verilogFiles) + "; " + synth + "; tee -q -o " + YOSYS_STAT + " stat";
         List<List<String>> cmds = new ArrayList<>();
         cmds.add(List.of("yosys", "-q", "-l", YOSYS_LOG, "-p", script));

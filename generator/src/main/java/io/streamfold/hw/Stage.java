@@ -720,7 +720,11 @@ public sealed interface Stage {
             return "GlobalAvgPool";
         }
 
-        /** A group's result comes from the register of its finished sums, the cycle after its push. */
+        /**
+         * A group's result is presented two cycles after its push: its finished sums are registered,
+         * then scaled by the reciprocal and rounded into a second register (the accumulate and the
+         * product a register apart).
+         */
         @Override
         public boolean registersOwnOutput() {
             return true;
@@ -728,7 +732,7 @@ public sealed interface Stage {
 
         @Override
         public int outputRegisters() {
-            return 1;
+            return 2;
         }
 
         @Override

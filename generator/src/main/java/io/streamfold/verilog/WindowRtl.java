@@ -433,11 +433,15 @@ final class WindowRtl {
         List<VExpr> sums = new ArrayList<>();
         List<VExpr> scaled = new ArrayList<>();
         List<VExpr> ys = new ArrayList<>();
-        // The finished sums of the group pushed with its last pixel, scaled by the reciprocal and with
-        // the rounding constant added, presented the next cycle: the output path is a shift and a
-        // saturation. |sum * recip| < 2^(pb-2) and the constant is at most 2^(pb-2), so pb bits hold both.
+        // The finished sums of the group pushed with its last pixel are registered (sums_q); the next
+        // cycle scales them by the reciprocal and adds the rounding constant into done, presented the
+        // cycle after: the accumulate and the product are a register apart, and the output path is a
+        // shift and a saturation (Stage.GlobalAvgPool#outputRegisters 2). sums_q holds until the next
+        // group's push, so done follows it every cycle without an enable.
+        // |sum * recip| < 2^(pb-2) and the constant is at most 2^(pb-2), so pb bits hold both.
         int pb = sb + op.recipBits() + 1;
         int frac = in.frac() + op.recipFrac();
+        VExpr.Ref sumsQ = b.reg("sums_q", e * sb, false, 0);
         VExpr.Ref done = b.reg("done", e * pb, false, 0);
         for (int i = 0; i < e; i++) {
             VExpr.Ref x = RtlFixed.lane(b, "x" + i, ref("in_data"), i, in.bits());
@@ -445,7 +449,8 @@ final class WindowRtl {
             VExpr base = new VExpr.Cond(first, sconst(sb, 0), old);
             VExpr.Ref sum = b.wire("sum" + i, sb, true, bin("+", base, RtlFixed.signExtend(x, in.bits(), sb)));
             sums.add(sum);
-            VExpr.Ref prod = RtlFixed.mul(b, "scaled" + i, sum, sb, recip, op.recipBits());
+            VExpr.Ref finished = RtlFixed.lane(b, "fin" + i, sumsQ, i, sb);
+            VExpr.Ref prod = RtlFixed.mul(b, "scaled" + i, finished, sb, recip, op.recipBits());
             scaled.add(bin("+", RtlFixed.signExtend(prod, sb + op.recipBits(), pb), sconst(pb, RtlFixed.roundingConstant(pb, frac, op.out()))));
             VExpr.Ref total = b.wirePartlyUnused("total" + i, pb, true, new VExpr.Slice(done, (i + 1) * pb - 1, i * pb));
             ys.add(RtlFixed.requantize(b, "y" + i, total, pb, frac, op.out(), true));
@@ -454,11 +459,12 @@ final class WindowRtl {
         b.assign("in_pop", fire);
         b.assign("out_push", and(fire, last));
         b.add(clockedNoReset(fire, List.of(set(new VExpr.Index(acc, g.ref()), concatLanes(sums)))));
-        b.add(clockedNoReset(and(fire, last), List.of(set(done, concatLanes(scaled)))));
+        b.add(clockedNoReset(and(fire, last), List.of(set(sumsQ, concatLanes(sums)))));
+        b.add(clockedNoReset(List.of(set(done, concatLanes(scaled)))));
         b.add(clocked(List.of(g.clear(), p.clear()), fire, List.of(g.step(), when(g.atLast(), List.of(p.step())))));
         String doc = "Global average pooling " + s.name() + " (" + s.source() + "): " + s.channels() + " channels x " + s.pixels()
                 + " pixels, " + e + " elements per beat, " + in + " -> " + op.out() + ", sums of " + sb + " bits.\n"
-                + "A group's result is presented the cycle after its push, from the register of its finished sums scaled by the reciprocal, rounding included.";
+                + "A group's result is presented two cycles after its push: its finished sums are registered, then scaled by the reciprocal, rounding included, into a second register.";
         return new VModule(mod, doc, List.of(), ports(e * in.bits(), e * op.out().bits()), b.items());
     }
 }

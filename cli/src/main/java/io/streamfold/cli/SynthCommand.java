@@ -116,7 +116,9 @@ final class SynthCommand implements Callable<Integer> {
         }
         boolean ok = r.meetsClock();
         out.printf(Locale.ROOT, "%s (logs: %s, %s; figures in %s)%n", ok ? "PASS: fits and meets the clock"
-                : r.fits() ? String.format(Locale.ROOT, "FAIL: Fmax %.2f MHz is below %.1f MHz", r.fmaxMhz(), clock) : "FAIL: " + r.failure(),
+                : r.fits() ? String.format(Locale.ROOT, "FAIL: Fmax %.2f MHz is below %.1f MHz%s", r.fmaxMhz(), clock,
+                        seeds == 1 ? " with placer seed " + seed + " (Fmax moves by several MHz between seeds: try --seeds 3)" : "")
+                : "FAIL: " + r.failure(),
                 Implementation.YOSYS_LOG, Implementation.PNR_LOG, reportFile);
         out.flush();
         return ok ? ExitCodes.OK : ExitCodes.VERIFY_FAILED;

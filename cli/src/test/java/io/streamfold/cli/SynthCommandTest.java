@@ -78,6 +78,13 @@ class SynthCommandTest {
         assertTrue(Files.isRegularFile(copy.resolve("ice40_nextpnr_seed3.log")) && Files.isRegularFile(copy.resolve("ice40_nextpnr_seed4.log")));
         assertTrue(Files.readString(copy.resolve("ice40_nextpnr.log"))
                 .equals(Files.readString(copy.resolve("ice40_nextpnr_seed" + impl.path("seed").asInt() + ".log"))));
+        String verdict = r.out().strip().lines().reduce((a, b) -> b).orElseThrow();
+        assertTrue(verdict.startsWith("FAIL: Fmax ") && !verdict.contains("--seeds"), verdict);
+        // with one seed the verdict says which, and that others place differently (still one line, FAIL first)
+        CliTestSupport.Run one = CliTestSupport.run("synth", copy.toString(), "--clock-mhz", "900", "--seed", "5");
+        assertEquals(ExitCodes.VERIFY_FAILED, one.code(), one.out() + one.err());
+        String oneVerdict = one.out().strip().lines().reduce((a, b) -> b).orElseThrow();
+        assertTrue(oneVerdict.startsWith("FAIL: Fmax ") && oneVerdict.contains("with placer seed 5") && oneVerdict.contains("try --seeds 3"), oneVerdict);
     }
 
     @Test

@@ -562,8 +562,8 @@ public sealed interface Stage {
 
         /**
          * One product per lane, if the op has one: a per-channel constant (Affine's scale, PRelu's
-         * slope) is a constant operand in a lane whose channels all have the same value, since the
-         * emitter then wires that value in place of a selection by the beat's position.
+         * slope) is a constant operand in a lane whose channels all have the same value
+         * ({@link #laneConstant}, which the emitter reads too).
          */
         private List<Product> laneProducts() {
             int xb = op.in().bits();
@@ -611,18 +611,30 @@ public sealed interface Stage {
             });
         }
 
+        /**
+         * The value a per-channel constant ({@code valueOf} a channel's: Affine's scale or shift,
+         * PRelu's slope) has in lane {@code lane} if it is the same at every beat of the period, else
+         * empty. The emitter wires such a lane's value in place of a selection by the beat's position,
+         * and a product by it counts as a product by a constant ({@link #resources()}).
+         */
+        public java.util.OptionalLong laneConstant(int lane, java.util.function.IntToLongFunction valueOf) {
+            long first = valueOf.applyAsLong(channel(0, lane));
+            for (int k = 1; k < periodBeats(); k++) {
+                if (valueOf.applyAsLong(channel(k, lane)) != first) {
+                    return java.util.OptionalLong.empty();
+                }
+            }
+            return java.util.OptionalLong.of(first);
+        }
+
         /** Each lane's product by its channels' constants ({@code valueOf} a channel's), constant where they agree. */
         private List<Product> perLane(int xb, int cb, java.util.function.IntToLongFunction valueOf) {
             List<Product> ps = new java.util.ArrayList<>();
             int varying = 0;
             for (int lane = 0; lane < elems; lane++) {
-                long first = valueOf.applyAsLong(channel(0, lane));
-                boolean same = true;
-                for (int k = 1; k < periodBeats() && same; k++) {
-                    same = valueOf.applyAsLong(channel(k, lane)) == first;
-                }
-                if (same) {
-                    ps.add(Product.byConstant(1, xb, cb, first));
+                java.util.OptionalLong constant = laneConstant(lane, valueOf);
+                if (constant.isPresent()) {
+                    ps.add(Product.byConstant(1, xb, cb, constant.getAsLong()));
                 } else {
                     varying++;
                 }

@@ -10,6 +10,8 @@ import io.streamfold.quant.QOp;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
+import java.util.function.IntToLongFunction;
 
 import static io.streamfold.verilog.RtlFixed.sconst;
 import static io.streamfold.verilog.RtlFixed.uconst;
@@ -126,12 +128,18 @@ final class ElementwiseRtl {
                 public VExpr prelu(QOp.QPRelu pr) {
                     VExpr pos0 = RtlFixed.requantize(b, n + "_p", x, in.bits(), in.frac(), out);
                     int ab = pr.alphaBits();
-                    List<VExpr> slopes = new ArrayList<>();
-                    for (int k = 0; k < period; k++) {
-                        slopes.add(sconst(ab, pr.alpha(s.channel(k, lane))));
+                    // the stage's rule for a lane whose slope is the same at every beat (its DSP count reads it too)
+                    OptionalLong same = s.laneConstant(lane, pr::alpha);
+                    VExpr.Ref sl;
+                    if (same.isPresent()) {
+                        sl = b.wire("slope" + lane + "_c", ab, true, sconst(ab, same.getAsLong()));
+                    } else {
+                        List<VExpr> slopes = new ArrayList<>();
+                        for (int k = 0; k < period; k++) {
+                            slopes.add(sconst(ab, pr.alpha(s.channel(k, lane))));
+                        }
+                        sl = (VExpr.Ref) b.select("slope" + lane, ab, true, pos, slopes);
                     }
-                    VExpr slope = b.select("slope" + lane, ab, true, pos, slopes);
-                    VExpr.Ref sl = slope instanceof VExpr.Ref r0 ? r0 : b.wire("slope" + lane + "_c", ab, true, slope);
                     VExpr.Ref prod = RtlFixed.mul(b, "prod" + lane, x, in.bits(), sl, ab);
                     VExpr neg = RtlFixed.requantize(b, n + "_n", prod, pr.productBits(), in.frac() + pr.alphaFrac(), out);
                     return b.wire(n, out.bits(), true, new VExpr.Cond(new VExpr.Index(x, new VExpr.Int(in.bits() - 1)), neg, pos0));
@@ -174,19 +182,15 @@ final class ElementwiseRtl {
                     // constants include the rounding (as a MatVec's biases), so no adder follows register 2.
                     int sb = a.scale().bits();
                     int sw = Math.max(a.accBits(), a.productBits()) + 1;
-                    List<VExpr> scales = new ArrayList<>();
-                    List<VExpr> shifts = new ArrayList<>();
                     List<Integer> fracs = new ArrayList<>();
                     for (int k = 0; k < period; k++) {
-                        int c = s.channel(k, lane);
-                        scales.add(sconst(sb, a.scale().at(c)));
-                        shifts.add(sconst(sw, a.shift(c) + RtlFixed.roundingConstant(sw, a.accFrac(c), out)));
-                        fracs.add(a.accFrac(c));
+                        fracs.add(a.accFrac(s.channel(k, lane)));
                     }
                     VExpr.Ref x1 = b.reg("r1_" + n + "_x", in.bits(), true, 0);
                     pipe.add(set(x1, x));
-                    VExpr.Ref sc = registered(b, pipe, "r1_" + n + "_scale", sb, b.select("scale" + lane, sb, true, pos, scales));
-                    VExpr.Ref sh = registered(b, pipe, "r1_" + n + "_shift", sw, b.select("shift" + lane, sw, true, pos, shifts));
+                    VExpr.Ref sc = perChannel(b, pipe, s, pos, "scale" + lane, "r1_" + n + "_scale", sb, lane, c -> a.scale().at(c));
+                    VExpr.Ref sh = perChannel(b, pipe, s, pos, "shift" + lane, "r1_" + n + "_shift", sw, lane,
+                            c -> a.shift(c) + RtlFixed.roundingConstant(sw, a.accFrac(c), out));
                     VExpr.Ref prod = RtlFixed.mul(b, "prod" + lane, x1, in.bits(), sc, sb);
                     // |x * scale + shift| < 2^(sw-2) and the rounding constant is at most 2^(sw-2): the sum fits sw bits
                     VExpr.Ref acc = b.regPartlyUnused("r2_" + n + "_acc", sw, true);
@@ -233,22 +237,32 @@ final class ElementwiseRtl {
     /** True if some lane of {@code s} rounds different channels of its period by different shifts. */
     private static boolean shiftsDiffer(Stage.Elementwise s, QOp.QAffine a) {
         for (int lane = 0; lane < s.elems(); lane++) {
-            for (int k = 1; k < s.periodBeats(); k++) {
-                if (a.accFrac(s.channel(k, lane)) != a.accFrac(s.channel(0, lane))) {
-                    return true;
-                }
+            if (s.laneConstant(lane, a::accFrac).isEmpty()) {
+                return true;
             }
         }
         return false;
     }
 
-    /** {@code value} through a free-running register when it varies (a per-channel choice), else the constant as a wire. */
-    private static VExpr.Ref registered(RtlBuilder b, List<VStmt> pipe, String name, int bits, VExpr value) {
-        if (!(value instanceof VExpr.Ref)) {
-            return b.wire(name + "_c", bits, true, value);
+    /**
+     * A per-channel constant of lane {@code lane} ({@code valueOf} a channel's) for the first
+     * register: a constant wire ({@code reg}_c) where the stage says it is the same at every beat of
+     * the period ({@link Stage.Elementwise#laneConstant}), else its selection by the beat's position
+     * ({@code select}) in register {@code reg}.
+     */
+    private static VExpr.Ref perChannel(RtlBuilder b, List<VStmt> pipe, Stage.Elementwise s, VExpr pos, String select, String reg,
+                                        int bits, int lane, IntToLongFunction valueOf) {
+        OptionalLong same = s.laneConstant(lane, valueOf);
+        if (same.isPresent()) {
+            return b.wire(reg + "_c", bits, true, sconst(bits, same.getAsLong()));
         }
-        VExpr.Ref r = b.reg(name, bits, true, 0);
-        pipe.add(set(r, value));
+        List<VExpr> choices = new ArrayList<>();
+        for (int k = 0; k < s.periodBeats(); k++) {
+            choices.add(sconst(bits, valueOf.applyAsLong(s.channel(k, lane))));
+        }
+        VExpr chosen = b.select(select, bits, true, pos, choices);
+        VExpr.Ref r = b.reg(reg, bits, true, 0);
+        pipe.add(set(r, chosen));
         return r;
     }
 

@@ -197,7 +197,8 @@ final class WindowRtl {
                 s.channelMajor() ? bin("+", ix, sconst(sb, s.dilationW()))
                         : new VExpr.Cond(kxStep, bin("+", ix, sconst(sb, s.dilationW())), ix))));
         VExpr.Ref wrowsWide = b.wire("wrows_w", slb, false, zext(wrows, wrB, slb));
-        VExpr.Ref released = b.wire("released", 1, false, and(emit, rowEndQ));
+        // emit && row_end_q, written out: at a row end the emit needs relok_q
+        VExpr.Ref released = b.wire("released", 1, false, and(and(and(ref("out_ready"), rowokQ), relokQ), rowEndQ));
         VExpr rowokNext = b.wire("rowok_next", 1, false, new VExpr.Cond(released, bin("<=", needx, wrowsWide),
                 bin("<=", need, wrowsWide)));
         VExpr relokNext = b.wire("relok_next", 1, false, new VExpr.Cond(released, bin("<=", relx, wrowsWide),
@@ -243,7 +244,10 @@ final class WindowRtl {
         VExpr.Ref wrowsRel = b.wire("wrows_rel", wrB, false, bin("+", wrows, relNeg));
         VExpr.Ref wrowsRelInc = b.wire("wrows_rel_inc", wrB, false, bin("+", wrows, relNeg1));
         VExpr.Ref wrowsInc = b.wire("wrows_inc", wrB, false, bin("+", wrows, uconst(wrB, 1)));
-        VExpr.Ref completed = b.wire("completed", 1, false, and(write, wrowEnd));
+        // A row of several beats ends inside a row (in_row is set by its first beat and cleared by
+        // its last), so its last beat is written whenever one is present: "completed" needs neither
+        // in_row nor free_q, one gate of registers instead of two.
+        VExpr.Ref completed = b.wire("completed", 1, false, w * cbN > 1 ? and(ref("in_valid"), wrowEnd) : and(write, wrowEnd));
         VExpr.Ref wrowsNext = b.wire("wrows_next", wrB, false, new VExpr.Cond(released,
                 new VExpr.Cond(completed, wrowsRelInc, wrowsRel), new VExpr.Cond(completed, wrowsInc, wrows)));
         VExpr freeNext = b.wire("free_next", 1, false, new VExpr.Cond(released,

@@ -264,9 +264,7 @@ public final class VerilogLowering {
     static VModule fifo(String name, int width, int depth, int registers, boolean lateData) {
         RtlBuilder b = new RtlBuilder();
         int cw = valueBits(depth);
-        // a FIFO with its head in a register needs no read pointer, only the slot after the head (rd_inc)
-        RtlCounter rd = depth <= HEAD_REGISTER_DEPTH ? null : b.counter("rd", depth);
-        RtlCounter wr = b.counter("wr", depth);
+        boolean headRegister = depth <= HEAD_REGISTER_DEPTH;
         VExpr.Ref count = b.reg("count", cw, false, 0);
         VExpr push = ref("in_push");
         VExpr data = ref("in_data");
@@ -305,53 +303,66 @@ public final class VerilogLowering {
         b.add(clocked(List.of(set(room, uconst(1, 1)), set(avail, uconst(1, 0))), List.of(set(room, roomNext), set(avail, availNext))));
         b.assign("in_ready", room);
         b.assign("out_valid", avail);
-        boolean headRegister = depth <= HEAD_REGISTER_DEPTH;
-        // the slot after the head (rd + 1 mod depth) as a counter register of its own: a pop moves the
-        // head there with no arithmetic (the deep FIFO's block RAM reads at rd's next value)
-        RtlCounter rdIncC = b.counter("rd_inc", depth);
-        VExpr.Ref rdInc = rdIncC.ref();
-        b.add(clocked(List.of(set(rdInc, uconst(rdIncC.bits(), 1))), ref("out_pop"), List.of(rdIncC.step())));
+        List<VStmt> pointerReset = new ArrayList<>(List.of(set(count, uconst(cw, 0))));
+        List<VStmt> pointerUpdate = new ArrayList<>();
         if (headRegister) {
-            // Slots as registers of their own (no memory for Yosys to map) and the head beat from a
-            // register, written with what the head will be after the edge: after a pop the next
-            // slot (or the beat written into it), else the head (or the beat written into an empty
-            // FIFO). Both are chosen from registers alone; the pop only picks one, so the consumer
-            // reads a register, not a multiplexer over the slots.
+            // The head beat in a register of its own and the beats behind it in depth - 1 slots (no
+            // memory for Yosys to map, and no slot holding a copy of the head). The head register
+            // takes, after a pop, the oldest slot's beat (or the beat arriving, if the slots are
+            // empty), else keeps its beat (or takes the beat arriving into an empty FIFO): a
+            // multiplexer of registers the pop picks last, so the consumer reads a register. A beat
+            // goes into the slots unless it becomes the head: the FIFO is empty, or holds one beat
+            // that is popped.
+            int slotsN = depth - 1;   // at least 1 (Channel: depth >= 2)
+            VExpr.Ref head = b.reg("head", width, false, 0);
+            VExpr behind = b.wire("behind", 1, false, bin(">=", count, uconst(cw, 2)));
+            VExpr empty = bin("==", count, uconst(cw, 0));
+            VExpr toSlots = b.wire("to_slots", 1, false, and(push,
+                    bin("||", behind, and(bin("==", count, uconst(cw, 1)), not(ref("out_pop"))))));
             List<VExpr> slots = new ArrayList<>();
             List<VStmt> writes = new ArrayList<>();
-            for (int k = 0; k < depth; k++) {
+            RtlCounter wr = slotsN > 1 ? b.counter("wr", slotsN) : null;
+            RtlCounter rd = slotsN > 1 ? b.counter("rd", slotsN) : null;
+            for (int k = 0; k < slotsN; k++) {
                 VExpr.Ref slot = b.reg("slot" + k, width, false, 0);
                 slots.add(slot);
-                writes.add(when(bin("==", wr.ref(), uconst(wr.bits(), k)), List.of(set(slot, data))));
+                writes.add(wr == null ? set(slot, data) : when(wr.is(k), List.of(set(slot, data))));
             }
-            VExpr following = b.select("following", width, false, rdInc, slots);
-            VExpr.Ref head = b.reg("head", width, false, 0);
-            VExpr.Ref afterPop = b.wire("after_pop", width, false, new VExpr.Cond(and(push, bin("==", wr.ref(), rdInc)), data, following));
-            VExpr.Ref kept = b.wire("kept", width, false, new VExpr.Cond(bin("==", count, uconst(cw, 0)), data, head));
-            b.add(clockedNoReset(push, writes));
+            b.add(clockedNoReset(toSlots, writes));
+            VExpr oldest = rd == null ? slots.get(0) : b.select("oldest", width, false, rd.ref(), slots);
+            if (wr != null) {
+                pointerReset.add(wr.clear());
+                pointerReset.add(rd.clear());
+                pointerUpdate.add(when(toSlots, List.of(wr.step())));
+                pointerUpdate.add(when(and(ref("out_pop"), behind), List.of(rd.step())));
+            }
+            VExpr afterPop = new VExpr.Cond(behind, oldest, data);
+            VExpr kept = new VExpr.Cond(empty, data, head);
             b.add(clockedNoReset(List.of(set(head, new VExpr.Cond(ref("out_pop"), afterPop, kept)))));
             b.assign("out_data", head);
         } else {
             // A deep FIFO is block RAM: Yosys folds the rd register into the memory's read port, so
-            // rd's next value is the read address, one multiplexer of rd and rd_inc after the pop.
+            // rd's next value is the read address, one multiplexer of rd and rd_inc after the pop;
+            // rd_inc, the slot after the head (rd + 1 mod depth), is a counter register of its own.
+            RtlCounter rd = b.counter("rd", depth);
+            RtlCounter wr = b.counter("wr", depth);
+            RtlCounter rdIncC = b.counter("rd_inc", depth);
+            VExpr.Ref rdInc = rdIncC.ref();
+            b.add(clocked(List.of(set(rdInc, uconst(rdIncC.bits(), 1))), ref("out_pop"), List.of(rdIncC.step())));
             VExpr.Ref mem = b.reg("mem", width, false, depth);
             b.assign("out_data", new VExpr.Index(mem, rd.ref()));
             b.add(clockedNoReset(push, List.of(set(new VExpr.Index(mem, wr.ref()), data))));
-        }
-        List<VStmt> pointerReset = new ArrayList<>(List.of(wr.clear(), set(count, uconst(cw, 0))));
-        List<VStmt> onPop = new ArrayList<>();
-        if (rd != null) {
+            pointerReset.add(wr.clear());
             pointerReset.add(rd.clear());
-            onPop.add(set(rd.ref(), rdInc));
+            pointerUpdate.add(when(push, List.of(wr.step())));
+            pointerUpdate.add(when(ref("out_pop"), List.of(set(rd.ref(), rdInc))));
         }
-        b.add(clocked(pointerReset, List.of(
-                when(push, List.of(wr.step())),
-                when(ref("out_pop"), onPop),
-                new VStmt.If(grows,
-                        List.of(set(count, bin("+", count, uconst(cw, 1)))),
-                        List.of(when(shrinks, List.of(set(count, bin("-", count, uconst(cw, 1))))))))));
+        pointerUpdate.add(new VStmt.If(grows,
+                List.of(set(count, bin("+", count, uconst(cw, 1)))),
+                List.of(when(shrinks, List.of(set(count, bin("-", count, uconst(cw, 1))))))));
+        b.add(clocked(pointerReset, pointerUpdate));
         String doc = "FIFO of " + depth + " beats of " + width + " bits; flags are registers (the count's next value compared ahead)"
-                + (headRegister ? ", the head beat from a register." : ".")
+                + (headRegister ? ", the head beat from a register, the beats behind it in " + (depth - 1) + " slot" + (depth == 2 ? "." : "s.") : ".")
                 + (registers == 0 ? "" : "\nBeats enter through " + registers + " register stage" + (registers == 1 ? "" : "s")
                 + "; in_ready leaves room for them (count + " + registers + " < " + depth + ")."
                 + (lateData ? "\nThe producer registers the data itself: in_data is the data of the push " + registers + " cycle(s) earlier." : ""));

@@ -134,11 +134,7 @@ final class ElementwiseRtl {
                     if (same.isPresent()) {
                         sl = b.wire("slope" + lane + "_c", ab, true, sconst(ab, same.getAsLong()));
                     } else {
-                        List<VExpr> slopes = new ArrayList<>();
-                        for (int k = 0; k < period; k++) {
-                            slopes.add(sconst(ab, pr.alpha(s.channel(k, lane))));
-                        }
-                        sl = (VExpr.Ref) b.select("slope" + lane, ab, true, pos, slopes);
+                        sl = (VExpr.Ref) b.select("slope" + lane, ab, true, pos, perBeat(s, lane, ab, pr::alpha));
                     }
                     VExpr.Ref prod = RtlFixed.mul(b, "prod" + lane, x, in.bits(), sl, ab);
                     VExpr neg = RtlFixed.requantize(b, n + "_n", prod, pr.productBits(), in.frac() + pr.alphaFrac(), out);
@@ -256,14 +252,19 @@ final class ElementwiseRtl {
         if (same.isPresent()) {
             return b.wire(reg + "_c", bits, true, sconst(bits, same.getAsLong()));
         }
+        VExpr chosen = b.select(select, bits, true, pos, perBeat(s, lane, bits, valueOf));
+        VExpr.Ref r = b.reg(reg, bits, true, 0);
+        pipe.add(set(r, chosen));
+        return r;
+    }
+
+    /** Lane {@code lane}'s per-channel constant ({@code valueOf} a channel's) at each beat of the period, as {@code bits}-bit constants. */
+    private static List<VExpr> perBeat(Stage.Elementwise s, int lane, int bits, IntToLongFunction valueOf) {
         List<VExpr> choices = new ArrayList<>();
         for (int k = 0; k < s.periodBeats(); k++) {
             choices.add(sconst(bits, valueOf.applyAsLong(s.channel(k, lane))));
         }
-        VExpr chosen = b.select(select, bits, true, pos, choices);
-        VExpr.Ref r = b.reg(reg, bits, true, 0);
-        pipe.add(set(r, chosen));
-        return r;
+        return choices;
     }
 
     /** The largest input code whose requantization to {@code out} is at most {@code v}, {@code in.min() - 1} if none. */
